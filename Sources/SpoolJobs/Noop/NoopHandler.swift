@@ -1,0 +1,51 @@
+import SpoolQueue
+import SpoolRedis
+
+/// The diagnostic kind: does nothing, fast, for smoke tests and benchmarks. Its arguments can make it
+/// misbehave on purpose, so that tests can exercise every outcome through a real worker.
+public struct NoopHandler: JobHandler {
+    public let kind = "noop"
+
+    struct Args: Decodable {
+        /// Sleep this long before answering (a slow job).
+        var sleep_ms: Int?
+        /// Fail the first `fail_times` attempts (all when absent) with this mode: "retry", "permanent" or "snooze".
+        var fail: String?
+        var fail_times: Int?
+        /// Count each execution in the `noop:runs` hash, to prove exactly-once in tests.
+        var mark: Bool?
+        /// Push the job id onto the `noop:notify` list when it runs, so a benchmark can time pickup.
+        var notify: Bool?
+    }
+
+    public init() {}
+
+    public func perform(_ job: Job, context: JobContext) async throws -> JobOutcome {
+        let args = try job.decodeArgs(Args.self)
+        if args.mark == true {
+            try await context.redis.run("HINCRBY", "\(context.keys.prefix):noop:runs", job.id, "1")
+        }
+        if args.notify == true {
+            try await context.redis.run("RPUSH", "\(context.keys.prefix):noop:notify", job.id)
+        }
+        if let ms = args.sleep_ms, ms > 0 {
+            try await Task.sleep(for: .milliseconds(ms))
+        }
+        if let mode = args.fail, try await shouldFail(job, mode: mode, times: args.fail_times ?? Int.max, context: context) {
+            switch mode {
+            case "retry": return .retry(error: "noop asked to fail (attempt \(job.attempt + 1))", delay: .milliseconds(10))
+            case "permanent": throw JobError.permanent("noop asked to fail permanently")
+            case "snooze": return .snooze(until: context.clock.nowMillis() + 100, reason: "noop asked to snooze")
+            default: throw JobError.malformedArgs("field 'fail': '\(mode)' is not retry, permanent or snooze")
+            }
+        }
+        return .completed
+    }
+
+    /// Failures use attempts, so the attempt number counts them; snoozes use none, so they are counted apart.
+    private func shouldFail(_ job: Job, mode: String, times: Int, context: JobContext) async throws -> Bool {
+        guard mode == "snooze" else { return job.attempt < times }
+        let snoozes = try await context.redis.run("HINCRBY", "\(context.keys.prefix):noop:snoozes", job.id, "1").int ?? 0
+        return snoozes <= times
+    }
+}

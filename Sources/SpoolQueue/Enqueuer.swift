@@ -1,0 +1,187 @@
+import SpoolRedis
+import Synchronization
+
+/// What a producer asks for. `args` is JSON text; it must be an object that fits the kind's schema.
+public struct EnqueueRequest: Sendable {
+    public var kind: String
+    public var args: String
+    public var queue: String?
+    /// When to run, unix ms; nil or a past time means now.
+    public var runAt: Int64?
+    public var idempotencyKey: String?
+    public var tenant: String?
+
+    public init(kind: String, args: String = "{}", queue: String? = nil, runAt: Int64? = nil, idempotencyKey: String? = nil, tenant: String? = nil) {
+        self.kind = kind
+        self.args = args
+        self.queue = queue
+        self.runAt = runAt
+        self.idempotencyKey = idempotencyKey
+        self.tenant = tenant
+    }
+}
+
+public struct EnqueueResult: Sendable, Equatable {
+    public let id: String
+    public let queue: String
+    /// False when an idempotency key matched an earlier job, whose id this is.
+    public let created: Bool
+    public let scheduled: Bool
+}
+
+/// A request that cannot be enqueued, with the field at fault: `kind`, `args.to`, `queue`, `run_at` ...
+public struct EnqueueError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let field: String
+    public let message: String
+    public init(field: String, _ message: String) { self.field = field; self.message = message }
+    public var description: String { "\(field): \(message)" }
+}
+
+/// 1. Enqueue: validates a request against its kind's declaration, then stores the job and makes it
+/// pending or scheduled with `enqueue.lua`, which also honours idempotency keys atomically.
+/// Bulk enqueue groups jobs by queue and sends many jobs per script call, many calls per round trip.
+public final class Enqueuer: Sendable {
+    public let redis: RedisClient
+    public let catalog: JobKindCatalog
+    public let keys: KeySpace
+    private let clock: any WallClock
+    /// Queues this process has already recorded in the `queues` set.
+    private let knownQueues = Mutex<Set<String>>([])
+    static let jobsPerCall = 500
+    static let callsPerRoundTrip = 20
+
+    public init(redis: RedisClient, catalog: JobKindCatalog, keys: KeySpace, clock: any WallClock = SystemClock()) {
+        self.redis = redis
+        self.catalog = catalog
+        self.keys = keys
+        self.clock = clock
+    }
+
+    /// A job checked and ready to store.
+    struct Prepared: Sendable {
+        let id: String
+        let kind: String
+        let args: String
+        let queue: String
+        let maxAttempts: Int
+        let runAt: Int64
+        let idempotencyKey: String
+        let tenant: String
+        let idempotencyTTL: Duration
+    }
+
+    /// Checks a request without touching Redis.
+    public func validate(_ request: EnqueueRequest) throws(EnqueueError) {
+        _ = try prepare(request, now: clock.nowMillis())
+    }
+
+    func prepare(_ request: EnqueueRequest, now: Int64) throws(EnqueueError) -> Prepared {
+        guard let spec = catalog[request.kind] else {
+            throw EnqueueError(field: "kind", "unknown kind '\(request.kind.prefix(80))'; declared kinds: \(catalog.kinds.joined(separator: ", "))")
+        }
+        let args: JSONValue
+        do { args = try JSONValue.parse(request.args) } catch { throw EnqueueError(field: "args", "\(error)") }
+        let problems = spec.arguments.problems(in: args)
+        if let first = problems.first {
+            let field = String(first.prefix { $0 != ":" })
+            throw EnqueueError(field: field, problems.map { String($0.dropFirst(field.count + 2)) }.joined(separator: "; "))
+        }
+        let queue = request.queue ?? spec.queue
+        guard JobKindCatalog.isValidName(queue) else { throw EnqueueError(field: "queue", "'\(queue.prefix(80))' must be 1-64 of a-z 0-9 - _") }
+        if let key = request.idempotencyKey {
+            guard !key.isEmpty, key.utf8.count <= 256 else { throw EnqueueError(field: "idempotency_key", "must be 1-256 bytes") }
+        }
+        if let tenant = request.tenant {
+            guard !tenant.isEmpty, tenant.utf8.count <= 128 else { throw EnqueueError(field: "tenant", "must be 1-128 bytes") }
+        }
+        return Prepared(id: JobID.make(now: now), kind: request.kind, args: request.args, queue: queue, maxAttempts: spec.maxAttempts,
+                        runAt: request.runAt ?? 0, idempotencyKey: request.idempotencyKey ?? "", tenant: request.tenant ?? "",
+                        idempotencyTTL: spec.idempotencyTTL)
+    }
+
+    /// Enqueues one job. Throws `EnqueueError` for a bad request, `RedisError` when Redis fails.
+    public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
+        let now = clock.nowMillis()
+        let job = try prepare(request, now: now)
+        try await registerQueues([job.queue])
+        return try await store([job], now: now)[0]
+    }
+
+    /// Enqueues many jobs. Each item gets its own result: a bad item is refused with its error and
+    /// never stops the good ones. Redis failures throw; results up to then are kept in Redis.
+    public func enqueue(batch requests: [EnqueueRequest]) async throws -> [Result<EnqueueResult, EnqueueError>] {
+        let now = clock.nowMillis()
+        var results = [Result<EnqueueResult, EnqueueError>?](repeating: nil, count: requests.count)
+        var prepared: [(index: Int, job: Prepared)] = []
+        prepared.reserveCapacity(requests.count)
+        for (index, request) in requests.enumerated() {
+            do { prepared.append((index, try prepare(request, now: now))) } catch { results[index] = .failure(error) }
+        }
+        try await registerQueues(Set(prepared.map(\.job.queue)))
+        let chunkSize = Self.jobsPerCall * Self.callsPerRoundTrip
+        var start = 0
+        while start < prepared.count {
+            let slice = Array(prepared[start..<min(start + chunkSize, prepared.count)])
+            let stored = try await store(slice.map(\.job), now: now)
+            for (item, result) in zip(slice, stored) { results[item.index] = .success(result) }
+            start += chunkSize
+        }
+        return results.map { $0! }
+    }
+
+    /// Stores prepared jobs: one script call per queue and TTL group of up to `jobsPerCall`, all in one pipeline.
+    private func store(_ jobs: [Prepared], now: Int64) async throws -> [EnqueueResult] {
+        var calls: [ScriptCall] = []
+        var callJobs: [[Int]] = []
+        var groups: [String: [Int]] = [:]
+        var order: [String] = []
+        for (index, job) in jobs.enumerated() {
+            let group = "\(job.queue)|\(job.idempotencyTTL.milliseconds)"
+            if groups[group] == nil { order.append(group) }
+            groups[group, default: []].append(index)
+        }
+        for group in order {
+            let members = groups[group]!
+            var start = 0
+            while start < members.count {
+                let part = Array(members[start..<min(start + Self.jobsPerCall, members.count)])
+                let first = jobs[part[0]]
+                var arguments = [String(now), String(max(first.idempotencyTTL.milliseconds / 1000, 1)), first.queue]
+                arguments.reserveCapacity(3 + part.count * 7)
+                for index in part {
+                    let job = jobs[index]
+                    arguments.append(job.id); arguments.append(job.kind); arguments.append(job.args)
+                    arguments.append(String(job.maxAttempts)); arguments.append(String(job.runAt))
+                    arguments.append(job.idempotencyKey); arguments.append(job.tenant)
+                }
+                calls.append(ScriptCall(Scripts.enqueue, keys: [keys.pending(first.queue), keys.scheduled(first.queue),
+                                                               keys.jobPrefix(first.queue), keys.idempotencyPrefix(first.queue)],
+                                        arguments: arguments))
+                callJobs.append(part)
+                start += Self.jobsPerCall
+            }
+        }
+        let replies = try await redis.run(calls)
+        var results = [EnqueueResult?](repeating: nil, count: jobs.count)
+        for (reply, part) in zip(replies, callJobs) {
+            guard let items = try reply.checked("EVALSHA enqueue.lua").array, items.count == part.count * 2 else {
+                throw RedisError(.unexpectedReply, "enqueue.lua returned \(reply)", command: "EVALSHA enqueue.lua")
+            }
+            for (offset, index) in part.enumerated() {
+                let job = jobs[index]
+                let id = items[offset * 2].string ?? job.id
+                let created = items[offset * 2 + 1].int == 1
+                results[index] = EnqueueResult(id: id, queue: job.queue, created: created, scheduled: job.runAt > now)
+            }
+        }
+        return results.map { $0! }
+    }
+
+    /// Records queues in the `queues` set once per process, so that stats and the scheduler find them.
+    private func registerQueues(_ queues: Set<String>) async throws {
+        let fresh = knownQueues.withLock { known in queues.subtracting(known) }
+        if fresh.isEmpty { return }
+        try await redis.run(RedisCommand("SADD", [keys.queues] + fresh.sorted()))
+        knownQueues.withLock { $0.formUnion(fresh) }
+    }
+}

@@ -1,0 +1,76 @@
+import FoundationEssentials
+
+/// Any JSON value, for reading declarations and checking job arguments against a declared schema
+/// without a type per file.
+public enum JSONValue: Sendable, Equatable, Codable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    /// Parses text, or throws a message that says what is wrong with it.
+    public static func parse(_ text: String) throws -> JSONValue {
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        } catch let error as DecodingError {
+            throw JSONValueError(message: "not valid JSON: \(error.spoolDescription)")
+        }
+    }
+
+    /// Compact JSON text.
+    public var text: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "null"
+    }
+
+    /// The JSON type's name, as error messages say it.
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .number(let value): return value == value.rounded() && abs(value) < 9e15 ? "integer" : "number"
+        case .string: return "string"
+        case .array: return "array"
+        case .object: return "object"
+        }
+    }
+
+    public var objectValue: [String: JSONValue]? { if case .object(let value) = self { return value }; return nil }
+    public var stringValue: String? { if case .string(let value) = self { return value }; return nil }
+    public var numberValue: Double? { if case .number(let value) = self { return value }; return nil }
+    public var boolValue: Bool? { if case .bool(let value) = self { return value }; return nil }
+    public var intValue: Int? {
+        if case .number(let value) = self, value == value.rounded(), abs(value) < 9e15 { return Int(value) }
+        return nil
+    }
+}
+
+public struct JSONValueError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}

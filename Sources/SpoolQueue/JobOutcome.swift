@@ -1,0 +1,37 @@
+/// What a handler says happened. Only the `Acker` turns an outcome into a change in Redis.
+public enum JobOutcome: Sendable, Equatable {
+    /// Done; `result` is kept with the job for status queries.
+    case completed(result: String? = nil)
+    /// Failed in a way worth trying again, after `delay` or the kind's backoff when nil.
+    case retry(error: String, delay: Duration? = nil)
+    /// Not now, and not a failure: runs again at `until` (unix ms) without using an attempt.
+    case snooze(until: Int64, reason: String)
+    /// Will never succeed: straight to the dead set with the reason.
+    case dead(reason: String)
+
+    public static let completed = JobOutcome.completed(result: nil)
+
+    /// A short word for logs and metrics.
+    public var label: String {
+        switch self {
+        case .completed: return "completed"
+        case .retry: return "retry"
+        case .snooze: return "snoozed"
+        case .dead: return "dead"
+        }
+    }
+}
+
+/// Errors a handler throws to steer the outcome; any other thrown error is a retry.
+public struct JobError: Error, Sendable, CustomStringConvertible {
+    public enum Code: Sendable { case malformedArgs, permanent, unknownKind, timedOut }
+    public let code: Code
+    public let message: String
+
+    /// The arguments cannot be understood: dead, with the reason.
+    public static func malformedArgs(_ message: String) -> JobError { JobError(code: .malformedArgs, message: message) }
+    /// The work can never succeed (a provider's permanent error): dead, with the reason.
+    public static func permanent(_ message: String) -> JobError { JobError(code: .permanent, message: message) }
+
+    public var description: String { message }
+}

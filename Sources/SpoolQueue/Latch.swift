@@ -1,0 +1,27 @@
+import Synchronization
+
+/// A one-shot event that any number of tasks can wait for.
+final class Latch: Sendable {
+    private let state = Mutex<(fired: Bool, waiters: [UnsafeContinuation<Void, Never>])>((false, []))
+
+    func fire() {
+        let waiters = state.withLock { state in
+            state.fired = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    var isFired: Bool { state.withLock { $0.fired } }
+
+    func wait() async {
+        await withUnsafeContinuation { continuation in
+            let fired = state.withLock { state in
+                if !state.fired { state.waiters.append(continuation) }
+                return state.fired
+            }
+            if fired { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import SpoolRedis
+
+/// A job's record as `spool job ID` shows it.
+public struct JobRecord: Sendable, Codable, Equatable {
+    public var id: String
+    public var queue: String
+    public var fields: [String: String]
+    public var state: String { fields["state"] ?? "unknown" }
+}
+
+extension QueueAdmin {
+    /// Finds a job by id in any queue; nil when no queue has it (never existed, or its record expired).
+    public func job(_ id: String) async throws -> JobRecord? {
+        guard JobID.isValid(id) else { return nil }
+        let queues = try await queues()
+        let replies = try await redis.pipeline(queues.map { RedisCommand("HGETALL", keys.job($0, id)) })
+        for (queue, reply) in zip(queues, replies) {
+            guard let flat = try reply.checked("HGETALL").array, !flat.isEmpty else { continue }
+            var fields: [String: String] = [:]
+            for pair in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[pair].string ?? ""] = flat[pair + 1].string ?? "" }
+            return JobRecord(id: id, queue: queue, fields: fields)
+        }
+        return nil
+    }
+
+    public enum CancelResult: Sendable, Equatable {
+        case cancelled
+        case notFound
+        /// The job is running or already finished; the state says which.
+        case notCancellable(state: String)
+    }
+
+    /// Cancels a job that is pending, scheduled or waiting to retry.
+    public func cancel(_ id: String) async throws -> CancelResult {
+        guard let record = try await job(id) else { return .notFound }
+        let q = record.queue
+        let reply = try await redis.run(Scripts.cancel, keys: [keys.pending(q), keys.scheduled(q), keys.retry(q), keys.job(q, id)],
+                                        arguments: [id, String(clock.nowMillis()), String(max(completedTTL.milliseconds / 1000, 60))])
+        if reply == .integer(1) { return .cancelled }
+        guard let state = reply.string else { return .notFound }
+        return .notCancellable(state: state)
+    }
+}

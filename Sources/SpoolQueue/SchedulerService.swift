@@ -1,0 +1,66 @@
+import Logging
+import ServiceLifecycle
+import SpoolRedis
+import SpoolSupport
+
+/// The scheduler role: promotes due scheduled and retry jobs, recovers expired leases, and trims dead
+/// sets, for every queue declared in Jobs/ or seen in Redis. Every step is idempotent, so any number of
+/// schedulers (and workers, which run one too) can share a Redis.
+public struct SchedulerService: Service {
+    let redis: RedisClient
+    let keys: KeySpace
+    let declaredQueues: [String]
+    let promoter: Promoter
+    let recoverer: Recoverer
+    let janitor: Janitor
+    let pollInterval: Duration
+    let recoverInterval: Duration
+    let logger: Logger
+
+    public init(redis: RedisClient, settings: SpoolSettings, declaredQueues: [String], clock: any WallClock = SystemClock(), logger: Logger) {
+        self.redis = redis
+        self.keys = settings.keys
+        self.declaredQueues = declaredQueues
+        self.promoter = Promoter(redis: redis, keys: settings.keys, clock: clock)
+        self.recoverer = Recoverer(redis: redis, keys: settings.keys, clock: clock)
+        self.janitor = Janitor(redis: redis, keys: settings.keys, clock: clock, maxJobs: settings.deadMaxJobs, maxAge: settings.deadMaxAge)
+        self.pollInterval = settings.pollInterval
+        // Look for expired leases a few times per lease period, and at least every 5 s.
+        self.recoverInterval = min(settings.lease / 4, .seconds(5))
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var queues = declaredQueues
+        var lastQueueRefresh = Duration.zero
+        var lastRecover = Duration.zero
+        var lastTrim = Duration.zero
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let now = monotonicNow()
+            do {
+                if now - lastQueueRefresh > .seconds(5) {
+                    let known = try await redis.run("SMEMBERS", keys.queues).array?.compactMap(\.string) ?? []
+                    queues = Array(Set(declaredQueues + known)).sorted()
+                    lastQueueRefresh = now
+                }
+                try await promoter.promote(queues: queues)
+                if now - lastRecover > recoverInterval {
+                    let (requeued, killed) = try await recoverer.recover(queues: queues)
+                    if requeued + killed > 0 {
+                        logger.notice("recovered jobs from expired leases", metadata: ["requeued": "\(requeued)", "dead": "\(killed)"])
+                    }
+                    lastRecover = now
+                }
+                if now - lastTrim > .seconds(10) {
+                    try await janitor.trimDeadSets(queues: queues)
+                    lastTrim = now
+                }
+            } catch let error as RedisError where error.isConnectionError {
+                // Logged once per outage by the client.
+            } catch {
+                logger.error("scheduler step failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: pollInterval)
+        }
+    }
+}

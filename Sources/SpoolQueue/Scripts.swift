@@ -1,0 +1,23 @@
+import SpoolRedis
+
+/// The Lua scripts in `Scripts/`, compiled into the binary so that nothing has to ship beside it.
+enum Scripts {
+    static let enqueue = load("enqueue", PackageResources.enqueue_lua)
+    static let fetch = load("fetch", PackageResources.fetch_lua)
+    static let ack = load("ack", PackageResources.ack_lua)
+    static let retry = load("retry", PackageResources.retry_lua)
+    static let snooze = load("snooze", PackageResources.snooze_lua)
+    static let kill = load("kill", PackageResources.kill_lua)
+    static let requeue = load("requeue", PackageResources.requeue_lua)
+    static let extend = load("extend", PackageResources.extend_lua)
+    static let recover = load("recover", PackageResources.recover_lua)
+    static let promote = load("promote", PackageResources.promote_lua)
+    static let cancel = load("cancel", PackageResources.cancel_lua)
+    static let deadRetry = load("dead_retry", PackageResources.dead_retry_lua)
+    static let deadDiscard = load("dead_discard", PackageResources.dead_discard_lua)
+    static let trimDead = load("trim_dead", PackageResources.trim_dead_lua)
+
+    private static func load(_ name: String, _ bytes: [UInt8]) -> RedisScript {
+        RedisScript(name: "\(name).lua", source: String(decoding: bytes, as: UTF8.self))
+    }
+}

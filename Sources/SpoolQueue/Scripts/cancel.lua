@@ -1,0 +1,18 @@
+-- cancel.lua: cancel a job that has not started: pending, scheduled or waiting to retry.
+-- KEYS[1] spool:{q}:pending   KEYS[2] spool:{q}:scheduled   KEYS[3] spool:{q}:retry   KEYS[4] spool:{q}:job:<id>
+-- ARGV[1] id   ARGV[2] now (unix ms)   ARGV[3] seconds to keep the cancelled job
+-- returns: 1 when cancelled, or the state that prevented it ("active", "completed", "dead", ...), or false if unknown
+local state = redis.call('HGET', KEYS[4], 'state')
+if not state then return false end
+local removed = 0
+if state == 'pending' then
+  removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
+elseif state == 'scheduled' then
+  removed = redis.call('ZREM', KEYS[2], ARGV[1])
+elseif state == 'retry' then
+  removed = redis.call('ZREM', KEYS[3], ARGV[1])
+end
+if removed == 0 then return state end
+redis.call('HSET', KEYS[4], 'state', 'cancelled', 'finished_at', ARGV[2])
+redis.call('EXPIRE', KEYS[4], ARGV[3])
+return 1

@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import ServiceLifecycle
+import SpoolRedis
+import Synchronization
+import SpoolSupport
+
+/// The worker role: one process with `concurrency` slots serving some queues.
+///
+/// 1. The fetch loop leases jobs in batches as slots free up (Fetcher), and sleeps on a WorkSignal when
+///    every queue is empty.
+/// 2. Slots run each job's handler (Processor) under its kind's timeout and settle the outcome (Acker).
+/// 3. A heartbeat extends the leases of the jobs held; an embedded scheduler promotes and recovers.
+/// 4. On SIGTERM/SIGINT: stop fetching, hand prefetched jobs back at once, let running jobs finish within
+///    the grace period, then hand back whatever is still running. Nothing is lost; a job that finished is
+///    never handed back.
+public final class WorkerService: Service {
+    public struct Options: Sendable {
+        public var queues: [String]
+        public var concurrency: Int
+        public var prefetch: Int
+        public var lease: Duration
+        public var shutdownGrace: Duration
+        /// Also promote, recover and trim, as a scheduler does (on by default, like Sidekiq's poller).
+        public var runsScheduler = true
+    }
+
+    public let workerID: String
+    private let settings: SpoolSettings
+    private let options: Options
+    private let catalog: JobKindCatalog
+    private let handlers: [any JobHandler]
+    private let clock: any WallClock
+    private let logger: Logger
+    private let stopRequested = Latch()
+    private let stopping = Atomic<Bool>(false)
+
+    public init(settings: SpoolSettings, catalog: JobKindCatalog, handlers: [any JobHandler], queues: [String]? = nil,
+                concurrency: Int? = nil, runsScheduler: Bool = true, clock: any WallClock = SystemClock(), logger: Logger) {
+        self.settings = settings
+        self.catalog = catalog
+        self.handlers = handlers
+        self.clock = clock
+        self.logger = logger
+        let concurrency = concurrency ?? settings.concurrency
+        self.options = Options(queues: queues ?? catalog.queues, concurrency: concurrency,
+                               prefetch: settings.prefetch ?? concurrency, lease: settings.lease,
+                               shutdownGrace: settings.shutdownGrace, runsScheduler: runsScheduler)
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        let hostname = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        self.workerID = "\(hostname):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    }
+
+    /// Asks the worker to stop as on SIGTERM (tests and `spool dev` use it).
+    public func requestStop() { stopRequested.fire() }
+
+    public func run() async throws {
+        let settings = self.settings
+        let options = self.options
+        let keys = settings.keys
+        var clientOptions = RedisClient.Options()
+        clientOptions.commandTimeout = .seconds(10)
+        let redis = RedisClient(url: settings.redisURL, name: "worker", options: clientOptions, logger: logger)
+        defer { redis.close() }
+        let selection = QueueSelection(queues: options.queues, weights: settings.queueWeights, order: settings.queueOrder)
+        let fetcher = Fetcher(redis: redis, keys: keys, selection: selection, lease: options.lease, clock: clock, workerID: workerID)
+        let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
+                          lease: options.lease, logger: logger)
+        let processor = Processor(catalog: catalog, handlers: handlers,
+                                  context: JobContext(redis: redis, keys: keys, clock: clock, logger: logger))
+        let leases = LeaseTable()
+        let buffer = JobBuffer(limit: options.concurrency + options.prefetch, batchThreshold: max(1, options.prefetch / 2))
+        let signal = WorkSignal()
+        let catalog = self.catalog
+        let slots = SlotPool(buffer: buffer,
+                             timeouts: { job in catalog[job.kind]?.timeout ?? .seconds(30) },
+                             run: { job in await processor.perform(job) },
+                             settle: { job, outcome, duration in await acker.settle(job, outcome, duration: duration) },
+                             onFinished: { job in leases.remove(job.id) })
+        let heartbeat = Heartbeat(redis: redis, keys: keys, clock: clock, lease: options.lease, workerID: workerID,
+                                  info: ["queues": options.queues.joined(separator: ","), "concurrency": String(options.concurrency), "pid": String(getpid())])
+        let fetchLoopDone = Latch()
+        logger.info("worker started", metadata: ["worker": "\(workerID)", "queues": "\(options.queues.joined(separator: ","))",
+                                                 "concurrency": "\(options.concurrency)", "redis": "\(settings.redisURL)"])
+
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { [self] in
+                    await fetchLoop(fetcher: fetcher, buffer: buffer, signal: signal, leases: leases, redis: redis)
+                    fetchLoopDone.fire()
+                }
+                for queue in options.queues {
+                    group.addTask { [logger] in
+                        await WorkSignal.watch(queue: queue, keys: keys, url: settings.redisURL, signal: signal, fetcher: fetcher, logger: logger)
+                    }
+                }
+                group.addTask { [logger] in
+                    while !Task.isCancelled {
+                        do { try await heartbeat.beat(leases.all) } catch let error as RedisError where error.isConnectionError {
+                        } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
+                        try? await Task.sleep(for: options.lease / 3)
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        await slots.reapOverdue()
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                if options.runsScheduler {
+                    group.addTask { [clock, logger] in
+                        let scheduler = SchedulerService(redis: redis, settings: settings, declaredQueues: options.queues, clock: clock, logger: logger)
+                        try? await scheduler.run()
+                    }
+                }
+                slots.start(count: options.concurrency)
+
+                await withTaskCancellationHandler { await stopRequested.wait() } onCancel: { stopRequested.fire() }
+                await drain(buffer: buffer, signal: signal, slots: slots, leases: leases, acker: acker, fetchLoopDone: fetchLoopDone)
+                await heartbeat.leave()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: { [stopRequested] in
+            stopRequested.fire()
+        }
+        logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
+    }
+
+    private func fetchLoop(fetcher: Fetcher, buffer: JobBuffer, signal: WorkSignal, leases: LeaseTable, redis: RedisClient) async {
+        while !stopping.load(ordering: .acquiring) {
+            let demand = await buffer.waitForDemand()
+            if demand == 0 || stopping.load(ordering: .acquiring) { break }
+            do {
+                let jobs = try await fetcher.fetch(limit: demand)
+                leases.add(jobs)
+                if stopping.load(ordering: .acquiring) { break }  // drain hands these back
+                if jobs.isEmpty { await signal.waitForWork() } else { buffer.push(jobs) }
+            } catch let error as RedisError where error.isConnectionError {
+                try? await Task.sleep(for: redis.retryDelay)
+            } catch {
+                logger.error("fetch failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func drain(buffer: JobBuffer, signal: WorkSignal, slots: SlotPool, leases: LeaseTable, acker: Acker, fetchLoopDone: Latch) async {
+        logger.info("worker stopping: no more fetches; draining running jobs", metadata: ["grace": "\(options.shutdownGrace)"])
+        stopping.store(true, ordering: .releasing)
+        let notStarted = buffer.close()
+        signal.close()
+        await fetchLoopDone.wait()
+        if !notStarted.isEmpty {
+            await acker.requeue(notStarted)
+            for job in notStarted { leases.remove(job.id) }
+        }
+        let deadline = monotonicNow() + options.shutdownGrace
+        while slots.liveCount > 0 && monotonicNow() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let cut = slots.abandonRunning()
+        if !cut.isEmpty {
+            logger.warning("grace period over; handing running jobs back", metadata: ["jobs": "\(cut.count)"])
+        }
+        // Whatever is still leased (cut off, or fetched while stopping) goes back to pending, unrun.
+        let left = leases.all
+        await acker.requeue(left)
+        for job in left { leases.remove(job.id) }
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import SpoolQueue
+import SpoolRedis
+#if canImport(Glibc)
+import Glibc
+import SpoolSupport
+#endif
+
+/// `spool bench`: the issue's benchmark, with `noop` jobs against the configured Redis.
+/// Keys live under a throwaway prefix and are deleted afterwards. Workers run as separate processes
+/// (this binary's `worker` command), so their throughput and peak RSS are a real worker's.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure enqueue, throughput, pickup latency and worker memory.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Jobs for the bulk-enqueue measure.") var enqueueJobs = 200_000
+    @Option(help: "Jobs per throughput run.") var jobs = 100_000
+    @Option(help: "Concurrency levels to measure, comma-separated.") var concurrency = "1,10,50"
+    @Option(help: "Pickup latency samples.") var samples = 300
+
+    func run() async throws {
+        var runtime = try Runtime.load(common, checkHandlers: true)
+        var settings = runtime.settings
+        let prefix = "bench-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        settings.keyPrefix = prefix
+        runtime = Runtime(settings: settings, catalog: runtime.catalog, logger: runtime.logger)
+        let redis = runtime.redis(name: "bench")
+        let enqueuer = Enqueuer(redis: redis, catalog: runtime.catalog, keys: settings.keys)
+        let admin = runtime.admin(redis)
+        let levels = concurrency.split(separator: ",").compactMap { Int($0) }
+        print("spool bench: redis \(settings.redisURL), key prefix \(prefix), \(levels) concurrency")
+
+        // 1. Bulk enqueue.
+        var started = monotonicNow()
+        var remaining = enqueueJobs
+        while remaining > 0 {
+            let count = min(remaining, 10_000)
+            _ = try await enqueuer.enqueue(batch: Array(repeating: EnqueueRequest(kind: "noop"), count: count))
+            remaining -= count
+        }
+        let enqueueRate = Double(enqueueJobs) / (monotonicNow() - started).secondsDouble
+        print("bulk enqueue: \(enqueueJobs) jobs, \(Int(enqueueRate)) jobs/s")
+        try await deleteKeys(prefix: prefix, redis: redis)
+
+        // 2. Processed jobs/s per concurrency, with the worker's peak RSS.
+        for level in levels {
+            try await admin.pause(queue: "default")
+            remaining = jobs
+            while remaining > 0 {
+                let count = min(remaining, 10_000)
+                _ = try await enqueuer.enqueue(batch: Array(repeating: EnqueueRequest(kind: "noop"), count: count))
+                remaining -= count
+            }
+            let worker = try startWorker(prefix: prefix, concurrency: level, runtime: runtime)
+            try await waitForWorker(admin)
+            try await admin.resume(queue: "default")
+            started = monotonicNow()
+            while try await admin.stats().first(where: { $0.queue == "default" })?.processed ?? 0 < jobs {
+                try await Task.sleep(for: .milliseconds(5))
+                if monotonicNow() - started > .seconds(300) { throw ValidationError("throughput run did not finish in 300 s") }
+            }
+            let rate = Double(jobs) / (monotonicNow() - started).secondsDouble
+            let rss = worker.peakRSSKilobytes ?? 0
+            worker.signal(SIGTERM)
+            worker.wait()
+            print("worker concurrency \(level): \(jobs) jobs, \(Int(rate)) jobs/s, peak RSS \(rss / 1024) MB")
+            try await deleteKeys(prefix: prefix, redis: redis)
+        }
+
+        // 3. Idle pickup latency: one job at a time into an idle worker; the job reports when it ran.
+        let worker = try startWorker(prefix: prefix, concurrency: 10, runtime: runtime)
+        try await waitForWorker(admin)
+        let listener = RedisClient(url: settings.redisURL, name: "bench-listen")
+        var latencies: [Double] = []
+        for _ in 0..<samples {
+            try await Task.sleep(for: .milliseconds(20))  // let the worker go idle between samples
+            let sent = monotonicNow()
+            _ = try await enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"notify":true}"#))
+            _ = try await listener.run("BLPOP", "\(prefix):noop:notify", "5")
+            latencies.append((monotonicNow() - sent).secondsDouble * 1000)
+        }
+        latencies.sort()
+        let p50 = latencies[latencies.count / 2]
+        let p99 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
+        print("idle pickup latency (enqueue → handler ran, \(samples) samples): p50 \(String(format: p50)) ms, p99 \(String(format: p99)) ms")
+        worker.signal(SIGTERM)
+        worker.wait()
+        try await deleteKeys(prefix: prefix, redis: redis)
+    }
+
+    private func startWorker(prefix: String, concurrency: Int, runtime: Runtime) throws -> ChildProcess {
+        var environment = ["SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
+                           "SPOOL_JOBS_DIR": runtime.settings.jobsDirectory]
+        if let config = common.config { environment["SPOOL_CONFIG"] = config }
+        return try ChildProcess([ChildProcess.currentExecutable, "worker", "--concurrency", String(concurrency)], environment: environment)
+    }
+
+    private func waitForWorker(_ admin: QueueAdmin) async throws {
+        let started = monotonicNow()
+        while try await admin.workers().isEmpty {
+            if monotonicNow() - started > .seconds(30) { throw ValidationError("the bench worker did not start within 30 s") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    private func deleteKeys(prefix: String, redis: RedisClient) async throws {
+        var cursor = "0"
+        repeat {
+            let reply = try await redis.run("SCAN", cursor, "MATCH", "\(prefix):*", "COUNT", "5000").array ?? []
+            cursor = reply.first?.string ?? "0"
+            let keys = reply.count > 1 ? reply[1].array?.compactMap(\.string) ?? [] : []
+            if !keys.isEmpty { try await redis.run(RedisCommand("UNLINK", keys)) }
+        } while cursor != "0"
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import SpoolJobs
+import SpoolQueue
+import SpoolRedis
+import SpoolSupport
+
+/// Every role in one process, for development: the worker (which also promotes, recovers and trims).
+/// With --demo it first enqueues a mix of jobs and reports them flowing.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dev", abstract: "Run every role in one process (development).")
+
+    @OptionGroup var common: CommonOptions
+    @Flag(help: "Enqueue a demo mix of jobs (fast, slow, retried, dead, delayed) and report progress.") var demo = false
+    @Flag(help: "With --demo: exit when the demo's jobs have settled instead of serving on.") var exitAfterDemo = false
+
+    func run() async throws {
+        let runtime = try Runtime.load(common, checkHandlers: true)
+        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: JobRegistry.handlers, logger: runtime.logger)
+        let redis = runtime.redis()
+        // Fail fast with a clear message when Redis is not there.
+        do { _ = try await redis.run("PING") } catch {
+            throw ValidationError("cannot reach Redis at \(runtime.settings.redisURL): \(error)")
+        }
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            if demo {
+                try await Demo(runtime: runtime, redis: redis).run()
+                if exitAfterDemo {
+                    await group.triggerGracefulShutdown()
+                } else {
+                    print("demo done; still serving. Try: .build/release/spool enqueue noop --args '{\"sleep_ms\":100}'   (Ctrl-C stops)")
+                }
+            }
+            try await tasks.waitForAll()
+        }
+    }
+}
+
+/// The demo: 2,000 fast jobs, 20 slow ones, 5 that fail twice then succeed, 3 that die, 5 delayed by 2 s.
+struct Demo {
+    let runtime: Runtime
+    let redis: RedisClient
+
+    func run() async throws {
+        let enqueuer = Enqueuer(redis: redis, catalog: runtime.catalog, keys: runtime.settings.keys)
+        let admin = runtime.admin(redis)
+        let before = try await admin.stats().first { $0.queue == "default" }
+        var requests = (0..<2000).map { _ in EnqueueRequest(kind: "noop") }
+        requests += (0..<20).map { _ in EnqueueRequest(kind: "noop", args: #"{"sleep_ms": 300}"#) }
+        requests += (0..<5).map { _ in EnqueueRequest(kind: "noop", args: #"{"fail": "retry", "fail_times": 2}"#) }
+        requests += (0..<3).map { _ in EnqueueRequest(kind: "noop", args: #"{"fail": "permanent"}"#) }
+        let later = SystemClock().nowMillis() + 2000
+        requests += (0..<5).map { _ in EnqueueRequest(kind: "noop", args: "{}", runAt: later) }
+        let started = monotonicNow()
+        let results = try await enqueuer.enqueue(batch: requests)
+        let accepted = results.filter { if case .success = $0 { return true } else { return false } }.count
+        print("demo: enqueued \(accepted) noop jobs (2000 fast, 20 slow, 5 failing twice then passing, 3 permanently failing, 5 delayed 2 s)")
+        let target = (before?.processed ?? 0) + 2030
+        let deadTarget = (before?.dead ?? 0) + 3
+        while true {
+            try await Task.sleep(for: .milliseconds(500))
+            guard let now = try await admin.stats().first(where: { $0.queue == "default" }) else { continue }
+            let elapsed = String(format: (monotonicNow() - started).secondsDouble)
+            print("demo t=\(elapsed)s  pending=\(now.pending) scheduled=\(now.scheduled) active=\(now.active) retry=\(now.retry) dead=\(now.dead) processed=\(now.processed)")
+            if now.processed >= target && now.dead >= deadTarget { break }
+            if monotonicNow() - started > .seconds(60) {
+                print("demo: not all jobs settled within 60 s; see `spool stats`")
+                break
+            }
+        }
+        for job in try await admin.deadJobs(limit: 3) { print("demo: dead job \(job.id): \(job.reason)") }
+    }
+}

@@ -1,0 +1,157 @@
+import ArgumentParser
+import SpoolQueue
+
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Per-queue counts, totals and the age of the oldest pending job.")
+    @OptionGroup var common: CommonOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Output: Encodable { let queues: [QueueStats]; let workers: [[String: String]] }
+
+    func run() async throws {
+        let runtime = try Runtime.load(common)
+        let admin = runtime.admin(runtime.redis())
+        let stats = try await admin.stats()
+        let workers = try await admin.workers()
+        if json {
+            print(jsonText(Output(queues: stats, workers: workers)))
+            return
+        }
+        let header = ["queue", "pending", "scheduled", "active", "retry", "dead", "processed", "failed", "oldest_s", "paused"]
+        let rows = stats.map { [$0.queue, "\($0.pending)", "\($0.scheduled)", "\($0.active)", "\($0.retry)", "\($0.dead)",
+                                "\($0.processed)", "\($0.failed)", String(format: $0.oldestPendingAgeSeconds), $0.paused ? "yes" : ""] }
+        printTable([header] + rows)
+        print("workers: \(workers.count)" + workers.map { "  \($0["id"] ?? "") busy=\($0["busy"] ?? "?")" }.joined(separator: "\n").prefixedNewline)
+    }
+}
+
+struct JobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "job", abstract: "Show a job's state and record.")
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "The job id.") var id: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let runtime = try Runtime.load(common)
+        guard let record = try await runtime.admin(runtime.redis()).job(id) else {
+            printError("no job with id '\(id)' (never enqueued, or its record expired)")
+            throw ExitCode(1)
+        }
+        if json {
+            print(jsonText(record.fields.merging(["id": record.id, "queue": record.queue]) { $1 }))
+        } else {
+            print("\(record.id)  \(record.state)  queue=\(record.queue)")
+            for (key, value) in record.fields.sorted(by: { $0.key < $1.key }) where key != "state" { print("  \(key): \(value)") }
+        }
+    }
+}
+
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a pending, scheduled or retrying job.")
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "The job id.") var id: String
+
+    func run() async throws {
+        let runtime = try Runtime.load(common)
+        switch try await runtime.admin(runtime.redis()).cancel(id) {
+        case .cancelled:
+            print("cancelled \(id)")
+        case .notFound:
+            printError("no job with id '\(id)'")
+            throw ExitCode(1)
+        case .notCancellable(let state):
+            printError("job \(id) is \(state); only pending, scheduled or retry jobs can be cancelled")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct DeadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dead", abstract: "Inspect, retry or discard dead jobs.",
+                                                    subcommands: [List.self, Retry.self, Discard.self])
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Most jobs to show.") var limit = 100
+        @Flag(help: "Print JSON.") var json = false
+        func run() async throws {
+            let runtime = try Runtime.load(common)
+            let jobs = try await runtime.admin(runtime.redis()).deadJobs(limit: limit)
+            if json { print(jsonText(jobs)); return }
+            printTable([["id", "queue", "kind", "attempts", "reason"]] + jobs.map { [$0.id, $0.queue, $0.kind, "\($0.attempts)", $0.reason] })
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put dead jobs back in pending with fresh attempts.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The job id.") var id: String?
+        @Flag(help: "Every dead job.") var all = false
+        func run() async throws {
+            let ids = try selection(id: id, all: all)
+            let runtime = try Runtime.load(common)
+            let count = try await runtime.admin(runtime.redis()).retryDead(ids: ids)
+            print("retried \(count) dead job\(count == 1 ? "" : "s")")
+            if count == 0, let id { printError("no dead job with id '\(id)'"); throw ExitCode(1) }
+        }
+    }
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete dead jobs for good.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The job id.") var id: String?
+        @Flag(help: "Every dead job.") var all = false
+        func run() async throws {
+            let ids = try selection(id: id, all: all)
+            let runtime = try Runtime.load(common)
+            let count = try await runtime.admin(runtime.redis()).discardDead(ids: ids)
+            print("discarded \(count) dead job\(count == 1 ? "" : "s")")
+            if count == 0, let id { printError("no dead job with id '\(id)'"); throw ExitCode(1) }
+        }
+    }
+}
+
+private func selection(id: String?, all: Bool) throws -> [String]? {
+    switch (id, all) {
+    case (let id?, false): return [id]
+    case (nil, true): return nil
+    default: throw ValidationError("give either a job id or --all")
+    }
+}
+
+struct QueueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "queue", abstract: "Pause or resume a queue.",
+                                                    subcommands: [Pause.self, Resume.self])
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop workers from taking the queue's jobs; enqueueing goes on.")
+        @OptionGroup var common: CommonOptions
+        @Argument var queue: String
+        func run() async throws {
+            let runtime = try Runtime.load(common)
+            try await runtime.admin(runtime.redis()).pause(queue: queue)
+            print("paused \(queue)")
+        }
+    }
+    struct Resume: AsyncParsableCommand {
+        @OptionGroup var common: CommonOptions
+        @Argument var queue: String
+        func run() async throws {
+            let runtime = try Runtime.load(common)
+            try await runtime.admin(runtime.redis()).resume(queue: queue)
+            print("resumed \(queue)")
+        }
+    }
+}
+
+func printTable(_ rows: [[String]]) {
+    guard let first = rows.first else { return }
+    var widths = first.map(\.count)
+    for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
+    for row in rows {
+        print(row.enumerated().map { index, cell in cell + String(repeating: " ", count: widths[index] - cell.count) }.joined(separator: "  "))
+    }
+}
+
+extension String {
+    var prefixedNewline: String { isEmpty ? "" : "\n" + self }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import FoundationEssentials
+import Logging
+import SpoolJobs
+import SpoolQueue
+import SpoolRedis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every subcommand takes.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Config file (default: config/spool.json, or $SPOOL_CONFIG).")
+    var config: String?
+}
+
+/// What a command needs to talk to Spool: settings, declared kinds, a logger and a Redis client.
+struct Runtime {
+    let settings: SpoolSettings
+    let catalog: JobKindCatalog
+    let logger: Logger
+
+    /// Loads and checks configuration; any problem ends the process with a message naming the source.
+    static func load(_ options: CommonOptions, checkHandlers: Bool = false) throws -> Runtime {
+        do {
+            let settings = try SpoolSettings.load(configPath: options.config)
+            bootstrapLogging(level: settings.logLevel)
+            let catalog = try JobKindCatalog.load(directory: settings.jobsDirectory)
+            if checkHandlers {
+                try SpoolQueue.checkHandlers(JobRegistry.handlers, against: catalog, jobsDirectory: settings.jobsDirectory)
+            }
+            return Runtime(settings: settings, catalog: catalog, logger: Logger(label: "spool"))
+        } catch let error as SpoolConfigError {
+            throw ValidationError("configuration error: \(error.message)")
+        }
+    }
+
+    func redis(name: String = "cli") -> RedisClient {
+        RedisClient(url: settings.redisURL, name: name, logger: logger)
+    }
+
+    func admin(_ redis: RedisClient) -> QueueAdmin {
+        QueueAdmin(redis: redis, keys: settings.keys, declaredQueues: catalog.queues, completedTTL: settings.completedTTL)
+    }
+
+    /// Queues named on the command line, checked against what is declared.
+    func queues(_ list: String?) throws -> [String]? {
+        guard let list else { return nil }
+        let names = list.split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+        if names.isEmpty { throw ValidationError("--queues: no queue names in '\(list)'") }
+        for name in names where !catalog.queues.contains(name) && settings.queueWeights[name] == nil {
+            throw ValidationError("--queues: '\(name)' is not a queue of any kind in \(settings.jobsDirectory)/ (known: \(catalog.queues.joined(separator: ", ")))")
+        }
+        return names
+    }
+}
+
+nonisolated(unsafe) private var loggingBootstrapped = false
+
+func bootstrapLogging(level: String) {
+    if loggingBootstrapped { return }
+    loggingBootstrapped = true
+    let parsed = Logger.Level(rawValue: level) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = parsed
+        return handler
+    }
+}
+
+/// Encodes a value as pretty JSON text with sorted keys.
+func jsonText<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "null"
+}
+
+func printError(_ message: String) {
+    var line = message + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+extension String {
+    /// Without leading and trailing spaces, tabs and line breaks.
+    var trimmed: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct SpoolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spool",
+        abstract: "Spool: a Redis-backed job queue for messaging and voice workloads.",
+        subcommands: [
+            WorkerCommand.self, SchedulerCommand.self, DevCommand.self,
+            EnqueueCommand.self, StatsCommand.self, JobCommand.self, CancelCommand.self,
+            DeadCommand.self, QueueCommand.self, BenchCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import ServiceLifecycle
+import SpoolJobs
+import SpoolQueue
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Fetch and run jobs.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Comma-separated queues to serve (default: every queue declared in Jobs/).")
+    var queues: String?
+    @Option(help: "Jobs run at once in this process.")
+    var concurrency: Int?
+
+    func run() async throws {
+        let runtime = try Runtime.load(common, checkHandlers: true)
+        if let concurrency, !(1...10_000).contains(concurrency) {
+            throw ValidationError("--concurrency \(concurrency): expected 1 to 10000")
+        }
+        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: JobRegistry.handlers,
+                                   queues: try runtime.queues(queues), concurrency: concurrency, logger: runtime.logger)
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
+        try await group.run()
+    }
+}
+
+struct SchedulerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scheduler", abstract: "Promote due scheduled and retry jobs, recover expired leases, trim dead sets.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let runtime = try Runtime.load(common)
+        let redis = runtime.redis(name: "scheduler")
+        let scheduler = SchedulerService(redis: redis, settings: runtime.settings, declaredQueues: runtime.catalog.queues, logger: runtime.logger)
+        runtime.logger.info("scheduler started", metadata: ["redis": "\(runtime.settings.redisURL)"])
+        let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
+        try await group.run()
+    }
+}

@@ -1,0 +1,60 @@
+@testable import SpoolQueue
+import SpoolRedis
+import TestSupport
+import Testing
+
+/// dead_retry.lua, dead_discard.lua and trim_dead.lua.
+@Suite struct DeadSetScriptTests {
+    /// Puts `count` jobs in the dead set, the i-th with score 1000 + i.
+    func dead(_ f: QueueFixture, _ count: Int) async throws -> [String] {
+        let ids = try await f.seedPending(count)
+        _ = try await f.redis.run(Scripts.fetch, keys: [f.keys.pending("default"), f.keys.active("default"), f.keys.paused("default"), f.keys.jobPrefix("default")],
+                                  arguments: [String(count), "1000", "31000", "w.1"])
+        for (index, id) in ids.enumerated() {
+            _ = try await f.redis.run(Scripts.kill, keys: [f.keys.active("default"), f.keys.job("default", id), f.keys.dead("default"), f.keys.stats("default")],
+                                      arguments: [id, "w.1", String(1000 + index), "reason \(index)", ""])
+        }
+        return ids
+    }
+
+    @Test func retryGivesFreshAttempts() async throws {
+        let f = try QueueFixture()
+        let ids = try await dead(f, 3)
+        #expect(try await f.admin.retryDead(ids: [ids[1], "01NOTDEADNOTDEADNOTDEADNOT"]) == 1)
+        #expect(try await f.listItems(f.keys.pending("default")) == [ids[1]])
+        let job = try await f.fields(ids[1])
+        #expect(job["state"] == "pending" && job["attempt"] == "0" && job["dead_reason"] == nil)
+        #expect(try await f.admin.retryDead(ids: nil) == 2)
+        #expect(try await f.zsetScores(f.keys.dead("default")).isEmpty)
+    }
+
+    @Test func discardDeletesForGood() async throws {
+        let f = try QueueFixture()
+        let ids = try await dead(f, 3)
+        #expect(try await f.admin.discardDead(ids: [ids[0]]) == 1)
+        #expect(try await f.fields(ids[0]).isEmpty)
+        #expect(try await f.admin.discardDead(ids: nil) == 2)
+        #expect(try await f.zsetScores(f.keys.dead("default")).isEmpty)
+    }
+
+    @Test func trimEnforcesAgeThenCount() async throws {
+        let f = try QueueFixture()
+        let ids = try await dead(f, 6)  // scores 1000...1005
+        let dropped = try await f.redis.run(Scripts.trimDead, keys: [f.keys.dead("default"), f.keys.jobPrefix("default")],
+                                            arguments: ["1002", "2", "100"])
+        // 1000 and 1001 are too old; of the four left, the two oldest exceed the count of 2.
+        #expect(dropped.int == 4)
+        #expect(Set(try await f.zsetScores(f.keys.dead("default")).keys) == [ids[4], ids[5]])
+        #expect(try await f.fields(ids[0]).isEmpty)
+        #expect(try await f.fields(ids[3]).isEmpty)
+        #expect(try await f.fields(ids[5])["state"] == "dead")
+    }
+
+    @Test func deadListShowsReasonsNewestFirst() async throws {
+        let f = try QueueFixture()
+        let ids = try await dead(f, 2)
+        let listed = try await f.admin.deadJobs(limit: 10)
+        #expect(listed.map(\.id) == [ids[1], ids[0]])
+        #expect(listed[0].reason == "reason 1" && listed[0].kind == "noop" && listed[0].attempts == 1)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import SpoolQueue
+import SpoolRedis
+
+/// One test's queue world: a Redis client, a private key prefix, the noop kind (plus any others the
+/// test declares), an Enqueuer and the admin view. Seed helpers follow asynq's testutil.
+public struct QueueFixture: Sendable {
+    public let redis: RedisClient
+    public let url: RedisURL
+    public let keys: KeySpace
+    public let catalog: JobKindCatalog
+    public let enqueuer: Enqueuer
+    public let admin: QueueAdmin
+    public var settings: SpoolSettings
+
+    public static let noop = JobKindSpec(kind: "noop", queue: "default", timeout: .seconds(30), maxAttempts: 3,
+                                         backoff: .constant(.milliseconds(20)),
+                                         arguments: ArgumentSchema(fields: [
+                                             "sleep_ms": .init(type: .integer, required: false),
+                                             "fail": .init(type: .string, required: false),
+                                             "fail_times": .init(type: .integer, required: false),
+                                             "mark": .init(type: .boolean, required: false),
+                                             "notify": .init(type: .boolean, required: false),
+                                         ]))
+
+    public init(kinds: [JobKindSpec] = [QueueFixture.noop], url: RedisURL? = nil) throws {
+        self.url = try url ?? TestEnvironment.redisURL()
+        keys = KeySpace(prefix: TestEnvironment.uniquePrefix())
+        redis = RedisClient(url: self.url, name: "test", logger: TestEnvironment.logger)
+        catalog = JobKindCatalog(kinds)
+        enqueuer = Enqueuer(redis: redis, catalog: catalog, keys: keys)
+        admin = QueueAdmin(redis: redis, keys: keys, declaredQueues: catalog.queues, completedTTL: .seconds(600))
+        settings = SpoolSettings()
+        settings.redisURL = self.url
+        settings.keyPrefix = keys.prefix
+        settings.lease = .seconds(2)
+        settings.shutdownGrace = .seconds(5)
+        settings.pollInterval = .milliseconds(50)
+        settings.completedTTL = .seconds(600)
+    }
+
+    /// Enqueues `count` jobs of `kind` with the same args; returns their ids.
+    @discardableResult
+    public func seedPending(_ count: Int, kind: String = "noop", args: String = "{}", queue: String? = nil) async throws -> [String] {
+        let results = try await enqueuer.enqueue(batch: Array(repeating: EnqueueRequest(kind: kind, args: args, queue: queue), count: count))
+        return try results.map { try $0.get().id }
+    }
+
+    /// A job's hash fields, empty when it does not exist.
+    public func fields(_ id: String, queue: String = "default") async throws -> [String: String] {
+        let flat = try await redis.run("HGETALL", keys.job(queue, id)).array ?? []
+        var fields: [String: String] = [:]
+        for pair in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[pair].string ?? ""] = flat[pair + 1].string ?? "" }
+        return fields
+    }
+
+    public func listItems(_ key: String) async throws -> [String] {
+        try await redis.run("LRANGE", key, "0", "-1").array?.compactMap(\.string) ?? []
+    }
+
+    public func zsetScores(_ key: String) async throws -> [String: Int64] {
+        let flat = try await redis.run("ZRANGE", key, "0", "-1", "WITHSCORES").array ?? []
+        var scores: [String: Int64] = [:]
+        for pair in stride(from: 0, to: flat.count - 1, by: 2) { scores[flat[pair].string ?? ""] = Int64(flat[pair + 1].string.flatMap { Double($0) } ?? 0) }
+        return scores
+    }
+
+    /// How many times the noop handler ran each marked job.
+    public func runCounts() async throws -> [String: Int] {
+        let flat = try await redis.run("HGETALL", "\(keys.prefix):noop:runs").array ?? []
+        var counts: [String: Int] = [:]
+        for pair in stride(from: 0, to: flat.count - 1, by: 2) { counts[flat[pair].string ?? ""] = flat[pair + 1].int ?? 0 }
+        return counts
+    }
+
+    public func stats(_ queue: String = "default") async throws -> QueueStats {
+        guard let stats = try await admin.stats().first(where: { $0.queue == queue }) else { throw TestFailure("no stats for queue \(queue)") }
+        return stats
+    }
+
+    /// Asserts a job is dead and its reason contains `reason`.
+    public func assertDead(_ id: String, reason: String, queue: String = "default") async throws {
+        let fields = try await fields(id, queue: queue)
+        guard fields["state"] == "dead" else { throw TestFailure("job \(id) is \(fields["state"] ?? "missing"), not dead") }
+        guard fields["dead_reason"]?.contains(reason) == true else { throw TestFailure("job \(id) died for '\(fields["dead_reason"] ?? "")', expected '\(reason)'") }
+        guard try await zsetScores(keys.dead(queue))[id] != nil else { throw TestFailure("job \(id) is not in the dead set") }
+    }
+}

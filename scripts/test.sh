@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the tests: installs missing Debian packages, starts Redis on a private
+# port, builds, runs `swift test`, and stops every server it (or a test) started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$SPOOL_ROOT"
+
+ensure_packages
+run_dir="$SPOOL_STATE/test"
+rm -rf "$run_dir"
+mkdir -p "$run_dir/tmp"
+# Servers that tests start themselves live under this TMPDIR, so that their pid files can be found.
+export TMPDIR="$run_dir/tmp"
+
+cleanup() {
+  stop_pidfile "$run_dir/redis/redis.pid"
+  for pidfile in "$TMPDIR"/spool-redis-*/redis.pid; do stop_pidfile "$pidfile"; done
+}
+trap cleanup EXIT
+
+port="$(free_port)"
+start_redis "$run_dir/redis" "$port"
+export SPOOL_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+log "test Redis on 127.0.0.1:$port"
+
+log "building"
+swift build --build-tests >"$run_dir/build.log" 2>&1 || { tail -60 "$run_dir/build.log"; echo "build failed" >&2; exit 1; }
+export SPOOL_BIN="$SPOOL_ROOT/.build/debug/spool"
+
+log "swift test"
+swift test --skip-build
