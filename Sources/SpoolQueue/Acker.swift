@@ -1,14 +1,32 @@
 import Logging
 import SpoolRedis
 import SpoolSupport
+import Synchronization
 
-/// 5. Settle: turns a job's outcome into its next state, each with one atomic script that only the
-/// lease holder may run: `ack.lua`, `retry.lua`, `snooze.lua`, `kill.lua`, `requeue.lua`.
+/// 5. Settle: turns each job's outcome into its next state with one atomic script that only the lease
+/// holder may run: `ack.lua` (a batch of completed jobs per call), `retry.lua`, `snooze.lua`, `kill.lua`,
+/// and `requeue.lua` at shutdown.
 ///
-/// Concurrent settles from many slots share round trips through the client's pipelining.
-/// A settle that fails because Redis is away is tried again until it lands or the lease runs out;
+/// Slots hand outcomes over and move on to their next job; one loop sends everything handed over since
+/// its last round trip as one pipeline. A job stays leased, and counted in flight, until its settle lands.
+/// A settle that fails because Redis is away is tried again until it lands or the lease would be gone;
 /// after that the Recoverer owns the job, so nothing is lost either way.
 public final class Acker: Sendable {
+    struct Settlement: Sendable {
+        let job: Job
+        let outcome: JobOutcome
+        let duration: Duration
+    }
+
+    private struct State {
+        var queue: [Settlement] = []
+        var sending = false
+        /// The settle loop, parked while there is nothing to send.
+        var waiter: UnsafeContinuation<[Settlement], Never>?
+        var flushWaiters: [UnsafeContinuation<Void, Never>] = []
+        var stopped = false
+    }
+
     private let redis: RedisClient
     private let keys: KeySpace
     private let catalog: JobKindCatalog
@@ -16,9 +34,12 @@ public final class Acker: Sendable {
     private let completedTTL: Duration
     private let lease: Duration
     private let logger: Logger
+    private let onSettled: @Sendable (Job) -> Void
+    private let state = Mutex(State())
 
+    /// - Parameter onSettled: called once per job after its settle landed (or was given up).
     public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock,
-                completedTTL: Duration, lease: Duration, logger: Logger) {
+                completedTTL: Duration, lease: Duration, logger: Logger, onSettled: @escaping @Sendable (Job) -> Void = { _ in }) {
         self.redis = redis
         self.keys = keys
         self.catalog = catalog
@@ -26,91 +47,191 @@ public final class Acker: Sendable {
         self.completedTTL = completedTTL
         self.lease = lease
         self.logger = logger
+        self.onSettled = onSettled
     }
 
-    /// Settles one job. Returns false when the lease was lost (the job was recovered elsewhere).
+    /// Hands an outcome over; returns at once.
+    public func submit(_ job: Job, _ outcome: JobOutcome, duration: Duration) {
+        let wake: (UnsafeContinuation<[Settlement], Never>, [Settlement])? = state.withLock { state in
+            state.queue.append(Settlement(job: job, outcome: outcome, duration: duration))
+            guard let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            state.sending = true
+            defer { state.queue.removeAll(keepingCapacity: true) }
+            return (waiter, state.queue)
+        }
+        if let (waiter, batch) = wake { waiter.resume(returning: batch) }
+    }
+
+    /// The settle loop; runs until `stop()` and nothing is left to send.
+    public func run() async {
+        while true {
+            let batch: [Settlement] = await withUnsafeContinuation { continuation in
+                let ready: [Settlement]? = state.withLock { state in
+                    if !state.queue.isEmpty || state.stopped {
+                        defer { state.queue.removeAll(keepingCapacity: true); state.sending = true }
+                        return state.queue
+                    }
+                    state.sending = false
+                    let flushed = state.flushWaiters
+                    state.flushWaiters.removeAll()
+                    for waiter in flushed { waiter.resume() }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+            if batch.isEmpty { break }
+            await send(batch)
+        }
+    }
+
+    /// Ends the settle loop once what was handed over is sent.
+    public func stop() {
+        let waiter: UnsafeContinuation<[Settlement], Never>? = state.withLock { state in
+            state.stopped = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: [])
+    }
+
+    /// Returns when everything handed over so far has been settled.
+    public func flush() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let done = state.withLock { state in
+                if state.queue.isEmpty && !state.sending { return true }
+                state.flushWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Settles one job and waits for it (used where no settle loop runs).
     @discardableResult
     public func settle(_ job: Job, _ outcome: JobOutcome, duration: Duration) async -> Bool {
-        let now = clock.nowMillis()
-        let (call, final) = callFor(job, outcome, now: now)
-        let settled = await run(call, job: job)
-        log(job, final, duration: duration, settled: settled)
-        return settled
+        let settlement = Settlement(job: job, outcome: outcome, duration: duration)
+        return await send([settlement]).first ?? false
     }
 
     /// Hands leased jobs back to pending without using an attempt (shutdown).
     public func requeue(_ jobs: [Job]) async {
-        for job in jobs {
-            let call = ScriptCall(Scripts.requeue, keys: [keys.active(job.queue), keys.job(job.queue, job.id), keys.pending(job.queue)],
-                                  arguments: [job.id, job.leaseToken])
-            _ = await run(call, job: job)
-        }
+        if jobs.isEmpty { return }
+        let calls = jobs.map { keys.requeueCall($0.queue, id: $0.id, token: $0.leaseToken) }
+        _ = await runWithRetry(calls, giveUpAfter: lease)
     }
 
-    /// The script for an outcome; a retry with no attempts left becomes a kill.
-    func callFor(_ job: Job, _ outcome: JobOutcome, now: Int64) -> (ScriptCall, JobOutcome) {
+    /// Sends a batch as one pipeline; returns per settlement whether it landed.
+    @discardableResult
+    private func send(_ batch: [Settlement]) async -> [Bool] {
+        if batch.isEmpty { return [] }
+        let now = clock.nowMillis()
+        var calls: [ScriptCall] = []
+        // Which settlements each call answers for.
+        var answers: [[Int]] = []
+        var completedByQueue: [String: [Int]] = [:]
+        var finals = [JobOutcome](repeating: .completed, count: batch.count)
+        for (index, settlement) in batch.enumerated() {
+            let (call, final) = callFor(settlement.job, settlement.outcome, now: now)
+            finals[index] = final
+            if let call {
+                calls.append(call)
+                answers.append([index])
+            } else {
+                completedByQueue[settlement.job.queue, default: []].append(index)
+            }
+        }
+        for (queue, indices) in completedByQueue {
+            let jobs = indices.map { index in
+                let job = batch[index].job
+                var result = ""
+                if case .completed(let text?) = batch[index].outcome { result = text }
+                return (id: job.id, token: job.leaseToken, attempts: job.attempt + 1,
+                        startedAt: now - batch[index].duration.milliseconds, result: result)
+            }
+            calls.append(keys.ackCall(queue, now: now, keepSeconds: completedTTL.milliseconds / 1000, jobs: jobs))
+            answers.append(indices)
+        }
+        var landed = [Bool](repeating: false, count: batch.count)
+        if let replies = await runWithRetry(calls, giveUpAfter: lease) {
+            for (reply, indices) in zip(replies, answers) {
+                let flags: [Int] = reply.array?.map { $0.int ?? 0 } ?? [reply.int ?? 0]
+                for (offset, index) in indices.enumerated() where offset < flags.count { landed[index] = flags[offset] == 1 }
+            }
+        }
+        for (index, settlement) in batch.enumerated() {
+            log(settlement, finals[index], settled: landed[index])
+            onSettled(settlement.job)
+        }
+        return landed
+    }
+
+    /// The script for an outcome (nil for a completion, which goes into the batched ack);
+    /// a retry with no attempts left becomes a kill.
+    func callFor(_ job: Job, _ outcome: JobOutcome, now: Int64) -> (ScriptCall?, JobOutcome) {
         let q = job.queue
         switch outcome {
-        case .completed(let result):
-            return (ScriptCall(Scripts.ack, keys: [keys.active(q), keys.job(q, job.id), keys.stats(q)],
-                               arguments: [job.id, job.leaseToken, String(now), String(completedTTL.milliseconds / 1000), result ?? ""]), outcome)
+        case .completed:
+            return (nil, outcome)
         case .retry(let error, let delay):
             let attemptsMade = job.attempt + 1
             if attemptsMade >= job.maxAttempts {
-                let reason = "attempts exhausted (\(attemptsMade)/\(job.maxAttempts)): \(error)"
-                return callFor(job, .dead(reason: reason), now: now)
+                return callFor(job, .dead(reason: "attempts exhausted (\(attemptsMade)/\(job.maxAttempts)): \(error)"), now: now)
             }
             let backoff = delay ?? (catalog[job.kind]?.backoff ?? .polynomial).delay(afterAttempt: attemptsMade)
-            return (ScriptCall(Scripts.retry, keys: [keys.active(q), keys.job(q, job.id), keys.retry(q), keys.stats(q)],
-                               arguments: [job.id, job.leaseToken, String(now + backoff.milliseconds), String(error.prefix(2000))]), outcome)
+            return (keys.retryCall(q, id: job.id, token: job.leaseToken, at: now + backoff.milliseconds, error: String(error.prefix(2000))), outcome)
         case .snooze(let until, let reason):
-            return (ScriptCall(Scripts.snooze, keys: [keys.active(q), keys.job(q, job.id), keys.scheduled(q)],
-                               arguments: [job.id, job.leaseToken, String(max(until, now)), reason]), outcome)
+            return (keys.snoozeCall(q, id: job.id, token: job.leaseToken, until: max(until, now), reason: reason), outcome)
         case .dead(let reason):
-            return (ScriptCall(Scripts.kill, keys: [keys.active(q), keys.job(q, job.id), keys.dead(q), keys.stats(q)],
-                               arguments: [job.id, job.leaseToken, String(now), String(reason.prefix(2000)), ""]), outcome)
+            return (keys.killCall(q, id: job.id, token: job.leaseToken, now: now, reason: String(reason.prefix(2000))), outcome)
         }
     }
 
-    private func run(_ call: ScriptCall, job: Job) async -> Bool {
-        let giveUp = monotonicNow() + lease
+    /// Runs calls, retrying quietly while Redis is away (the client logs the outage once).
+    private func runWithRetry(_ calls: [ScriptCall], giveUpAfter limit: Duration) async -> [RedisReply]? {
+        let giveUp = monotonicNow() + limit
         while true {
             do {
-                let reply = try await redis.run([call])[0].checked("EVALSHA \(call.script.name)")
-                if reply.int == 1 { return true }
-                logger.warning("lease lost before settling; the job was handed on", metadata: ["job_id": "\(job.id)", "kind": "\(job.kind)", "queue": "\(job.queue)"])
-                return false
+                return try await redis.run(calls)
             } catch let error as RedisError where error.isConnectionError {
-                // The client logs the outage once; retry quietly until the lease would be gone anyway.
-                if monotonicNow() > giveUp { return false }
+                if monotonicNow() > giveUp {
+                    logger.warning("giving up settling jobs; their leases expire and the recoverer hands them on", metadata: ["jobs": "\(calls.count)"])
+                    return nil
+                }
                 try? await Task.sleep(for: redis.retryDelay)
             } catch {
-                logger.error("settle failed", metadata: ["job_id": "\(job.id)", "kind": "\(job.kind)", "error": "\(error)"])
-                return false
+                logger.error("settle failed", metadata: ["error": "\(error)"])
+                return nil
             }
         }
     }
 
-    private func log(_ job: Job, _ outcome: JobOutcome, duration: Duration, settled: Bool) {
+    private func log(_ settlement: Settlement, _ outcome: JobOutcome, settled: Bool) {
+        let level: Logger.Level
+        switch outcome {
+        case .completed, .snooze: level = .debug
+        case .retry: level = .info
+        case .dead: level = .warning
+        }
+        // Building metadata costs more than a noop job: only when the line will be written.
+        if logger.logLevel > level && settled { return }
+        let job = settlement.job
         var metadata: Logger.Metadata = [
             "job_id": "\(job.id)", "kind": "\(job.kind)", "queue": "\(job.queue)", "attempt": "\(job.attempt + 1)",
-            "duration_ms": "\((duration.secondsDouble * 1_000_000).rounded() / 1000)",
-            "outcome": "\(outcome.label)",
+            "duration_ms": "\((settlement.duration.secondsDouble * 1_000_000).rounded() / 1000)", "outcome": "\(outcome.label)",
         ]
-        if !settled { metadata["settled"] = "false" }
+        var message: Logger.Message
         switch outcome {
-        case .completed:
-            logger.debug("job done", metadata: metadata)
-        case .retry(let error, _):
-            metadata["error"] = "\(error)"
-            logger.info("job failed; will retry", metadata: metadata)
-        case .snooze(let until, let reason):
-            metadata["until"] = "\(until)"
-            metadata["reason"] = "\(reason)"
-            logger.debug("job postponed", metadata: metadata)
-        case .dead(let reason):
-            metadata["reason"] = "\(reason)"
-            logger.warning("job dead", metadata: metadata)
+        case .completed: message = "job done"
+        case .retry(let error, _): metadata["error"] = "\(error)"; message = "job failed; will retry"
+        case .snooze(let until, let reason): metadata["until"] = "\(until)"; metadata["reason"] = "\(reason)"; message = "job postponed"
+        case .dead(let reason): metadata["reason"] = "\(reason)"; message = "job dead"
+        }
+        if !settled {
+            logger.warning("lease lost before settling; the job was handed on", metadata: metadata)
+        } else {
+            logger.log(level: level, message, metadata: metadata)
         }
     }
 }

@@ -27,7 +27,8 @@ public final class Fetcher: Sendable {
     public func fetch(limit: Int) async throws -> [Job] {
         var jobs: [Job] = []
         for queue in selection.next() {
-            let wanted = limit - jobs.count
+            // Lua's unpack() has a stack limit; a few hundred jobs per call is plenty.
+            let wanted = min(limit - jobs.count, 500)
             if wanted <= 0 { break }
             jobs.append(contentsOf: try await fetch(queue: queue, limit: wanted))
         }
@@ -40,9 +41,7 @@ public final class Fetcher: Sendable {
     private func fetch(queue: String, limit: Int) async throws -> [Job] {
         let now = clock.nowMillis()
         let token = "\(workerID).\(sequence.wrappingAdd(1, ordering: .relaxed).newValue)"
-        let reply = try await redis.run(Scripts.fetch,
-                                        keys: [keys.pending(queue), keys.active(queue), keys.paused(queue), keys.jobPrefix(queue)],
-                                        arguments: [String(limit), String(now), String(now + lease.milliseconds), token])
+        let reply = try await redis.run(keys.fetchCall(queue, limit: limit, deadline: now + lease.milliseconds, token: token))
         if reply.int == -1 {
             paused.withLock { _ = $0.insert(queue) }
             return []

@@ -12,17 +12,10 @@ struct Heartbeat: Sendable {
 
     func beat(_ leased: [Job]) async throws {
         let now = clock.nowMillis()
-        let deadline = String(now + lease.milliseconds)
-        var byQueue: [String: [String]] = [:]
-        for job in leased {
-            byQueue[job.queue, default: []].append(job.id)
-            byQueue[job.queue]!.append(job.leaseToken)
-        }
-        var calls = byQueue.map { queue, pairs in
-            ScriptCall(Scripts.extend, keys: [keys.active(queue), keys.jobPrefix(queue)], arguments: [deadline] + pairs)
-        }
-        calls.reserveCapacity(calls.count)
-        _ = try await redis.run(calls)
+        let deadline = now + lease.milliseconds
+        var byQueue: [String: [(id: String, token: String)]] = [:]
+        for job in leased { byQueue[job.queue, default: []].append((job.id, job.leaseToken)) }
+        _ = try await redis.run(byQueue.map { queue, held in keys.extendCall(queue, deadline: deadline, leases: held) })
         var fields = RedisCommand("HSET", [keys.worker(workerID), "beat", String(now), "busy", String(leased.count)])
         for (key, value) in info.sorted(by: { $0.key < $1.key }) { fields.append(key); fields.append(value) }
         _ = try await redis.pipeline([

@@ -32,13 +32,9 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses text, or throws a message that says what is wrong with it.
-    public static func parse(_ text: String) throws -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        } catch let error as DecodingError {
-            throw JSONValueError(message: "not valid JSON: \(error.spoolDescription)")
-        }
+    /// Parses text, or throws a message that says what is wrong with it and at which byte.
+    public static func parse(_ text: String) throws(JSONValueError) -> JSONValue {
+        try JSONParser.parse(text)
     }
 
     /// Compact JSON text.

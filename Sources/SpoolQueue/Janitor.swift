@@ -22,8 +22,8 @@ public struct Janitor: Sendable {
         var dropped = 0
         for queue in queues {
             while true {
-                let count = try await redis.run(Scripts.trimDead, keys: [keys.dead(queue), keys.jobPrefix(queue)],
-                                                arguments: [String(clock.nowMillis() - maxAge.milliseconds), String(maxJobs), String(Self.batch)]).int ?? 0
+                let count = try await redis.run(keys.trimDeadCall(queue, oldestKept: clock.nowMillis() - maxAge.milliseconds,
+                                                                  maxEntries: maxJobs, limit: Self.batch)).int ?? 0
                 dropped += count
                 if count < Self.batch { break }
             }

@@ -86,7 +86,8 @@ public struct JobKindCatalog: Sendable {
         return spec
     }
 
-    static func isValidName(_ name: String) -> Bool {
+    /// Kind and queue names: 1-64 of a-z 0-9 - _ (they become part of Redis keys).
+    public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }
     }
 }

@@ -11,6 +11,8 @@ public struct KeySpace: Sendable, Equatable {
     public func pending(_ queue: String) -> String { "\(prefix):{\(queue)}:pending" }
     public func scheduled(_ queue: String) -> String { "\(prefix):{\(queue)}:scheduled" }
     public func active(_ queue: String) -> String { "\(prefix):{\(queue)}:active" }
+    /// Lease tokens of active jobs (id → token): only the holder of a job's token may settle it.
+    public func leases(_ queue: String) -> String { "\(prefix):{\(queue)}:leases" }
     public func retry(_ queue: String) -> String { "\(prefix):{\(queue)}:retry" }
     public func dead(_ queue: String) -> String { "\(prefix):{\(queue)}:dead" }
     public func paused(_ queue: String) -> String { "\(prefix):{\(queue)}:paused" }

@@ -19,11 +19,11 @@ public struct Promoter: Sendable {
         var moved = 0
         var remaining = queues
         while !remaining.isEmpty {
-            let now = String(clock.nowMillis())
+            let now = clock.nowMillis()
             var calls: [ScriptCall] = []
             for queue in remaining {
                 for source in [keys.scheduled(queue), keys.retry(queue)] {
-                    calls.append(ScriptCall(Scripts.promote, keys: [source, keys.pending(queue), keys.jobPrefix(queue)], arguments: [now, String(Self.batch)]))
+                    calls.append(keys.promoteCall(queue, source: source, now: now, limit: Self.batch))
                 }
             }
             let replies = try await redis.run(calls)

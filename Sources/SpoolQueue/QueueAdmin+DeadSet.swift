@@ -42,17 +42,12 @@ extension QueueAdmin {
 
     /// Puts dead jobs back in pending with fresh attempts: the ids given, or all when `ids` is nil.
     public func retryDead(ids: [String]?) async throws -> Int {
-        try await forDead(ids: ids) { queue, batch in
-            ScriptCall(Scripts.deadRetry, keys: [keys.dead(queue), keys.pending(queue), keys.jobPrefix(queue)],
-                       arguments: [String(clock.nowMillis())] + batch)
-        }
+        try await forDead(ids: ids) { queue, batch in keys.deadRetryCall(queue, now: clock.nowMillis(), ids: batch) }
     }
 
     /// Deletes dead jobs: the ids given, or all when `ids` is nil.
     public func discardDead(ids: [String]?) async throws -> Int {
-        try await forDead(ids: ids) { queue, batch in
-            ScriptCall(Scripts.deadDiscard, keys: [keys.dead(queue), keys.jobPrefix(queue)], arguments: batch)
-        }
+        try await forDead(ids: ids) { queue, batch in keys.deadDiscardCall(queue, ids: batch) }
     }
 
     private func forDead(ids: [String]?, call: (String, [String]) -> ScriptCall) async throws -> Int {

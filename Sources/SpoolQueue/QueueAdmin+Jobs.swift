@@ -13,11 +13,16 @@ extension QueueAdmin {
     public func job(_ id: String) async throws -> JobRecord? {
         guard JobID.isValid(id) else { return nil }
         let queues = try await queues()
-        let replies = try await redis.pipeline(queues.map { RedisCommand("HGETALL", keys.job($0, id)) })
-        for (queue, reply) in zip(queues, replies) {
-            guard let flat = try reply.checked("HGETALL").array, !flat.isEmpty else { continue }
+        let replies = try await redis.pipeline(queues.flatMap { [RedisCommand("HGETALL", keys.job($0, id)), RedisCommand("ZSCORE", keys.active($0), id)] })
+        for (index, queue) in queues.enumerated() {
+            guard let flat = try replies[index * 2].checked("HGETALL").array, !flat.isEmpty else { continue }
             var fields: [String: String] = [:]
             for pair in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[pair].string ?? ""] = flat[pair + 1].string ?? "" }
+            // Fetch does not touch the hash (hot path): a job in the active set is active, with its lease deadline.
+            if let deadline = replies[index * 2 + 1].string {
+                fields["state"] = "active"
+                fields["lease_deadline"] = deadline
+            }
             return JobRecord(id: id, queue: queue, fields: fields)
         }
         return nil
@@ -34,8 +39,7 @@ extension QueueAdmin {
     public func cancel(_ id: String) async throws -> CancelResult {
         guard let record = try await job(id) else { return .notFound }
         let q = record.queue
-        let reply = try await redis.run(Scripts.cancel, keys: [keys.pending(q), keys.scheduled(q), keys.retry(q), keys.job(q, id)],
-                                        arguments: [id, String(clock.nowMillis()), String(max(completedTTL.milliseconds / 1000, 60))])
+        let reply = try await redis.run(keys.cancelCall(q, id: id, now: clock.nowMillis(), keepSeconds: max(completedTTL.milliseconds / 1000, 60)))
         if reply == .integer(1) { return .cancelled }
         guard let state = reply.string else { return .notFound }
         return .notCancellable(state: state)

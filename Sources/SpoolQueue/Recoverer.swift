@@ -20,9 +20,7 @@ public struct Recoverer: Sendable {
         var requeued = 0, killed = 0
         for queue in queues {
             while true {
-                let reply = try await redis.run(Scripts.recover,
-                                                keys: [keys.active(queue), keys.pending(queue), keys.dead(queue), keys.stats(queue), keys.jobPrefix(queue)],
-                                                arguments: [String(clock.nowMillis()), String(Self.batch)])
+                let reply = try await redis.run(keys.recoverCall(queue, now: clock.nowMillis(), limit: Self.batch))
                 let counts = reply.array?.compactMap(\.int) ?? [0, 0]
                 requeued += counts.first ?? 0
                 killed += counts.last ?? 0

@@ -9,7 +9,8 @@ import SpoolSupport
 /// cancellation can waste its own slot's task, but never the worker's capacity.
 final class SlotPool: Sendable {
     typealias RunJob = @Sendable (Job) async -> JobOutcome
-    typealias Settle = @Sendable (Job, JobOutcome, Duration) async -> Void
+    /// Hands an outcome to the Acker, which settles it in its next round trip.
+    typealias Settle = @Sendable (Job, JobOutcome, Duration) -> Void
 
     private final class Slot: Sendable {
         struct Running { let job: Job; let started: Duration; let deadline: Duration }
@@ -22,17 +23,15 @@ final class SlotPool: Sendable {
     private let timeouts: @Sendable (Job) -> Duration
     private let run: RunJob
     private let settle: Settle
-    private let onFinished: @Sendable (Job) -> Void
     private let slots = Mutex<[Slot]>([])
     private let live = Atomic<Int>(0)
 
     init(buffer: JobBuffer, timeouts: @escaping @Sendable (Job) -> Duration, run: @escaping RunJob,
-         settle: @escaping Settle, onFinished: @escaping @Sendable (Job) -> Void) {
+         settle: @escaping Settle) {
         self.buffer = buffer
         self.timeouts = timeouts
         self.run = run
         self.settle = settle
-        self.onFinished = onFinished
     }
 
     func start(count: Int) {
@@ -60,15 +59,16 @@ final class SlotPool: Sendable {
             let outcome = await run(job)
             // Whoever takes the running job settles it: this slot, or the watchdog after a timeout.
             guard slot.running.withLock({ running in defer { running = nil }; return running != nil }) else { return }
-            await settle(job, outcome, monotonicNow() - started)
-            onFinished(job)
-            buffer.finished()
+            let duration = monotonicNow() - started
+            settle(job, outcome, duration)
+            // The job's place is free once it ran: its settle overlaps the next fetch (it stays leased until then).
+            buffer.finished(after: duration)
             if slot.retired.load(ordering: .acquiring) { return }
         }
     }
 
     /// Settles overdue jobs as timed out and replaces their slots. Called by the watchdog loop.
-    func reapOverdue() async {
+    func reapOverdue() {
         let now = monotonicNow()
         var overdue: [(Slot, Job, Duration)] = []
         for slot in slots.withLock({ $0 }) {
@@ -85,9 +85,8 @@ final class SlotPool: Sendable {
             slot.task.withLock { $0?.cancel() }
             startSlot()
             let limit = timeouts(job)
-            await settle(job, .retry(error: "timed out after \(limit.secondsDouble)s"), now - started)
-            onFinished(job)
-            buffer.finished()
+            settle(job, .retry(error: "timed out after \(limit.secondsDouble)s"), now - started)
+            buffer.finished(after: now - started)
         }
     }
 

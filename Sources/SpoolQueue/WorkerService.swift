@@ -20,7 +20,8 @@ public final class WorkerService: Service {
     public struct Options: Sendable {
         public var queues: [String]
         public var concurrency: Int
-        public var prefetch: Int
+        /// Jobs leased ahead of the slots; nil adapts it to the jobs' pace (see JobBuffer).
+        public var prefetch: Int?
         public var lease: Duration
         public var shutdownGrace: Duration
         /// Also promote, recover and trim, as a scheduler does (on by default, like Sidekiq's poller).
@@ -46,7 +47,7 @@ public final class WorkerService: Service {
         self.logger = logger
         let concurrency = concurrency ?? settings.concurrency
         self.options = Options(queues: queues ?? catalog.queues, concurrency: concurrency,
-                               prefetch: settings.prefetch ?? concurrency, lease: settings.lease,
+                               prefetch: settings.prefetch, lease: settings.lease,
                                shutdownGrace: settings.shutdownGrace, runsScheduler: runsScheduler)
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
@@ -67,19 +68,18 @@ public final class WorkerService: Service {
         defer { redis.close() }
         let selection = QueueSelection(queues: options.queues, weights: settings.queueWeights, order: settings.queueOrder)
         let fetcher = Fetcher(redis: redis, keys: keys, selection: selection, lease: options.lease, clock: clock, workerID: workerID)
+        let leases = LeaseTable()
+        let buffer = JobBuffer(concurrency: options.concurrency, prefetch: options.prefetch)
         let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
-                          lease: options.lease, logger: logger)
+                          lease: options.lease, logger: logger, onSettled: { job in leases.remove(job.id) })
         let processor = Processor(catalog: catalog, handlers: handlers,
                                   context: JobContext(redis: redis, keys: keys, clock: clock, logger: logger))
-        let leases = LeaseTable()
-        let buffer = JobBuffer(limit: options.concurrency + options.prefetch, batchThreshold: max(1, options.prefetch / 2))
         let signal = WorkSignal()
         let catalog = self.catalog
         let slots = SlotPool(buffer: buffer,
                              timeouts: { job in catalog[job.kind]?.timeout ?? .seconds(30) },
                              run: { job in await processor.perform(job) },
-                             settle: { job, outcome, duration in await acker.settle(job, outcome, duration: duration) },
-                             onFinished: { job in leases.remove(job.id) })
+                             settle: { job, outcome, duration in acker.submit(job, outcome, duration: duration) })
         let heartbeat = Heartbeat(redis: redis, keys: keys, clock: clock, lease: options.lease, workerID: workerID,
                                   info: ["queues": options.queues.joined(separator: ","), "concurrency": String(options.concurrency), "pid": String(getpid())])
         let fetchLoopDone = Latch()
@@ -104,9 +104,10 @@ public final class WorkerService: Service {
                         try? await Task.sleep(for: options.lease / 3)
                     }
                 }
+                group.addTask { await acker.run() }
                 group.addTask {
                     while !Task.isCancelled {
-                        await slots.reapOverdue()
+                        slots.reapOverdue()
                         try? await Task.sleep(for: .milliseconds(100))
                     }
                 }
@@ -165,6 +166,9 @@ public final class WorkerService: Service {
         if !cut.isEmpty {
             logger.warning("grace period over; handing running jobs back", metadata: ["jobs": "\(cut.count)"])
         }
+        // Outcomes handed over before the cut still land; then the settle loop ends.
+        await acker.flush()
+        acker.stop()
         // Whatever is still leased (cut off, or fetched while stopping) goes back to pending, unrun.
         let left = leases.all
         await acker.requeue(left)

@@ -127,6 +127,7 @@ struct QueueCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @Argument var queue: String
         func run() async throws {
+            try checkQueueName(queue)
             let runtime = try Runtime.load(common)
             try await runtime.admin(runtime.redis()).pause(queue: queue)
             print("paused \(queue)")
@@ -136,11 +137,16 @@ struct QueueCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @Argument var queue: String
         func run() async throws {
+            try checkQueueName(queue)
             let runtime = try Runtime.load(common)
             try await runtime.admin(runtime.redis()).resume(queue: queue)
             print("resumed \(queue)")
         }
     }
+}
+
+private func checkQueueName(_ queue: String) throws {
+    guard JobKindCatalog.isValidName(queue) else { throw ValidationError("queue '\(queue)': names are 1-64 of a-z 0-9 - _") }
 }
 
 func printTable(_ rows: [[String]]) {

@@ -6,32 +6,26 @@ import SpoolRedis
 public struct NoopHandler: JobHandler {
     public let kind = "noop"
 
-    struct Args: Decodable {
-        /// Sleep this long before answering (a slow job).
-        var sleep_ms: Int?
-        /// Fail the first `fail_times` attempts (all when absent) with this mode: "retry", "permanent" or "snooze".
-        var fail: String?
-        var fail_times: Int?
-        /// Count each execution in the `noop:runs` hash, to prove exactly-once in tests.
-        var mark: Bool?
-        /// Push the job id onto the `noop:notify` list when it runs, so a benchmark can time pickup.
-        var notify: Bool?
-    }
+    // Arguments, all optional:
+    //   sleep_ms    sleep this long before answering (a slow job)
+    //   fail        "retry", "permanent" or "snooze": fail the first `fail_times` attempts (all when absent)
+    //   mark        count each execution in the `noop:runs` hash, to prove exactly-once in tests
+    //   notify      push the job id onto the `noop:notify` list when it runs, so a benchmark can time pickup
 
     public init() {}
 
     public func perform(_ job: Job, context: JobContext) async throws -> JobOutcome {
-        let args = try job.decodeArgs(Args.self)
-        if args.mark == true {
+        let args = try JobArguments(job)
+        if try args.bool("mark") == true {
             try await context.redis.run("HINCRBY", "\(context.keys.prefix):noop:runs", job.id, "1")
         }
-        if args.notify == true {
+        if try args.bool("notify") == true {
             try await context.redis.run("RPUSH", "\(context.keys.prefix):noop:notify", job.id)
         }
-        if let ms = args.sleep_ms, ms > 0 {
+        if let ms = try args.int("sleep_ms"), ms > 0 {
             try await Task.sleep(for: .milliseconds(ms))
         }
-        if let mode = args.fail, try await shouldFail(job, mode: mode, times: args.fail_times ?? Int.max, context: context) {
+        if let mode = try args.string("fail"), try await shouldFail(job, mode: mode, times: args.int("fail_times") ?? Int.max, context: context) {
             switch mode {
             case "retry": return .retry(error: "noop asked to fail (attempt \(job.attempt + 1))", delay: .milliseconds(10))
             case "permanent": throw JobError.permanent("noop asked to fail permanently")

@@ -1,17 +1,33 @@
--- ack.lua: finish a job that ran to completion; only the holder of the lease may.
--- KEYS[1] spool:{q}:active   KEYS[2] spool:{q}:job:<id>   KEYS[3] spool:{q}:stats
--- ARGV[1] id   ARGV[2] lease token   ARGV[3] now (unix ms)   ARGV[4] seconds to keep the finished job (0 = delete)
--- ARGV[5] result text ("" = none)
--- returns: 1 when settled, 0 when the lease was no longer ours (the recoverer handed the job on)
-if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[2] then return 0 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HINCRBY', KEYS[3], 'processed', 1)
-if tonumber(ARGV[4]) == 0 then
-  redis.call('DEL', KEYS[2])
-  return 1
+-- ack.lua: finish jobs that ran to completion; only the holder of each job's lease may.
+-- KEYS[1] spool:{q}:active   KEYS[2] spool:{q}:leases   KEYS[3] spool:{q}:stats   KEYS[4] spool:{q}:job: (prefix)
+-- ARGV[1] now (unix ms)   ARGV[2] seconds to keep finished jobs (0 = delete them)
+-- ARGV[3..] five per job: id, lease token, attempts made (counting this one), started at (unix ms), result ("" = none)
+-- returns: per job, 1 when settled, 0 when the lease was no longer ours (the recoverer handed the job on)
+local ids = {}
+for i = 3, #ARGV, 5 do ids[#ids+1] = ARGV[i] end
+local held = redis.call('HMGET', KEYS[2], unpack(ids))
+local settled, done = {}, {}
+local keep = tonumber(ARGV[2])
+for n, id in ipairs(ids) do
+  local i = 3 + (n - 1) * 5
+  if held[n] == ARGV[i+1] then
+    local key = KEYS[4] .. id
+    if keep == 0 then
+      redis.call('DEL', key)
+    else
+      redis.call('HSET', key, 'state', 'completed', 'finished_at', ARGV[1], 'attempt', ARGV[i+2],
+        'started_at', ARGV[i+3], 'result', ARGV[i+4])
+      redis.call('EXPIRE', key, keep)
+    end
+    done[#done+1] = id
+    settled[n] = 1
+  else
+    settled[n] = 0
+  end
 end
-redis.call('HSET', KEYS[2], 'state', 'completed', 'finished_at', ARGV[3], 'result', ARGV[5])
-redis.call('HINCRBY', KEYS[2], 'attempt', 1)
-redis.call('HDEL', KEYS[2], 'lease', 'args')
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return 1
+if #done > 0 then
+  redis.call('ZREM', KEYS[1], unpack(done))
+  redis.call('HDEL', KEYS[2], unpack(done))
+  redis.call('HINCRBY', KEYS[3], 'processed', #done)
+end
+return settled

@@ -1,14 +1,15 @@
 -- kill.lua: move a job to the dead set with its reason (permanent error, attempts exhausted, bad payload).
--- KEYS[1] spool:{q}:active   KEYS[2] spool:{q}:job:<id>   KEYS[3] spool:{q}:dead   KEYS[4] spool:{q}:stats
+-- KEYS[1] spool:{q}:active   KEYS[2] spool:{q}:leases   KEYS[3] spool:{q}:job:<id>   KEYS[4] spool:{q}:dead
+-- KEYS[5] spool:{q}:stats
 -- ARGV[1] id   ARGV[2] lease token   ARGV[3] now (unix ms)   ARGV[4] reason   ARGV[5] last error ("" = keep)
 -- returns: 1 when settled, 0 when the lease was no longer ours
 -- The dead set's caps (count, age) are enforced by trim_dead.lua, run by the scheduler.
-if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[2] then return 0 end
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HINCRBY', KEYS[2], 'attempt', 1)
-redis.call('HSET', KEYS[2], 'state', 'dead', 'dead_reason', ARGV[4], 'finished_at', ARGV[3])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], 'last_error', ARGV[5]) end
-redis.call('HDEL', KEYS[2], 'lease')
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('HINCRBY', KEYS[4], 'failed', 1)
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[3], 'attempt', 1)
+redis.call('HSET', KEYS[3], 'state', 'dead', 'dead_reason', ARGV[4], 'finished_at', ARGV[3])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'last_error', ARGV[5]) end
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('HINCRBY', KEYS[5], 'failed', 1)
 return 1

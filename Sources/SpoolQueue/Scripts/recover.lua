@@ -1,7 +1,7 @@
 -- recover.lua: jobs whose lease expired (their worker died or hung) go back to pending, or to dead
 -- when that lost attempt was their last.
 -- KEYS[1] spool:{q}:active   KEYS[2] spool:{q}:pending   KEYS[3] spool:{q}:dead   KEYS[4] spool:{q}:stats
--- KEYS[5] spool:{q}:job: (prefix)
+-- KEYS[5] spool:{q}:job: (prefix)   KEYS[6] spool:{q}:leases
 -- ARGV[1] now (unix ms)   ARGV[2] most jobs to recover in this call
 -- returns: {requeued, killed}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -9,10 +9,10 @@ local requeued, killed = 0, 0
 for _, id in ipairs(ids) do
   local key = KEYS[5] .. id
   redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[6], id)
   local max = redis.call('HGET', key, 'max_attempts')
   if max then
     local attempt = redis.call('HINCRBY', key, 'attempt', 1)
-    redis.call('HDEL', key, 'lease')
     redis.call('HSET', key, 'last_error', 'lease expired: the worker holding the job stopped heartbeating')
     if attempt >= tonumber(max) then
       redis.call('HSET', key, 'state', 'dead', 'finished_at', ARGV[1],

@@ -8,11 +8,9 @@ import Testing
     /// Puts `count` jobs in the dead set, the i-th with score 1000 + i.
     func dead(_ f: QueueFixture, _ count: Int) async throws -> [String] {
         let ids = try await f.seedPending(count)
-        _ = try await f.redis.run(Scripts.fetch, keys: [f.keys.pending("default"), f.keys.active("default"), f.keys.paused("default"), f.keys.jobPrefix("default")],
-                                  arguments: [String(count), "1000", "31000", "w.1"])
+        _ = try await f.redis.run(f.keys.fetchCall("default", limit: count, deadline: 31000, token: "w.1"))
         for (index, id) in ids.enumerated() {
-            _ = try await f.redis.run(Scripts.kill, keys: [f.keys.active("default"), f.keys.job("default", id), f.keys.dead("default"), f.keys.stats("default")],
-                                      arguments: [id, "w.1", String(1000 + index), "reason \(index)", ""])
+            _ = try await f.redis.run(f.keys.killCall("default", id: id, token: "w.1", now: Int64(1000 + index), reason: "reason \(index)"))
         }
         return ids
     }
@@ -40,8 +38,7 @@ import Testing
     @Test func trimEnforcesAgeThenCount() async throws {
         let f = try QueueFixture()
         let ids = try await dead(f, 6)  // scores 1000...1005
-        let dropped = try await f.redis.run(Scripts.trimDead, keys: [f.keys.dead("default"), f.keys.jobPrefix("default")],
-                                            arguments: ["1002", "2", "100"])
+        let dropped = try await f.redis.run(f.keys.trimDeadCall("default", oldestKept: 1002, maxEntries: 2, limit: 100))
         // 1000 and 1001 are too old; of the four left, the two oldest exceed the count of 2.
         #expect(dropped.int == 4)
         #expect(Set(try await f.zsetScores(f.keys.dead("default")).keys) == [ids[4], ids[5]])

@@ -10,8 +10,7 @@ import Testing
         let a = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", runAt: 4_000_000_000_000)).id
         let b = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", runAt: 4_000_000_000_500)).id
         let c = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", runAt: 4_000_000_009_000)).id
-        let moved = try await f.redis.run(Scripts.promote, keys: [f.keys.scheduled("default"), f.keys.pending("default"), f.keys.jobPrefix("default")],
-                                          arguments: ["4000000001000", "100"])
+        let moved = try await f.redis.run(f.keys.promoteCall("default", source: f.keys.scheduled("default"), now: 4_000_000_001_000, limit: 100))
         #expect(moved.int == 2)
         #expect(try await f.listItems(f.keys.pending("default")) == [b, a])  // a is popped first
         #expect(try await f.zsetScores(f.keys.scheduled("default")) == [c: 4_000_000_009_000])
@@ -21,8 +20,7 @@ import Testing
     @Test func promoteDropsIdsWhoseJobWasDeleted() async throws {
         let f = try QueueFixture()
         try await f.redis.run("ZADD", f.keys.retry("default"), "10", "01GONEGONEGONEGONEGONEGONE")
-        let moved = try await f.redis.run(Scripts.promote, keys: [f.keys.retry("default"), f.keys.pending("default"), f.keys.jobPrefix("default")],
-                                          arguments: ["20", "100"])
+        let moved = try await f.redis.run(f.keys.promoteCall("default", source: f.keys.retry("default"), now: 20, limit: 100))
         #expect(moved.int == 0)
         #expect(try await f.listItems(f.keys.pending("default")).isEmpty)
         #expect(try await f.fields("01GONEGONEGONEGONEGONEGONE").isEmpty)
@@ -40,8 +38,7 @@ import Testing
         #expect(try await f.admin.cancel(pending[0]) == .notCancellable(state: "cancelled"))
         #expect(try await f.admin.cancel("01AAAAAAAAAAAAAAAAAAAAAAAA") == .notFound)
         // A job being run cannot be cancelled from under its worker.
-        _ = try await f.redis.run(Scripts.fetch, keys: [f.keys.pending("default"), f.keys.active("default"), f.keys.paused("default"), f.keys.jobPrefix("default")],
-                                  arguments: ["1", "1000", "31000", "w.1"])
+        _ = try await f.redis.run(f.keys.fetchCall("default", limit: 1, deadline: 31000, token: "w.1"))
         #expect(try await f.admin.cancel(pending[1]) == .notCancellable(state: "active"))
     }
 }

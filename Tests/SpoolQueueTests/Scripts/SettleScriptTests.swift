@@ -9,55 +9,70 @@ import Testing
     /// Enqueues one job and leases it with token "w.1" at t=1000.
     func leased(_ f: QueueFixture) async throws -> String {
         let id = try await f.seedPending(1)[0]
-        _ = try await f.redis.run(Scripts.fetch, keys: [f.keys.pending("default"), f.keys.active("default"), f.keys.paused("default"), f.keys.jobPrefix("default")],
-                                  arguments: ["1", "1000", "31000", "w.1"])
+        _ = try await f.redis.run(f.keys.fetchCall("default", limit: 1, deadline: 31000, token: "w.1"))
         return id
     }
 
-    func base(_ f: QueueFixture, _ id: String) -> [String] { [f.keys.active("default"), f.keys.job("default", id)] }
+    func leaseOf(_ f: QueueFixture, _ id: String) async throws -> String? {
+        try await f.redis.run("HGET", f.keys.leases("default"), id).string
+    }
+
+    func ack(_ f: QueueFixture, keep: Int64, _ jobs: [(id: String, token: String)]) async throws -> RedisReply {
+        try await f.redis.run(f.keys.ackCall("default", now: 2000, keepSeconds: keep, jobs: jobs.map { ($0.id, $0.token, 1, 1500, "ok") }))
+    }
 
     @Test func ackCompletesCountsAndExpires() async throws {
         let f = try QueueFixture()
         let id = try await leased(f)
-        let keys = base(f, id) + [f.keys.stats("default")]
-        #expect(try await f.redis.run(Scripts.ack, keys: keys, arguments: [id, "other", "2000", "60", ""]).int == 0)
-        #expect(try await f.redis.run(Scripts.ack, keys: keys, arguments: [id, "w.1", "2000", "60", "ok"]).int == 1)
+        #expect(try await ack(f, keep: 60, [(id, "other")]) == .array([.integer(0)]))
+        #expect(try await ack(f, keep: 60, [(id, "w.1")]) == .array([.integer(1)]))
         #expect(try await f.zsetScores(f.keys.active("default")).isEmpty)
         let job = try await f.fields(id)
         #expect(job["state"] == "completed" && job["result"] == "ok" && job["finished_at"] == "2000" && job["attempt"] == "1")
-        #expect(job["lease"] == nil && job["args"] == nil)
+        #expect(job["started_at"] == "1500")
+        #expect(try await leaseOf(f, id) == nil)
         let ttl = try await f.redis.run("TTL", f.keys.job("default", id)).int ?? 0
         #expect(ttl > 0 && ttl <= 60)
         #expect(try await f.redis.run("HGET", f.keys.stats("default"), "processed").int == 1)
         // Settled once: a second ack finds no lease.
-        #expect(try await f.redis.run(Scripts.ack, keys: keys, arguments: [id, "w.1", "2000", "60", ""]).int == 0)
+        #expect(try await ack(f, keep: 60, [(id, "w.1")]) == .array([.integer(0)]))
+        #expect(try await f.redis.run("HGET", f.keys.stats("default"), "processed").int == 1)
+    }
+
+    @Test func ackSettlesABatchAndSkipsLostLeases() async throws {
+        let f = try QueueFixture()
+        let first = try await leased(f)
+        let second = try await leased(f)
+        #expect(try await ack(f, keep: 60, [(first, "w.1"), (second, "stale"), ("01MISSINGMISSINGMISSINGMIS", "w.1")]) == .array([.integer(1), .integer(0), .integer(0)]))
+        #expect(try await f.zsetScores(f.keys.active("default")) == [second: 31000])
+        #expect(try await f.redis.run("HGET", f.keys.stats("default"), "processed").int == 1)
     }
 
     @Test func ackWithNoRetentionDeletesTheJob() async throws {
         let f = try QueueFixture()
         let id = try await leased(f)
-        #expect(try await f.redis.run(Scripts.ack, keys: base(f, id) + [f.keys.stats("default")], arguments: [id, "w.1", "2000", "0", ""]).int == 1)
+        #expect(try await ack(f, keep: 0, [(id, "w.1")]) == .array([.integer(1)]))
         #expect(try await f.fields(id).isEmpty)
     }
 
     @Test func retryUsesAnAttemptAndWaitsInTheRetrySet() async throws {
         let f = try QueueFixture()
         let id = try await leased(f)
-        let keys = base(f, id) + [f.keys.retry("default"), f.keys.stats("default")]
-        #expect(try await f.redis.run(Scripts.retry, keys: keys, arguments: [id, "nope", "5000", "boom"]).int == 0)
-        #expect(try await f.redis.run(Scripts.retry, keys: keys, arguments: [id, "w.1", "5000", "boom"]).int == 1)
+        #expect(try await f.redis.run(f.keys.retryCall("default", id: id, token: "nope", at: 5000, error: "boom")).int == 0)
+        #expect(try await f.redis.run(f.keys.retryCall("default", id: id, token: "w.1", at: 5000, error: "boom")).int == 1)
         #expect(try await f.zsetScores(f.keys.active("default")).isEmpty)
         #expect(try await f.zsetScores(f.keys.retry("default")) == [id: 5000])
         let job = try await f.fields(id)
-        #expect(job["state"] == "retry" && job["attempt"] == "1" && job["last_error"] == "boom" && job["run_at"] == "5000" && job["lease"] == nil)
+        #expect(job["state"] == "retry" && job["attempt"] == "1" && job["last_error"] == "boom" && job["run_at"] == "5000")
+        #expect(try await leaseOf(f, id) == nil)
         #expect(try await f.redis.run("HGET", f.keys.stats("default"), "failed").int == 1)
     }
 
     @Test func snoozeUsesNoAttempt() async throws {
         let f = try QueueFixture()
         let id = try await leased(f)
-        let keys = base(f, id) + [f.keys.scheduled("default")]
-        #expect(try await f.redis.run(Scripts.snooze, keys: keys, arguments: [id, "w.1", "9000", "quiet hours"]).int == 1)
+        #expect(try await f.redis.run(f.keys.snoozeCall("default", id: id, token: "w.1", until: 9000, reason: "quiet hours")).int == 1)
+        #expect(try await leaseOf(f, id) == nil)
         #expect(try await f.zsetScores(f.keys.scheduled("default")) == [id: 9000])
         let job = try await f.fields(id)
         #expect(job["state"] == "scheduled" && job["attempt"] == "0" && job["snoozed"] == "quiet hours" && job["snoozes"] == "1")
@@ -66,8 +81,8 @@ import Testing
     @Test func killKeepsReasonAndLastError() async throws {
         let f = try QueueFixture()
         let id = try await leased(f)
-        let keys = base(f, id) + [f.keys.dead("default"), f.keys.stats("default")]
-        #expect(try await f.redis.run(Scripts.kill, keys: keys, arguments: [id, "w.1", "3000", "permanent error: 21211", "HTTP 400"]).int == 1)
+        #expect(try await f.redis.run(f.keys.killCall("default", id: id, token: "stale", now: 3000, reason: "x")).int == 0)
+        #expect(try await f.redis.run(f.keys.killCall("default", id: id, token: "w.1", now: 3000, reason: "permanent error: 21211", error: "HTTP 400")).int == 1)
         #expect(try await f.zsetScores(f.keys.dead("default")) == [id: 3000])
         #expect(try await f.zsetScores(f.keys.active("default")).isEmpty)
         let job = try await f.fields(id)
@@ -78,11 +93,11 @@ import Testing
         let f = try QueueFixture()
         let id = try await leased(f)
         let later = try await f.seedPending(1)[0]
-        let keys = base(f, id) + [f.keys.pending("default")]
-        #expect(try await f.redis.run(Scripts.requeue, keys: keys, arguments: [id, "w.1"]).int == 1)
+        #expect(try await f.redis.run(f.keys.requeueCall("default", id: id, token: "w.1")).int == 1)
         // Fetch pops from the right: the requeued job comes out before the one enqueued after it.
         #expect(try await f.listItems(f.keys.pending("default")) == [later, id])
         let job = try await f.fields(id)
-        #expect(job["state"] == "pending" && job["attempt"] == "0" && job["lease"] == nil)
+        #expect(job["state"] == "pending" && job["attempt"] == "0" && job["started_at"] == nil)
+        #expect(try await leaseOf(f, id) == nil)
     }
 }

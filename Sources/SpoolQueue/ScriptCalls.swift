@@ -1,0 +1,77 @@
+import SpoolRedis
+
+/// Builds each script's call: the KEYS and ARGV its header documents, in one place, so that Swift
+/// callers (and tests) never list a script's keys themselves.
+extension KeySpace {
+    func fetchCall(_ q: String, limit: Int, deadline: Int64, token: String) -> ScriptCall {
+        ScriptCall(Scripts.fetch, keys: [pending(q), active(q), leases(q), paused(q), jobPrefix(q)],
+                   arguments: [String(limit), String(deadline), token])
+    }
+
+    /// One call settles many completed jobs: (id, token, attempts made, started at, result) each.
+    func ackCall(_ q: String, now: Int64, keepSeconds: Int64,
+                 jobs: [(id: String, token: String, attempts: Int, startedAt: Int64, result: String)]) -> ScriptCall {
+        var arguments = [String(now), String(keepSeconds)]
+        arguments.reserveCapacity(2 + jobs.count * 5)
+        for job in jobs {
+            arguments.append(job.id); arguments.append(job.token); arguments.append(String(job.attempts))
+            arguments.append(String(job.startedAt)); arguments.append(job.result)
+        }
+        return ScriptCall(Scripts.ack, keys: [active(q), leases(q), stats(q), jobPrefix(q)], arguments: arguments)
+    }
+
+    func retryCall(_ q: String, id: String, token: String, at: Int64, error: String) -> ScriptCall {
+        ScriptCall(Scripts.retry, keys: [active(q), leases(q), job(q, id), retry(q), stats(q)], arguments: [id, token, String(at), error])
+    }
+
+    func snoozeCall(_ q: String, id: String, token: String, until: Int64, reason: String) -> ScriptCall {
+        ScriptCall(Scripts.snooze, keys: [active(q), leases(q), job(q, id), scheduled(q)], arguments: [id, token, String(until), reason])
+    }
+
+    func killCall(_ q: String, id: String, token: String, now: Int64, reason: String, error: String = "") -> ScriptCall {
+        ScriptCall(Scripts.kill, keys: [active(q), leases(q), job(q, id), dead(q), stats(q)], arguments: [id, token, String(now), reason, error])
+    }
+
+    func requeueCall(_ q: String, id: String, token: String) -> ScriptCall {
+        ScriptCall(Scripts.requeue, keys: [active(q), leases(q), job(q, id), pending(q)], arguments: [id, token])
+    }
+
+    func extendCall(_ q: String, deadline: Int64, leases held: [(id: String, token: String)]) -> ScriptCall {
+        var arguments = [String(deadline)]
+        for lease in held { arguments.append(lease.id); arguments.append(lease.token) }
+        return ScriptCall(Scripts.extend, keys: [active(q), leases(q)], arguments: arguments)
+    }
+
+    func recoverCall(_ q: String, now: Int64, limit: Int) -> ScriptCall {
+        ScriptCall(Scripts.recover, keys: [active(q), pending(q), dead(q), stats(q), jobPrefix(q), leases(q)], arguments: [String(now), String(limit)])
+    }
+
+    /// `source` is the scheduled or the retry set.
+    func promoteCall(_ q: String, source: String, now: Int64, limit: Int) -> ScriptCall {
+        ScriptCall(Scripts.promote, keys: [source, pending(q), jobPrefix(q)], arguments: [String(now), String(limit)])
+    }
+
+    func cancelCall(_ q: String, id: String, now: Int64, keepSeconds: Int64) -> ScriptCall {
+        ScriptCall(Scripts.cancel, keys: [pending(q), scheduled(q), retry(q), job(q, id), active(q)], arguments: [id, String(now), String(keepSeconds)])
+    }
+
+    func deadRetryCall(_ q: String, now: Int64, ids: [String]) -> ScriptCall {
+        ScriptCall(Scripts.deadRetry, keys: [dead(q), pending(q), jobPrefix(q)], arguments: [String(now)] + ids)
+    }
+
+    func deadDiscardCall(_ q: String, ids: [String]) -> ScriptCall {
+        ScriptCall(Scripts.deadDiscard, keys: [dead(q), jobPrefix(q)], arguments: ids)
+    }
+
+    func trimDeadCall(_ q: String, oldestKept: Int64, maxEntries: Int, limit: Int) -> ScriptCall {
+        ScriptCall(Scripts.trimDead, keys: [dead(q), jobPrefix(q)], arguments: [String(oldestKept), String(maxEntries), String(limit)])
+    }
+}
+
+extension RedisClient {
+    /// Runs one script call and throws its error reply, naming the script.
+    @discardableResult
+    func run(_ call: ScriptCall) async throws -> RedisReply {
+        try await run([call])[0].checked("EVALSHA \(call.script.name)")
+    }
+}
