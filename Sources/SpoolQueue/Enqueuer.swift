@@ -146,7 +146,7 @@ public final class Enqueuer: Sendable {
             while start < members.count {
                 let part = Array(members[start..<min(start + Self.jobsPerCall, members.count)])
                 let first = jobs[part[0]]
-                var arguments = [String(now), String(max(first.idempotencyTTL.milliseconds / 1000, 1)), first.queue]
+                var arguments = [String(now), String(max(first.idempotencyTTL.milliseconds / 1000, 1))]
                 arguments.reserveCapacity(3 + part.count * 7)
                 for index in part {
                     let job = jobs[index]

@@ -42,11 +42,13 @@ extension QueueAdmin {
             stats.append(QueueStats(queue: q, pending: r[0].int ?? 0, scheduled: r[1].int ?? 0, active: r[2].int ?? 0,
                                     retry: r[3].int ?? 0, dead: r[4].int ?? 0, processed: totals.first?.int ?? 0,
                                     failed: totals.last?.int ?? 0, oldestPendingAgeSeconds: 0, paused: r[7].int == 1))
-            oldest.append(RedisCommand("HGET", keys.job(q, r[6].string ?? "-"), "run_at"))
+            oldest.append(RedisCommand("HMGET", keys.job(q, r[6].string ?? "-"), "run_at", "enqueued_at"))
         }
         let now = clock.nowMillis()
         for (index, reply) in try await redis.pipeline(oldest).enumerated() where stats[index].pending > 0 {
-            if let runAt = reply.int { stats[index].oldestPendingAgeSeconds = Double(max(now - Int64(runAt), 0)) / 1000 }
+            // A job that never waited for a time has no run_at: it became runnable when enqueued.
+            let times = reply.array ?? []
+            if let since = times.first?.int ?? times.last?.int { stats[index].oldestPendingAgeSeconds = Double(max(now - Int64(since), 0)) / 1000 }
         }
         return stats
     }

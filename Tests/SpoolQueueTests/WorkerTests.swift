@@ -165,7 +165,7 @@ import Testing
         try await waitUntil("the job is running") { try await f.admin.job(id)?.state == "active" }
         try await worker.stop()
         let job = try await f.fields(id)
-        #expect(job["state"] == "pending" && job["attempt"] == "0")
+        #expect(job["state"] == "pending" && (job["attempt"] ?? "0") == "0")
         #expect(try await f.admin.job(id)?.state == "pending")
         #expect(try await f.listItems(f.keys.pending("default")) == [id])
     }

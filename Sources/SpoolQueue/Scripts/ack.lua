@@ -15,8 +15,8 @@ for n, id in ipairs(ids) do
     if keep == 0 then
       redis.call('DEL', key)
     else
-      redis.call('HSET', key, 'state', 'completed', 'finished_at', ARGV[1], 'attempt', ARGV[i+2],
-        'started_at', ARGV[i+3], 'result', ARGV[i+4])
+      redis.call('HSET', key, 'state', 'completed', 'finished_at', ARGV[1], 'attempt', ARGV[i+2], 'started_at', ARGV[i+3])
+      if ARGV[i+4] ~= '' then redis.call('HSET', key, 'result', ARGV[i+4]) end
       redis.call('EXPIRE', key, keep)
     end
     done[#done+1] = id

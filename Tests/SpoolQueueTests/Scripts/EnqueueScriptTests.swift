@@ -13,8 +13,9 @@ import Testing
         #expect(job["state"] == "pending")
         #expect(job["kind"] == "noop")
         #expect(job["args"] == #"{"mark":true}"#)
-        #expect(job["attempt"] == "0")
+        #expect(job["attempt"] == nil, "a missing attempt reads as 0")
         #expect(job["max_attempts"] == "3")
+        #expect(job["queue"] == nil && job["idempotency_key"] == nil, "the queue is in the key; empty fields are not stored")
         #expect(job["tenant"] == "acme")
         #expect(try await f.redis.run("SISMEMBER", f.keys.queues, "default").int == 1)
     }

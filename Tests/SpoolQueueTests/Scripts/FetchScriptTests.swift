@@ -15,7 +15,7 @@ import Testing
         let fields = reply.array!.map { $0.string }
         #expect(fields.count == 14)
         #expect(fields[0] == ids[0] && fields[7] == ids[1])
-        #expect(fields[1] == "noop" && fields[2] == #"{"mark":true}"# && fields[3] == "0" && fields[4] == "3")
+        #expect(fields[1] == "noop" && fields[2] == #"{"mark":true}"# && fields[3] == nil && fields[4] == "3")
         #expect(try await f.listItems(f.keys.pending("default")) == [ids[2]])
         #expect(try await f.zsetScores(f.keys.active("default")) == [ids[0]: 31_000, ids[1]: 31_000])
         #expect(try await f.admin.job(ids[0])?.state == "active")

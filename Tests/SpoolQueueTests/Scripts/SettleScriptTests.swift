@@ -75,7 +75,7 @@ import Testing
         #expect(try await leaseOf(f, id) == nil)
         #expect(try await f.zsetScores(f.keys.scheduled("default")) == [id: 9000])
         let job = try await f.fields(id)
-        #expect(job["state"] == "scheduled" && job["attempt"] == "0" && job["snoozed"] == "quiet hours" && job["snoozes"] == "1")
+        #expect(job["state"] == "scheduled" && (job["attempt"] ?? "0") == "0" && job["snoozed"] == "quiet hours" && job["snoozes"] == "1")
     }
 
     @Test func killKeepsReasonAndLastError() async throws {
@@ -97,7 +97,7 @@ import Testing
         // Fetch pops from the right: the requeued job comes out before the one enqueued after it.
         #expect(try await f.listItems(f.keys.pending("default")) == [later, id])
         let job = try await f.fields(id)
-        #expect(job["state"] == "pending" && job["attempt"] == "0" && job["started_at"] == nil)
+        #expect(job["state"] == "pending" && (job["attempt"] ?? "0") == "0" && job["started_at"] == nil)
         #expect(try await leaseOf(f, id) == nil)
     }
 }
