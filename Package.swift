@@ -47,6 +47,7 @@ let package = Package(
                 .embedInCode("Scripts/dead_retry.lua"),
                 .embedInCode("Scripts/dead_discard.lua"),
                 .embedInCode("Scripts/trim_dead.lua"),
+                .embedInCode("Scripts/trim_completed.lua"),
             ]
         ),
         .target(

@@ -150,7 +150,7 @@ public final class Acker: Sendable {
                 return (id: job.id, token: job.leaseToken, attempts: job.attempt + 1,
                         startedAt: now - batch[index].duration.milliseconds, result: result)
             }
-            calls.append(keys.ackCall(queue, now: now, keepSeconds: completedTTL.milliseconds / 1000, jobs: jobs))
+            calls.append(keys.ackCall(queue, now: now, keep: completedTTL > .zero, jobs: jobs))
             answers.append(indices)
         }
         var landed = [Bool](repeating: false, count: batch.count)

@@ -15,6 +15,8 @@ public struct KeySpace: Sendable, Equatable {
     public func leases(_ queue: String) -> String { "\(prefix):{\(queue)}:leases" }
     public func retry(_ queue: String) -> String { "\(prefix):{\(queue)}:retry" }
     public func dead(_ queue: String) -> String { "\(prefix):{\(queue)}:dead" }
+    /// Completed jobs whose records are kept for a while, by finish time; the Janitor deletes old ones.
+    public func completed(_ queue: String) -> String { "\(prefix):{\(queue)}:completed" }
     public func paused(_ queue: String) -> String { "\(prefix):{\(queue)}:paused" }
     public func stats(_ queue: String) -> String { "\(prefix):{\(queue)}:stats" }
     /// The hash of one job; scripts that touch many jobs get `jobPrefix` and append the id.

@@ -3,8 +3,8 @@ import ServiceLifecycle
 import SpoolRedis
 import SpoolSupport
 
-/// The scheduler role: promotes due scheduled and retry jobs, recovers expired leases, and trims dead
-/// sets, for every queue declared in Jobs/ or seen in Redis. Every step is idempotent, so any number of
+/// The scheduler role: promotes due scheduled and retry jobs, recovers expired leases, and trims
+/// completed records and dead sets, for every queue declared in Jobs/ or seen in Redis. Every step is idempotent, so any number of
 /// schedulers (and workers, which run one too) can share a Redis.
 public struct SchedulerService: Service {
     let redis: RedisClient
@@ -23,7 +23,8 @@ public struct SchedulerService: Service {
         self.declaredQueues = declaredQueues
         self.promoter = Promoter(redis: redis, keys: settings.keys, clock: clock)
         self.recoverer = Recoverer(redis: redis, keys: settings.keys, clock: clock)
-        self.janitor = Janitor(redis: redis, keys: settings.keys, clock: clock, maxJobs: settings.deadMaxJobs, maxAge: settings.deadMaxAge)
+        self.janitor = Janitor(redis: redis, keys: settings.keys, clock: clock, completedTTL: settings.completedTTL,
+                               deadMaxJobs: settings.deadMaxJobs, deadMaxAge: settings.deadMaxAge)
         self.pollInterval = settings.pollInterval
         // Look for expired leases a few times per lease period, and at least every 5 s.
         self.recoverInterval = min(settings.lease / 4, .seconds(5))
@@ -52,7 +53,7 @@ public struct SchedulerService: Service {
                     lastRecover = now
                 }
                 if now - lastTrim > .seconds(10) {
-                    try await janitor.trimDeadSets(queues: queues)
+                    try await janitor.sweep(queues: queues)
                     lastTrim = now
                 }
             } catch let error as RedisError where error.isConnectionError {

@@ -9,15 +9,15 @@ extension KeySpace {
     }
 
     /// One call settles many completed jobs: (id, token, attempts made, started at, result) each.
-    func ackCall(_ q: String, now: Int64, keepSeconds: Int64,
+    func ackCall(_ q: String, now: Int64, keep: Bool,
                  jobs: [(id: String, token: String, attempts: Int, startedAt: Int64, result: String)]) -> ScriptCall {
-        var arguments = [String(now), String(keepSeconds)]
+        var arguments = [String(now), keep ? "1" : "0"]
         arguments.reserveCapacity(2 + jobs.count * 5)
         for job in jobs {
             arguments.append(job.id); arguments.append(job.token); arguments.append(String(job.attempts))
             arguments.append(String(job.startedAt)); arguments.append(job.result)
         }
-        return ScriptCall(Scripts.ack, keys: [active(q), leases(q), stats(q), jobPrefix(q)], arguments: arguments)
+        return ScriptCall(Scripts.ack, keys: [active(q), leases(q), stats(q), completed(q), jobPrefix(q)], arguments: arguments)
     }
 
     func retryCall(_ q: String, id: String, token: String, at: Int64, error: String) -> ScriptCall {
@@ -61,6 +61,10 @@ extension KeySpace {
 
     func deadDiscardCall(_ q: String, ids: [String]) -> ScriptCall {
         ScriptCall(Scripts.deadDiscard, keys: [dead(q), jobPrefix(q)], arguments: ids)
+    }
+
+    func trimCompletedCall(_ q: String, oldestKept: Int64, limit: Int) -> ScriptCall {
+        ScriptCall(Scripts.trimCompleted, keys: [completed(q), jobPrefix(q)], arguments: [String(oldestKept), String(limit)])
     }
 
     func trimDeadCall(_ q: String, oldestKept: Int64, maxEntries: Int, limit: Int) -> ScriptCall {

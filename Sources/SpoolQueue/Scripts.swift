@@ -16,6 +16,7 @@ enum Scripts {
     static let deadRetry = load("dead_retry", PackageResources.dead_retry_lua)
     static let deadDiscard = load("dead_discard", PackageResources.dead_discard_lua)
     static let trimDead = load("trim_dead", PackageResources.trim_dead_lua)
+    static let trimCompleted = load("trim_completed", PackageResources.trim_completed_lua)
 
     private static func load(_ name: String, _ bytes: [UInt8]) -> RedisScript {
         RedisScript(name: "\(name).lua", source: String(decoding: bytes, as: UTF8.self))

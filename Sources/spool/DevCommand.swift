@@ -4,6 +4,9 @@ import ServiceLifecycle
 import SpoolJobs
 import SpoolQueue
 import SpoolRedis
+#if canImport(Glibc)
+import Glibc
+#endif
 import SpoolSupport
 
 /// Every role in one process, for development: the worker (which also promotes, recovers and trims).
@@ -31,7 +34,7 @@ struct DevCommand: AsyncParsableCommand {
                 if exitAfterDemo {
                     await group.triggerGracefulShutdown()
                 } else {
-                    print("demo done; still serving. Try: .build/release/spool enqueue noop --args '{\"sleep_ms\":100}'   (Ctrl-C stops)")
+                    say("demo done; still serving. Try: .build/release/spool enqueue noop --args '{\"sleep_ms\":100}'   (Ctrl-C stops)")
                 }
             }
             try await tasks.waitForAll()
@@ -57,20 +60,26 @@ struct Demo {
         let started = monotonicNow()
         let results = try await enqueuer.enqueue(batch: requests)
         let accepted = results.filter { if case .success = $0 { return true } else { return false } }.count
-        print("demo: enqueued \(accepted) noop jobs (2000 fast, 20 slow, 5 failing twice then passing, 3 permanently failing, 5 delayed 2 s)")
+        say("demo: enqueued \(accepted) noop jobs (2000 fast, 20 slow, 5 failing twice then passing, 3 permanently failing, 5 delayed 2 s)")
         let target = (before?.processed ?? 0) + 2030
         let deadTarget = (before?.dead ?? 0) + 3
         while true {
             try await Task.sleep(for: .milliseconds(500))
             guard let now = try await admin.stats().first(where: { $0.queue == "default" }) else { continue }
             let elapsed = String(format: (monotonicNow() - started).secondsDouble)
-            print("demo t=\(elapsed)s  pending=\(now.pending) scheduled=\(now.scheduled) active=\(now.active) retry=\(now.retry) dead=\(now.dead) processed=\(now.processed)")
+            say("demo t=\(elapsed)s  pending=\(now.pending) scheduled=\(now.scheduled) active=\(now.active) retry=\(now.retry) dead=\(now.dead) processed=\(now.processed)")
             if now.processed >= target && now.dead >= deadTarget { break }
             if monotonicNow() - started > .seconds(60) {
-                print("demo: not all jobs settled within 60 s; see `spool stats`")
+                say("demo: not all jobs settled within 60 s; see `spool stats`")
                 break
             }
         }
-        for job in try await admin.deadJobs(limit: 3) { print("demo: dead job \(job.id): \(job.reason)") }
+        for job in try await admin.deadJobs(limit: 3) { say("demo: dead job \(job.id): \(job.reason)") }
     }
+}
+
+/// Prints a line and flushes it, so that demo lines interleave with the log on stderr even in a pipe.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
 }

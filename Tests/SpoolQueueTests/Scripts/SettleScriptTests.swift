@@ -17,25 +17,24 @@ import Testing
         try await f.redis.run("HGET", f.keys.leases("default"), id).string
     }
 
-    func ack(_ f: QueueFixture, keep: Int64, _ jobs: [(id: String, token: String)]) async throws -> RedisReply {
-        try await f.redis.run(f.keys.ackCall("default", now: 2000, keepSeconds: keep, jobs: jobs.map { ($0.id, $0.token, 1, 1500, "ok") }))
+    func ack(_ f: QueueFixture, keep: Bool = true, _ jobs: [(id: String, token: String)]) async throws -> RedisReply {
+        try await f.redis.run(f.keys.ackCall("default", now: 2000, keep: keep, jobs: jobs.map { ($0.id, $0.token, 1, 1500, "ok") }))
     }
 
-    @Test func ackCompletesCountsAndExpires() async throws {
+    @Test func ackCompletesCountsAndRecordsTheFinish() async throws {
         let f = try QueueFixture()
         let id = try await leased(f)
-        #expect(try await ack(f, keep: 60, [(id, "other")]) == .array([.integer(0)]))
-        #expect(try await ack(f, keep: 60, [(id, "w.1")]) == .array([.integer(1)]))
+        #expect(try await ack(f, [(id, "other")]) == .array([.integer(0)]))
+        #expect(try await ack(f, [(id, "w.1")]) == .array([.integer(1)]))
         #expect(try await f.zsetScores(f.keys.active("default")).isEmpty)
         let job = try await f.fields(id)
         #expect(job["state"] == "completed" && job["result"] == "ok" && job["finished_at"] == "2000" && job["attempt"] == "1")
         #expect(job["started_at"] == "1500")
         #expect(try await leaseOf(f, id) == nil)
-        let ttl = try await f.redis.run("TTL", f.keys.job("default", id)).int ?? 0
-        #expect(ttl > 0 && ttl <= 60)
+        #expect(try await f.zsetScores(f.keys.completed("default")) == [id: 2000])
         #expect(try await f.redis.run("HGET", f.keys.stats("default"), "processed").int == 1)
         // Settled once: a second ack finds no lease.
-        #expect(try await ack(f, keep: 60, [(id, "w.1")]) == .array([.integer(0)]))
+        #expect(try await ack(f, [(id, "w.1")]) == .array([.integer(0)]))
         #expect(try await f.redis.run("HGET", f.keys.stats("default"), "processed").int == 1)
     }
 
@@ -43,7 +42,7 @@ import Testing
         let f = try QueueFixture()
         let first = try await leased(f)
         let second = try await leased(f)
-        #expect(try await ack(f, keep: 60, [(first, "w.1"), (second, "stale"), ("01MISSINGMISSINGMISSINGMIS", "w.1")]) == .array([.integer(1), .integer(0), .integer(0)]))
+        #expect(try await ack(f, [(first, "w.1"), (second, "stale"), ("01MISSINGMISSINGMISSINGMIS", "w.1")]) == .array([.integer(1), .integer(0), .integer(0)]))
         #expect(try await f.zsetScores(f.keys.active("default")) == [second: 31000])
         #expect(try await f.redis.run("HGET", f.keys.stats("default"), "processed").int == 1)
     }
@@ -51,8 +50,9 @@ import Testing
     @Test func ackWithNoRetentionDeletesTheJob() async throws {
         let f = try QueueFixture()
         let id = try await leased(f)
-        #expect(try await ack(f, keep: 0, [(id, "w.1")]) == .array([.integer(1)]))
+        #expect(try await ack(f, keep: false, [(id, "w.1")]) == .array([.integer(1)]))
         #expect(try await f.fields(id).isEmpty)
+        #expect(try await f.zsetScores(f.keys.completed("default")).isEmpty)
     }
 
     @Test func retryUsesAnAttemptAndWaitsInTheRetrySet() async throws {
