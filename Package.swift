@@ -18,6 +18,12 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "SpoolSupport"),
+        .systemLibrary(name: "CLibpq", providers: [.apt(["libpq-dev"])]),
+        .target(
+            name: "SpoolPostgres",
+            dependencies: ["CLibpq", "SpoolSupport", .product(name: "Logging", package: "swift-log")],
+            resources: [.embedInCode("Migrations/0001_job_results.sql")]
+        ),
         .target(
             name: "SpoolRedis",
             dependencies: [
@@ -57,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "spool",
             dependencies: [
-                "SpoolQueue", "SpoolJobs", "SpoolRedis", "SpoolSupport",
+                "SpoolQueue", "SpoolJobs", "SpoolRedis", "SpoolSupport", "SpoolPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,10 +72,11 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["SpoolRedis", "SpoolQueue", "SpoolSupport"],
+            dependencies: ["SpoolRedis", "SpoolQueue", "SpoolSupport", "SpoolPostgres"],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "SpoolRedisTests", dependencies: ["SpoolRedis", "TestSupport"]),
+        .testTarget(name: "SpoolRedisTests", dependencies: ["SpoolRedis", "SpoolSupport", "TestSupport"]),
+        .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolJobs", "SpoolRedis", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport", "TestSupport"]),
     ],

@@ -8,7 +8,8 @@ export PATH="$PATH:/opt/swift/usr/bin"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Debian packages Spool builds against or runs; installed only when missing.
-SPOOL_PACKAGES=(redis-server libhiredis-dev)
+SPOOL_PACKAGES=(redis-server libhiredis-dev postgresql-15 libpq-dev)
+PG_BIN=/usr/lib/postgresql/15/bin
 
 ensure_packages() {
   local missing=()
@@ -55,11 +56,34 @@ start_redis() {
   return 1
 }
 
-# stop_pidfile FILE: stop the process whose PID the file holds, if it still runs.
+# as_postgres CMD...: PostgreSQL refuses to run as root; as root, run its tools as the postgres user.
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
+}
+
+# start_postgres DIR PORT: a private PostgreSQL 15 with its data in DIR/data, trust auth for user spool
+# on 127.0.0.1 only, and a database named spool.
+start_postgres() {
+  local dir="$1" port="$2"
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_postgres "$PG_BIN/initdb" -D "$dir/data" -U spool --auth=trust -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; return 1; }
+  fi
+  as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 \
+    -o "-p $port -h 127.0.0.1 -k $dir -c max_connections=200" start >/dev/null \
+    || { tail -20 "$dir/postgres.log" >&2; return 1; }
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U spool -d postgres -qAt \
+    -c "SELECT 1 FROM pg_database WHERE datname = 'spool'" | grep -q 1 \
+    || "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U spool spool
+}
+
+# stop_pidfile FILE: stop the process whose PID is the file's first line, if it still runs.
 stop_pidfile() {
   local file="$1" pid
   [ -f "$file" ] || return 0
-  pid="$(cat "$file")"
+  pid="$(head -n 1 "$file")"
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill "$pid" 2>/dev/null
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done

@@ -26,6 +26,23 @@ if [ -z "${REDIS_URL:-}" ]; then
   export REDIS_URL="redis://127.0.0.1:$port/0"
 fi
 
+if [ -z "${DATABASE_URL:-}" ]; then
+  pgdir="$SPOOL_STATE/postgres"
+  if [ -f "$pgdir/data/postmaster.pid" ] && kill -0 "$(head -n 1 "$pgdir/data/postmaster.pid")" 2>/dev/null; then
+    pgport="$(sed -n 4p "$pgdir/data/postmaster.pid")"
+    log "reusing the private PostgreSQL on 127.0.0.1:$pgport"
+  else
+    pgport=15432
+    "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$pgport" >/dev/null 2>&1 && pgport="$(free_port)"
+    log "starting a private PostgreSQL 15 on 127.0.0.1:$pgport (data in .spool/postgres)"
+    start_postgres "$pgdir" "$pgport"
+    trap 'stop_pidfile "$pgdir/data/postmaster.pid"; stop_pidfile "${dir:-/nonexistent}/redis.pid"' EXIT
+  fi
+  export DATABASE_URL="postgres://spool@127.0.0.1:$pgport/spool"
+fi
+log "applying migrations"
+.build/release/spool migrate
+
 args=(dev --demo)
 [ "${1:-}" = "--exit" ] && args+=(--exit-after-demo)
 log "running: spool ${args[*]}   (REDIS_URL=$REDIS_URL)"

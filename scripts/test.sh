@@ -14,6 +14,8 @@ export TMPDIR="$run_dir/tmp"
 
 cleanup() {
   stop_pidfile "$run_dir/redis/redis.pid"
+  stop_pidfile "$run_dir/postgres/data/postmaster.pid"
+  for pidfile in "$TMPDIR"/spool-pg-*/data/postmaster.pid; do stop_pidfile "$pidfile"; done
   for pidfile in "$TMPDIR"/spool-redis-*/redis.pid; do stop_pidfile "$pidfile"; done
 }
 trap cleanup EXIT
@@ -22,6 +24,11 @@ port="$(free_port)"
 start_redis "$run_dir/redis" "$port"
 export SPOOL_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
 log "test Redis on 127.0.0.1:$port"
+
+pgport="$(free_port)"
+start_postgres "$run_dir/postgres" "$pgport"
+export SPOOL_TEST_DATABASE_URL="postgres://spool@127.0.0.1:$pgport/postgres"
+log "test PostgreSQL on 127.0.0.1:$pgport"
 
 log "building"
 swift build --build-tests >"$run_dir/build.log" 2>&1 || { tail -60 "$run_dir/build.log"; echo "build failed" >&2; exit 1; }

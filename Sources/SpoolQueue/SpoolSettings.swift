@@ -7,6 +7,8 @@ public struct SpoolSettings: Sendable {
     public enum QueueOrder: String, Sendable { case weighted, strict }
 
     public var redisURL = RedisURL()
+    /// PostgreSQL, checked when a command needs it (`spool migrate`, job kinds with side effects).
+    public var databaseURL: String?
     public var keyPrefix = "spool"
     public var jobsDirectory = "Jobs"
     /// Queue weights: with `weighted`, a queue of weight 3 is polled first three times as often as one of
@@ -50,6 +52,7 @@ public struct SpoolSettings: Sendable {
         if let url = try reader.string("redis_url") {
             do { redisURL = try RedisURL(parsing: url) } catch let error as RedisError { throw SpoolConfigError("\(path): field 'redis_url': \(error.message)") }
         }
+        if let url = try reader.string("database_url") { databaseURL = url }
         if let prefix = try reader.string("key_prefix") { keyPrefix = prefix }
         if let dir = try reader.string("jobs_dir") { jobsDirectory = dir }
         if let order = try reader.string("queue_order") {
@@ -89,6 +92,7 @@ public struct SpoolSettings: Sendable {
         if let url = environment["REDIS_URL"], !url.isEmpty {
             do { redisURL = try RedisURL(parsing: url) } catch let error as RedisError { throw SpoolConfigError(error.message) }
         }
+        if let url = environment["DATABASE_URL"], !url.isEmpty { databaseURL = url }
         if let prefix = environment["SPOOL_KEY_PREFIX"], !prefix.isEmpty { keyPrefix = prefix }
         if let dir = environment["SPOOL_JOBS_DIR"], !dir.isEmpty { jobsDirectory = dir }
         if let value = try Self.int(environment, "SPOOL_CONCURRENCY", 1...10_000) { concurrency = value }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import Logging
 import SpoolJobs
+import SpoolPostgres
 import SpoolQueue
 import SpoolRedis
 #if canImport(Glibc)
@@ -37,6 +38,18 @@ struct Runtime {
 
     func redis(name: String = "cli") -> RedisClient {
         RedisClient(url: settings.redisURL, name: name, logger: logger)
+    }
+
+    /// A pool for DATABASE_URL; a bad URL is a clear error naming it.
+    func postgres(size: Int = 4) throws -> PostgresPool {
+        guard let text = settings.databaseURL else { throw ValidationError("DATABASE_URL is not set (nor database_url in the config file)") }
+        do {
+            var options = PostgresPool.Options()
+            options.size = size
+            return PostgresPool(url: try PostgresURL(parsing: text), options: options, logger: logger)
+        } catch {
+            throw ValidationError("configuration error: \(error.message)")
+        }
     }
 
     func admin(_ redis: RedisClient) -> QueueAdmin {

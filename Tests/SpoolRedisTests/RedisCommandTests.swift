@@ -1,4 +1,5 @@
 @testable import SpoolRedis
+import SpoolSupport
 import Testing
 
 @Suite struct RedisCommandTests {

@@ -9,7 +9,9 @@ import SpoolRedis
 public enum TestEnvironment {
     private static let ownServer: RedisServer? = {
         if ProcessInfo.processInfo.environment["SPOOL_TEST_REDIS_URL"] != nil { return nil }
-        return try? RedisServer()
+        let server = try? RedisServer()
+        if let server { StopAtExit.register { server.stop() } }
+        return server
     }()
 
     public static func redisURL() throws -> RedisURL {

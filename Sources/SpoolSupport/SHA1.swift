@@ -1,6 +1,6 @@
-/// SHA-1, only to name Lua scripts the way Redis does (EVALSHA). Not used for anything secret.
-enum SHA1 {
-    static func hex(_ message: [UInt8]) -> String {
+/// SHA-1, to name Lua scripts the way Redis does (EVALSHA) and to fingerprint migrations. Not for secrets.
+public enum SHA1 {
+    public static func hex(_ message: [UInt8]) -> String {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
         var data = message
         let bitLength = UInt64(message.count) * 8

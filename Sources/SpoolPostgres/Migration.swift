@@ -1,0 +1,33 @@
+import SpoolSupport
+
+/// One schema change: a plain SQL file named `NNNN_what_it_does.sql`, applied once, in version order.
+public struct Migration: Sendable, Equatable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+
+    /// Identifies the file's content, so that editing an applied migration is caught.
+    public var checksum: String { SHA1.hex(Array(sql.utf8)) }
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
+    /// Reads `NNNN_name.sql`; the error names the file when its name has no version.
+    public init(fileName: String, sql: String) throws(PostgresError) {
+        let digits = fileName.prefix { $0.isNumber }
+        guard let version = Int(digits), fileName.hasSuffix(".sql"), fileName.dropFirst(digits.count).hasPrefix("_") else {
+            throw PostgresError(.migration, "\(fileName): migration files are named NNNN_what_it_does.sql")
+        }
+        self.init(version: version, name: String(fileName.dropLast(4)), sql: sql)
+    }
+}
+
+/// Spool's own migrations, compiled into the binary from `Migrations/`.
+public enum SpoolMigrations {
+    public static let all: [Migration] = [
+        try! Migration(fileName: "0001_job_results.sql", sql: String(decoding: PackageResources._001_job_results_sql, as: UTF8.self)),
+    ]
+}
