@@ -57,13 +57,19 @@ let package = Package(
             ]
         ),
         .target(
+            name: "SpoolStore",
+            dependencies: ["SpoolPostgres", "SpoolQueue", "SpoolSupport",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
+        .target(
             name: "SpoolJobs",
             dependencies: ["SpoolQueue", "SpoolRedis"]
         ),
         .executableTarget(
             name: "spool",
             dependencies: [
-                "SpoolQueue", "SpoolJobs", "SpoolRedis", "SpoolSupport", "SpoolPostgres",
+                "SpoolQueue", "SpoolJobs", "SpoolRedis", "SpoolSupport", "SpoolPostgres", "SpoolStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,6 +83,7 @@ let package = Package(
         ),
         .testTarget(name: "SpoolRedisTests", dependencies: ["SpoolRedis", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
+        .testTarget(name: "SpoolStoreTests", dependencies: ["SpoolStore", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
         .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolJobs", "SpoolRedis", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport", "TestSupport"]),
     ],

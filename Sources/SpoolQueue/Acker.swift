@@ -35,11 +35,13 @@ public final class Acker: Sendable {
     private let lease: Duration
     private let logger: Logger
     private let onSettled: @Sendable (Job) -> Void
+    private let observers: [any SettleObserver]
     private let state = Mutex(State())
 
     /// - Parameter onSettled: called once per job after its settle landed (or was given up).
     public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock,
-                completedTTL: Duration, lease: Duration, logger: Logger, onSettled: @escaping @Sendable (Job) -> Void = { _ in }) {
+                completedTTL: Duration, lease: Duration, logger: Logger, observers: [any SettleObserver] = [],
+                onSettled: @escaping @Sendable (Job) -> Void = { _ in }) {
         self.redis = redis
         self.keys = keys
         self.catalog = catalog
@@ -48,6 +50,7 @@ public final class Acker: Sendable {
         self.lease = lease
         self.logger = logger
         self.onSettled = onSettled
+        self.observers = observers
     }
 
     /// Hands an outcome over; returns at once.
@@ -163,6 +166,7 @@ public final class Acker: Sendable {
         for (index, settlement) in batch.enumerated() {
             log(settlement, finals[index], settled: landed[index])
             onSettled(settlement.job)
+            if landed[index] { for observer in observers { observer.settled(settlement.job, outcome: finals[index], duration: settlement.duration, at: now) } }
         }
         return landed
     }

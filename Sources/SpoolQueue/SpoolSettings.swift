@@ -26,6 +26,8 @@ public struct SpoolSettings: Sendable {
     public var deadMaxJobs = 10_000
     public var deadMaxAge: Duration = .seconds(180 * 86_400)
     public var logLevel = "info"
+    /// Write every settled job's outcome to PostgreSQL's job_results (when a database is configured).
+    public var recordResults = true
 
     public init() {}
 
@@ -84,6 +86,7 @@ public struct SpoolSettings: Sendable {
             if let value = try retention.number("dead_max_age_days", range: 0.001...3650) { deadMaxAge = .seconds(Int64(value * 86_400)) }
             try retention.finish()
         }
+        if let flag = try reader.bool("record_results") { recordResults = flag }
         if let level = try reader.string("log_level") { logLevel = try Self.checkedLogLevel(level, source: "\(path): field 'log_level'") }
         try reader.finish()
     }
@@ -101,6 +104,10 @@ public struct SpoolSettings: Sendable {
         if let value = try Self.int(environment, "SPOOL_SHUTDOWN_GRACE_MS", 0...3_600_000) { shutdownGrace = .milliseconds(Int64(value)) }
         if let value = try Self.int(environment, "SPOOL_POLL_INTERVAL_MS", 10...60_000) { pollInterval = .milliseconds(Int64(value)) }
         if let value = try Self.int(environment, "SPOOL_COMPLETED_TTL_SECONDS", 0...31_536_000) { completedTTL = .seconds(Int64(value)) }
+        if let flag = environment["SPOOL_RECORD_RESULTS"], !flag.isEmpty {
+            guard flag == "0" || flag == "1" else { throw SpoolConfigError("SPOOL_RECORD_RESULTS='\(flag)': expected 0 or 1") }
+            recordResults = flag == "1"
+        }
         if let level = environment["SPOOL_LOG_LEVEL"], !level.isEmpty { logLevel = try Self.checkedLogLevel(level, source: "SPOOL_LOG_LEVEL") }
     }
 

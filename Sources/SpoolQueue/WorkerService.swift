@@ -33,13 +33,16 @@ public final class WorkerService: Service {
     private let options: Options
     private let catalog: JobKindCatalog
     private let handlers: [any JobHandler]
+    private let observers: [any SettleObserver]
     private let clock: any WallClock
     private let logger: Logger
     private let stopRequested = Latch()
     private let stopping = Atomic<Bool>(false)
 
     public init(settings: SpoolSettings, catalog: JobKindCatalog, handlers: [any JobHandler], queues: [String]? = nil,
-                concurrency: Int? = nil, runsScheduler: Bool = true, clock: any WallClock = SystemClock(), logger: Logger) {
+                concurrency: Int? = nil, runsScheduler: Bool = true, observers: [any SettleObserver] = [],
+                clock: any WallClock = SystemClock(), logger: Logger) {
+        self.observers = observers
         self.settings = settings
         self.catalog = catalog
         self.handlers = handlers
@@ -71,7 +74,7 @@ public final class WorkerService: Service {
         let leases = LeaseTable()
         let buffer = JobBuffer(concurrency: options.concurrency, prefetch: options.prefetch)
         let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
-                          lease: options.lease, logger: logger, onSettled: { job in leases.remove(job.id) })
+                          lease: options.lease, logger: logger, observers: observers, onSettled: { job in leases.remove(job.id) })
         let processor = Processor(catalog: catalog, handlers: handlers,
                                   context: JobContext(redis: redis, keys: keys, clock: clock, logger: logger))
         let signal = WorkSignal()

@@ -14,23 +14,21 @@ public struct RedisScript: Sendable {
 
     /// The EVALSHA command for these keys and arguments.
     public func command(keys: [String], arguments: [String]) -> RedisCommand {
-        var command = RedisCommand("EVALSHA")
-        command.append(sha)
-        command.append(keys.count)
-        for key in keys { command.append(key) }
-        for argument in arguments { command.append(argument) }
-        command.relabel("EVALSHA \(name)")
-        return command
+        call("EVALSHA", sha, keys: keys, arguments: arguments)
     }
 
     /// The same call as EVAL with the full source, for after a NOSCRIPT reply.
     public func evalCommand(keys: [String], arguments: [String]) -> RedisCommand {
-        var command = RedisCommand("EVAL")
-        command.append(source)
+        call("EVAL", source, keys: keys, arguments: arguments)
+    }
+
+    private func call(_ verb: String, _ script: String, keys: [String], arguments: [String]) -> RedisCommand {
+        var command = RedisCommand(verb)
+        command.append(script)
         command.append(keys.count)
         for key in keys { command.append(key) }
         for argument in arguments { command.append(argument) }
-        command.relabel("EVAL \(name)")
+        command.relabel("\(verb) \(name)")
         return command
     }
 }

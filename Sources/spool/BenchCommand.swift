@@ -1,5 +1,7 @@
 import ArgumentParser
+import SpoolPostgres
 import SpoolQueue
+import SpoolStore
 import SpoolRedis
 #if canImport(Glibc)
 import Glibc
@@ -17,6 +19,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Jobs per throughput run.") var jobs = 100_000
     @Option(help: "Concurrency levels to measure, comma-separated.") var concurrency = "1,10,50"
     @Option(help: "Pickup latency samples.") var samples = 300
+    @Flag(help: "Workers also record every outcome in PostgreSQL (DATABASE_URL) during the throughput runs.") var recordResults = false
+    @Option(help: "Rows for the PostgreSQL job-results measure (0 skips it; needs DATABASE_URL).") var postgresRows = 200_000
 
     func run() async throws {
         var runtime = try Runtime.load(common, checkHandlers: true)
@@ -86,10 +90,35 @@ struct BenchCommand: AsyncParsableCommand {
         worker.signal(SIGTERM)
         worker.wait()
         try await deleteKeys(prefix: prefix, redis: redis)
+
+        // 4. The job-results batching path: outcomes into PostgreSQL, one COPY per batch.
+        if postgresRows > 0, runtime.settings.databaseURL != nil {
+            try await benchJobResults(runtime)
+        }
+    }
+
+    private func benchJobResults(_ runtime: Runtime) async throws {
+        let pool = try runtime.postgres(size: 2)
+        defer { pool.close() }
+        try await Migrator(pool: pool).migrate()
+        let recorder = JobResultRecorder(pool: pool, logger: runtime.logger)
+        let now = SystemClock().nowMillis()
+        let run = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let started = monotonicNow()
+        for n in 0..<postgresRows {
+            let job = Job(id: "bench-\(run)-\(n)", queue: "default", kind: "noop", args: "{}", attempt: 0, maxAttempts: 1,
+                          enqueuedAt: now, tenant: nil, leaseToken: "")
+            recorder.settled(job, outcome: .completed, duration: .microseconds(5), at: now)
+        }
+        await recorder.flush()
+        let seconds = (monotonicNow() - started).secondsDouble
+        print("postgres job results: \(recorder.writtenCount) rows, \(Int(Double(recorder.writtenCount) / seconds)) rows/s (COPY, 5,000 rows per transaction)")
+        _ = try await pool.withConnection { try $0.query("DELETE FROM job_results WHERE job_id LIKE $1", ["bench-\(run)-%"]) }
     }
 
     private func startWorker(prefix: String, concurrency: Int, runtime: Runtime) throws -> ChildProcess {
         var environment = ["SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
+                           "SPOOL_RECORD_RESULTS": recordResults ? "1" : "0",
                            "SPOOL_JOBS_DIR": runtime.settings.jobsDirectory]
         if let config = common.config { environment["SPOOL_CONFIG"] = config }
         return try ChildProcess([ChildProcess.currentExecutable, "worker", "--concurrency", String(concurrency)], environment: environment)

@@ -20,13 +20,16 @@ struct DevCommand: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try Runtime.load(common, checkHandlers: true)
-        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: JobRegistry.handlers, logger: runtime.logger)
+        let recorder = try runtime.resultRecorder()
+        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: JobRegistry.handlers,
+                                   observers: recorder.map { [$0] } ?? [], logger: runtime.logger)
         let redis = runtime.redis()
         // Fail fast with a clear message when Redis is not there.
         do { _ = try await redis.run("PING") } catch {
             throw ValidationError("cannot reach Redis at \(runtime.settings.redisURL): \(error)")
         }
-        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
+        let services: [any Service] = (recorder.map { [$0] } ?? []) + [worker]
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             if demo {

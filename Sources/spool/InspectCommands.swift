@@ -88,11 +88,7 @@ struct DeadCommand: AsyncParsableCommand {
         @Argument(help: "The job id.") var id: String?
         @Flag(help: "Every dead job.") var all = false
         func run() async throws {
-            let ids = try selection(id: id, all: all)
-            let runtime = try Runtime.load(common)
-            let count = try await runtime.admin(runtime.redis()).retryDead(ids: ids)
-            print("retried \(count) dead job\(count == 1 ? "" : "s")")
-            if count == 0, let id { printError("no dead job with id '\(id)'"); throw ExitCode(1) }
+            try await onDeadJobs(common, id: id, all: all, done: "retried") { admin, ids in try await admin.retryDead(ids: ids) }
         }
     }
 
@@ -102,21 +98,24 @@ struct DeadCommand: AsyncParsableCommand {
         @Argument(help: "The job id.") var id: String?
         @Flag(help: "Every dead job.") var all = false
         func run() async throws {
-            let ids = try selection(id: id, all: all)
-            let runtime = try Runtime.load(common)
-            let count = try await runtime.admin(runtime.redis()).discardDead(ids: ids)
-            print("discarded \(count) dead job\(count == 1 ? "" : "s")")
-            if count == 0, let id { printError("no dead job with id '\(id)'"); throw ExitCode(1) }
+            try await onDeadJobs(common, id: id, all: all, done: "discarded") { admin, ids in try await admin.discardDead(ids: ids) }
         }
     }
 }
 
-private func selection(id: String?, all: Bool) throws -> [String]? {
+/// Runs a dead-set action on one job id or on all (`--all`), and reports how many it touched.
+private func onDeadJobs(_ common: CommonOptions, id: String?, all: Bool, done verb: String,
+                        _ action: (QueueAdmin, [String]?) async throws -> Int) async throws {
+    let ids: [String]?
     switch (id, all) {
-    case (let id?, false): return [id]
-    case (nil, true): return nil
+    case (let id?, false): ids = [id]
+    case (nil, true): ids = nil
     default: throw ValidationError("give either a job id or --all")
     }
+    let runtime = try Runtime.load(common)
+    let count = try await action(runtime.admin(runtime.redis()), ids)
+    print("\(verb) \(count) dead job\(count == 1 ? "" : "s")")
+    if count == 0, let id { printError("no dead job with id '\(id)'"); throw ExitCode(1) }
 }
 
 struct QueueCommand: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import FoundationEssentials
 import Logging
 import SpoolJobs
 import SpoolPostgres
+import SpoolStore
 import SpoolQueue
 import SpoolRedis
 #if canImport(Glibc)
@@ -50,6 +51,12 @@ struct Runtime {
         } catch {
             throw ValidationError("configuration error: \(error.message)")
         }
+    }
+
+    /// The job-results recorder, when a database is configured and recording is on.
+    func resultRecorder() throws -> JobResultRecorder? {
+        guard settings.recordResults, settings.databaseURL != nil else { return nil }
+        return JobResultRecorder(pool: try postgres(size: 2), logger: logger)
     }
 
     func admin(_ redis: RedisClient) -> QueueAdmin {

@@ -1,0 +1,114 @@
+import Logging
+import ServiceLifecycle
+import SpoolPostgres
+import SpoolQueue
+import SpoolSupport
+import Synchronization
+
+/// Writes the outcome of every settled job attempt to `job_results`, in batches: outcomes collect in
+/// memory and one COPY per batch (up to `batchSize` rows, at least every `interval`) writes them in a
+/// single transaction, instead of one commit per row.
+///
+/// Recording is history, not the queue's state: when PostgreSQL is away the batch is kept and tried
+/// again, and beyond `maximumBuffered` the oldest rows are dropped with a warning, so a database outage
+/// never stalls or grows a worker without bound.
+public final class JobResultRecorder: SettleObserver, Service {
+    struct Row { let values: [String?] }
+
+    private let pool: PostgresPool
+    private let logger: Logger
+    private let batchSize: Int
+    private let interval: Duration
+    private let maximumBuffered: Int
+    private let buffer = Mutex<[Row]>([])
+    private let dropped = Atomic<Int>(0)
+    private let written = Atomic<Int>(0)
+
+    public init(pool: PostgresPool, batchSize: Int = 5_000, interval: Duration = .milliseconds(100),
+                maximumBuffered: Int = 200_000, logger: Logger) {
+        self.pool = pool
+        self.batchSize = batchSize
+        self.interval = interval
+        self.maximumBuffered = maximumBuffered
+        self.logger = logger
+    }
+
+    static let columns = ["job_id", "attempt", "queue", "kind", "tenant", "outcome", "detail", "duration_ms", "finished_at"]
+
+    public func settled(_ job: Job, outcome: JobOutcome, duration: Duration, at finishedAt: Int64) {
+        var detail: String?
+        switch outcome {
+        case .completed(let result): detail = result
+        case .retry(let error, _): detail = error
+        case .snooze(_, let reason): detail = reason
+        case .dead(let reason): detail = reason
+        }
+        let row = Row(values: [job.id, String(job.attempt + 1), job.queue, job.kind, job.tenant, outcome.label, detail,
+                               String(duration.secondsDouble * 1000), Self.timestamp(finishedAt)])
+        let overflow = buffer.withLock { rows -> Bool in
+            rows.append(row)
+            guard rows.count > maximumBuffered else { return false }
+            rows.removeFirst(rows.count - maximumBuffered)
+            return true
+        }
+        if overflow, dropped.wrappingAdd(1, ordering: .relaxed).oldValue == 0 {
+            logger.warning("job results are not reaching PostgreSQL; dropping the oldest to bound memory")
+        }
+    }
+
+    /// Rows written so far.
+    public var writtenCount: Int { written.load(ordering: .relaxed) }
+
+    /// Flushes on an interval until shutdown, then once more.
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await flush()
+            try? await Task.sleep(for: interval)
+        }
+        await flush()
+    }
+
+    /// Writes everything buffered now, a batch per transaction; returns when done or when PostgreSQL failed.
+    public func flush() async {
+        while true {
+            let batch = buffer.withLock { rows -> [Row] in
+                let count = min(rows.count, batchSize)
+                defer { rows.removeFirst(count) }
+                return Array(rows.prefix(count))
+            }
+            if batch.isEmpty { return }
+            do {
+                let count = try await pool.transaction { db in
+                    try db.copy(into: "job_results", columns: Self.columns, rows: batch.lazy.map(\.values))
+                }
+                written.add(count, ordering: .relaxed)
+            } catch {
+                // Put the batch back in front and try again on the next tick.
+                buffer.withLock { $0.insert(contentsOf: batch, at: 0) }
+                logger.warning("could not record job results; will retry", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
+                return
+            }
+        }
+    }
+
+    /// Unix ms as a timestamptz literal in UTC (COPY text format).
+    static func timestamp(_ millis: Int64) -> String {
+        let seconds = millis / 1000
+        var days = seconds / 86_400
+        let secondOfDay = seconds % 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        days += 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let millisPart = millis % 1000
+        let fraction = millisPart < 10 ? "00\(millisPart)" : millisPart < 100 ? "0\(millisPart)" : "\(millisPart)"
+        return "\(year)-\(two(month))-\(two(day)) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)).\(fraction)+00"
+    }
+}
