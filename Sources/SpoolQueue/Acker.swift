@@ -150,8 +150,7 @@ public final class Acker: Sendable {
                 let job = batch[index].job
                 var result = ""
                 if case .completed(let text?) = batch[index].outcome { result = text }
-                return (id: job.id, token: job.leaseToken, attempts: job.attempt + 1,
-                        startedAt: now - batch[index].duration.milliseconds, result: result)
+                return (id: job.id, token: job.leaseToken, result: result)
             }
             calls.append(keys.ackCall(queue, now: now, keep: completedTTL > .zero, jobs: jobs))
             answers.append(indices)

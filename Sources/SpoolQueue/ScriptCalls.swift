@@ -8,14 +8,12 @@ extension KeySpace {
                    arguments: [String(limit), String(deadline), token])
     }
 
-    /// One call settles many completed jobs: (id, token, attempts made, started at, result) each.
-    func ackCall(_ q: String, now: Int64, keep: Bool,
-                 jobs: [(id: String, token: String, attempts: Int, startedAt: Int64, result: String)]) -> ScriptCall {
+    /// One call settles many completed jobs: (id, lease token, result) each.
+    func ackCall(_ q: String, now: Int64, keep: Bool, jobs: [(id: String, token: String, result: String)]) -> ScriptCall {
         var arguments = [String(now), keep ? "1" : "0"]
-        arguments.reserveCapacity(2 + jobs.count * 5)
+        arguments.reserveCapacity(2 + jobs.count * 3)
         for job in jobs {
-            arguments.append(job.id); arguments.append(job.token); arguments.append(String(job.attempts))
-            arguments.append(String(job.startedAt)); arguments.append(job.result)
+            arguments.append(job.id); arguments.append(job.token); arguments.append(job.result)
         }
         return ScriptCall(Scripts.ack, keys: [active(q), leases(q), stats(q), completed(q), jobPrefix(q)], arguments: arguments)
     }
@@ -52,7 +50,7 @@ extension KeySpace {
     }
 
     func cancelCall(_ q: String, id: String, now: Int64, keepSeconds: Int64) -> ScriptCall {
-        ScriptCall(Scripts.cancel, keys: [pending(q), scheduled(q), retry(q), job(q, id), active(q)], arguments: [id, String(now), String(keepSeconds)])
+        ScriptCall(Scripts.cancel, keys: [pending(q), scheduled(q), retry(q), job(q, id), active(q), completed(q)], arguments: [id, String(now), String(keepSeconds)])
     }
 
     func deadRetryCall(_ q: String, now: Int64, ids: [String]) -> ScriptCall {

@@ -76,6 +76,7 @@ import Testing
         let f = try QueueFixture()
         let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"fail":"permanent"}"#)).id
         let worker = try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 2)
+        try await worker.waitUntilRunning(f)
         try await waitUntil("the job is dead") { try await f.fields(id)["state"] == "dead" }
         #expect(worker.terminate() == 0)
         let listed = try spool(f, ["dead", "list", "--json"])

@@ -8,7 +8,8 @@ import Testing
 @Suite(.serialized) struct CrashSafetyTests {
     @Test func aWorkerKilledMidRunLosesNoJob() async throws {
         let f = try QueueFixture()
-        let ids = try await f.seedPending(3_000, args: #"{"mark":true,"sleep_ms":2}"#)
+        // 3,000 jobs of 20 ms on 20 slots: about three seconds of work, so the kill lands mid-run on any machine.
+        let ids = try await f.seedPending(3_000, args: #"{"mark":true,"sleep_ms":20}"#)
         let first = try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 20, lease: .seconds(2))
         try await waitUntil("the first worker is mid-run", timeout: .seconds(30)) {
             let processed = try await f.stats().processed
@@ -19,11 +20,12 @@ import Testing
         #expect(atKill.processed < 3_000, "the worker finished everything before it was killed; the test proves nothing")
         // Jobs it held stay leased in `active` until their lease expires, then the next worker's recoverer hands them back.
         let second = try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 20, lease: .seconds(2))
+        try await second.waitUntilRunning(f)
         try await waitUntil("every job completes", timeout: .seconds(60)) { try await f.stats().processed >= 3_000 }
         #expect(second.terminate() == 0)
         let runs = try await f.runCounts()
-        let states = try await f.redis.pipeline(ids.map { RedisCommand("HGET", f.keys.job("default", $0), "state") })
-        #expect(states.allSatisfy { $0.string == "completed" })
+        let completed = try await f.zsetScores(f.keys.completed("default"))
+        #expect(ids.allSatisfy { completed[$0] != nil })
         #expect(ids.allSatisfy { (runs[$0] ?? 0) >= 1 })
         let final = try await f.stats()
         #expect(final.active == 0 && final.pending == 0 && final.dead == 0 && final.processed == 3_000)
@@ -36,6 +38,7 @@ import Testing
         let f = try QueueFixture()
         let ids = try await f.seedPending(400, args: #"{"mark":true,"sleep_ms":20}"#)
         let first = try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 10)
+        try await first.waitUntilRunning(f)
         try await waitUntil("the worker is mid-run", timeout: .seconds(30)) { try await f.stats().processed >= 50 }
         #expect(first.terminate() == 0, "worker log:\n\(first.log)")
         let afterStop = try await f.stats()
@@ -43,6 +46,7 @@ import Testing
         #expect(afterStop.processed + afterStop.pending == 400)
         #expect(first.log.contains("worker stopped"))
         let second = try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 10)
+        try await second.waitUntilRunning(f)
         try await waitUntil("every job completes", timeout: .seconds(30)) { try await f.stats().processed == 400 }
         #expect(second.terminate() == 0)
         let runs = try await f.runCounts()
@@ -52,8 +56,9 @@ import Testing
     @Test func aWorkerSurvivesARedisRestartAndFinishes() async throws {
         let server = try RedisServer(persistent: true)
         let f = try QueueFixture(url: server.url)
-        let ids = try await f.seedPending(2_000, args: #"{"mark":true,"sleep_ms":1}"#)
+        let ids = try await f.seedPending(2_000, args: #"{"mark":true,"sleep_ms":5}"#)  // about a second of work: the restart lands mid-run
         let worker = try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 10, lease: .seconds(3))
+        try await worker.waitUntilRunning(f)
         try await waitUntil("the worker is mid-run", timeout: .seconds(30)) { (try? await f.stats().processed) ?? 0 >= 200 }
         try server.restart()
         try await waitUntil("every job completes after the restart", timeout: .seconds(60)) {

@@ -1,4 +1,5 @@
 import Foundation
+import SpoolQueue
 import SpoolRedis
 import SpoolSupport
 import TestSupport
@@ -21,6 +22,14 @@ final class WorkerProcess {
     }
 
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    /// Waits until the process has registered itself as a worker: its signal handlers are in place.
+    func waitUntilRunning(_ fixture: QueueFixture) async throws {
+        let pid = String(child.pid)
+        try await waitUntil("worker \(pid) is up", timeout: .seconds(30)) {
+            try await fixture.admin.workers().contains { $0["pid"] == pid }
+        }
+    }
 
     func kill9() {
         child.signal(SIGKILL)

@@ -14,7 +14,7 @@ import Testing
         try await worker.stop()
         let runs = try await f.runCounts()
         #expect(ids.allSatisfy { runs[$0] == 1 })
-        #expect(try await f.fields(ids[0])["state"] == "completed")
+        #expect(try await f.state(ids[0]) == "completed")
         let stats = try await f.stats()
         #expect(stats.pending == 0 && stats.active == 0 && stats.failed == 0)
     }
@@ -34,9 +34,9 @@ import Testing
         let f = try QueueFixture()
         let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"fail":"retry","fail_times":2}"#)).id
         let worker = RunningWorker(f, handlers: [NoopHandler()])
-        try await waitUntil("the job completes") { try await f.fields(id)["state"] == "completed" }
+        try await waitUntil("the job completes") { try await f.state(id) == "completed" }
         try await worker.stop()
-        let job = try await f.fields(id)
+        let job = try await f.record(id)
         #expect(job["attempt"] == "3" && job["last_error"] == "noop asked to fail (attempt 2)")
     }
 
@@ -54,9 +54,9 @@ import Testing
         let f = try QueueFixture()
         let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"fail":"snooze","fail_times":1}"#)).id
         let worker = RunningWorker(f, handlers: [NoopHandler()])
-        try await waitUntil("the job completes") { try await f.fields(id)["state"] == "completed" }
+        try await waitUntil("the job completes") { try await f.state(id) == "completed" }
         try await worker.stop()
-        let job = try await f.fields(id)
+        let job = try await f.record(id)
         #expect(job["snoozes"] == "1")
         // attempt 0 at the snooze stayed 0, so the run after it is the first attempt.
         #expect(job["attempt"] == "1")
@@ -85,7 +85,7 @@ import Testing
         try await f.assertDead(ghost, reason: "unknown kind 'ghost'")
         // Still alive: new work is picked up.
         let later = try await f.seedPending(1)[0]
-        try await waitUntil("a later job completes") { try await f.fields(later)["state"] == "completed" }
+        try await waitUntil("a later job completes") { try await f.state(later) == "completed" }
         try await worker.stop()
         #expect(good.count == 5)
     }
@@ -95,12 +95,12 @@ import Testing
         let runAt = SystemClock().nowMillis() + 1_500
         let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", runAt: runAt)).id
         let worker = RunningWorker(f, handlers: [NoopHandler()])
-        try await waitUntil("the delayed job completes", timeout: .seconds(10)) { try await f.fields(id)["state"] == "completed" }
+        try await waitUntil("the delayed job completes", timeout: .seconds(10)) { try await f.state(id) == "completed" }
         try await worker.stop()
-        let job = try await f.fields(id)
-        let started = Int64(job["started_at"] ?? "0")!
-        #expect(started >= runAt, "started \(started - runAt) ms early")
-        #expect(started - runAt < 1_000, "started \(started - runAt) ms late")
+        // It ran after its time (finished is later than started) and within a second of it.
+        let finished = Int64(try await f.record(id)["finished_at"] ?? "0")!
+        #expect(finished >= runAt, "finished \(runAt - finished) ms before its time")
+        #expect(finished - runAt < 1_000, "finished \(finished - runAt) ms after its time")
     }
 
     @Test func pauseHoldsJobsAndResumeReleasesThem() async throws {
@@ -116,7 +116,7 @@ import Testing
         // Work on another queue completing proves the worker is fetching; the paused queue must be untouched.
         for _ in 0..<5 {
             let probe = try await f.enqueuer.enqueue(EnqueueRequest(kind: "other")).id
-            try await waitUntil("a job on an unpaused queue completes") { try await f.fields(probe, queue: "other")["state"] == "completed" }
+            try await waitUntil("a job on an unpaused queue completes") { try await f.state(probe) == "completed" }
         }
         let held = try await f.stats()
         #expect(held.pending == 20 && held.processed == 0 && held.paused)
@@ -135,7 +135,7 @@ import Testing
         try await f.assertDead(id, reason: "attempts exhausted (2/2): timed out after 0.2s")
         // The only slot was replaced: the worker still runs new jobs.
         let next = try await f.seedPending(1)[0]
-        try await waitUntil("a job after the timeouts completes") { try await f.fields(next)["state"] == "completed" }
+        try await waitUntil("a job after the timeouts completes") { try await f.state(next) == "completed" }
         try await worker.stop()
     }
 

@@ -55,6 +55,16 @@ public struct QueueFixture: Sendable {
         return fields
     }
 
+    /// A job's state as `spool job` reports it (the hash, resolved against the active and completed sets).
+    public func state(_ id: String) async throws -> String? {
+        try await admin.job(id)?.state
+    }
+
+    /// A job's fields as `spool job` reports them.
+    public func record(_ id: String) async throws -> [String: String] {
+        try await admin.job(id)?.fields ?? [:]
+    }
+
     public func listItems(_ key: String) async throws -> [String] {
         try await redis.run("LRANGE", key, "0", "-1").array?.compactMap(\.string) ?? []
     }

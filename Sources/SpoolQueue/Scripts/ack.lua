@@ -2,24 +2,24 @@
 -- KEYS[1] spool:{q}:active   KEYS[2] spool:{q}:leases   KEYS[3] spool:{q}:stats   KEYS[4] spool:{q}:completed
 -- KEYS[5] spool:{q}:job: (prefix)
 -- ARGV[1] now (unix ms)   ARGV[2] 1 to keep finished jobs' records (the Janitor deletes them after their TTL), 0 to delete now
--- ARGV[3..] five per job: id, lease token, attempts made (counting this one), started at (unix ms), result ("" = none)
+-- ARGV[3..] three per job: id, lease token, result ("" = none)
 -- returns: per job, 1 when settled, 0 when the lease was no longer ours (the recoverer handed the job on)
+-- Like fetch.lua, this leaves the job's hash alone (the hottest path): a job is completed while it is in
+-- the completed set, finished at its score, after one more attempt than its hash counts.
 local ids = {}
-for i = 3, #ARGV, 5 do ids[#ids+1] = ARGV[i] end
+for i = 3, #ARGV, 3 do ids[#ids+1] = ARGV[i] end
 local held = redis.call('HMGET', KEYS[2], unpack(ids))
-local settled, done, finished = {}, {}, {}
+local settled, done, finished, gone = {}, {}, {}, {}
 local keep = ARGV[2] == '1'
 for n, id in ipairs(ids) do
-  local i = 3 + (n - 1) * 5
+  local i = 3 + (n - 1) * 3
   if held[n] == ARGV[i+1] then
-    local key = KEYS[5] .. id
-    if keep then
-      redis.call('HSET', key, 'state', 'completed', 'finished_at', ARGV[1], 'attempt', ARGV[i+2], 'started_at', ARGV[i+3])
-      if ARGV[i+4] ~= '' then redis.call('HSET', key, 'result', ARGV[i+4]) end
+    if not keep then
+      gone[#gone+1] = KEYS[5] .. id
+    else
+      if ARGV[i+2] ~= '' then redis.call('HSET', KEYS[5] .. id, 'result', ARGV[i+2]) end
       finished[#finished+1] = ARGV[1]
       finished[#finished+1] = id
-    else
-      redis.call('DEL', key)
     end
     done[#done+1] = id
     settled[n] = 1
@@ -32,6 +32,6 @@ if #done > 0 then
   redis.call('HDEL', KEYS[2], unpack(done))
   redis.call('HINCRBY', KEYS[3], 'processed', #done)
 end
--- One ZADD for the batch instead of an EXPIRE per job: the hot path stays short.
 if #finished > 0 then redis.call('ZADD', KEYS[4], unpack(finished)) end
+if #gone > 0 then redis.call('UNLINK', unpack(gone)) end
 return settled

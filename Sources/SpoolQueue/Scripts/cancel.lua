@@ -1,12 +1,13 @@
 -- cancel.lua: cancel a job that has not started: pending, scheduled or waiting to retry.
 -- KEYS[1] spool:{q}:pending   KEYS[2] spool:{q}:scheduled   KEYS[3] spool:{q}:retry   KEYS[4] spool:{q}:job:<id>
--- KEYS[5] spool:{q}:active
+-- KEYS[5] spool:{q}:active   KEYS[6] spool:{q}:completed
 -- ARGV[1] id   ARGV[2] now (unix ms)   ARGV[3] seconds to keep the cancelled job
 -- returns: 1 when cancelled, or the state that prevented it ("active", "completed", "dead", ...), or false if unknown
 local state = redis.call('HGET', KEYS[4], 'state')
 if not state then return false end
--- fetch.lua leaves the hash alone: the active set says whether the job is running.
+-- fetch.lua and ack.lua leave the hash alone: the active and completed sets say where the job is.
 if redis.call('ZSCORE', KEYS[5], ARGV[1]) then return 'active' end
+if redis.call('ZSCORE', KEYS[6], ARGV[1]) then return 'completed' end
 local removed = 0
 if state == 'pending' then
   removed = redis.call('LREM', KEYS[1], 1, ARGV[1])

@@ -52,12 +52,12 @@ import Testing
         let ids = try await f.seedPending(3)
         _ = try await f.redis.run(f.keys.fetchCall("default", limit: 3, deadline: 31000, token: "w.1"))
         for (index, id) in ids.enumerated() {
-            _ = try await f.redis.run(f.keys.ackCall("default", now: Int64(5000 + index), keep: true, jobs: [(id, "w.1", 1, 4000, "")]))
+            _ = try await f.redis.run(f.keys.ackCall("default", now: Int64(5000 + index), keep: true, jobs: [(id, "w.1", "")]))
         }
         #expect(try await f.redis.run(f.keys.trimCompletedCall("default", oldestKept: 5002, limit: 100)).int == 2)
         #expect(try await f.fields(ids[0]).isEmpty)
         #expect(try await f.fields(ids[1]).isEmpty)
-        #expect(try await f.fields(ids[2])["state"] == "completed")
+        #expect(try await f.state(ids[2]) == "completed")
         #expect(try await f.zsetScores(f.keys.completed("default")) == [ids[2]: 5002])
     }
 
