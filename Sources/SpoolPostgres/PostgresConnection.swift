@@ -21,7 +21,7 @@ public final class PostgresConnection {
         guard let handle = PQconnectdb(conninfo) else { throw PostgresError(.connection, "libpq could not allocate a connection") }
         connection = handle
         guard PQstatus(handle) == CONNECTION_OK else {
-            let message = Self.message(handle)
+            let message = url.scrub(Self.message(handle))
             PQfinish(handle)
             connection = nil
             throw PostgresError(.connection, "cannot connect to \(url): \(message)")
@@ -96,10 +96,12 @@ public final class PostgresConnection {
         return loaded
     }
 
-    /// COPY text format: backslash, tab, newline and carriage return are escaped.
+    /// COPY text format: backslash, tab, newline and carriage return are escaped; NUL, which PostgreSQL
+    /// text cannot hold at all, is dropped.
     static func appendCopyEscaped(_ value: String, to buffer: inout [UInt8]) {
         for byte in value.utf8 {
             switch byte {
+            case 0: continue
             case 92: buffer.append(92); buffer.append(92)
             case 9: buffer.append(92); buffer.append(116)
             case 10: buffer.append(92); buffer.append(110)
@@ -146,8 +148,15 @@ public final class PostgresConnection {
             // DETAIL is left out on purpose: it repeats row values ("Key (email)=(...) already exists").
             if let constraint = PQresultErrorField(result, Int32(UInt8(ascii: "n"))) { message += " (constraint \(String(cString: constraint)))" }
             let broken = connection.map { PQstatus($0) != CONNECTION_OK } ?? true
-            throw PostgresError(broken ? .connection : .server, message.trimmingTrailingNewlines, sqlState: sqlState, query: sql)
+            throw PostgresError(broken ? .connection : .server, Self.withoutQuotedValue(message.trimmingTrailingNewlines), sqlState: sqlState, query: sql)
         }
+    }
+
+    /// Server messages end with the offending value (`invalid input syntax for type integer: "two"`);
+    /// that value came from a parameter, so it is cut.
+    static func withoutQuotedValue(_ message: String) -> String {
+        guard message.hasSuffix("\""), let range = message.ranges(of: ": \"").last else { return message }
+        return String(message[..<range.lowerBound]) + ": (value redacted)"
     }
 
     private static func message(_ connection: OpaquePointer) -> String {

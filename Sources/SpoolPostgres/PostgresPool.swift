@@ -112,11 +112,14 @@ public final class PostgresPool: Sendable {
     }
 
     private func release(_ connection: PooledConnection) {
-        let waiter = state.withLock { state in
-            if !state.waiters.isEmpty { return Optional(state.waiters.removeFirst().continuation) }
+        let (waiter, closed) = state.withLock { state -> (UnsafeContinuation<PooledConnection, any Error>?, Bool) in
+            if state.closed { return (nil, true) }
+            if !state.waiters.isEmpty { return (state.waiters.removeFirst().continuation, false) }
             state.idle.append(connection)
-            return nil
+            return (nil, false)
         }
+        // A connection given back after close() ends its thread instead of waiting forever.
+        if closed { connection.shutdown() }
         waiter?.resume(returning: connection)
     }
 }

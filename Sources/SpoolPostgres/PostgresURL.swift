@@ -7,6 +7,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     public let port: Int
     public let user: String?
     public let database: String
+    /// Kept only to scrub it from libpq's messages.
+    let password: String?
 
     public init(parsing text: String) throws(PostgresError) {
         func bad(_ why: String) -> PostgresError {
@@ -17,9 +19,11 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         var rest = Substring(text.dropFirst(scheme.count))
         if let query = rest.firstIndex(of: "?") { rest = rest[..<query] }
         var user: String?
+        var password: String?
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             user = String(credentials.prefix { $0 != ":" })
+            if let colon = credentials.firstIndex(of: ":") { password = String(credentials[credentials.index(after: colon)...]) }
             rest = rest[rest.index(after: at)...]
         }
         guard let slash = rest.firstIndex(of: "/") else { throw bad("the database name is missing") }
@@ -30,8 +34,10 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         var port = 5432
         if let colon = hostPort.lastIndex(of: ":"), !hostPort.hasSuffix("]") {
             host = String(hostPort[..<colon])
-            guard let value = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(value) else {
-                throw bad("port '\(hostPort[hostPort.index(after: colon)...])' is not a number from 1 to 65535")
+            let portText = hostPort[hostPort.index(after: colon)...]
+            guard let value = Int(portText), (1...65535).contains(value) else {
+                // A URL without `@host` puts the password where the port goes: quote digits only.
+                throw bad(portText.allSatisfy(\.isNumber) ? "port '\(portText)' is not a number from 1 to 65535" : "the port is not a number")
             }
             port = value
         }
@@ -41,15 +47,36 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         self.port = port
         self.user = user?.isEmpty == true ? nil : user
         self.database = database
+        self.password = password
+    }
+
+    /// `message` with the password (plain or as written in the URL) replaced by ***.
+    func scrub(_ message: String) -> String {
+        guard let password, !password.isEmpty else { return message }
+        return message.replacing(password, with: "***")
     }
 
     public var description: String { Self.redacted(text) }
 
     /// The URL with the password masked.
     static func redacted(_ text: String) -> String {
-        guard let schemeEnd = text.firstRange(of: "://")?.upperBound, let at = text.lastIndex(of: "@"), schemeEnd < at else { return text }
-        let credentials = text[schemeEnd..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return text }
-        return String(text[..<colon]) + ":***" + String(text[at...])
+        var result = text
+        if let query = result.firstIndex(of: "?") {
+            // password=... may also come as a query parameter.
+            let parameters = result[result.index(after: query)...].split(separator: "&").map { $0.hasPrefix("password=") ? "password=***" : String($0) }
+            result = String(result[...query]) + parameters.joined(separator: "&")
+        }
+        guard let schemeEnd = result.firstRange(of: "://")?.upperBound else { return result }
+        guard let at = result[..<(result.firstIndex(of: "?") ?? result.endIndex)].lastIndex(of: "@"), schemeEnd < at else {
+            // No @: a non-numeric part after a colon is not a port but a password missing its @host.
+            let authority = result[schemeEnd...].prefix { $0 != "/" && $0 != "?" }
+            if let colon = authority.firstIndex(of: ":"), !authority[authority.index(after: colon)...].allSatisfy(\.isNumber) {
+                return String(result[..<colon]) + ":***" + String(result[authority.endIndex...])
+            }
+            return result
+        }
+        let credentials = result[schemeEnd..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return result }
+        return String(result[..<colon]) + ":***" + String(result[at...])
     }
 }

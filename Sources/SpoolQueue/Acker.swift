@@ -145,7 +145,10 @@ public final class Acker: Sendable {
                 completedByQueue[settlement.job.queue, default: []].append(index)
             }
         }
-        for (queue, indices) in completedByQueue {
+        // Chunks of 500: ack.lua unpacks its ids, and Lua's unpack() has a stack limit.
+        for (queue, all) in completedByQueue {
+            for start in stride(from: 0, to: all.count, by: 500) {
+            let indices = Array(all[start..<min(start + 500, all.count)])
             let jobs = indices.map { index in
                 let job = batch[index].job
                 var result = ""
@@ -154,6 +157,7 @@ public final class Acker: Sendable {
             }
             calls.append(keys.ackCall(queue, now: now, keep: completedTTL > .zero, jobs: jobs))
             answers.append(indices)
+            }
         }
         var landed = [Bool](repeating: false, count: batch.count)
         if let replies = await runWithRetry(calls, giveUpAfter: lease) {
@@ -191,12 +195,20 @@ public final class Acker: Sendable {
         }
     }
 
-    /// Runs calls, retrying quietly while Redis is away (the client logs the outage once).
+    /// Runs calls, retrying quietly while Redis is away (the client logs the outage once) and retrying the
+    /// calls answered with a transient error (LOADING, READONLY ...), which did nothing.
     private func runWithRetry(_ calls: [ScriptCall], giveUpAfter limit: Duration) async -> [RedisReply]? {
         let giveUp = monotonicNow() + limit
+        var replies = [RedisReply](repeating: .null, count: calls.count)
+        var pending = Array(calls.indices)
         while true {
             do {
-                return try await redis.run(calls)
+                let answered = try await redis.run(pending.map { calls[$0] })
+                for (index, reply) in zip(pending, answered) { replies[index] = reply }
+                pending = pending.filter { replies[$0].isTransientError }
+                if pending.isEmpty { return replies }
+                if monotonicNow() > giveUp { return replies }
+                try? await Task.sleep(for: redis.retryDelay)
             } catch let error as RedisError where error.isConnectionError {
                 if monotonicNow() > giveUp {
                     logger.warning("giving up settling jobs; their leases expire and the recoverer hands them on", metadata: ["jobs": "\(calls.count)"])

@@ -30,7 +30,14 @@ public final class Fetcher: Sendable {
             // Lua's unpack() has a stack limit; a few hundred jobs per call is plenty.
             let wanted = min(limit - jobs.count, 500)
             if wanted <= 0 { break }
-            jobs.append(contentsOf: try await fetch(queue: queue, limit: wanted))
+            do {
+                jobs.append(contentsOf: try await fetch(queue: queue, limit: wanted))
+            } catch {
+                // Jobs already leased from earlier queues must reach the slots, or they would sit
+                // leased and unrun until their lease expired.
+                if jobs.isEmpty { throw error }
+                break
+            }
         }
         return jobs
     }
@@ -48,7 +55,9 @@ public final class Fetcher: Sendable {
         }
         paused.withLock { _ = $0.remove(queue) }
         guard let fields = reply.array, fields.count % 7 == 0 else {
-            throw RedisError(.unexpectedReply, "fetch.lua returned \(reply)", command: "EVALSHA fetch.lua")
+            // The reply holds job args: say its shape, not its content.
+            throw RedisError(.unexpectedReply, "fetch.lua returned an unexpected reply (\(reply.array.map { "\($0.count) elements" } ?? "not an array"))",
+                             command: "EVALSHA fetch.lua")
         }
         var jobs: [Job] = []
         jobs.reserveCapacity(fields.count / 7)

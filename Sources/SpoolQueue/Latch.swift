@@ -25,3 +25,14 @@ final class Latch: Sendable {
         }
     }
 }
+
+/// Sleeps for `duration` even in a cancelled task (the drain must wait out its grace period whether
+/// shutdown came as a signal or as cancellation), or until `latch` fires.
+func pause(_ duration: Duration, unless latch: Latch? = nil) async {
+    await withTaskGroup(of: Void.self) { group in
+        group.addTask { await Task.detached { try? await Task.sleep(for: duration) }.value }
+        if let latch { group.addTask { await latch.wait() } }
+        await group.next()
+        group.cancelAll()
+    }
+}

@@ -9,8 +9,12 @@ final class LeaseTable: Sendable {
         jobs.withLock { table in for job in fetched { table[job.id] = job } }
     }
 
-    func remove(_ id: String) {
-        _ = jobs.withLock { $0.removeValue(forKey: id) }
+    /// Forgets a job's lease, unless the job has been leased again since (a recovered job fetched anew):
+    /// the old run's settle must not drop the new run's lease.
+    func remove(_ job: Job) {
+        jobs.withLock { table in
+            if table[job.id]?.leaseToken == job.leaseToken { table.removeValue(forKey: job.id) }
+        }
     }
 
     var all: [Job] { jobs.withLock { Array($0.values) } }

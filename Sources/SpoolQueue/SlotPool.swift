@@ -57,10 +57,17 @@ final class SlotPool: Sendable {
             let started = monotonicNow()
             slot.running.withLock { $0 = .init(job: job, started: started, deadline: started + timeouts(job)) }
             let outcome = await run(job)
-            // Whoever takes the running job settles it: this slot, or the watchdog after a timeout.
-            guard slot.running.withLock({ running in defer { running = nil }; return running != nil }) else { return }
             let duration = monotonicNow() - started
-            settle(job, outcome, duration)
+            // Whoever takes the running job settles it, in the same step: this slot, the watchdog after a
+            // timeout, or shutdown after the grace period. Handing the outcome over under the lock means
+            // shutdown can never see the job as neither running nor handed over.
+            let mine = slot.running.withLock { running -> Bool in
+                guard running != nil else { return false }
+                running = nil
+                settle(job, outcome, duration)
+                return true
+            }
+            guard mine else { return }
             // The job's place is free once it ran: its settle overlaps the next fetch (it stays leased until then).
             buffer.finished(after: duration)
             if slot.retired.load(ordering: .acquiring) { return }
@@ -75,17 +82,16 @@ final class SlotPool: Sendable {
             let taken: Slot.Running? = slot.running.withLock { running in
                 guard let current = running, now > current.deadline else { return nil }
                 running = nil
+                settle(current.job, .retry(error: "timed out after \(timeouts(current.job).secondsDouble)s"), now - current.started)
                 return current
             }
             if let taken { overdue.append((slot, taken.job, taken.started)) }
         }
-        for (slot, job, started) in overdue {
+        for (slot, _, started) in overdue {
             slot.retired.store(true, ordering: .releasing)
             slots.withLock { $0.removeAll { $0 === slot } }
             slot.task.withLock { $0?.cancel() }
             startSlot()
-            let limit = timeouts(job)
-            settle(job, .retry(error: "timed out after \(limit.secondsDouble)s"), now - started)
             buffer.finished(after: now - started)
         }
     }

@@ -74,7 +74,7 @@ public final class WorkerService: Service {
         let leases = LeaseTable()
         let buffer = JobBuffer(concurrency: options.concurrency, prefetch: options.prefetch)
         let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
-                          lease: options.lease, logger: logger, observers: observers, onSettled: { job in leases.remove(job.id) })
+                          lease: options.lease, logger: logger, observers: observers, onSettled: { job in leases.remove(job) })
         let processor = Processor(catalog: catalog, handlers: handlers,
                                   context: JobContext(redis: redis, keys: keys, clock: clock, logger: logger))
         let signal = WorkSignal()
@@ -86,6 +86,7 @@ public final class WorkerService: Service {
         let heartbeat = Heartbeat(redis: redis, keys: keys, clock: clock, lease: options.lease, workerID: workerID,
                                   info: ["queues": options.queues.joined(separator: ","), "concurrency": String(options.concurrency), "pid": String(getpid())])
         let fetchLoopDone = Latch()
+        let drained = Latch()
         logger.info("worker started", metadata: ["worker": "\(workerID)", "queues": "\(options.queues.joined(separator: ","))",
                                                  "concurrency": "\(options.concurrency)", "redis": "\(settings.redisURL)"])
 
@@ -101,10 +102,12 @@ public final class WorkerService: Service {
                     }
                 }
                 group.addTask { [logger] in
-                    while !Task.isCancelled {
+                    // Beats until the drain is over, even when the worker is cancelled: leases of jobs still
+                    // running in the grace period must not expire under them.
+                    while !drained.isFired {
                         do { try await heartbeat.beat(leases.all) } catch let error as RedisError where error.isConnectionError {
                         } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
-                        try? await Task.sleep(for: options.lease / 3)
+                        await pause(options.lease / 3, unless: drained)
                     }
                 }
                 group.addTask { await acker.run() }
@@ -124,6 +127,7 @@ public final class WorkerService: Service {
 
                 await withTaskCancellationHandler { await stopRequested.wait() } onCancel: { stopRequested.fire() }
                 await drain(buffer: buffer, signal: signal, slots: slots, leases: leases, acker: acker, fetchLoopDone: fetchLoopDone)
+                drained.fire()
                 await heartbeat.leave()
                 group.cancelAll()
             }
@@ -159,11 +163,11 @@ public final class WorkerService: Service {
         await fetchLoopDone.wait()
         if !notStarted.isEmpty {
             await acker.requeue(notStarted)
-            for job in notStarted { leases.remove(job.id) }
+            for job in notStarted { leases.remove(job) }
         }
         let deadline = monotonicNow() + options.shutdownGrace
         while slots.liveCount > 0 && monotonicNow() < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+            await pause(.milliseconds(10))
         }
         let cut = slots.abandonRunning()
         if !cut.isEmpty {
@@ -175,6 +179,6 @@ public final class WorkerService: Service {
         // Whatever is still leased (cut off, or fetched while stopping) goes back to pending, unrun.
         let left = leases.all
         await acker.requeue(left)
-        for job in left { leases.remove(job.id) }
+        for job in left { leases.remove(job) }
     }
 }

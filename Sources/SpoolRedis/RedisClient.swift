@@ -202,7 +202,9 @@ private final class Core: @unchecked Sendable {
             }
             return fresh
         } catch {
-            lastError = error as? RedisError ?? RedisError(.connection, "\(error)")
+            // A refused AUTH or SELECT during the handshake is still a failure to reach Redis: callers wait and retry.
+            let reason = (error as? RedisError).map { $0.command.map { "\($0) failed: " } ?? "" } ?? ""
+            lastError = RedisError(.connection, "cannot use \(url): \(reason)\((error as? RedisError)?.message ?? "\(error)")")
             markDown(error)
             return nil
         }

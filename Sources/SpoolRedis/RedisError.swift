@@ -31,6 +31,7 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     /// True when the failure is about reaching Redis rather than about the command itself.
     public var isConnectionError: Bool { code == .connection || code == .timeout }
 
+
     public var description: String {
         if let command { return "redis \(code) error in \(command): \(message)" }
         return "redis \(code) error: \(message)"
@@ -42,5 +43,12 @@ extension RedisReply {
     public func checked(_ command: String) throws -> RedisReply {
         if case .error(let message) = self { throw RedisError(.server, message, command: command) }
         return self
+    }
+
+    /// Error replies that say "not now" rather than "never": loading a dataset, a replica during
+    /// failover, a busy script, a lost master. The same command may succeed a moment later.
+    public var isTransientError: Bool {
+        guard let message = errorMessage else { return false }
+        return ["LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"].contains { message.hasPrefix($0) }
     }
 }

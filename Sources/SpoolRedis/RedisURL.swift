@@ -60,7 +60,10 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         if host == "localhost" { host = "127.0.0.1" }
         var port = 6379
         if let portText {
-            guard let value = Int(portText), (1...65535).contains(value) else { throw bad("port '\(portText)' is not a number from 1 to 65535") }
+            guard let value = Int(portText), (1...65535).contains(value) else {
+                // A URL without `@host` puts the password where the port goes: quote digits only.
+                throw bad(portText.allSatisfy(\.isNumber) ? "port '\(portText)' is not a number from 1 to 65535" : "the port is not a number")
+            }
             port = value
         }
         self.init(host: host, port: port, username: username, password: password, database: database)
@@ -84,8 +87,14 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// The text with whatever stands between `://` and `@` masked, for error messages.
     static func redacted(_ text: String) -> String {
-        guard text.hasPrefix("redis://"), let at = text.lastIndex(of: "@") else { return text }
-        return "redis://***" + String(text[at...])
+        guard text.hasPrefix("redis://") else { return text }
+        if let at = text.lastIndex(of: "@") { return "redis://***" + String(text[at...]) }
+        // No @: a non-numeric part after a colon is not a port but a password missing its @host.
+        let authority = text.dropFirst("redis://".count).prefix { $0 != "/" }
+        if let colon = authority.firstIndex(of: ":"), !authority[authority.index(after: colon)...].allSatisfy(\.isNumber) {
+            return "redis://" + authority[..<colon] + ":***" + text.dropFirst("redis://".count + authority.count)
+        }
+        return text
     }
 }
 

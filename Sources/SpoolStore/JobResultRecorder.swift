@@ -82,11 +82,14 @@ public final class JobResultRecorder: SettleObserver, Service {
                     try db.copy(into: "job_results", columns: Self.columns, rows: batch.lazy.map(\.values))
                 }
                 written.add(count, ordering: .relaxed)
-            } catch {
-                // Put the batch back in front and try again on the next tick.
+            } catch let error as PostgresError where error.code != .server {
+                // PostgreSQL is away: put the batch back in front and try again on the next tick.
                 buffer.withLock { $0.insert(contentsOf: batch, at: 0) }
                 logger.warning("could not record job results; will retry", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
                 return
+            } catch {
+                // The server refused the rows themselves: retrying would block every later batch behind them.
+                logger.error("job results refused by PostgreSQL; batch dropped", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
             }
         }
     }

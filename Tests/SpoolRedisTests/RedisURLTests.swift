@@ -28,10 +28,12 @@ import Testing
     }
 
     @Test func hidesPasswordsInErrors() {
-        #expect {
-            try RedisURL(parsing: "redis://bob:hunter2@host:bad")
-        } throws: { error in
-            !"\(error)".contains("hunter2")
+        for text in ["redis://bob:hunter2@host:bad", "redis://bob:hunter2", "redis://:hunter2/0"] {
+            #expect {
+                try RedisURL(parsing: text)
+            } throws: { error in
+                !"\(error)".contains("hunter2")
+            }
         }
     }
 }

@@ -44,6 +44,15 @@ import Testing
         #expect(try dead.string("tenant") == nil)
     }
 
+    @Test func aSnoozeAndACompletionOfOneAttemptAreTwoRows() async throws {
+        let pool = try await migratedPool()
+        let recorder = JobResultRecorder(pool: pool, logger: TestEnvironment.logger)
+        recorder.settled(job(7), outcome: .snooze(until: 0, reason: "quiet hours"), duration: .milliseconds(1), at: 1_795_305_600_000)
+        recorder.settled(job(7), outcome: .completed, duration: .milliseconds(1), at: 1_795_305_601_000)
+        await recorder.flush()
+        #expect(recorder.writtenCount == 2)
+    }
+
     @Test func aWorkerRecordsEverySettledJob() async throws {
         let pool = try await migratedPool()
         let recorder = JobResultRecorder(pool: pool, interval: .milliseconds(20), logger: TestEnvironment.logger)

@@ -10,7 +10,7 @@ public struct NoopHandler: JobHandler {
     //   sleep_ms    sleep this long before answering (a slow job)
     //   fail        "retry", "permanent" or "snooze": fail the first `fail_times` attempts (all when absent)
     //   mark        count each execution in the `noop:runs` hash, to prove exactly-once in tests
-    //   notify      push the job id onto the `noop:notify` list when it runs, so a benchmark can time pickup
+    //   notify      push "<job id> <unix ms>" onto the `noop:notify` list when it starts, to time pickup
 
     public init() {}
 
@@ -20,7 +20,7 @@ public struct NoopHandler: JobHandler {
             try await context.redis.run("HINCRBY", "\(context.keys.prefix):noop:runs", job.id, "1")
         }
         if try args.bool("notify") == true {
-            try await context.redis.run("RPUSH", "\(context.keys.prefix):noop:notify", job.id)
+            try await context.redis.run("RPUSH", "\(context.keys.prefix):noop:notify", "\(job.id) \(context.clock.nowMillis())")
         }
         if let ms = try args.int("sleep_ms"), ms > 0 {
             try await Task.sleep(for: .milliseconds(ms))

@@ -11,7 +11,12 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[6], id)
   local max = redis.call('HGET', key, 'max_attempts')
-  if max then
+  if not max then
+    -- The job's data is gone (deleted by hand, expired): leave a trace in the dead set, not nothing.
+    redis.call('HSET', key, 'state', 'dead', 'finished_at', ARGV[1], 'dead_reason', 'malformed job: its data is missing from Redis')
+    redis.call('ZADD', KEYS[3], ARGV[1], id)
+    killed = killed + 1
+  else
     local attempt = redis.call('HINCRBY', key, 'attempt', 1)
     redis.call('HSET', key, 'last_error', 'lease expired: the worker holding the job stopped heartbeating')
     if attempt >= tonumber(max) then

@@ -34,4 +34,12 @@ import Testing
         #expect(requeued["last_error"]?.contains("lease expired") == true)
         try await f.assertDead(ids[2], reason: "attempts exhausted (3/3): lease expired")
     }
+
+    @Test func recoverSendsAJobWhoseDataIsGoneToDeadWithAReason() async throws {
+        let f = try QueueFixture()
+        let ids = try await lease(f, 1, deadline: 5000)
+        try await f.redis.run("DEL", f.keys.job("default", ids[0]))
+        #expect(try await f.redis.run(f.keys.recoverCall("default", now: 6000, limit: 100)) == .array([.integer(0), .integer(1)]))
+        try await f.assertDead(ids[0], reason: "malformed job: its data is missing")
+    }
 }
