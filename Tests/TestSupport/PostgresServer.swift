@@ -6,42 +6,28 @@ import SpoolSupport
 /// port, stopped by its own PID. PostgreSQL will not run as root, so when the tests run as root the
 /// server runs as the `postgres` user.
 public final class PostgresServer: @unchecked Sendable {
-    public private(set) var port = 0
-    public let directory: String
-    private var process: ChildProcess?
+    private let server: LocalServer
     static let binaries = "/usr/lib/postgresql/15/bin"
+
+    public var port: Int { server.port }
 
     /// The superuser's URL for database `name`.
     public func url(database name: String = "postgres") -> PostgresURL {
-        try! PostgresURL(parsing: "postgres://spool@127.0.0.1:\(port)/\(name)")
+        try! PostgresURL(parsing: "postgres://spool@127.0.0.1:\(server.port)/\(name)")
     }
 
     public init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-pg-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try Self.asServerUser(["\(Self.binaries)/initdb", "-D", "\(directory)/data", "-U", "spool", "--auth=trust", "-E", "UTF8",
-                               "--no-sync", "--locale=C"], directory: directory, log: "\(directory)/initdb.log")
-        var lastError: (any Error)?
-        for _ in 0..<20 {
-            let candidate = Int.random(in: 20_000...45_000)
-            port = candidate
-            do { try launch(); return } catch { lastError = error }
-        }
-        throw lastError ?? TestFailure("could not start postgres")
-    }
-
-    private func launch() throws {
-        process = try Self.spawnAsServerUser(["\(Self.binaries)/postgres", "-D", "\(directory)/data", "-p", String(port), "-h", "127.0.0.1",
-                                              "-k", directory, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
-                                             log: "\(directory)/postgres.log")
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if process?.isRunning != true { throw TestFailure("postgres exited at start (port \(port) taken?): see \(directory)/postgres.log") }
-            if (try? PostgresConnection(url: url(), connectTimeout: .seconds(1))) != nil { return }
-            usleep(20_000)
-        }
-        stop()
-        throw TestFailure("postgres on port \(port) did not accept connections within 20 s")
+        server = try LocalServer(name: "pg", stopSignal: SIGINT, spawn: { server, port in
+            // SIGINT is PostgreSQL's fast shutdown.
+            try Self.spawnAsServerUser(["\(Self.binaries)/postgres", "-D", "\(server.directory)/data", "-p", String(port), "-h", "127.0.0.1",
+                                        "-k", server.directory, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                                       log: "\(server.directory)/postgres.log")
+        }, isReady: { port in
+            (try? PostgresConnection(url: PostgresURL(parsing: "postgres://spool@127.0.0.1:\(port)/postgres"), connectTimeout: .seconds(1))) != nil
+        })
+        try Self.asServerUser(["\(Self.binaries)/initdb", "-D", "\(server.directory)/data", "-U", "spool", "--auth=trust", "-E", "UTF8",
+                               "--no-sync", "--locale=C"], directory: server.directory, log: "\(server.directory)/initdb.log")
+        try server.start()
     }
 
     /// Creates an empty database and returns its URL.
@@ -51,23 +37,8 @@ public final class PostgresServer: @unchecked Sendable {
         return url(database: name)
     }
 
-    /// Fast shutdown (SIGINT), waiting for the server to exit.
-    public func stop() {
-        guard let process else { return }
-        process.signal(SIGINT)
-        process.wait()
-        self.process = nil
-    }
-
-    public func restart() throws {
-        stop()
-        try launch()
-    }
-
-    deinit {
-        stop()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
+    public func stop() { server.stop() }
+    public func restart() throws { try server.restart() }
 
     private static var runsAsRoot: Bool { getuid() == 0 }
 
