@@ -1,3 +1,4 @@
+import SpoolSupport
 import Synchronization
 
 /// A one-shot event that any number of tasks can wait for.
@@ -27,12 +28,13 @@ final class Latch: Sendable {
 }
 
 /// Sleeps for `duration` even in a cancelled task (the drain must wait out its grace period whether
-/// shutdown came as a signal or as cancellation), or until `latch` fires.
+/// shutdown came as a signal or as cancellation), or until `latch` fires. Sleeps in short detached
+/// steps: cancellation cannot cut them short, and a fired latch is noticed within 50 ms.
 func pause(_ duration: Duration, unless latch: Latch? = nil) async {
-    await withTaskGroup(of: Void.self) { group in
-        group.addTask { await Task.detached { try? await Task.sleep(for: duration) }.value }
-        if let latch { group.addTask { await latch.wait() } }
-        await group.next()
-        group.cancelAll()
+    let deadline = monotonicNow() + duration
+    while latch?.isFired != true {
+        let left = deadline - monotonicNow()
+        if left <= .zero { return }
+        await Task.detached { try? await Task.sleep(for: min(left, .milliseconds(50))) }.value
     }
 }

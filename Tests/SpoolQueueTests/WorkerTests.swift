@@ -1,5 +1,5 @@
 import SpoolJobs
-import SpoolQueue
+@testable import SpoolQueue
 import SpoolRedis
 import TestSupport
 import Testing
@@ -158,6 +158,17 @@ import Testing
         try await second.stop()
         let runs = try await f.runCounts()
         #expect(ids.allSatisfy { runs[$0] == 1 }, "runs: \(runs.values.sorted())")
+    }
+
+    @Test func stoppingDoesNotWaitOutTheHeartbeatInterval() async throws {
+        var f = try QueueFixture()
+        f.settings.lease = .seconds(30)  // heartbeat every 10 s
+        let worker = RunningWorker(f, handlers: [NoopHandler()])
+        try await waitUntil("the worker is up") { try await !f.admin.workers().isEmpty }
+        let stopped = Latch()
+        Task { try await worker.stop(); stopped.fire() }
+        // The watchers' blocking wait takes up to a second to return; nothing should take longer.
+        try await waitUntil("the worker stops", timeout: .seconds(5)) { stopped.isFired }
     }
 
     @Test func shutdownPastTheGracePeriodHandsRunningJobsBack() async throws {
