@@ -20,7 +20,7 @@ public struct JobKindCatalog: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }.sorted()
         } catch {
-            throw SpoolConfigError("\(directory): cannot list job declarations (\(error)); set SPOOL_JOBS_DIR to the Jobs folder")
+            throw SpoolConfigError("\(directory): no such folder, or it cannot be read; set SPOOL_JOBS_DIR to the Jobs folder")
         }
         if names.isEmpty { throw SpoolConfigError("\(directory): no job declarations (*.json) found") }
         var specs: [JobKindSpec] = []

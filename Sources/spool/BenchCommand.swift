@@ -61,7 +61,7 @@ struct BenchCommand: AsyncParsableCommand {
             started = monotonicNow()
             while try await admin.stats().first(where: { $0.queue == "default" })?.processed ?? 0 < jobs {
                 try await Task.sleep(for: .milliseconds(5))
-                if monotonicNow() - started > .seconds(300) { throw ValidationError("throughput run did not finish in 300 s") }
+                if monotonicNow() - started > .seconds(300) { throw SpoolCommandError("throughput run did not finish in 300 s") }
             }
             let rate = Double(jobs) / (monotonicNow() - started).secondsDouble
             let rss = worker.peakRSSKilobytes ?? 0
@@ -127,7 +127,7 @@ struct BenchCommand: AsyncParsableCommand {
     private func waitForWorker(_ admin: QueueAdmin) async throws {
         let started = monotonicNow()
         while try await admin.workers().isEmpty {
-            if monotonicNow() - started > .seconds(30) { throw ValidationError("the bench worker did not start within 30 s") }
+            if monotonicNow() - started > .seconds(30) { throw SpoolCommandError("the bench worker did not start within 30 s") }
             try await Task.sleep(for: .milliseconds(10))
         }
     }

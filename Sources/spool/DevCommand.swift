@@ -26,7 +26,7 @@ struct DevCommand: AsyncParsableCommand {
         let redis = runtime.redis()
         // Fail fast with a clear message when Redis is not there.
         do { _ = try await redis.run("PING") } catch {
-            throw ValidationError("cannot reach Redis at \(runtime.settings.redisURL): \(error)")
+            throw SpoolCommandError("cannot reach Redis at \(runtime.settings.redisURL): \(error)")
         }
         let services: [any Service] = (recorder.map { [$0] } ?? []) + [worker]
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)

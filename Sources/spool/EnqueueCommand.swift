@@ -37,7 +37,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             print(result.id)
             if !result.created { printError("idempotency key '\(idempotencyKey ?? "")' already used: this is the earlier job's id; nothing enqueued") }
         } catch let error as EnqueueError {
-            throw ValidationError("not enqueued: \(error)")
+            throw SpoolCommandError("not enqueued: \(error)")
         }
     }
 

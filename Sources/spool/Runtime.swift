@@ -33,7 +33,7 @@ struct Runtime {
             }
             return Runtime(settings: settings, catalog: catalog, logger: Logger(label: "spool"))
         } catch let error as SpoolConfigError {
-            throw ValidationError("configuration error: \(error.message)")
+            throw SpoolCommandError("configuration error: \(error.message)")
         }
     }
 
@@ -43,13 +43,13 @@ struct Runtime {
 
     /// A pool for DATABASE_URL; a bad URL is a clear error naming it.
     func postgres(size: Int = 4) throws -> PostgresPool {
-        guard let text = settings.databaseURL else { throw ValidationError("DATABASE_URL is not set (nor database_url in the config file)") }
+        guard let text = settings.databaseURL else { throw SpoolCommandError("DATABASE_URL is not set (nor database_url in the config file)") }
         do {
             var options = PostgresPool.Options()
             options.size = size
             return PostgresPool(url: try PostgresURL(parsing: text), options: options, logger: logger)
         } catch {
-            throw ValidationError("configuration error: \(error.message)")
+            throw SpoolCommandError("configuration error: \(error.message)")
         }
     }
 
@@ -86,6 +86,13 @@ func bootstrapLogging(level: String) {
         handler.logLevel = parsed
         return handler
     }
+}
+
+/// A failure while running a command (configuration, a refused job, an unreachable server): printed as
+/// `Error: <message>` without the usage text that ValidationError adds for command-line mistakes.
+struct SpoolCommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Encodes a value as pretty JSON text with sorted keys.
