@@ -155,7 +155,7 @@ public final class PostgresConnection {
     /// Server messages end with the offending value (`invalid input syntax for type integer: "two"`);
     /// that value came from a parameter, so it is cut.
     static func withoutQuotedValue(_ message: String) -> String {
-        guard message.hasSuffix("\""), let range = message.ranges(of: ": \"").last else { return message }
+        guard message.hasSuffix("\""), let range = message.ranges(of: ": \"").first else { return message }
         return String(message[..<range.lowerBound]) + ": (value redacted)"
     }
 

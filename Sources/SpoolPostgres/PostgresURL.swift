@@ -70,7 +70,9 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         guard let at = result[..<(result.firstIndex(of: "?") ?? result.endIndex)].lastIndex(of: "@"), schemeEnd < at else {
             // No @: a non-numeric part after a colon is not a port but a password missing its @host.
             let authority = result[schemeEnd...].prefix { $0 != "/" && $0 != "?" }
-            if let colon = authority.firstIndex(of: ":"), !authority[authority.index(after: colon)...].allSatisfy(\.isNumber) {
+            // Skip a bracketed IPv6 host: its colons are not a password's.
+            let afterHost = authority.hasPrefix("[") ? authority[(authority.firstIndex(of: "]") ?? authority.startIndex)...] : authority
+            if let colon = afterHost.firstIndex(of: ":"), !afterHost[afterHost.index(after: colon)...].allSatisfy(\.isNumber) {
                 return String(result[..<colon]) + ":***" + String(result[authority.endIndex...])
             }
             return result

@@ -1,3 +1,4 @@
+import Logging
 import SpoolRedis
 import Synchronization
 
@@ -13,8 +14,11 @@ public final class Fetcher: Sendable {
     private let workerID: String
     private let sequence = Atomic<Int>(0)
     private let paused = Mutex<Set<String>>([])
+    private let logger: Logger
 
-    public init(redis: RedisClient, keys: KeySpace, selection: QueueSelection, lease: Duration, clock: any WallClock, workerID: String) {
+    public init(redis: RedisClient, keys: KeySpace, selection: QueueSelection, lease: Duration, clock: any WallClock, workerID: String,
+                logger: Logger = Logger(label: "spool.fetcher")) {
+        self.logger = logger
         self.redis = redis
         self.keys = keys
         self.selection = selection
@@ -36,6 +40,9 @@ public final class Fetcher: Sendable {
                 // Jobs already leased from earlier queues must reach the slots, or they would sit
                 // leased and unrun until their lease expired.
                 if jobs.isEmpty { throw error }
+                if !((error as? RedisError)?.isConnectionError ?? false) {
+                    logger.error("fetch failed", metadata: ["queue": "\(queue)", "error": "\(error)"])
+                }
                 break
             }
         }

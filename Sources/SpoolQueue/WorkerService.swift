@@ -70,7 +70,8 @@ public final class WorkerService: Service {
         let redis = RedisClient(url: settings.redisURL, name: "worker", options: clientOptions, logger: logger)
         defer { redis.close() }
         let selection = QueueSelection(queues: options.queues, weights: settings.queueWeights, order: settings.queueOrder)
-        let fetcher = Fetcher(redis: redis, keys: keys, selection: selection, lease: options.lease, clock: clock, workerID: workerID)
+        let fetcher = Fetcher(redis: redis, keys: keys, selection: selection, lease: options.lease, clock: clock, workerID: workerID,
+                              logger: logger)
         let leases = LeaseTable()
         let buffer = JobBuffer(concurrency: options.concurrency, prefetch: options.prefetch)
         let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
@@ -128,9 +129,10 @@ public final class WorkerService: Service {
                 await withTaskCancellationHandler { await stopRequested.wait() } onCancel: { stopRequested.fire() }
                 await drain(buffer: buffer, signal: signal, slots: slots, leases: leases, acker: acker, fetchLoopDone: fetchLoopDone)
                 drained.fire()
-                await heartbeat.leave()
                 group.cancelAll()
             }
+            // After the heartbeat task has ended, so that no beat can re-add this worker.
+            await heartbeat.leave()
         } onGracefulShutdown: { [stopRequested] in
             stopRequested.fire()
         }

@@ -49,6 +49,8 @@ extension RedisReply {
     /// failover, a busy script, a lost master. The same command may succeed a moment later.
     public var isTransientError: Bool {
         guard let message = errorMessage else { return false }
-        return ["LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"].contains { message.hasPrefix($0) }
+        // The first word is the error code: BUSY is transient, BUSYKEY and BUSYGROUP are not.
+        let code = message.prefix { $0 != " " }
+        return ["LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"].contains { code == $0 }
     }
 }

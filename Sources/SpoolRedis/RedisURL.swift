@@ -91,7 +91,9 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         if let at = text.lastIndex(of: "@") { return "redis://***" + String(text[at...]) }
         // No @: a non-numeric part after a colon is not a port but a password missing its @host.
         let authority = text.dropFirst("redis://".count).prefix { $0 != "/" }
-        if let colon = authority.firstIndex(of: ":"), !authority[authority.index(after: colon)...].allSatisfy(\.isNumber) {
+        // Skip a bracketed IPv6 host: its colons are not a password's.
+        let afterHost = authority.hasPrefix("[") ? authority[(authority.firstIndex(of: "]") ?? authority.startIndex)...] : authority
+        if let colon = afterHost.firstIndex(of: ":"), !afterHost[afterHost.index(after: colon)...].allSatisfy(\.isNumber) {
             return "redis://" + authority[..<colon] + ":***" + text.dropFirst("redis://".count + authority.count)
         }
         return text

@@ -82,14 +82,16 @@ public final class JobResultRecorder: SettleObserver, Service {
                     try db.copy(into: "job_results", columns: Self.columns, rows: batch.lazy.map(\.values))
                 }
                 written.add(count, ordering: .relaxed)
-            } catch let error as PostgresError where error.code != .server {
-                // PostgreSQL is away: put the batch back in front and try again on the next tick.
+            } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true || error.sqlState?.hasPrefix("23") == true {
+                // The rows themselves are refused (bad data, a constraint): retrying would block every
+                // later batch behind them.
+                dropped.add(batch.count, ordering: .relaxed)
+                logger.error("job results refused by PostgreSQL; batch dropped", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
+            } catch {
+                // PostgreSQL is away, read-only, out of disk, timing out...: keep the batch and try again.
                 buffer.withLock { $0.insert(contentsOf: batch, at: 0) }
                 logger.warning("could not record job results; will retry", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
                 return
-            } catch {
-                // The server refused the rows themselves: retrying would block every later batch behind them.
-                logger.error("job results refused by PostgreSQL; batch dropped", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
             }
         }
     }

@@ -87,6 +87,8 @@ import Testing
         #expect(try PostgresURL(parsing: "postgres://u:pw@db.internal:6543/app?sslmode=require").port == 6543)
         #expect(try PostgresURL(parsing: "postgres://u@h/db?sslmode=require&password=hunter2").description == "postgres://u@h/db?sslmode=require&password=***")
         #expect(problem("postgres://u:hunter2")?.contains("hunter2") == false)
+        #expect(try PostgresURL(parsing: "postgres://spool@[::1]:5432/spool").description == "postgres://spool@[::1]:5432/spool")
+        #expect(try PostgresURL(parsing: "postgres://[::1]:5432/spool").description == "postgres://[::1]:5432/spool")
     }
 
     @Test func statementTimeoutStopsALongQuery() throws {

@@ -15,6 +15,7 @@ for _, id in ipairs(ids) do
     -- The job's data is gone (deleted by hand, expired): leave a trace in the dead set, not nothing.
     redis.call('HSET', key, 'state', 'dead', 'finished_at', ARGV[1], 'dead_reason', 'malformed job: its data is missing from Redis')
     redis.call('ZADD', KEYS[3], ARGV[1], id)
+    redis.call('HINCRBY', KEYS[4], 'failed', 1)
     killed = killed + 1
   else
     local attempt = redis.call('HINCRBY', key, 'attempt', 1)
