@@ -37,7 +37,10 @@ struct DevCommand: AsyncParsableCommand {
                 if exitAfterDemo {
                     await group.triggerGracefulShutdown()
                 } else {
-                    say("demo done; still serving. Try: .build/release/spool enqueue noop --args '{\"sleep_ms\":100}'   (Ctrl-C stops)")
+                    // A second terminal needs the same Redis; show its URL unless it holds a password.
+                    let url = runtime.settings.redisURL
+                    let env = url.password == nil ? "REDIS_URL=\(url.urlString) " : ""
+                    say("demo done; still serving (Ctrl-C stops). In another terminal: \(env).build/release/spool enqueue noop --args '{\"sleep_ms\":100}'")
                 }
             }
             try await tasks.waitForAll()
