@@ -77,17 +77,17 @@ final class SlotPool: Sendable {
     /// Settles overdue jobs as timed out and replaces their slots. Called by the watchdog loop.
     func reapOverdue() {
         let now = monotonicNow()
-        var overdue: [(Slot, Job, Duration)] = []
+        var overdue: [(slot: Slot, started: Duration)] = []
         for slot in slots.withLock({ $0 }) {
-            let taken: Slot.Running? = slot.running.withLock { running in
+            let started: Duration? = slot.running.withLock { running in
                 guard let current = running, now > current.deadline else { return nil }
                 running = nil
                 settle(current.job, .retry(error: "timed out after \(timeouts(current.job).secondsDouble)s"), now - current.started)
-                return current
+                return current.started
             }
-            if let taken { overdue.append((slot, taken.job, taken.started)) }
+            if let started { overdue.append((slot, started)) }
         }
-        for (slot, _, started) in overdue {
+        for (slot, started) in overdue {
             slot.retired.store(true, ordering: .releasing)
             slots.withLock { $0.removeAll { $0 === slot } }
             slot.task.withLock { $0?.cancel() }
