@@ -61,6 +61,15 @@ as_postgres() {
   if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
 }
 
+# postgres_can_use DIR: true when the server's user can write DIR (as root, every parent folder must be
+# open to the postgres user too: a clone under /root is not).
+postgres_can_use() {
+  local dir="$1"
+  mkdir -p "$dir" || return 1
+  [ "$(id -u)" = 0 ] || return 0
+  chown postgres:postgres "$dir" && as_postgres test -w "$dir"
+}
+
 # start_postgres DIR PORT: a private PostgreSQL 15 with its data in DIR/data, trust auth for user spool
 # on 127.0.0.1 only, and a database named spool.
 start_postgres() {

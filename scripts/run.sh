@@ -28,13 +28,17 @@ fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
   pgdir="$SPOOL_STATE/postgres"
+  if ! postgres_can_use "$pgdir"; then
+    pgdir="/var/tmp/spool-$(printf '%s' "$SPOOL_ROOT" | sha1sum | cut -c1-8)/postgres"
+    log "the postgres user cannot reach $SPOOL_STATE; keeping PostgreSQL's data in $pgdir"
+  fi
   if [ -f "$pgdir/data/postmaster.pid" ] && kill -0 "$(head -n 1 "$pgdir/data/postmaster.pid")" 2>/dev/null; then
     pgport="$(sed -n 4p "$pgdir/data/postmaster.pid")"
     log "reusing the private PostgreSQL on 127.0.0.1:$pgport"
   else
     pgport=15432
     "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$pgport" >/dev/null 2>&1 && pgport="$(free_port)"
-    log "starting a private PostgreSQL 15 on 127.0.0.1:$pgport (data in .spool/postgres)"
+    log "starting a private PostgreSQL 15 on 127.0.0.1:$pgport (data in $pgdir)"
     start_postgres "$pgdir" "$pgport"
     trap 'stop_pidfile "$pgdir/data/postmaster.pid"; stop_pidfile "${dir:-/nonexistent}/redis.pid"' EXIT
   fi
