@@ -23,6 +23,8 @@ public final class JobResultRecorder: SettleObserver, Service {
     private let buffer = Mutex<[Row]>([])
     private let dropped = Atomic<Int>(0)
     private let written = Atomic<Int>(0)
+    /// Set while PostgreSQL is failing, so that an outage is logged once, not on every retry.
+    private let failing = Atomic<Bool>(false)
 
     public init(pool: PostgresPool, batchSize: Int = 5_000, interval: Duration = .milliseconds(100),
                 maximumBuffered: Int = 200_000, logger: Logger) {
@@ -82,6 +84,9 @@ public final class JobResultRecorder: SettleObserver, Service {
                     try db.copy(into: "job_results", columns: Self.columns, rows: batch.lazy.map(\.values))
                 }
                 written.add(count, ordering: .relaxed)
+                if failing.exchange(false, ordering: .relaxed) {
+                    logger.notice("job results reach PostgreSQL again")
+                }
             } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true || error.sqlState?.hasPrefix("23") == true {
                 // The rows themselves are refused (bad data, a constraint): retrying would block every
                 // later batch behind them.
@@ -90,7 +95,9 @@ public final class JobResultRecorder: SettleObserver, Service {
             } catch {
                 // PostgreSQL is away, read-only, out of disk, timing out...: keep the batch and try again.
                 buffer.withLock { $0.insert(contentsOf: batch, at: 0) }
-                logger.warning("could not record job results; will retry", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
+                if !failing.exchange(true, ordering: .relaxed) {
+                    logger.warning("could not record job results; retrying until PostgreSQL answers", metadata: ["error": "\(error)"])
+                }
                 return
             }
         }
