@@ -111,13 +111,6 @@ public final class Acker: Sendable {
         }
     }
 
-    /// Settles one job and waits for it (used where no settle loop runs).
-    @discardableResult
-    public func settle(_ job: Job, _ outcome: JobOutcome, duration: Duration) async -> Bool {
-        let settlement = Settlement(job: job, outcome: outcome, duration: duration)
-        return await send([settlement]).first ?? false
-    }
-
     /// Hands leased jobs back to pending without using an attempt (shutdown).
     public func requeue(_ jobs: [Job]) async {
         if jobs.isEmpty { return }
@@ -125,10 +118,9 @@ public final class Acker: Sendable {
         _ = await runWithRetry(calls, giveUpAfter: lease)
     }
 
-    /// Sends a batch as one pipeline; returns per settlement whether it landed.
-    @discardableResult
-    private func send(_ batch: [Settlement]) async -> [Bool] {
-        if batch.isEmpty { return [] }
+    /// Sends a batch as one pipeline, then logs and reports each settlement.
+    private func send(_ batch: [Settlement]) async {
+        if batch.isEmpty { return }
         let now = clock.nowMillis()
         var calls: [ScriptCall] = []
         // Which settlements each call answers for.
@@ -171,7 +163,6 @@ public final class Acker: Sendable {
             onSettled(settlement.job)
             if landed[index] { for observer in observers { observer.settled(settlement.job, outcome: finals[index], duration: settlement.duration, at: now) } }
         }
-        return landed
     }
 
     /// The script for an outcome (nil for a completion, which goes into the batched ack);

@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 /// A job as a worker holds it, from the moment fetch leases it until it is settled.
 public struct Job: Sendable, Equatable {
     public let id: String
@@ -26,38 +24,5 @@ public struct Job: Sendable, Equatable {
         self.enqueuedAt = enqueuedAt
         self.tenant = tenant
         self.leaseToken = leaseToken
-    }
-
-    /// Decodes the arguments into the handler's type. A failure is a `JobError.malformedArgs`,
-    /// which sends the job to the dead set with the decoder's explanation, never a retry.
-    public func decodeArgs<Args: Decodable>(_ type: Args.Type = Args.self) throws -> Args {
-        do {
-            return try JSONDecoder().decode(Args.self, from: Data(args.utf8))
-        } catch let error as DecodingError {
-            throw JobError.malformedArgs("args of job \(id) (\(kind)): \(error.spoolDescription)")
-        } catch {
-            throw JobError.malformedArgs("args of job \(id) (\(kind)): \(error)")
-        }
-    }
-}
-
-extension DecodingError {
-    /// "field 'retry.max_attempts': expected Int" rather than Foundation's nested debug dump.
-    public var spoolDescription: String {
-        func path(_ context: Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return keys.isEmpty ? "the top level" : "field '\(keys.joined(separator: ".").replacing(".[", with: "["))'"
-        }
-        switch self {
-        case .typeMismatch(let type, let context): return "\(path(context)): expected \(type), \(context.debugDescription)"
-        case .valueNotFound(let type, let context): return "\(path(context)): expected \(type), found null"
-        case .keyNotFound(let key, let context):
-            let parent = context.codingPath.isEmpty ? "" : " in \(path(context))"
-            return "field '\(key.stringValue)' is missing\(parent)"
-        case .dataCorrupted(let context):
-            let underlying = (context.underlyingError.map { " (\($0))" }) ?? ""
-            return "\(path(context)): \(context.debugDescription)\(underlying)"
-        @unknown default: return "\(self)"
-        }
     }
 }

@@ -1,6 +1,5 @@
 /// A job's arguments as a JSON object with typed getters. A field of the wrong type is a
 /// `JobError.malformedArgs` naming the field, which sends the job to the dead set with that reason.
-/// (`Job.decodeArgs` does the same through Codable, for handlers with many fields.)
 public struct JobArguments: Sendable {
     public let fields: [String: JSONValue]
 

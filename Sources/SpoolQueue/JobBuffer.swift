@@ -31,9 +31,6 @@ final class JobBuffer: Sendable {
         state = Mutex(State(prefetch: prefetch ?? concurrency))
     }
 
-    /// Jobs that may be leased ahead of the slots right now.
-    var prefetch: Int { state.withLock { $0.prefetch } }
-
     /// The fetch loop: returns how many jobs to fetch once enough are wanted for a batch; 0 when closed.
     func waitForDemand() async -> Int {
         await withUnsafeContinuation { continuation in

@@ -24,7 +24,7 @@ public enum JobOutcome: Sendable, Equatable {
 
 /// Errors a handler throws to steer the outcome; any other thrown error is a retry.
 public struct JobError: Error, Sendable, CustomStringConvertible {
-    public enum Code: Sendable { case malformedArgs, permanent, unknownKind, timedOut }
+    public enum Code: Sendable { case malformedArgs, permanent }
     public let code: Code
     public let message: String
 

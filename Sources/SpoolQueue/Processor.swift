@@ -26,8 +26,6 @@ public struct Processor: Sendable {
             switch error.code {
             case .malformedArgs: return .dead(reason: "malformed args: \(error.message)")
             case .permanent: return .dead(reason: "permanent error: \(error.message)")
-            case .unknownKind: return .dead(reason: error.message)
-            case .timedOut: return .retry(error: error.message)
             }
         } catch is CancellationError {
             return .retry(error: "cancelled before finishing")
