@@ -1,8 +1,9 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Spool: a job-queue worker system backed by Redis.
-// C libraries come in through system-library targets; only SpoolRedis imports CHiredis.
+// C libraries come in through system-library targets, each imported by one module only:
+// CHiredis by SpoolRedis, CLibpq by SpoolPostgres, CCurl by SpoolHTTP.
 let package = Package(
     name: "spool",
     platforms: [.macOS(.v15)],
@@ -14,11 +15,30 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // The HTTP servers (sandbox provider, enqueue API). Hummingbird's default traits pull in
+        // swift-configuration and full Foundation, which Spool does not use: leave them off.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.4.0"),
     ],
     targets: [
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "SpoolSupport"),
         .systemLibrary(name: "CLibpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "SpoolHTTP", dependencies: ["CCurl", "SpoolSupport"]),
+        .target(
+            name: "SpoolSandbox",
+            dependencies: [
+                "SpoolHTTP", "SpoolSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "SpoolPostgres",
             dependencies: ["CLibpq", "SpoolSupport", .product(name: "Logging", package: "swift-log")],
@@ -70,6 +90,7 @@ let package = Package(
             name: "spool",
             dependencies: [
                 "SpoolQueue", "SpoolJobs", "SpoolRedis", "SpoolSupport", "SpoolPostgres", "SpoolStore",
+                "SpoolHTTP", "SpoolSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,13 +99,17 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["SpoolRedis", "SpoolQueue", "SpoolSupport", "SpoolPostgres"],
+            dependencies: ["SpoolRedis", "SpoolQueue", "SpoolSupport", "SpoolPostgres", "SpoolHTTP", "SpoolSandbox"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "SpoolRedisTests", dependencies: ["SpoolRedis", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
-        .testTarget(name: "SpoolStoreTests", dependencies: ["SpoolStore", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
-        .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolJobs", "SpoolRedis", "TestSupport"]),
+        .testTarget(name: "SpoolStoreTests", dependencies: ["SpoolStore", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
+        .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "TestSupport"]),
+        .testTarget(
+            name: "SpoolHTTPTests",
+            dependencies: ["SpoolHTTP", "SpoolSandbox", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

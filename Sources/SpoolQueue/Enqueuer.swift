@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 import Synchronization
 

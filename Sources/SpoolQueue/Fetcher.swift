@@ -1,3 +1,4 @@
+import SpoolSupport
 import Logging
 import SpoolRedis
 import Synchronization

@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 
 /// Keeps a live worker's leases from expiring (`extend.lua`) and records the worker in the

@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 
 /// Keeps Redis from growing without bound: deletes completed jobs' records once their retention ends

@@ -1,3 +1,4 @@
+import SpoolSupport
 /// A job's arguments as a JSON object with typed getters. A field of the wrong type is a
 /// `JobError.malformedArgs` naming the field, which sends the job to the dead set with that reason.
 public struct JobArguments: Sendable {

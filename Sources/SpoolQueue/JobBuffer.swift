@@ -1,3 +1,4 @@
+import SpoolSupport
 import Synchronization
 
 /// Hands fetched jobs to worker slots and tells the fetch loop how many more to lease.

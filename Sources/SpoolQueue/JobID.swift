@@ -1,3 +1,4 @@
+import SpoolSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,4 @@
+import SpoolSupport
 import FoundationEssentials
 
 /// Every declared job kind, loaded from `Jobs/*.json` at start. A declaration that does not make sense

@@ -1,3 +1,4 @@
+import SpoolSupport
 /// One job kind's policy, declared in `Jobs/<kind>.json`: which queue, how long it may run, how it
 /// retries, and what its arguments look like. Policy is data; the handler is Swift.
 public struct JobKindSpec: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 
 /// Moves due jobs from `scheduled` (delayed and snoozed) and `retry` to pending with `promote.lua`.

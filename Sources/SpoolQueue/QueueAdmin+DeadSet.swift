@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 
 /// A dead job as `spool dead list` shows it.

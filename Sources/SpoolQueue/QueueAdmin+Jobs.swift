@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 
 /// A job's record as `spool job ID` shows it.

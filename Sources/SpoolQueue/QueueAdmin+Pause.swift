@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 
 extension QueueAdmin {

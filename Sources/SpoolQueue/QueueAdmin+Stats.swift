@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 
 /// One queue's numbers, as `spool stats --json` prints them.

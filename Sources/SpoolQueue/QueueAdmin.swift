@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 
 /// The operator's view of the queues: stats, job status, cancel, dead set and pause. Workers never use it.

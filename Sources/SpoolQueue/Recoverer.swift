@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolRedis
 
 /// Finds jobs whose lease expired (their worker was killed or hung) and hands them back with

@@ -1,6 +1,15 @@
-/// SHA-1, to name Lua scripts the way Redis does (EVALSHA) and to fingerprint migrations. Not for secrets.
+/// SHA-1: to name Lua scripts the way Redis does (EVALSHA), to fingerprint migrations, and inside
+/// HMAC-SHA1 because Twilio signs its webhooks with it. Not for anything new that needs collision resistance.
 public enum SHA1 {
     public static func hex(_ message: [UInt8]) -> String {
+        digest(message).map { byte in
+            let text = String(byte, radix: 16)
+            return byte < 16 ? "0" + text : text
+        }.joined()
+    }
+
+    /// The 20-byte digest.
+    public static func digest(_ message: [UInt8]) -> [UInt8] {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
         var data = message
         let bitLength = UInt64(message.count) * 8
@@ -28,10 +37,9 @@ public enum SHA1 {
             }
             h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e)
         }
-        return [h.0, h.1, h.2, h.3, h.4].map { word in
-            let text = String(word, radix: 16)
-            return String(repeating: "0", count: 8 - text.count) + text
-        }.joined()
+        return [h.0, h.1, h.2, h.3, h.4].flatMap { word in
+            [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
+        }
     }
 
     private static func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { (x << n) | (x >> (32 - n)) }

@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolPostgres
 import TestSupport
 import Testing

@@ -1,3 +1,4 @@
+import SpoolSupport
 import Foundation
 import SpoolQueue
 import SpoolRedis

@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolJobs
 @testable import SpoolQueue
 import SpoolRedis

@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolJobs
 import SpoolPostgres
 import SpoolQueue

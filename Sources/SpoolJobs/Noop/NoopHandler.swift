@@ -1,3 +1,4 @@
+import SpoolSupport
 import SpoolQueue
 import SpoolRedis
 

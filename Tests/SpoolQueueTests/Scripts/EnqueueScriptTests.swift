@@ -1,4 +1,5 @@
 @testable import SpoolQueue
+import SpoolSupport
 import SpoolRedis
 import TestSupport
 import Testing

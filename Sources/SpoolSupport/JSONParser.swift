@@ -10,7 +10,11 @@ struct JSONParser {
     static let maximumDepth = 64
 
     static func parse(_ text: String) throws(JSONValueError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(text.utf8))
+        try parse(bytes: Array(text.utf8))
+    }
+
+    static func parse(bytes: [UInt8]) throws(JSONValueError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
         parser.skipSpace()
         let value = try parser.value()
         parser.skipSpace()

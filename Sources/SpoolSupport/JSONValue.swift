@@ -1,7 +1,7 @@
 import FoundationEssentials
 
-/// Any JSON value, for reading declarations and checking job arguments against a declared schema
-/// without a type per file.
+/// Any JSON value, for reading declarations, checking job arguments against a declared schema, and
+/// reading provider answers, without a type per shape.
 public enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
@@ -37,6 +37,14 @@ public enum JSONValue: Sendable, Equatable, Codable {
         try JSONParser.parse(text)
     }
 
+    /// Parses UTF-8 bytes, as an HTTP body arrives.
+    public static func parse(bytes: [UInt8]) throws(JSONValueError) -> JSONValue {
+        try JSONParser.parse(bytes: bytes)
+    }
+
+    /// The value at `key` when this is an object.
+    public subscript(key: String) -> JSONValue? { objectValue?[key] }
+
     /// Compact JSON text.
     public var text: String {
         let encoder = JSONEncoder()
@@ -57,6 +65,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
 
     public var objectValue: [String: JSONValue]? { if case .object(let value) = self { return value }; return nil }
+    public var arrayValue: [JSONValue]? { if case .array(let value) = self { return value }; return nil }
     public var stringValue: String? { if case .string(let value) = self { return value }; return nil }
     public var numberValue: Double? { if case .number(let value) = self { return value }; return nil }
     public var boolValue: Bool? { if case .bool(let value) = self { return value }; return nil }

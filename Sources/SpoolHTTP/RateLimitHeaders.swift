@@ -1,0 +1,110 @@
+/// The rate-limit headers providers send, read into one answer: when may we send again?
+///
+/// - `Retry-After`: seconds, or an HTTP date (RFC 9110).
+/// - `retry-after-ms`: milliseconds (OpenAI).
+/// - `x-ratelimit-remaining-<what>` / `x-ratelimit-reset-<what>`: a Go-style duration such as `1s`,
+///   `6m0s` or `20ms` (OpenAI's requests and tokens), or a unix time or seconds (`x-ratelimit-reset`).
+public struct RateLimitHeaders: Sendable {
+    private let headers: HeaderFields
+
+    public init(_ headers: HeaderFields) { self.headers = headers }
+
+    /// How long Retry-After (or retry-after-ms) asks to wait, when the answer says.
+    public func retryAfter(nowMs: Int64) -> Duration? {
+        if let text = headers["retry-after-ms"], let ms = Double(text.trimmed), ms >= 0 { return .milliseconds(Int64(ms.rounded(.up))) }
+        guard let text = headers["Retry-After"]?.trimmed else { return nil }
+        if let seconds = Double(text), seconds >= 0 { return .milliseconds(Int64((seconds * 1000).rounded(.up))) }
+        if let dateMs = HTTPDate.parse(text) { return .milliseconds(max(0, dateMs - nowMs)) }
+        return nil
+    }
+
+    /// When sending may resume (unix ms) after a 429: Retry-After first, else the latest reset among
+    /// the limits reported as spent, else the latest reset named at all; nil when nothing says.
+    public func resumeAtMs(nowMs: Int64) -> Int64? {
+        if let wait = retryAfter(nowMs: nowMs) { return nowMs + wait.milliseconds }
+        let resets = self.resets(nowMs: nowMs)
+        let spent = resets.filter { $0.remaining == 0 }.map(\.atMs)
+        return spent.max() ?? resets.map(\.atMs).max()
+    }
+
+    /// On a successful answer: when a limit the answer reports as spent (remaining 0) resets.
+    /// This lets a limiter pause before the provider has to refuse anything.
+    public func exhaustedUntilMs(nowMs: Int64) -> Int64? {
+        resets(nowMs: nowMs).filter { $0.remaining == 0 }.map(\.atMs).max()
+    }
+
+    private func resets(nowMs: Int64) -> [(remaining: Int?, atMs: Int64)] {
+        var found: [(remaining: Int?, atMs: Int64)] = []
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            guard lower.hasPrefix("x-ratelimit-reset") else { continue }
+            let suffix = lower.dropFirst("x-ratelimit-reset".count)
+            guard let atMs = Self.resetTime(value.trimmed, nowMs: nowMs) else { continue }
+            let remaining = headers["x-ratelimit-remaining" + suffix].flatMap { Int($0.trimmed) }
+            found.append((remaining, atMs))
+        }
+        return found
+    }
+
+    /// A reset value: a Go duration ("6m0s"), a unix time in seconds, or seconds from now.
+    static func resetTime(_ text: String, nowMs: Int64) -> Int64? {
+        if let seconds = Double(text) {
+            return seconds > 1_000_000_000 ? Int64(seconds * 1000) : nowMs + Int64((seconds * 1000).rounded(.up))
+        }
+        return GoDuration.milliseconds(text).map { nowMs + $0 }
+    }
+}
+
+/// Go's duration syntax, as OpenAI writes its resets: "1h2m3.5s", "20ms", "6m0s".
+enum GoDuration {
+    static func milliseconds(_ text: String) -> Int64? {
+        let units: [(String, Double)] = [("ms", 1), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
+        var rest = Substring(text)
+        var total = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            total += value * unit.1
+            rest = rest.dropFirst(unit.0.count)
+        }
+        return Int64(total.rounded(.up))
+    }
+}
+
+/// The IMF-fixdate form of an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT"), in unix ms.
+enum HTTPDate {
+    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    static func parse(_ text: String) -> Int64? {
+        let parts = text.split(separator: " ")
+        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let monthIndex = months.firstIndex(of: String(parts[2])),
+              let year = Int(parts[3]) else { return nil }
+        let clock = parts[4].split(separator: ":").compactMap { Int($0) }
+        guard clock.count == 3, (1...31).contains(day), (0..<24).contains(clock[0]), (0..<60).contains(clock[1]), (0...60).contains(clock[2])
+        else { return nil }
+        let days = daysFromCivil(year: year, month: monthIndex + 1, day: day)
+        return (Int64(days) * 86_400 + Int64(clock[0] * 3600 + clock[1] * 60 + clock[2])) * 1000
+    }
+
+    /// Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's algorithm).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
+
+private extension String {
+    var trimmed: String {
+        var text = Substring(self)
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,51 @@
+import SpoolHTTP
+import SpoolSupport
+import Testing
+
+@Suite struct SignatureTests {
+    private func hex(_ bytes: [UInt8]) -> String { bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+
+    /// RFC 2202, test cases 1, 2, 3 and 6 (a key longer than the block).
+    @Test func hmacSHA1MatchesRFC2202() {
+        let cases: [([UInt8], [UInt8], String)] = [
+            ([UInt8](repeating: 0x0b, count: 20), Array("Hi There".utf8), "b617318655057264e28bc0b6fb378c8ef146be00"),
+            (Array("Jefe".utf8), Array("what do ya want for nothing?".utf8), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+            ([UInt8](repeating: 0xaa, count: 20), [UInt8](repeating: 0xdd, count: 50), "125d7342b9ac11cd91a39af48aa17b4f63f175d3"),
+            ([UInt8](repeating: 0xaa, count: 80), Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8),
+             "aa4ae5e15272d00e95705637ce8a3b55ed402112"),
+        ]
+        for (key, message, expected) in cases {
+            #expect(hex(HMACSHA1.authenticationCode(key: key, message: message)) == expected)
+        }
+    }
+
+    /// The example from Twilio's webhook-security documentation, worked through the published
+    /// algorithm: URL, then the POST parameters sorted by name, each as name+value.
+    @Test func twilioSignatureMatchesThePublishedExample() {
+        let parameters = [
+            ("CallSid", "CA1234567890ABCDE"), ("Caller", "+12349013030"), ("Digits", "1234"),
+            ("From", "+12349013030"), ("To", "+18005551212"),
+        ]
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+        #expect(TwilioSignature.sign(url: url, parameters: parameters, authToken: "12345") == "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+        #expect(TwilioSignature.isValid(signature: "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", url: url, parameters: parameters.reversed(), authToken: "12345"))
+        #expect(!TwilioSignature.isValid(signature: "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", url: url, parameters: parameters, authToken: "54321"))
+        #expect(!TwilioSignature.isValid(signature: "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", url: url + "&x=1", parameters: parameters, authToken: "12345"))
+    }
+
+    @Test func smsSegmentsFollowGSM7AndUCS2() {
+        #expect(SMSEncoding(body: String(repeating: "a", count: 160)) == SMSEncoding(body: String(repeating: "b", count: 160)))
+        #expect(SMSEncoding(body: String(repeating: "a", count: 160)).segments == 1)
+        #expect(SMSEncoding(body: String(repeating: "a", count: 161)).segments == 2)
+        #expect(SMSEncoding(body: String(repeating: "a", count: 306)).segments == 2)
+        #expect(SMSEncoding(body: String(repeating: "a", count: 307)).segments == 3)
+        #expect(SMSEncoding(body: String(repeating: "{", count: 80)).units == 160)  // extension characters take two septets
+        #expect(SMSEncoding(body: String(repeating: "{", count: 81)).segments == 2)
+        let emoji = SMSEncoding(body: "Hi 👋")
+        #expect(emoji.scheme == .ucs2 && emoji.units == 5 && emoji.segments == 1)
+        #expect(SMSEncoding(body: String(repeating: "é", count: 70) ).scheme == .gsm7)
+        #expect(SMSEncoding(body: String(repeating: "ж", count: 70)).segments == 1)
+        #expect(SMSEncoding(body: String(repeating: "ж", count: 71)).segments == 2)
+        #expect(SMSEncoding(body: String(repeating: "ж", count: 135)).segments == 3)
+    }
+}
