@@ -4,19 +4,22 @@ import ServiceLifecycle
 import SpoolJobs
 import SpoolQueue
 import SpoolRedis
+import SpoolSandbox
 #if canImport(Glibc)
 import Glibc
 #endif
 import SpoolSupport
 
-/// Every role in one process, for development: the worker (which also promotes, recovers and trims).
-/// With --demo it first enqueues a mix of jobs and reports them flowing.
+/// Every role in one process, for development: the worker (which also promotes, recovers and trims)
+/// and the sandbox provider, which stands in for Twilio, OpenAI and Google until real credentials are
+/// configured. With --demo it first enqueues a mix of jobs and reports them flowing.
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dev", abstract: "Run every role in one process (development).")
 
     @OptionGroup var common: CommonOptions
     @Flag(help: "Enqueue a demo mix of jobs (fast, slow, retried, dead, delayed) and report progress.") var demo = false
     @Flag(help: "With --demo: exit when the demo's jobs have settled instead of serving on.") var exitAfterDemo = false
+    @Option(name: .customLong("sandbox-port"), help: "Port of the in-process sandbox provider (0: do not run it).") var sandboxPort = 4010
 
     func run() async throws {
         let runtime = try Runtime.load(common, checkHandlers: true)
@@ -28,7 +31,14 @@ struct DevCommand: AsyncParsableCommand {
         do { _ = try await redis.run("PING") } catch {
             throw SpoolCommandError("cannot reach Redis at \(runtime.settings.redisURL): \(error)")
         }
-        let services: [any Service] = (recorder.map { [$0] } ?? []) + [worker]
+        var services: [any Service] = (recorder.map { [$0] } ?? []) + [worker]
+        if sandboxPort != 0 {
+            var configuration = SandboxServer.Configuration()
+            configuration.port = sandboxPort
+            let port = sandboxPort
+            let sandbox = try SandboxServer(configuration: configuration, logger: runtime.logger)
+            services.append(SandboxService(server: sandbox) { _ in say("sandbox provider on http://127.0.0.1:\(port)") })
+        }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -45,6 +55,16 @@ struct DevCommand: AsyncParsableCommand {
             }
             try await tasks.waitForAll()
         }
+    }
+}
+
+/// The sandbox as one of dev's services: stopped with the others on SIGTERM or Ctrl-C.
+struct SandboxService: Service {
+    let server: SandboxServer
+    let onListening: @Sendable (Int) async -> Void
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await server.run(onListening: onListening) }
     }
 }
 
