@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "spool", targets: ["spool"]),
         .library(name: "SpoolQueue", targets: ["SpoolQueue"]),
+        .library(name: "SpoolClient", targets: ["SpoolClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -21,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.4.0"),
+        // /metrics: swift-metrics for HTTP request metrics, swift-prometheus for the text format.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
@@ -42,7 +46,10 @@ let package = Package(
         .target(
             name: "SpoolPostgres",
             dependencies: ["CLibpq", "SpoolSupport", .product(name: "Logging", package: "swift-log")],
-            resources: [.embedInCode("Migrations/0001_job_results.sql")]
+            resources: [
+                .embedInCode("Migrations/0001_job_results.sql"),
+                .embedInCode("Migrations/0002_tenants_and_api_keys.sql"),
+            ]
         ),
         .target(
             name: "SpoolRedis",
@@ -74,6 +81,7 @@ let package = Package(
                 .embedInCode("Scripts/dead_discard.lua"),
                 .embedInCode("Scripts/trim_dead.lua"),
                 .embedInCode("Scripts/trim_completed.lua"),
+                .embedInCode("Scripts/unpark.lua"),
             ]
         ),
         .target(
@@ -83,6 +91,19 @@ let package = Package(
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .target(
+            name: "SpoolAPI",
+            dependencies: [
+                "SpoolQueue", "SpoolStore", "SpoolPostgres", "SpoolRedis", "SpoolSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.embedInCode("openapi.json")]
+        ),
+        .target(name: "SpoolClient", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport"]),
+        .target(
             name: "SpoolJobs",
             dependencies: ["SpoolQueue", "SpoolRedis"]
         ),
@@ -90,7 +111,7 @@ let package = Package(
             name: "spool",
             dependencies: [
                 "SpoolQueue", "SpoolJobs", "SpoolRedis", "SpoolSupport", "SpoolPostgres", "SpoolStore",
-                "SpoolHTTP", "SpoolSandbox",
+                "SpoolHTTP", "SpoolSandbox", "SpoolAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,6 +130,11 @@ let package = Package(
         .testTarget(
             name: "SpoolHTTPTests",
             dependencies: ["SpoolHTTP", "SpoolSandbox", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
+        .testTarget(
+            name: "SpoolAPITests",
+            dependencies: ["SpoolAPI", "SpoolClient", "SpoolStore", "SpoolQueue", "SpoolJobs", "SpoolPostgres", "SpoolHTTP", "SpoolSupport", "TestSupport",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport", "TestSupport"]),
     ],

@@ -8,7 +8,7 @@ export PATH="$PATH:/opt/swift/usr/bin"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Debian packages Spool builds against or runs; installed only when missing.
-SPOOL_PACKAGES=(redis-server libhiredis-dev postgresql-15 libpq-dev libcurl4-openssl-dev)
+SPOOL_PACKAGES=(redis-server libhiredis-dev postgresql-15 libpq-dev libcurl4-openssl-dev tzdata curl)
 PG_BIN=/usr/lib/postgresql/15/bin
 
 ensure_packages() {

@@ -29,5 +29,7 @@ public struct Migration: Sendable, Equatable {
 public enum SpoolMigrations {
     public static let all: [Migration] = [
         try! Migration(fileName: "0001_job_results.sql", sql: String(decoding: PackageResources._001_job_results_sql, as: UTF8.self)),
+        try! Migration(fileName: "0002_tenants_and_api_keys.sql",
+                       sql: String(decoding: PackageResources._002_tenants_and_api_keys_sql, as: UTF8.self)),
     ]
 }

@@ -156,7 +156,8 @@ public final class Enqueuer: Sendable {
                     arguments.append(job.idempotencyKey); arguments.append(job.tenant)
                 }
                 calls.append(ScriptCall(Scripts.enqueue, keys: [keys.pending(first.queue), keys.scheduled(first.queue),
-                                                               keys.jobPrefix(first.queue), keys.idempotencyPrefix(first.queue)],
+                                                               keys.jobPrefix(first.queue), keys.idempotencyPrefix(first.queue),
+                                                               keys.stats(first.queue)],
                                         arguments: arguments))
                 callJobs.append(part)
                 start += Self.jobsPerCall

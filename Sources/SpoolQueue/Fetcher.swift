@@ -15,10 +15,12 @@ public final class Fetcher: Sendable {
     private let workerID: String
     private let sequence = Atomic<Int>(0)
     private let paused = Mutex<Set<String>>([])
+    private let pausedTenants: PausedTenants
     private let logger: Logger
 
     public init(redis: RedisClient, keys: KeySpace, selection: QueueSelection, lease: Duration, clock: any WallClock, workerID: String,
-                logger: Logger = Logger(label: "spool.fetcher")) {
+                pausedTenants: PausedTenants = PausedTenants(), logger: Logger = Logger(label: "spool.fetcher")) {
+        self.pausedTenants = pausedTenants
         self.logger = logger
         self.redis = redis
         self.keys = keys
@@ -56,7 +58,8 @@ public final class Fetcher: Sendable {
     private func fetch(queue: String, limit: Int) async throws -> [Job] {
         let now = clock.nowMillis()
         let token = "\(workerID).\(sequence.wrappingAdd(1, ordering: .relaxed).newValue)"
-        let reply = try await redis.run(keys.fetchCall(queue, limit: limit, deadline: now + lease.milliseconds, token: token))
+        let reply = try await redis.run(keys.fetchCall(queue, limit: limit, deadline: now + lease.milliseconds, token: token,
+                                                       pausedTenants: pausedTenants.current))
         if reply.int == -1 {
             paused.withLock { _ = $0.insert(queue) }
             return []

@@ -23,9 +23,20 @@ public struct KeySpace: Sendable, Equatable {
     public func job(_ queue: String, _ id: String) -> String { jobPrefix(queue) + id }
     public func jobPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:job:" }
     public func idempotencyPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:idem:" }
+    /// Jobs of a paused tenant, set aside by fetch until the tenant resumes; a list per tenant.
+    public func parked(_ queue: String, tenant: String) -> String { parkedPrefix(queue) + tenant }
+    public func parkedPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:parked:" }
+    /// Tenants with parked jobs in this queue.
+    public func parkedTenants(_ queue: String) -> String { "\(prefix):{\(queue)}:parked_tenants" }
 
     /// Every queue that has ever had a job enqueued (a set, outside any queue's slot).
     public var queues: String { "\(prefix):queues" }
+    /// Paused tenants (the kill switch), mirrored from PostgreSQL for workers to read cheaply.
+    public var pausedTenants: String { "\(prefix):tenants:paused" }
+    /// Settled jobs by kind, queue and outcome, added to by every worker (JobMetricsPusher).
+    public var metricsOutcomes: String { "\(prefix):metrics:outcomes" }
+    /// Job duration histogram buckets and sums by kind and queue.
+    public var metricsDurations: String { "\(prefix):metrics:durations" }
     /// Live worker processes, scored by their last heartbeat (unix ms).
     public var workers: String { "\(prefix):workers" }
     public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }

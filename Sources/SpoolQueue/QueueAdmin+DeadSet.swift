@@ -10,35 +10,48 @@ public struct DeadJob: Sendable, Codable, Equatable {
     public var attempts: Int
     public var reason: String
     public var lastError: String
+    public var tenant: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, queue, kind, attempts, reason
+        case id, queue, kind, attempts, reason, tenant
         case diedAt = "died_at"
         case lastError = "last_error"
     }
 }
 
 extension QueueAdmin {
-    /// The newest dead jobs across queues, newest first.
-    public func deadJobs(limit: Int = 100) async throws -> [DeadJob] {
-        var entries: [(queue: String, id: String, at: Int64)] = []
+    /// The newest dead jobs across queues, newest first: those that died before `beforeMs` (a page's
+    /// cursor, exclusive), and only `tenant`'s when it is given.
+    public func deadJobs(limit: Int = 100, beforeMs: Int64? = nil, tenant: String? = nil) async throws -> [DeadJob] {
+        var found: [DeadJob] = []
         for q in try await queues() {
-            let flat = try await redis.run("ZREVRANGE", keys.dead(q), "0", String(limit - 1), "WITHSCORES").array ?? []
-            for pair in stride(from: 0, to: flat.count - 1, by: 2) {
-                entries.append((q, flat[pair].string ?? "", Int64(flat[pair + 1].string.flatMap { Double($0) } ?? 0)))
+            var max = beforeMs.map { "(\($0)" } ?? "+inf"
+            var taken = 0
+            // Page through this queue's dead set until `limit` matches, or it runs out.
+            while taken < limit {
+                let flat = try await redis.run("ZREVRANGEBYSCORE", keys.dead(q), max, "-inf", "WITHSCORES", "LIMIT", "0", "500").array ?? []
+                if flat.isEmpty { break }
+                let entries = stride(from: 0, to: flat.count - 1, by: 2).map { (id: flat[$0].string ?? "", at: Int64(flat[$0 + 1].string.flatMap { Double($0) } ?? 0)) }
+                let replies = try await redis.pipeline(entries.map {
+                    RedisCommand("HMGET", keys.job(q, $0.id), "kind", "attempt", "dead_reason", "last_error", "tenant")
+                })
+                for (entry, reply) in zip(entries, replies) {
+                    let f = reply.array ?? []
+                    let owner = f.count > 4 ? f[4].string : nil
+                    if let tenant, owner != tenant { continue }
+                    found.append(DeadJob(id: entry.id, queue: q, kind: f.first?.string ?? "", diedAt: entry.at,
+                                         attempts: f.count > 1 ? f[1].int ?? 0 : 0, reason: f.count > 2 ? f[2].string ?? "" : "",
+                                         lastError: f.count > 3 ? f[3].string ?? "" : "", tenant: owner))
+                    taken += 1
+                    if taken == limit { break }
+                }
+                if entries.count < 500 { break }
+                // Scores can repeat; step past the last one seen (a rare same-millisecond tie may be skipped).
+                max = "(\(entries.last!.at)"
             }
         }
-        entries.sort { $0.at > $1.at }
-        entries = Array(entries.prefix(limit))
-        let replies = try await redis.pipeline(entries.map {
-            RedisCommand("HMGET", keys.job($0.queue, $0.id), "kind", "attempt", "dead_reason", "last_error")
-        })
-        return zip(entries, replies).map { entry, reply in
-            let f = reply.array ?? []
-            return DeadJob(id: entry.id, queue: entry.queue, kind: f.first?.string ?? "", diedAt: entry.at,
-                           attempts: f.count > 1 ? f[1].int ?? 0 : 0, reason: f.count > 2 ? f[2].string ?? "" : "",
-                           lastError: f.count > 3 ? f[3].string ?? "" : "")
-        }
+        found.sort { $0.diedAt != $1.diedAt ? $0.diedAt > $1.diedAt : $0.id > $1.id }
+        return Array(found.prefix(limit))
     }
 
     /// Puts dead jobs back in pending with fresh attempts: the ids given, or all when `ids` is nil.

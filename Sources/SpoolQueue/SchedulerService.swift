@@ -36,6 +36,7 @@ public struct SchedulerService: Service {
         var lastQueueRefresh = Duration.zero
         var lastRecover = Duration.zero
         var lastTrim = Duration.zero
+        var lastUnpark = Duration.zero
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = monotonicNow()
             do {
@@ -51,6 +52,11 @@ public struct SchedulerService: Service {
                         logger.notice("recovered jobs from expired leases", metadata: ["requeued": "\(requeued)", "dead": "\(killed)"])
                     }
                     lastRecover = now
+                }
+                if now - lastUnpark > .seconds(1) {
+                    let moved = try await TenantParking.unparkResumed(redis: redis, keys: keys, queues: queues)
+                    if moved > 0 { logger.notice("handed back parked jobs of resumed tenants", metadata: ["jobs": "\(moved)"]) }
+                    lastUnpark = now
                 }
                 if now - lastTrim > .seconds(10) {
                     try await janitor.sweep(queues: queues)

@@ -3,9 +3,14 @@ import SpoolRedis
 /// Builds each script's call: the KEYS and ARGV its header documents, in one place, so that Swift
 /// callers (and tests) never list a script's keys themselves.
 extension KeySpace {
-    func fetchCall(_ q: String, limit: Int, deadline: Int64, token: String) -> ScriptCall {
-        ScriptCall(Scripts.fetch, keys: [pending(q), active(q), leases(q), paused(q), jobPrefix(q)],
-                   arguments: [String(limit), String(deadline), token])
+    func fetchCall(_ q: String, limit: Int, deadline: Int64, token: String, pausedTenants: [String] = []) -> ScriptCall {
+        ScriptCall(Scripts.fetch, keys: [pending(q), active(q), leases(q), paused(q), jobPrefix(q), parkedPrefix(q), parkedTenants(q)],
+                   arguments: [String(limit), String(deadline), token] + pausedTenants)
+    }
+
+    func unparkCall(_ q: String, tenant: String, limit: Int) -> ScriptCall {
+        ScriptCall(Scripts.unpark, keys: [parked(q, tenant: tenant), pending(q), parkedTenants(q), jobPrefix(q)],
+                   arguments: [tenant, String(limit)])
     }
 
     /// One call settles many completed jobs: (id, lease token, result) each.

@@ -17,6 +17,7 @@ enum Scripts {
     static let deadDiscard = load("dead_discard", PackageResources.dead_discard_lua)
     static let trimDead = load("trim_dead", PackageResources.trim_dead_lua)
     static let trimCompleted = load("trim_completed", PackageResources.trim_completed_lua)
+    static let unpark = load("unpark", PackageResources.unpark_lua)
 
     private static func load(_ name: String, _ bytes: [UInt8]) -> RedisScript {
         RedisScript(name: "\(name).lua", source: String(decoding: bytes, as: UTF8.self))

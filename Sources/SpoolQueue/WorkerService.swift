@@ -70,8 +70,10 @@ public final class WorkerService: Service {
         let redis = RedisClient(url: settings.redisURL, name: "worker", options: clientOptions, logger: logger)
         defer { redis.close() }
         let selection = QueueSelection(queues: options.queues, weights: settings.queueWeights, order: settings.queueOrder)
+        let pausedTenants = PausedTenants()
+        try? await pausedTenants.refresh(redis: redis, keys: keys)
         let fetcher = Fetcher(redis: redis, keys: keys, selection: selection, lease: options.lease, clock: clock, workerID: workerID,
-                              logger: logger)
+                              pausedTenants: pausedTenants, logger: logger)
         let leases = LeaseTable()
         let buffer = JobBuffer(concurrency: options.concurrency, prefetch: options.prefetch)
         let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
@@ -112,6 +114,12 @@ public final class WorkerService: Service {
                     }
                 }
                 group.addTask { await acker.run() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await pausedTenants.refresh(redis: redis, keys: keys)
+                        try? await Task.sleep(for: PausedTenants.refreshInterval)
+                    }
+                }
                 group.addTask {
                     while !Task.isCancelled {
                         slots.reapOverdue()

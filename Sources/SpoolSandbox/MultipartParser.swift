@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reads a multipart/form-data body (RFC 7578) into its parts.
 struct MultipartParser {
     struct Part {
@@ -63,15 +67,24 @@ struct MultipartParser {
         return nil
     }
 
+    /// memchr to each candidate first byte, then memcmp: the body can be 26 MB, and a Swift loop
+    /// over every byte would hold a thread for seconds in a debug build.
     private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard let first = needle.first, haystack.count >= needle.count else { return nil }
-        var index = start
-        let last = haystack.count - needle.count
-        while index <= last {
-            if haystack[index] == first && haystack[index..<index + needle.count].elementsEqual(needle) { return index }
-            index += 1
+        guard let first = needle.first, start + needle.count <= haystack.count else { return nil }
+        return haystack.withUnsafeBytes { hay in
+            needle.withUnsafeBytes { pin in
+                let base = hay.baseAddress!
+                var offset = start
+                let last = hay.count - needle.count
+                while offset <= last {
+                    guard let hit = memchr(base + offset, Int32(first), last - offset + 1) else { return nil }
+                    let index = base.distance(to: UnsafeRawPointer(hit))
+                    if memcmp(base + index, pin.baseAddress!, pin.count) == 0 { return index }
+                    offset = index + 1
+                }
+                return nil
+            }
         }
-        return nil
     }
 }
 

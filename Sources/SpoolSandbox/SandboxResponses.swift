@@ -33,7 +33,7 @@ extension Request {
         do {
             let buffer = try await collectBody(upTo: limit)
             return Array(buffer.readableBytesView)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             return nil
         }
     }

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SpoolJobs
 import SpoolQueue
 import SpoolRedis
+import SpoolAPI
 import SpoolSandbox
 #if canImport(Glibc)
 import Glibc
@@ -20,24 +21,29 @@ struct DevCommand: AsyncParsableCommand {
     @Flag(help: "Enqueue a demo mix of jobs (fast, slow, retried, dead, delayed) and report progress.") var demo = false
     @Flag(help: "With --demo: exit when the demo's jobs have settled instead of serving on.") var exitAfterDemo = false
     @Option(name: .customLong("sandbox-port"), help: "Port of the in-process sandbox provider (0: do not run it).") var sandboxPort = 4010
+    @Option(name: .customLong("api-port"), help: "Port of the enqueue API, served when DATABASE_URL is set (0: do not serve it).") var apiPort = 8080
 
     func run() async throws {
         let runtime = try Runtime.load(common, checkHandlers: true)
-        let recorder = try runtime.resultRecorder()
+        let observers = try runtime.settleObservers()
         let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: JobRegistry.handlers,
-                                   observers: recorder.map { [$0] } ?? [], logger: runtime.logger)
+                                   observers: observers.map { $0 as any SettleObserver }, logger: runtime.logger)
         let redis = runtime.redis()
         // Fail fast with a clear message when Redis is not there.
         do { _ = try await redis.run("PING") } catch {
             throw SpoolCommandError("cannot reach Redis at \(runtime.settings.redisURL): \(error)")
         }
-        var services: [any Service] = (recorder.map { [$0] } ?? []) + [worker]
+        var services: [any Service] = observers + [worker]
         if sandboxPort != 0 {
             var configuration = SandboxServer.Configuration()
             configuration.port = sandboxPort
             let port = sandboxPort
             let sandbox = try SandboxServer(configuration: configuration, logger: runtime.logger)
             services.append(SandboxService(server: sandbox) { _ in say("sandbox provider on http://127.0.0.1:\(port)") })
+        }
+        if apiPort != 0, runtime.settings.databaseURL != nil {
+            let api = try runtime.apiServer(host: "127.0.0.1", port: apiPort)
+            services.append(APIService(server: api))
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -65,6 +71,15 @@ struct SandboxService: Service {
 
     func run() async throws {
         try await cancelWhenGracefulShutdown { try await server.run(onListening: onListening) }
+    }
+}
+
+/// The API as one of dev's services.
+struct APIService: Service {
+    let server: APIServer
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await server.runUntilCancelled { port in say("api on http://127.0.0.1:\(port)") } }
     }
 }
 

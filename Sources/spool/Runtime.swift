@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Logging
+import ServiceLifecycle
 import SpoolJobs
 import SpoolPostgres
 import SpoolStore
@@ -57,6 +58,13 @@ struct Runtime {
     func resultRecorder() throws -> JobResultRecorder? {
         guard settings.recordResults, settings.databaseURL != nil else { return nil }
         return JobResultRecorder(pool: try postgres(size: 2), logger: logger)
+    }
+
+    /// What a worker tells about every settled job: metrics for /metrics, and job results when recorded.
+    func settleObservers() throws -> [any SettleObserver & Service] {
+        var observers: [any SettleObserver & Service] = [JobMetricsPusher(redis: redis(name: "metrics"), keys: settings.keys, logger: logger)]
+        if let recorder = try resultRecorder() { observers.append(recorder) }
+        return observers
     }
 
     func admin(_ redis: RedisClient) -> QueueAdmin {

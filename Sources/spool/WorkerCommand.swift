@@ -17,12 +17,12 @@ struct WorkerCommand: AsyncParsableCommand {
         if let concurrency, !(1...10_000).contains(concurrency) {
             throw ValidationError("--concurrency \(concurrency): expected 1 to 10000")
         }
-        let recorder = try runtime.resultRecorder()
+        let observers = try runtime.settleObservers()
         let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: JobRegistry.handlers,
                                    queues: try runtime.queues(queues), concurrency: concurrency,
-                                   observers: recorder.map { [$0] } ?? [], logger: runtime.logger)
-        // The recorder starts first and so stops last: it flushes what the worker settled while draining.
-        let services: [any Service] = (recorder.map { [$0] } ?? []) + [worker]
+                                   observers: observers.map { $0 as any SettleObserver }, logger: runtime.logger)
+        // The observers start first and so stop last: they flush what the worker settled while draining.
+        let services: [any Service] = observers + [worker]
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
         try await group.run()
     }

@@ -48,15 +48,16 @@ import Testing
 
     @Test func twilioHoldsEachSenderToItsThroughput() async throws {
         let sandbox = try await RunningSandbox.start()
-        try await sandbox.setFaults(#"{"sms_burst": 2}"#)
+        // One segment per 100 s, so that however slowly this test runs no allowance comes back mid-test;
+        // a burst of 2 lets three through at once and refuses the fourth.
+        try await sandbox.setFaults(#"{"sms_burst": 2, "sender_rates": {"+15557654321": 0.01}}"#)
         let client = HTTPClient()
         defer { client.close() }
-        // A long code sends 1 segment a second; with a burst of 2, three go through at once and the fourth waits.
         var verdicts: [ProviderVerdict] = []
         for index in 0..<4 { verdicts.append(await client.call { _ in sms(sandbox, to: "+1555123100\(index)") }.verdict) }
         #expect(verdicts.prefix(3).allSatisfy { $0 == .success })
         guard case .rateLimited(let until, let reason) = verdicts[3] else { Issue.record("fourth message not rate limited: \(verdicts[3])"); return }
-        #expect(reason.contains("14107") && until > SystemClock().nowMillis())
+        #expect(reason.contains("14107") && until > SystemClock().nowMillis() + 90_000)
         // Another sender is not held up by the first one's limit.
         #expect(await client.call { _ in sms(sandbox, to: "+15551231009", from: "+15559990000") }.verdict == .success)
         let counters = try await sandbox.counters()
@@ -65,9 +66,21 @@ import Testing
         await sandbox.stop()
     }
 
+    @Test func sendersGetTheThroughputOfTheirKindOfNumber() {
+        #expect(SMSStore.baseRate(of: "+15557654321") == 1)
+        #expect(SMSStore.baseRate(of: "+18005550100") == 3)
+        #expect(SMSStore.baseRate(of: "+18885550100") == 3)
+        #expect(SMSStore.baseRate(of: "12345") == 100)
+        var store = SMSStore()
+        // GCRA: at 1/s with no burst, one segment now, the next one second later; a 2-segment message costs two.
+        #expect(store.takeThroughput(from: "s", segments: 2, perSecond: 1, burst: 0, nowMs: 0) == nil)
+        #expect(store.takeThroughput(from: "s", segments: 1, perSecond: 1, burst: 0, nowMs: 1000) == 1000)
+        #expect(store.takeThroughput(from: "s", segments: 1, perSecond: 1, burst: 0, nowMs: 2000) == nil)
+    }
+
     @Test func twilioRefusesTooManyConcurrentRequestsWith20429() async throws {
         let sandbox = try await RunningSandbox.start()
-        try await sandbox.setFaults(#"{"scope": "sms", "latency_ms": 300, "max_concurrent_requests": 1}"#)
+        try await sandbox.setFaults(#"{"scope": "sms", "latency_ms": 2000, "max_concurrent_requests": 1}"#)
         let client = HTTPClient()
         defer { client.close() }
         async let first = client.call { _ in sms(sandbox, to: "+15551232001", from: "+15550001001") }

@@ -49,3 +49,25 @@ import Testing
         #expect(SMSEncoding(body: String(repeating: "ж", count: 135)).segments == 3)
     }
 }
+
+@Suite struct SHA256Tests {
+    /// FIPS 180-4 examples, and a message longer than one block.
+    @Test func matchesTheStandardVectors() {
+        #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA1.hex(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+    }
+}
+
+@Suite struct JSONValueTextTests {
+    @Test func writesCompactSortedAndEscapedJSONThatParsesBack() throws {
+        let value = JSONValue.object([
+            "b": .array([.number(1), .number(-2.5), .bool(true), .null]), "a": .string("quote \" slash \\ line\n tab\t bell\u{07} é ✓"),
+            "c": .object([:]), "big": .number(1e20),
+        ])
+        #expect(value.text == #"{"a":"quote \" slash \\ line\n tab\t bell\u0007 é ✓","b":[1,-2.5,true,null],"big":1e+20,"c":{}}"#)
+        #expect(try JSONValue.parse(value.text) == value)
+    }
+}

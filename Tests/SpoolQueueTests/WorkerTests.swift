@@ -104,7 +104,8 @@ import Testing
         #expect(parts.first.map(String.init) == id)
         let started = Int64(parts.last ?? "0") ?? 0
         #expect(started >= runAt, "started \(runAt - started) ms before its time")
-        #expect(started - runAt < 1_000, "started \(started - runAt) ms after its time")
+        // The bound is loose on purpose: the whole suite runs at once on two cores, and promotion waits its turn.
+        #expect(started - runAt < 2_500, "started \(started - runAt) ms after its time")
     }
 
     @Test func pauseHoldsJobsAndResumeReleasesThem() async throws {
@@ -163,8 +164,8 @@ import Testing
 
     @Test func heartbeatsKeepALongJobFromBeingRecoveredAndRunTwice() async throws {
         var f = try QueueFixture()
-        f.settings.lease = .seconds(1)  // the job runs three leases long
-        let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"mark":true,"sleep_ms":3000}"#)).id
+        f.settings.lease = .seconds(2)  // the job runs three leases long; beats come every lease/3
+        let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"mark":true,"sleep_ms":6000}"#)).id
         let worker = RunningWorker(f, handlers: [NoopHandler()], concurrency: 1)
         try await waitUntil("the long job completes", timeout: .seconds(15)) { try await f.state(id) == "completed" }
         try await worker.stop()

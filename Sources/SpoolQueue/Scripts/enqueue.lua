@@ -1,25 +1,29 @@
 -- enqueue.lua: store jobs and make each pending (or scheduled), skipping any whose idempotency key is taken.
 -- KEYS[1] spool:{q}:pending   KEYS[2] spool:{q}:scheduled   KEYS[3] spool:{q}:job: (prefix)   KEYS[4] spool:{q}:idem: (prefix)
+-- KEYS[5] spool:{q}:stats (counts `enqueued:<kind>`)
 -- ARGV[1] now (unix ms)   ARGV[2] idempotency TTL (s)
 -- ARGV[3..] seven per job: id, kind, args JSON, max attempts, run at (unix ms, 0 = now), idempotency key or "", tenant or ""
 -- returns: per job, the id it is stored under (the earlier job's id when its key was taken), then 1 if new or 0 if not
 -- Only fields that carry information are written (hot path, and memory per job): a missing `attempt` is 0,
--- a missing `run_at` is `enqueued_at`, and the queue is in the key.
+-- a missing `run_at` is `enqueued_at`, and the queue is in the key. Idempotency keys are per tenant:
+-- two tenants that use the same key get two jobs.
 local now = tonumber(ARGV[1])
 local result = {}
 local ready = {}
+local enqueued = {}
 for i = 3, #ARGV, 7 do
   local id, kind, args, max, run_at, idem, tenant = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], ARGV[i+6]
   local existing = false
+  local idem_key = KEYS[4] .. tenant .. ':' .. idem
   if idem ~= '' then
-    existing = redis.call('GET', KEYS[4] .. idem)
+    existing = redis.call('GET', idem_key)
   end
   if existing then
     result[#result+1] = existing
     result[#result+1] = 0
   else
     if idem ~= '' then
-      redis.call('SET', KEYS[4] .. idem, id, 'EX', ARGV[2])
+      redis.call('SET', idem_key, id, 'EX', ARGV[2])
     end
     local key = KEYS[3] .. id
     if run_at > now then
@@ -31,10 +35,12 @@ for i = 3, #ARGV, 7 do
     end
     if idem ~= '' then redis.call('HSET', key, 'idempotency_key', idem) end
     if tenant ~= '' then redis.call('HSET', key, 'tenant', tenant) end
+    enqueued[kind] = (enqueued[kind] or 0) + 1
     result[#result+1] = id
     result[#result+1] = 1
   end
 end
+for kind, count in pairs(enqueued) do redis.call('HINCRBY', KEYS[5], 'enqueued:' .. kind, count) end
 -- Pending is FIFO: producers push on the left, fetch pops from the right.
 if #ready > 0 then redis.call('LPUSH', KEYS[1], unpack(ready)) end
 return result

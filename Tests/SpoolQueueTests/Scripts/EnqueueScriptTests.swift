@@ -38,7 +38,7 @@ import Testing
         #expect(first.created && !again.created)
         #expect(again.id == first.id)
         #expect(try await f.listItems(f.keys.pending("default")) == [first.id])
-        let ttl = try await f.redis.run("TTL", f.keys.idempotencyPrefix("default") + "order-42").int ?? 0
+        let ttl = try await f.redis.run("TTL", f.keys.idempotencyPrefix("default") + ":order-42").int ?? 0
         #expect(ttl > 86_000 && ttl <= 86_400)
     }
 
@@ -81,5 +81,15 @@ import Testing
         #expect(pending.count == 1_234)
         #expect(pending.last == ids.first)
         #expect(pending.first == ids.last)
+    }
+
+    @Test func idempotencyKeysArePerTenantAndEnqueuesAreCountedByKind() async throws {
+        let f = try QueueFixture()
+        let a = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", idempotencyKey: "k", tenant: "a"))
+        let b = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", idempotencyKey: "k", tenant: "b"))
+        let again = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", idempotencyKey: "k", tenant: "a"))
+        #expect(a.id != b.id && a.created && b.created)
+        #expect(again.id == a.id && !again.created)
+        #expect(try await f.redis.run("HGET", f.keys.stats("default"), "enqueued:noop").int == 2)
     }
 }

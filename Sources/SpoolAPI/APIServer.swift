@@ -1,0 +1,95 @@
+import Hummingbird
+import HTTPTypes
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import SpoolPostgres
+import SpoolQueue
+import SpoolRedis
+import SpoolStore
+import SpoolSupport
+
+/// What the routes share: the Redis client, the PostgreSQL pool, and the queue and tenant code on them.
+struct APIServices: Sendable {
+    let redis: RedisClient
+    let pool: PostgresPool
+    let keys: KeySpace
+    let enqueuer: Enqueuer
+    let admin: QueueAdmin
+    let tenants: TenantStore
+    let clock: any WallClock
+    let throughput = ThroughputSampler()
+}
+
+/// The enqueue API (`spool api`): thin routes over the same Enqueuer and QueueAdmin the CLI uses.
+public struct APIServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        /// A key that acts across tenants (SPOOL_OPERATOR_KEY); nil: none.
+        public var operatorKey: String?
+        public init() {}
+    }
+
+    let configuration: Configuration
+    let services: APIServices
+    let logger: Logger
+
+    public init(configuration: Configuration, redis: RedisClient, pool: PostgresPool, settings: SpoolSettings, catalog: JobKindCatalog,
+                clock: any WallClock = SystemClock(), logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        let admin = QueueAdmin(redis: redis, keys: settings.keys, declaredQueues: catalog.queues, completedTTL: settings.completedTTL, clock: clock)
+        services = APIServices(redis: redis, pool: pool, keys: settings.keys,
+                               enqueuer: Enqueuer(redis: redis, catalog: catalog, keys: settings.keys, clock: clock),
+                               admin: admin, tenants: TenantStore(pool: pool, admin: admin), clock: clock)
+    }
+
+    /// Every route, for the server and for route tests.
+    public func router() -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: MetricsMiddleware())
+        HealthRoutes(services: services).register(on: router)
+        MetricsRoutes(services: services, registry: APIMetrics.registry, mirror: APIMetrics.mirror).register(on: router)
+        let document = OpenAPIDocument(kinds: services.enqueuer.catalog.kinds)
+        router.get("/v1/openapi.json") { _, _ in document.response() }
+        let v1 = router.group("/v1")
+            .add(middleware: Authenticator(tenants: services.tenants, operatorKey: configuration.operatorKey, cache: KeyCache()))
+        JobRoutes(services: services).register(on: v1)
+        BulkRoutes(services: services).register(on: v1)
+        QueueRoutes(services: services).register(on: v1)
+        DeadRoutes(services: services).register(on: v1)
+        TenantRoutes(services: services).register(on: v1)
+        return router
+    }
+
+    /// Serves until SIGTERM or SIGINT. Tenants' paused flags are copied to Redis first, so workers and
+    /// PostgreSQL agree even after a pause that failed half-way.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        _ = APIMetrics.bootstrap
+        try await services.tenants.mirrorPausesToRedis()
+        try await application(onListening: onListening).runService()
+    }
+
+    /// Serves until the surrounding task is cancelled (tests).
+    public func runUntilCancelled(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        _ = APIMetrics.bootstrap
+        try await application(onListening: onListening).run()
+    }
+
+    private func application(onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+        var logger = self.logger
+        logger.logLevel = max(logger.logLevel, .notice)
+        return Application(router: router(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "spool"),
+                           onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) }, logger: logger)
+    }
+}
+
+/// The process's one Prometheus registry, behind swift-metrics (bootstrapped once per process).
+public enum APIMetrics {
+    public static let registry = PrometheusCollectorRegistry()
+    static let mirror = CounterMirror()
+    public static let bootstrap: Void = MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+}

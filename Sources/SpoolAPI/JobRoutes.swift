@@ -1,0 +1,80 @@
+import Hummingbird
+import HTTPTypes
+import SpoolQueue
+import SpoolSupport
+
+/// `POST /v1/jobs`, `GET /v1/jobs/{id}`, `DELETE /v1/jobs/{id}`: enqueue through the same Enqueuer the
+/// CLI uses, read a job's status, cancel it. Another tenant's job is a 404.
+struct JobRoutes: Sendable {
+    let services: APIServices
+    static let maximumBody = 1 << 20
+
+    func register(on router: RouterGroup<APIContext>) {
+        router.post("/jobs") { request, context in try await enqueue(request, context) }
+        router.get("/jobs/:id") { _, context in try await status(context) }
+        router.delete("/jobs/:id") { _, context in try await cancel(context) }
+    }
+
+    private func enqueue(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.enqueue)
+        var request = request
+        let body = try await RequestBody.json(&request, limit: Self.maximumBody)
+        let header = request.headers[.idempotencyKey]
+        let job = try JobSubmission.parse(body, principal: principal, headerIdempotencyKey: header, enqueuer: services.enqueuer,
+                                          nowMs: services.clock.nowMillis())
+        let result: EnqueueResult
+        do { result = try await services.enqueuer.enqueue(job) } catch let error as EnqueueError { throw APIError.invalid(error.field, error.message) }
+        return APIResponse.json(result.created ? 202 : 200, .object([
+            "id": .string(result.id), "queue": .string(result.queue),
+            "status": .string(result.scheduled ? "scheduled" : "pending"), "duplicate": .bool(!result.created),
+        ]))
+    }
+
+    private func status(_ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        let record = try await ownedJob(context, principal)
+        return APIResponse.json(200, Self.resource(record))
+    }
+
+    private func cancel(_ context: APIContext) async throws -> Response {
+        let principal = try context.require(.enqueue)
+        let record = try await ownedJob(context, principal)
+        switch try await services.admin.cancel(record.id) {
+        case .cancelled:
+            return APIResponse.json(200, .object(["id": .string(record.id), "status": .string("cancelled")]))
+        case .notFound:
+            throw APIError.notFound("job \(record.id)")
+        case .notCancellable(let state):
+            throw APIError(status: 409, code: "not_cancellable", message: "job \(record.id) is \(state); only pending, scheduled or retrying jobs can be cancelled")
+        }
+    }
+
+    private func ownedJob(_ context: APIContext, _ principal: Principal) async throws -> JobRecord {
+        let id = context.parameters.get("id") ?? ""
+        guard let record = try await services.admin.job(id), principal.owns(record.fields["tenant"]) else {
+            throw APIError.notFound("job \(id.prefix(64))")
+        }
+        return record
+    }
+
+    /// A job's record as the API shows it; times are RFC 3339.
+    static func resource(_ record: JobRecord) -> JSONValue {
+        let f = record.fields
+        func time(_ name: String) -> JSONValue { f[name].flatMap { Int64($0) }.map { .string(RFC3339.format($0)) } ?? .null }
+        func text(_ name: String) -> JSONValue { f[name].map { .string($0) } ?? .null }
+        let args = f["args"].flatMap { try? JSONValue.parse($0) } ?? .null
+        var result: JSONValue = .null
+        if let stored = f["result"] { result = (try? JSONValue.parse(stored)) ?? .string(stored) }
+        return .object([
+            "id": .string(record.id), "kind": text("kind"), "queue": .string(record.queue), "status": .string(record.state),
+            "tenant": text("tenant"), "args": args, "attempts": .number(Double(Int(f["attempt"] ?? "0") ?? 0)),
+            "max_attempts": .number(Double(Int(f["max_attempts"] ?? "0") ?? 0)), "last_error": text("last_error"),
+            "dead_reason": text("dead_reason"), "enqueued_at": time("enqueued_at"), "run_at": time("run_at"),
+            "finished_at": time("finished_at"), "result": result, "idempotency_key": text("idempotency_key"),
+        ])
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}

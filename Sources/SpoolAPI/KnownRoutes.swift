@@ -1,0 +1,24 @@
+import HTTPTypes
+
+/// The API's paths and their methods, for answering a known path asked with another method: 405 with
+/// an Allow header (RFC 9110), where the router alone would say 404.
+enum KnownRoutes {
+    static let table: [(pattern: [Substring], methods: [HTTPRequest.Method])] = [
+        ("/health", [.get]), ("/health/live", [.get]), ("/metrics", [.get]), ("/v1/openapi.json", [.get]),
+        ("/v1/jobs", [.post]), ("/v1/jobs/bulk", [.post]), ("/v1/jobs/*", [.get, .delete]), ("/v1/queues", [.get]),
+        ("/v1/queues/*/pause", [.post]), ("/v1/queues/*/resume", [.post]), ("/v1/dead", [.get]), ("/v1/dead/*", [.delete]),
+        ("/v1/dead/*/retry", [.post]), ("/v1/tenants/*/pause", [.post]), ("/v1/tenants/*/resume", [.post]),
+    ].map { (String($0.0).split(separator: "/"), $0.1) }
+
+    /// The methods a path takes, or nil when no route has this path.
+    static func methods(for path: String) -> [HTTPRequest.Method]? {
+        let parts = path.split(separator: "/")
+        let matches = table.filter { route in
+            route.pattern.count == parts.count && zip(route.pattern, parts).allSatisfy { $0 == "*" || $0 == $1 }
+        }
+        // A literal segment beats a wildcard, as in the router: /v1/jobs/bulk is not /v1/jobs/{id}.
+        let wildcards = { (route: (pattern: [Substring], methods: [HTTPRequest.Method])) in route.pattern.filter { $0 == "*" }.count }
+        guard let fewest = matches.map(wildcards).min() else { return nil }
+        return matches.filter { wildcards($0) == fewest }.flatMap(\.methods)
+    }
+}

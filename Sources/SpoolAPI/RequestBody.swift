@@ -1,0 +1,44 @@
+import Hummingbird
+import NIOCore
+import HTTPTypes
+import SpoolSupport
+
+/// Reading a request body: the content type is checked, the size is capped (413), and JSON is parsed
+/// with errors that say where (400).
+enum RequestBody {
+    static func bytes(_ request: inout Request, limit: Int) async throws -> [UInt8] {
+        do {
+            return Array(try await request.collectBody(upTo: limit).readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw APIError(status: 413, code: "too_large", message: "the body is over \(limit) bytes")
+        }
+    }
+
+    /// The media type without parameters, lowercased: "application/json".
+    static func mediaType(_ request: Request) -> String {
+        String(request.headers[.contentType]?.split(separator: ";").first?.trimmingSpaces.lowercased() ?? "")
+    }
+
+    static func requireJSON(_ request: Request) throws(APIError) {
+        let type = mediaType(request)
+        guard type == "application/json" else {
+            throw APIError(status: 415, code: "unsupported_media_type",
+                           message: "Content-Type must be application/json, got \(type.isEmpty ? "none" : "'\(type.prefix(60))'")")
+        }
+    }
+
+    static func json(_ request: inout Request, limit: Int) async throws -> JSONValue {
+        try requireJSON(request)
+        let body = try await bytes(&request, limit: limit)
+        do { return try JSONValue.parse(bytes: body) } catch { throw APIError.badJSON(error.message) }
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var text = self
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        return text
+    }
+}

@@ -1,0 +1,57 @@
+import SpoolRedis
+
+extension QueueAdmin {
+    /// Pauses a tenant's jobs in every queue: workers park them at fetch instead of running them.
+    /// PostgreSQL holds the tenant's paused flag; this is the copy workers read.
+    public func pauseTenant(_ tenant: String) async throws {
+        try await redis.run("SADD", keys.pausedTenants, tenant)
+    }
+
+    /// Resumes a tenant: its parked jobs go back to pending in every queue, ahead of newer work.
+    /// Returns how many jobs were handed back.
+    @discardableResult
+    public func resumeTenant(_ tenant: String) async throws -> Int {
+        try await redis.run("SREM", keys.pausedTenants, tenant)
+        var moved = 0
+        for queue in try await queues() { moved += try await TenantParking.unpark(redis: redis, keys: keys, queue: queue, tenant: tenant) }
+        return moved
+    }
+
+    public func pausedTenants() async throws -> Set<String> {
+        Set(try await redis.run("SMEMBERS", keys.pausedTenants).array?.compactMap(\.string) ?? [])
+    }
+
+    /// Jobs parked for paused tenants, per queue.
+    public func parkedCount(queue: String) async throws -> Int {
+        let tenants = try await redis.run("SMEMBERS", keys.parkedTenants(queue)).array?.compactMap(\.string) ?? []
+        if tenants.isEmpty { return 0 }
+        let replies = try await redis.pipeline(tenants.map { RedisCommand("LLEN", keys.parked(queue, tenant: $0)) })
+        return replies.reduce(0) { $0 + ($1.int ?? 0) }
+    }
+}
+
+/// Moving parked jobs back, shared by a resume and the scheduler's sweep.
+enum TenantParking {
+    static func unpark(redis: RedisClient, keys: KeySpace, queue: String, tenant: String) async throws -> Int {
+        var moved = 0
+        while true {
+            let count = try await redis.run(keys.unparkCall(queue, tenant: tenant, limit: 1000)).int ?? 0
+            moved += count
+            if count < 1000 { return moved }
+        }
+    }
+
+    /// Hands back the parked jobs of tenants no longer paused: a resume interrupted half-way, or a
+    /// fetch that parked with a pause list half a second old.
+    static func unparkResumed(redis: RedisClient, keys: KeySpace, queues: [String]) async throws -> Int {
+        let paused = Set(try await redis.run("SMEMBERS", keys.pausedTenants).array?.compactMap(\.string) ?? [])
+        var moved = 0
+        for queue in queues {
+            let parked = try await redis.run("SMEMBERS", keys.parkedTenants(queue)).array?.compactMap(\.string) ?? []
+            for tenant in parked where !paused.contains(tenant) {
+                moved += try await unpark(redis: redis, keys: keys, queue: queue, tenant: tenant)
+            }
+        }
+        return moved
+    }
+}

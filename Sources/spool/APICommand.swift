@@ -1,0 +1,33 @@
+import ArgumentParser
+import FoundationEssentials
+import SpoolAPI
+
+/// `spool api`: the enqueue API. Needs Redis and PostgreSQL (DATABASE_URL); SPOOL_OPERATOR_KEY sets
+/// the key that acts across tenants.
+struct APICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "api", abstract: "Serve the HTTP enqueue API (/v1, /health, /metrics).")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 8080
+
+    func run() async throws {
+        let runtime = try Runtime.load(common)
+        let server = try runtime.apiServer(host: host, port: port)
+        try await server.run { port in say("api listening on http://\(host):\(port)") }
+    }
+}
+
+extension Runtime {
+    func apiServer(host: String, port: Int) throws -> APIServer {
+        var configuration = APIServer.Configuration()
+        configuration.host = host
+        configuration.port = port
+        if let key = ProcessInfo.processInfo.environment["SPOOL_OPERATOR_KEY"], !key.isEmpty {
+            guard key.count >= 24 else { throw SpoolCommandError("SPOOL_OPERATOR_KEY must be at least 24 characters") }
+            configuration.operatorKey = key
+        }
+        return APIServer(configuration: configuration, redis: redis(name: "api"), pool: try postgres(size: 8), settings: settings,
+                         catalog: catalog, logger: logger)
+    }
+}

@@ -1,0 +1,81 @@
+import Hummingbird
+import HummingbirdTesting
+import HTTPTypes
+import NIOCore
+import SpoolAPI
+import SpoolPostgres
+import SpoolQueue
+import SpoolStore
+import SpoolSupport
+import TestSupport
+
+/// One database for every API test in this process, migrated once: creating a database per test
+/// serialises on PostgreSQL's template and slowed the whole suite. Tests stay apart by tenant (each
+/// fixture makes its own) and by Redis key prefix.
+let sharedDatabase = Task<PostgresPool, any Error> {
+    let pool = PostgresPool(url: try TestPostgres.freshDatabase(), logger: TestEnvironment.logger)
+    _ = try await Migrator(pool: pool).migrate()
+    return pool
+}
+
+/// One test's API world: a queue fixture (private key prefix), the shared migrated database, the API
+/// server over both, and two tenants of its own with a key of each scope.
+struct APIFixture: Sendable {
+    let queue: QueueFixture
+    let pool: PostgresPool
+    let server: APIServer
+    let tenants: TenantStore
+    let a: TenantKeys
+    let b: TenantKeys
+    static let operatorKey = "operator-key-for-tests-0123456789"
+
+    struct TenantKeys: Sendable {
+        let id: String
+        let read: String
+        let enqueue: String
+        let admin: String
+    }
+
+    init() async throws {
+        queue = try QueueFixture()
+        pool = try await sharedDatabase.value
+        var configuration = APIServer.Configuration()
+        configuration.port = 0
+        configuration.operatorKey = Self.operatorKey
+        server = APIServer(configuration: configuration, redis: queue.redis, pool: pool, settings: queue.settings, catalog: queue.catalog,
+                           logger: TestEnvironment.logger)
+        tenants = TenantStore(pool: pool, admin: queue.admin)
+        a = try await Self.makeTenant("Tenant A", tenants)
+        b = try await Self.makeTenant("Tenant B", tenants)
+    }
+
+    private static func makeTenant(_ name: String, _ tenants: TenantStore) async throws -> TenantKeys {
+        let tenant = try await tenants.create(name: name, timezone: "Europe/Paris")
+        return TenantKeys(id: tenant.id, read: try await tenants.createKey(tenantID: tenant.id, scope: .read).key,
+                          enqueue: try await tenants.createKey(tenantID: tenant.id, scope: .enqueue).key,
+                          admin: try await tenants.createKey(tenantID: tenant.id, scope: .admin).key)
+    }
+
+    /// Runs `body` against the routes in process (Hummingbird's router test mode) or over a real socket.
+    func test<T>(_ setup: TestingSetup = .router, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        _ = APIMetrics.bootstrap
+        var quiet = TestEnvironment.logger
+        quiet.logLevel = .critical  // stopping the live server logs a cancellation error otherwise
+        return try await Application(router: server.router(), logger: quiet).test(setup, body)
+    }
+}
+
+extension TestClientProtocol {
+    /// A request with a key and a JSON body; answers the status and the parsed body.
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ uri: String, key: String?, json: String? = nil, contentType: String = "application/json",
+              headers extra: [(String, String)] = []) async throws -> (status: Int, body: JSONValue) {
+        var headers = HTTPFields()
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        if json != nil { headers[.contentType] = contentType }
+        for (name, value) in extra { headers[HTTPField.Name(name)!] = value }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) { response in
+            (Int(response.status.code), (try? JSONValue.parse(String(buffer: response.body))) ?? .string(String(buffer: response.body)))
+        }
+    }
+}

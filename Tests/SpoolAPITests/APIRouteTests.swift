@@ -1,0 +1,99 @@
+import Hummingbird
+import HummingbirdTesting
+import HTTPTypes
+import SpoolAPI
+import SpoolSupport
+import TestSupport
+import Testing
+
+/// Route tests in process, with Hummingbird's testing support, against real Redis and PostgreSQL.
+@Suite struct APIRouteTests {
+    @Test func enqueuesAndRepeatsAnIdempotencyKeyWithTheSameId() async throws {
+        let f = try await APIFixture()
+        try await f.test { client in
+            let first = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "args": {"sleep_ms": 1}}"#)
+            #expect(first.status == 202 && first.body["status"] == .string("pending") && first.body["duplicate"] == .bool(false))
+            let keyed = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#, headers: [("Idempotency-Key", "order-1")])
+            let again = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "idempotency_key": "order-1"}"#)
+            #expect(keyed.status == 202 && again.status == 200 && again.body["id"] == keyed.body["id"] && again.body["duplicate"] == .bool(true))
+            let delayed = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "delay_seconds": 60}"#)
+            #expect(delayed.status == 202 && delayed.body["status"] == .string("scheduled"))
+            let status = try await client.call(.get, "/v1/jobs/\(first.body["id"]!.stringValue!)", key: f.a.read)
+            #expect(status.status == 200 && status.body["kind"] == .string("noop") && status.body["tenant"] == .string(f.a.id))
+            #expect(status.body["args"]?["sleep_ms"] == .number(1) && status.body["attempts"] == .number(0))
+        }
+        #expect(try await f.queue.listItems(f.queue.keys.pending("default")).count == 2)
+    }
+
+    /// Every kind of bad input: a 4xx that names the field and the problem, and nothing enqueued.
+    @Test(arguments: [
+        (#"{"kind": "nope"}"#, "application/json", 422, "kind", "unknown kind 'nope'"),
+        (#"{"kind": "noop", "args": {"sleep_ms": "slow"}}"#, "application/json", 422, "args.sleep_ms", "expected integer"),
+        (#"{"kind": "noop", "args": [1]}"#, "application/json", 422, "args", "expected an object"),
+        (#"{"kind": "noop", "queue": "Not A Queue"}"#, "application/json", 422, "queue", "must be 1-64"),
+        (#"{"kind": "noop", "run_at": "2020-01-01T00:00:00Z"}"#, "application/json", 422, "run_at", "in the past"),
+        (#"{"kind": "noop", "run_at": "tomorrow"}"#, "application/json", 422, "run_at", "RFC 3339"),
+        (#"{"kind": "noop", "run_at": "2099-01-01T00:00:00Z", "delay_seconds": 5}"#, "application/json", 422, "run_at", "not both"),
+        (#"{"kind": "noop", "delay_seconds": -1}"#, "application/json", 422, "delay_seconds", "from 0"),
+        (#"{"kind": "noop", "colour": "red"}"#, "application/json", 422, "colour", "unknown field"),
+        (#"{"args": {}}"#, "application/json", 422, "kind", "required"),
+        (#"{"kind": "noop", "tenant": "other"}"#, "application/json", 422, "tenant", "only the operator"),
+        (#"["noop"]"#, "application/json", 422, "(body)", "expected a JSON object"),
+        (#"{"kind": "noop""#, "application/json", 400, nil, "not valid JSON"),
+        (#"{"kind": "noop"}"#, "text/plain", 415, nil, "Content-Type must be application/json"),
+    ] as [(String, String, Int, String?, String)])
+    func refusesBadInputNamingTheField(body: String, contentType: String, status: Int, field: String?, message: String) async throws {
+        let f = try await APIFixture()
+        try await f.test { client in
+            let answer = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: body, contentType: contentType)
+            #expect(answer.status == status, "\(body): \(answer.body.text)")
+            #expect(answer.body["error"]?["field"]?.stringValue == field, "\(answer.body.text)")
+            #expect(answer.body["error"]?["message"]?.stringValue?.contains(message) == true, "\(answer.body.text)")
+        }
+        #expect(try await f.queue.listItems(f.queue.keys.pending("default")).isEmpty)
+    }
+
+    @Test func refusesOversizedBodiesAndMissingOrBadKeys() async throws {
+        let f = try await APIFixture()
+        try await f.test { client in
+            let huge = #"{"kind": "noop", "args": {"pad": ""#.appending(String(repeating: "x", count: 1 << 20)) + #""}}"#
+            let tooLarge = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: huge)
+            #expect(tooLarge.status == 413, "\(tooLarge.body.text.prefix(300))")
+            let none = try await client.call(.post, "/v1/jobs", key: nil, json: #"{"kind": "noop"}"#)
+            #expect(none.status == 401 && none.body["error"]?["message"]?.stringValue?.contains("missing API key") == true)
+            #expect(try await client.call(.post, "/v1/jobs", key: "spool_not_a_key", json: #"{"kind": "noop"}"#).status == 401)
+            let forged = String(f.a.enqueue.dropLast(4)) + "AAAA"
+            #expect(try await client.call(.post, "/v1/jobs", key: forged, json: #"{"kind": "noop"}"#).status == 401)
+            // A read key may look but not enqueue.
+            let read = try await client.call(.post, "/v1/jobs", key: f.a.read, json: #"{"kind": "noop"}"#)
+            #expect(read.status == 403 && read.body["error"]?["code"] == .string("insufficient_scope"))
+            #expect(try await client.call(.get, "/v1/nowhere", key: f.a.read).status == 404)
+        }
+        #expect(try await f.queue.listItems(f.queue.keys.pending("default")).isEmpty)
+    }
+
+    @Test func aRevokedKeyStopsWorking() async throws {
+        let f = try await APIFixture()
+        let key = try await f.tenants.createKey(tenantID: f.a.id, scope: .enqueue)
+        #expect(try await f.tenants.revokeKey(id: key.id))
+        let status = try await f.test { client in try await client.call(.post, "/v1/jobs", key: key.key, json: #"{"kind": "noop"}"#).status }
+        #expect(status == 401)
+    }
+
+    @Test func servesHealthTheOpenAPIDocumentAndMetrics() async throws {
+        let f = try await APIFixture()
+        try await f.test { client in
+            let health = try await client.call(.get, "/health", key: nil)
+            #expect(health.status == 200 && health.body["checks"]?["redis"] == .string("ok") && health.body["checks"]?["postgres"] == .string("ok"))
+            let document = try await client.call(.get, "/v1/openapi.json", key: nil)
+            #expect(document.status == 200 && document.body["openapi"] == .string("3.1.0") && document.body["paths"]?["/v1/jobs"] != nil)
+            _ = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#)
+            let metrics = try await client.call(.get, "/metrics", key: nil)
+            let text = metrics.body.stringValue ?? ""
+            #expect(metrics.status == 200)
+            #expect(text.contains(#"spool_jobs_enqueued_total{kind="noop",queue="default"} 1"#), "\(text.prefix(2000))")
+            #expect(text.contains(#"spool_queue_jobs{queue="default",state="pending"} 1"#))
+            #expect(text.contains("hb_requests"))
+        }
+    }
+}

@@ -1,0 +1,49 @@
+@testable import SpoolQueue
+import SpoolRedis
+import TestSupport
+import Testing
+
+@Suite struct TenantParkingScriptTests {
+    private func seed(_ f: QueueFixture, tenants: [String]) async throws -> [String] {
+        var ids: [String] = []
+        for tenant in tenants { ids.append(try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", tenant: tenant)).id) }
+        return ids
+    }
+
+    @Test func fetchParksAPausedTenantsJobsAndLeasesTheRest() async throws {
+        let f = try QueueFixture()
+        let ids = try await seed(f, tenants: ["a", "b", "a", "b"])
+        let reply = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.1", pausedTenants: ["a"]))
+        let leased = stride(from: 0, to: reply.array!.count, by: 7).map { reply.array![$0].string! }
+        #expect(leased == [ids[1], ids[3]])
+        #expect(try await f.redis.run("LRANGE", f.keys.parked("default", tenant: "a"), "0", "-1").array?.compactMap(\.string) == [ids[0], ids[2]])
+        #expect(try await f.redis.run("SMEMBERS", f.keys.parkedTenants("default")).array?.compactMap(\.string) == ["a"])
+        #expect(try await f.admin.job(ids[0])?.state == "parked")
+        #expect(try await f.zsetScores(f.keys.active("default")).count == 2)
+        #expect(try await f.admin.parkedCount(queue: "default") == 2)
+    }
+
+    @Test func resumingHandsParkedJobsBackOldestFirstAheadOfNewerWork() async throws {
+        let f = try QueueFixture()
+        let parked = try await seed(f, tenants: ["a", "a", "a"])
+        try await f.admin.pauseTenant("a")
+        _ = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.1", pausedTenants: ["a"]))
+        let newer = try await seed(f, tenants: ["b"])
+        #expect(try await f.admin.resumeTenant("a") == 3)
+        #expect(try await f.admin.pausedTenants().isEmpty)
+        let reply = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.2"))
+        let order = stride(from: 0, to: reply.array!.count, by: 7).map { reply.array![$0].string! }
+        #expect(order == parked + newer)
+        #expect(try await f.redis.run("EXISTS", f.keys.parkedTenants("default")) == .integer(0))
+    }
+
+    @Test func theSchedulerSweepUnparksTenantsNoLongerPaused() async throws {
+        let f = try QueueFixture()
+        let ids = try await seed(f, tenants: ["a", "c"])
+        _ = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.1", pausedTenants: ["a", "c"]))
+        try await f.admin.pauseTenant("c")  // "a" was resumed between the worker's read and the fetch
+        #expect(try await TenantParking.unparkResumed(redis: f.redis, keys: f.keys, queues: ["default"]) == 1)
+        #expect(try await f.listItems(f.keys.pending("default")) == [ids[0]])
+        #expect(try await f.admin.parkedCount(queue: "default") == 1)
+    }
+}
