@@ -63,7 +63,7 @@ struct BulkRoutes: Sendable {
                 throw APIError.invalid("jobs[\(index)]", "expected a job object, got \(items[index].typeName)")
             }
             for (index, item) in items.enumerated() {
-                do { parsed.append((index, try parse(item, principal))) } catch { outcome.reject(index, error) }
+                do { parsed.append((index, try parse(item, principal, validate: atomic))) } catch { outcome.reject(index, error) }
             }
             if !(atomic && outcome.rejected > 0) { try await store(parsed, into: &outcome) }
         }
@@ -93,7 +93,7 @@ struct BulkRoutes: Sendable {
             do {
                 let json: JSONValue
                 do { json = try JSONValue.parse(bytes: line) } catch { throw APIError.invalid("(line \(index + 1))", error.message) }
-                pending.append((index, try parse(json, principal)))
+                pending.append((index, try parse(json, principal, validate: atomic)))
             } catch let error as APIError {
                 outcome.reject(index, error)
             }
@@ -119,8 +119,14 @@ struct BulkRoutes: Sendable {
         if !(atomic && outcome.rejected > 0) { try await store(pending, into: &outcome) }
     }
 
-    private func parse(_ item: JSONValue, _ principal: Principal) throws(APIError) -> EnqueueRequest {
-        try JobSubmission.parse(item, principal: principal, headerIdempotencyKey: nil, enqueuer: services.enqueuer, nowMs: services.clock.nowMillis())
+    /// An item as a request; with `validate`, also checked against its kind now (atomic requests store
+    /// nothing until every item has passed). Otherwise the Enqueuer checks it as it stores the batch.
+    private func parse(_ item: JSONValue, _ principal: Principal, validate: Bool) throws(APIError) -> EnqueueRequest {
+        let request = try JobSubmission.parse(item, principal: principal, headerIdempotencyKey: nil, nowMs: services.clock.nowMillis())
+        if validate {
+            do { try services.enqueuer.validate(request) } catch { throw APIError.invalid(error.field, error.message) }
+        }
+        return request
     }
 
     private func store(_ items: [(Int, EnqueueRequest)], into outcome: inout Outcome) async throws {

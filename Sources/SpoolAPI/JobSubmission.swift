@@ -11,8 +11,9 @@ enum JobSubmission {
     static let pastTolerance: Int64 = 30_000
     static let maximumDelaySeconds = 366.0 * 86_400
 
-    static func parse(_ value: JSONValue, principal: Principal, headerIdempotencyKey: String?, enqueuer: Enqueuer,
-                      nowMs: Int64) throws(APIError) -> EnqueueRequest {
+    /// The fields as an EnqueueRequest. The kind's own checks (declared kind, args schema, queue name)
+    /// happen when it is enqueued, or with `Enqueuer.validate` first when nothing may be stored unchecked.
+    static func parse(_ value: JSONValue, principal: Principal, headerIdempotencyKey: String?, nowMs: Int64) throws(APIError) -> EnqueueRequest {
         guard let fields = value.objectValue else { throw APIError.invalid("(body)", "expected a JSON object, got \(value.typeName)") }
         if let unknown = fields.keys.sorted().first(where: { !knownFields.contains($0) }) {
             throw APIError.invalid(unknown, "unknown field; known fields: \(knownFields.sorted().joined(separator: ", "))")
@@ -20,9 +21,11 @@ enum JobSubmission {
         guard let kindValue = fields["kind"] else { throw APIError.invalid("kind", "is required") }
         guard let kind = kindValue.stringValue else { throw APIError.invalid("kind", "expected a string, got \(kindValue.typeName)") }
         var args = "{}"
+        var parsedArgs = JSONValue.object([:])
         if let argsValue = fields["args"], argsValue != .null {
             guard argsValue.objectValue != nil else { throw APIError.invalid("args", "expected an object, got \(argsValue.typeName)") }
             args = argsValue.text
+            parsedArgs = argsValue
         }
         var queue: String?
         if let queueValue = fields["queue"], queueValue != .null {
@@ -47,8 +50,8 @@ enum JobSubmission {
             guard let text = tenantValue.stringValue else { throw APIError.invalid("tenant", "expected a string, got \(tenantValue.typeName)") }
             tenant = text
         }
-        let request = EnqueueRequest(kind: kind, args: args, queue: queue, runAt: runAt, idempotencyKey: idempotencyKey, tenant: tenant)
-        do { try enqueuer.validate(request) } catch { throw APIError.invalid(error.field, error.message) }
+        var request = EnqueueRequest(kind: kind, args: args, queue: queue, runAt: runAt, idempotencyKey: idempotencyKey, tenant: tenant)
+        request.parsedArgs = parsedArgs
         return request
     }
 

@@ -16,7 +16,9 @@ enum RequestBody {
 
     /// The media type without parameters, lowercased: "application/json".
     static func mediaType(_ request: Request) -> String {
-        String(request.headers[.contentType]?.split(separator: ";").first?.trimmingSpaces.lowercased() ?? "")
+        guard let value = request.headers[.contentType] else { return "" }
+        if value == "application/json" { return value }  // the usual case, without splitting
+        return String(value.split(separator: ";").first?.trimmingSpaces.lowercased() ?? "")
     }
 
     static func requireJSON(_ request: Request) throws(APIError) {

@@ -11,6 +11,8 @@ public struct EnqueueRequest: Sendable {
     public var runAt: Int64?
     public var idempotencyKey: String?
     public var tenant: String?
+    /// `args` already parsed, when the caller has it (the API parsed the whole body): saves a parse.
+    public var parsedArgs: JSONValue?
 
     public init(kind: String, args: String = "{}", queue: String? = nil, runAt: Int64? = nil, idempotencyKey: String? = nil, tenant: String? = nil) {
         self.kind = kind
@@ -81,7 +83,11 @@ public final class Enqueuer: Sendable {
             throw EnqueueError(field: "kind", "unknown kind '\(request.kind.prefix(80))'; declared kinds: \(catalog.kinds.joined(separator: ", "))")
         }
         let args: JSONValue
-        do { args = try JSONValue.parse(request.args) } catch { throw EnqueueError(field: "args", "\(error)") }
+        if let parsed = request.parsedArgs {
+            args = parsed
+        } else {
+            do { args = try JSONValue.parse(request.args) } catch { throw EnqueueError(field: "args", "\(error)") }
+        }
         let problems = spec.arguments.problems(in: args)
         if let first = problems.first {
             let field = String(first.prefix { $0 != ":" })
