@@ -19,7 +19,6 @@ struct APIServices: Sendable {
     let admin: QueueAdmin
     let tenants: TenantStore
     let clock: any WallClock
-    let throughput = ThroughputSampler()
 }
 
 /// The enqueue API (`spool api`): thin routes over the same Enqueuer and QueueAdmin the CLI uses.

@@ -50,7 +50,7 @@ struct MetricsRoutes: Sendable {
                            help: "Jobs enqueued by kind and queue.")
             }
         }
-        let now = monotonicNow()
+        let rates = try await services.admin.throughput(queues: queues)
         for queue in stats {
             for (state, size) in [("pending", queue.pending), ("scheduled", queue.scheduled), ("active", queue.active),
                                   ("retry", queue.retry), ("dead", queue.dead)] {
@@ -60,8 +60,8 @@ struct MetricsRoutes: Sendable {
             registry.makeGauge(name: "spool_queue_latency_seconds", labels: [("queue", queue.queue)],
                                help: "Age of the oldest pending job.").set(queue.oldestPendingAgeSeconds)
             registry.makeGauge(name: "spool_queue_throughput_per_second", labels: [("queue", queue.queue)],
-                               help: "Jobs settled per second over the last minute.")
-                .set(services.throughput.record(queue: queue.queue, processed: queue.processed, failed: queue.failed, at: now))
+                               help: "Jobs finished (completed or dead) per second over the last minute.")
+                .set(rates[queue.queue] ?? 0)
         }
         var text = registry.emitToString()
         text += Self.histograms(pairs(replies[1]), separator: separator)

@@ -2,7 +2,6 @@ import Hummingbird
 import HTTPTypes
 import SpoolQueue
 import SpoolSupport
-import Synchronization
 
 /// `GET /v1/queues` (sizes, latency, throughput) and `POST /v1/queues/{q}/pause|resume` (admin).
 struct QueueRoutes: Sendable {
@@ -17,10 +16,10 @@ struct QueueRoutes: Sendable {
     private func list(_ context: APIContext) async throws -> Response {
         _ = try context.require(.read)
         let stats = try await services.admin.stats()
-        let now = monotonicNow()
+        let rates = try await services.admin.throughput(queues: stats.map(\.queue))
         var items: [JSONValue] = []
         for queue in stats {
-            let throughput = services.throughput.record(queue: queue.queue, processed: queue.processed, failed: queue.failed, at: now)
+            let throughput = rates[queue.queue] ?? 0
             items.append(.object([
                 "name": .string(queue.queue), "paused": .bool(queue.paused),
                 "sizes": .object([
@@ -42,24 +41,5 @@ struct QueueRoutes: Sendable {
         guard try await services.admin.queues().contains(name) else { throw APIError.notFound("queue \(name.prefix(64))") }
         if paused { try await services.admin.pause(queue: name) } else { try await services.admin.resume(queue: name) }
         return APIResponse.json(200, .object(["name": .string(name), "paused": .bool(paused)]))
-    }
-}
-
-/// Jobs per second per queue, from the processed counters seen over the last minute of requests and
-/// of the /metrics scrapes.
-final class ThroughputSampler: Sendable {
-    private struct Sample { let at: Duration; let settled: Int }
-    private let samples = Mutex<[String: [Sample]]>([:])
-    static let window: Duration = .seconds(60)
-
-    func record(queue: String, processed: Int, failed: Int, at now: Duration) -> Double {
-        samples.withLock { samples in
-            var list = samples[queue, default: []]
-            list.append(Sample(at: now, settled: processed + failed))
-            list.removeAll { now - $0.at > Self.window }
-            samples[queue] = list
-            guard let first = list.first, let last = list.last, last.at - first.at >= .seconds(1) else { return 0 }
-            return Double(max(0, last.settled - first.settled)) / (last.at - first.at).secondsDouble
-        }
     }
 }

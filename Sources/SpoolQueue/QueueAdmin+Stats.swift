@@ -54,6 +54,22 @@ extension QueueAdmin {
         return stats
     }
 
+    /// Jobs finished (completed or dead) per second over the last `window`, counted from the finish
+    /// times in the completed and dead sets: no sampling, the same answer from any process. Reads 0
+    /// when completed jobs' records are not kept (`SPOOL_COMPLETED_TTL_SECONDS=0`).
+    public func throughput(queues: [String], window: Duration = .seconds(60)) async throws -> [String: Double] {
+        let since = "(\(clock.nowMillis() - window.milliseconds)"
+        let replies = try await redis.pipeline(queues.flatMap {
+            [RedisCommand("ZCOUNT", keys.completed($0), since, "+inf"), RedisCommand("ZCOUNT", keys.dead($0), since, "+inf")]
+        })
+        var rates: [String: Double] = [:]
+        for (index, queue) in queues.enumerated() {
+            let finished = (replies[index * 2].int ?? 0) + (replies[index * 2 + 1].int ?? 0)
+            rates[queue] = Double(finished) / window.secondsDouble
+        }
+        return rates
+    }
+
     /// Live workers (heartbeat within two lease periods), with what they reported.
     public func workers() async throws -> [[String: String]] {
         let ids = try await redis.run("ZRANGE", keys.workers, "0", "-1").array?.compactMap(\.string) ?? []

@@ -113,6 +113,8 @@ import Testing
             #expect(try await f.queue.runCounts().isEmpty)
             let queues = try await client.call(.get, "/v1/queues", key: f.a.read)
             #expect(queues.body["queues"]?.arrayValue?.first?["sizes"]?["parked"] == .number(21))
+            // Tenant B's job (and any probe that ran) finished within the last minute.
+            #expect((queues.body["queues"]?.arrayValue?.first?["throughput_per_second"]?.numberValue ?? 0) > 0)
 
             #expect(try await client.call(.post, "/v1/tenants/\(f.a.id)/resume", key: f.a.admin).body["paused"] == .bool(false))
             try await waitUntil("tenant A's 20 jobs to run") { try await f.queue.runCounts().count == 20 }
