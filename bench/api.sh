@@ -46,6 +46,9 @@ run_wrk() {
     'BEGIN { printf "CPU per request: API %.0f µs, Redis %.0f µs\n", (a - ab) / n * 1e6, (r - rb) / n * 1e6 }'
 }
 
+log "baseline: GET /health/live (the framework with no work: the ceiling on this machine), 50 connections, ${seconds}s"
+run_wrk -t2 -c50 -d"${seconds}s" --latency "$url/health/live"
+
 log "single enqueue: POST /v1/jobs, 50 connections, ${seconds}s"
 wrk -t2 -c50 -d5s -s bench/enqueue.lua "$url/v1/jobs" >/dev/null  # warm-up
 redis-cli -p "$redis_port" FLUSHDB >/dev/null
