@@ -49,6 +49,7 @@ let package = Package(
             resources: [
                 .embedInCode("Migrations/0001_job_results.sql"),
                 .embedInCode("Migrations/0002_tenants_and_api_keys.sql"),
+                .embedInCode("Migrations/0003_tenant_paused_by.sql"),
             ]
         ),
         .target(

@@ -19,6 +19,8 @@ struct APIServices: Sendable {
     let admin: QueueAdmin
     let tenants: TenantStore
     let clock: any WallClock
+    /// Queues a producer may name: those the kinds in Jobs/ declare, and those the config weighs.
+    let declaredQueues: Set<String>
 }
 
 /// The enqueue API (`spool api`): thin routes over the same Enqueuer and QueueAdmin the CLI uses.
@@ -42,7 +44,8 @@ public struct APIServer: Sendable {
         let admin = QueueAdmin(redis: redis, keys: settings.keys, declaredQueues: catalog.queues, completedTTL: settings.completedTTL, clock: clock)
         services = APIServices(redis: redis, pool: pool, keys: settings.keys,
                                enqueuer: Enqueuer(redis: redis, catalog: catalog, keys: settings.keys, clock: clock),
-                               admin: admin, tenants: TenantStore(pool: pool, admin: admin), clock: clock)
+                               admin: admin, tenants: TenantStore(pool: pool, admin: admin), clock: clock,
+                               declaredQueues: Set(catalog.queues).union(settings.queueWeights.keys))
     }
 
     /// Every route, for the server and for route tests.

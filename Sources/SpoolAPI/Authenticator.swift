@@ -16,10 +16,16 @@ struct Authenticator: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         guard let header = request.headers[.authorization] else { throw APIError.unauthorized("missing API key: send Authorization: Bearer <key>") }
-        guard header.hasPrefix("Bearer "), header.count > 7 else { throw APIError.unauthorized("the Authorization header must be 'Bearer <key>'") }
+        // The scheme is case-insensitive (RFC 9110); the key is everything after one space.
+        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw APIError.unauthorized("the Authorization header must be 'Bearer <key>'")
+        }
         let key = String(header.dropFirst(7))
         if let operatorKey, HMACSHA1.equal(Array(key.utf8), Array(operatorKey.utf8)) {
             context.principal = .operator
+        } else if APIKeySecret.id(in: key) == nil {
+            // Not shaped like a key: refused without touching the cache or the database.
+            throw APIError.unauthorized("invalid or revoked API key")
         } else if let principal = try await cache.principal(for: key, lookup: { try await tenants.authenticate($0).map(Principal.tenant) }) {
             context.principal = principal
         } else {
@@ -29,7 +35,8 @@ struct Authenticator: RouterMiddleware {
     }
 }
 
-/// Recent key lookups, good for `ttl`; unknown keys are remembered too, so guessing costs no database reads.
+/// Recent key lookups, good for `ttl`. Only key-shaped texts (76 bytes) get here, and unknown ones are
+/// remembered too, so a retried bad key costs no database read. When full, the oldest half goes.
 final class KeyCache: Sendable {
     private struct Entry { let principal: Principal?; let expires: Duration }
     private let entries = Mutex<[String: Entry]>([:])
@@ -43,7 +50,14 @@ final class KeyCache: Sendable {
         if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.principal }
         let principal = try await lookup(key)
         entries.withLock { entries in
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            if entries.count >= capacity {
+                // Expired entries first; if that frees too little, those closest to expiring.
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= capacity {
+                    let keep = entries.sorted { $0.value.expires > $1.value.expires }.prefix(capacity / 2)
+                    entries = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+                }
+            }
             entries[key] = Entry(principal: principal, expires: now + ttl)
         }
         return principal

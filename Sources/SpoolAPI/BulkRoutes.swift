@@ -122,7 +122,8 @@ struct BulkRoutes: Sendable {
     /// An item as a request; with `validate`, also checked against its kind now (atomic requests store
     /// nothing until every item has passed). Otherwise the Enqueuer checks it as it stores the batch.
     private func parse(_ item: JSONValue, _ principal: Principal, validate: Bool) throws(APIError) -> EnqueueRequest {
-        let request = try JobSubmission.parse(item, principal: principal, headerIdempotencyKey: nil, nowMs: services.clock.nowMillis())
+        let request = try JobSubmission.parse(item, principal: principal, headerIdempotencyKey: nil, declaredQueues: services.declaredQueues,
+                                                 nowMs: services.clock.nowMillis())
         if validate {
             do { try services.enqueuer.validate(request) } catch { throw APIError.invalid(error.field, error.message) }
         }

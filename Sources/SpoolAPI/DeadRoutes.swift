@@ -3,7 +3,7 @@ import HTTPTypes
 import SpoolQueue
 import SpoolSupport
 
-/// `GET /v1/dead` (newest first, paged by `before`), `POST /v1/dead/{id}/retry`, `DELETE /v1/dead/{id}`.
+/// `GET /v1/dead` (newest first, paged by the `before` cursor), `POST /v1/dead/{id}/retry`, `DELETE /v1/dead/{id}`.
 /// A tenant sees and touches only its own dead jobs.
 struct DeadRoutes: Sendable {
     let services: APIServices
@@ -22,12 +22,14 @@ struct DeadRoutes: Sendable {
             guard let value = Int(text), (1...500).contains(value) else { throw APIError.invalid("limit", "expected an integer from 1 to 500") }
             limit = value
         }
-        var before: Int64?
+        var after: QueueAdmin.DeadCursor?
         if let text = query["before"] {
-            guard let value = Int64(text), value > 0 else { throw APIError.invalid("before", "expected the next_before value of the previous page") }
-            before = value
+            guard let cursor = QueueAdmin.DeadCursor(text: String(text)) else {
+                throw APIError.invalid("before", "expected the next_before value of the previous page, such as 1795323171000:01M80...")
+            }
+            after = cursor
         }
-        let jobs = try await services.admin.deadJobs(limit: limit, beforeMs: before, tenant: principal.tenantID)
+        let jobs = try await services.admin.deadJobs(limit: limit, after: after, tenant: principal.tenantID)
         let items: [JSONValue] = jobs.map { job in
             .object([
                 "id": .string(job.id), "queue": .string(job.queue), "kind": .string(job.kind), "attempts": .number(Double(job.attempts)),
@@ -35,7 +37,7 @@ struct DeadRoutes: Sendable {
                 "tenant": job.tenant.map { .string($0) } ?? .null,
             ])
         }
-        let next: JSONValue = jobs.count == limit ? .number(Double(jobs.last!.diedAt)) : .null
+        let next: JSONValue = jobs.count == limit ? .string(QueueAdmin.DeadCursor(diedAt: jobs.last!.diedAt, id: jobs.last!.id).text) : .null
         return APIResponse.json(200, .object(["jobs": .array(items), "next_before": next]))
     }
 

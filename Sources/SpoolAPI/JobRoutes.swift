@@ -20,7 +20,8 @@ struct JobRoutes: Sendable {
         var request = request
         let body = try await RequestBody.json(&request, limit: Self.maximumBody)
         let header = request.headers[.idempotencyKey]
-        let job = try JobSubmission.parse(body, principal: principal, headerIdempotencyKey: header, nowMs: services.clock.nowMillis())
+        let job = try JobSubmission.parse(body, principal: principal, headerIdempotencyKey: header, declaredQueues: services.declaredQueues,
+                                          nowMs: services.clock.nowMillis())
         let result: EnqueueResult
         do { result = try await services.enqueuer.enqueue(job) } catch let error as EnqueueError { throw APIError.invalid(error.field, error.message) }
         return APIResponse.json(result.created ? 202 : 200, .object([

@@ -13,7 +13,8 @@ enum JobSubmission {
 
     /// The fields as an EnqueueRequest. The kind's own checks (declared kind, args schema, queue name)
     /// happen when it is enqueued, or with `Enqueuer.validate` first when nothing may be stored unchecked.
-    static func parse(_ value: JSONValue, principal: Principal, headerIdempotencyKey: String?, nowMs: Int64) throws(APIError) -> EnqueueRequest {
+    static func parse(_ value: JSONValue, principal: Principal, headerIdempotencyKey: String?, declaredQueues: Set<String>,
+                      nowMs: Int64) throws(APIError) -> EnqueueRequest {
         guard let fields = value.objectValue else { throw APIError.invalid("(body)", "expected a JSON object, got \(value.typeName)") }
         if let unknown = fields.keys.sorted().first(where: { !knownFields.contains($0) }) {
             throw APIError.invalid(unknown, "unknown field; known fields: \(knownFields.sorted().joined(separator: ", "))")
@@ -30,6 +31,11 @@ enum JobSubmission {
         var queue: String?
         if let queueValue = fields["queue"], queueValue != .null {
             guard let text = queueValue.stringValue else { throw APIError.invalid("queue", "expected a string, got \(queueValue.typeName)") }
+            // Only queues some kind declares: every queue costs every status lookup and sweep a little,
+            // and a job in a queue no worker reads would wait forever.
+            guard declaredQueues.contains(text) else {
+                throw APIError.invalid("queue", "'\(text.prefix(64))' is not a declared queue; declared: \(declaredQueues.sorted().joined(separator: ", "))")
+            }
             queue = text
         }
         let runAt = try runAt(fields, nowMs: nowMs)

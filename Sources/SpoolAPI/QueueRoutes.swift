@@ -3,7 +3,7 @@ import HTTPTypes
 import SpoolQueue
 import SpoolSupport
 
-/// `GET /v1/queues` (sizes, latency, throughput) and `POST /v1/queues/{q}/pause|resume` (admin).
+/// `GET /v1/queues` (sizes, latency, throughput) and `POST /v1/queues/{q}/pause|resume` (operator).
 struct QueueRoutes: Sendable {
     let services: APIServices
 
@@ -35,8 +35,12 @@ struct QueueRoutes: Sendable {
         return APIResponse.json(200, .object(["queues": .array(items)]))
     }
 
+    /// Queues are shared by every tenant, so only the operator may stop or start one.
     private func setPaused(_ context: APIContext, _ paused: Bool) async throws -> Response {
-        _ = try context.require(.admin)
+        let principal = try context.require(.admin)
+        guard principal.isOperator else {
+            throw APIError(status: 403, code: "operator_only", message: "queues are shared by all tenants; only the operator key pauses or resumes one")
+        }
         let name = context.parameters.get("queue") ?? ""
         guard try await services.admin.queues().contains(name) else { throw APIError.notFound("queue \(name.prefix(64))") }
         if paused { try await services.admin.pause(queue: name) } else { try await services.admin.resume(queue: name) }

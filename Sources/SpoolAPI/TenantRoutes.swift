@@ -16,9 +16,14 @@ struct TenantRoutes: Sendable {
     private func setPaused(_ context: APIContext, _ paused: Bool) async throws -> Response {
         let principal = try context.require(.admin)
         let id = context.parameters.get("id") ?? ""
-        guard principal.owns(id), let tenant = try await services.tenants.setPaused(id: id, paused) else {
-            throw APIError.notFound("tenant \(id.prefix(64))")
+        guard principal.owns(id) else { throw APIError.notFound("tenant \(id.prefix(64))") }
+        let tenant: Tenant?
+        do {
+            tenant = try await services.tenants.setPaused(id: id, paused, by: principal.isOperator ? .operator : .tenant)
+        } catch is TenantStore.PausedByOperator {
+            throw APIError(status: 403, code: "paused_by_operator", message: "the operator paused this tenant; only the operator can resume it")
         }
+        guard let tenant else { throw APIError.notFound("tenant \(id.prefix(64))") }
         return APIResponse.json(200, .object(["id": .string(tenant.id), "paused": .bool(tenant.paused)]))
     }
 }

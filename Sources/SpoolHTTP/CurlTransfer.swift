@@ -83,6 +83,10 @@ final class Transfer: @unchecked Sendable {
             if method != "POST" { set(CURLOPT_POST, 1); set(CURLOPT_CUSTOMREQUEST, method) }
             if failed == CURLE_OK { failed = spool_curl_set_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)) }
             if failed == CURLE_OK { failed = spool_curl_set_pointer(handle, CURLOPT_POSTFIELDS, body.baseAddress) }
+        } else if method == "POST" {
+            // An empty body, said outright: without POSTFIELDS libcurl would read the body from stdin.
+            if failed == CURLE_OK { failed = spool_curl_set_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, 0) }
+            if failed == CURLE_OK { failed = "".withCString { spool_curl_set_pointer(handle, CURLOPT_COPYPOSTFIELDS, $0) } }
         }
 
         var lines = request.headers.map { "\($0.name): \($0.value)" }

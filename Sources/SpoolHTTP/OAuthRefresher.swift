@@ -46,12 +46,13 @@ public actor OAuthRefresher: ProviderCredentials {
             task = Task { try await self.exchange() }
             pending = task
         }
+        // Only the refresh that is still current is forgotten: a late waiter must not clear a newer one.
         do {
             let token = try await task.value
-            pending = nil
+            if pending == task { pending = nil }
             return token
         } catch {
-            pending = nil
+            if pending == task { pending = nil }
             throw (error as? ProviderRefusal) ?? ProviderRefusal(.retryable(reason: "\(error)", after: nil))
         }
     }

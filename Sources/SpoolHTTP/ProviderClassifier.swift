@@ -9,6 +9,8 @@ import SpoolSupport
 public enum ProviderClassifier {
     /// 429s that no amount of waiting fixes: the account has no money or quota left.
     public static let quotaCodes: Set<String> = ["insufficient_quota", "billing_hard_limit_reached", "quotaExceeded", "dailyLimitExceeded"]
+    /// Rate limits some providers answer with another status (Google Calendar uses 403).
+    public static let rateLimitCodes: Set<String> = ["rateLimitExceeded", "userRateLimitExceeded", "rate_limit_exceeded"]
     /// When a 429 names no time, wait this long.
     public static let defaultRateLimitPause: Duration = .seconds(1)
 
@@ -20,7 +22,7 @@ public enum ProviderClassifier {
         switch status {
         case 401:
             return .authExpired(reason: reason)
-        case 429:
+        case 403 where error.code.map(rateLimitCodes.contains) == true, 429:
             if let code = error.code, quotaCodes.contains(code) { return .permanent(code: code, reason: reason) }
             let until = RateLimitHeaders(response.headers).resumeAtMs(nowMs: nowMs)
                 ?? nowMs + defaultRateLimitPause.milliseconds

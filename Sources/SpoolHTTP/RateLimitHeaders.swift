@@ -9,13 +9,23 @@ public struct RateLimitHeaders: Sendable {
 
     public init(_ headers: HeaderFields) { self.headers = headers }
 
+    /// The longest wait any header can ask for; a bigger or nonsensical value ("inf", "1e300") is
+    /// clamped to it instead of overflowing.
+    public static let maximumWaitMs: Int64 = 24 * 3_600_000
+
     /// How long Retry-After (or retry-after-ms) asks to wait, when the answer says.
     public func retryAfter(nowMs: Int64) -> Duration? {
-        if let text = headers["retry-after-ms"], let ms = Double(text.trimmed), ms >= 0 { return .milliseconds(Int64(ms.rounded(.up))) }
+        if let text = headers["retry-after-ms"], let ms = Double(text.trimmed), ms >= 0 { return .milliseconds(Self.clamped(ms)) }
         guard let text = headers["Retry-After"]?.trimmed else { return nil }
-        if let seconds = Double(text), seconds >= 0 { return .milliseconds(Int64((seconds * 1000).rounded(.up))) }
-        if let dateMs = HTTPDate.parse(text) { return .milliseconds(max(0, dateMs - nowMs)) }
+        if let seconds = Double(text), seconds >= 0 { return .milliseconds(Self.clamped(seconds * 1000)) }
+        if let dateMs = HTTPDate.parse(text) { return .milliseconds(min(max(0, dateMs - nowMs), Self.maximumWaitMs)) }
         return nil
+    }
+
+    /// Milliseconds from a header's number, rounded up, within 0...maximumWaitMs (NaN and inf included).
+    static func clamped(_ ms: Double) -> Int64 {
+        guard ms.isFinite, ms > 0 else { return ms.isNaN || ms <= 0 ? 0 : maximumWaitMs }
+        return min(Int64(min(ms.rounded(.up), Double(maximumWaitMs))), maximumWaitMs)
     }
 
     /// When sending may resume (unix ms) after a 429: Retry-After first, else the latest reset among
@@ -48,10 +58,13 @@ public struct RateLimitHeaders: Sendable {
 
     /// A reset value: a Go duration ("6m0s"), a unix time in seconds, or seconds from now.
     static func resetTime(_ text: String, nowMs: Int64) -> Int64? {
-        if let seconds = Double(text) {
-            return seconds > 1_000_000_000 ? Int64(seconds * 1000) : nowMs + Int64((seconds * 1000).rounded(.up))
+        if let seconds = Double(text), seconds.isFinite, seconds >= 0 {
+            if seconds > 1_000_000_000 {  // a unix time
+                return min(max(Int64(min(seconds, 1e12)) * 1000, nowMs), nowMs + maximumWaitMs)
+            }
+            return nowMs + clamped(seconds * 1000)
         }
-        return GoDuration.milliseconds(text).map { nowMs + $0 }
+        return GoDuration.milliseconds(text).map { nowMs + clamped(Double($0)) }
     }
 }
 
@@ -63,14 +76,14 @@ enum GoDuration {
         var total = 0.0
         guard !rest.isEmpty else { return nil }
         while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard let value = Double(number) else { return nil }
+            let number = rest.prefix { ($0.isASCII && $0.isNumber) || $0 == "." }
+            guard let value = Double(number), value.isFinite else { return nil }
             rest = rest.dropFirst(number.count)
             guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
             total += value * unit.1
             rest = rest.dropFirst(unit.0.count)
         }
-        return Int64(total.rounded(.up))
+        return total.isFinite ? Int64(min(total.rounded(.up), 9e15)) : nil
     }
 }
 
@@ -81,7 +94,7 @@ enum HTTPDate {
     static func parse(_ text: String) -> Int64? {
         let parts = text.split(separator: " ")
         guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let monthIndex = months.firstIndex(of: String(parts[2])),
-              let year = Int(parts[3]) else { return nil }
+              let year = Int(parts[3]), (1970...9999).contains(year) else { return nil }
         let clock = parts[4].split(separator: ":").compactMap { Int($0) }
         guard clock.count == 3, (1...31).contains(day), (0..<24).contains(clock[0]), (0..<60).contains(clock[1]), (0...60).contains(clock[2])
         else { return nil }

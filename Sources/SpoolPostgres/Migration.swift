@@ -31,5 +31,6 @@ public enum SpoolMigrations {
         try! Migration(fileName: "0001_job_results.sql", sql: String(decoding: PackageResources._001_job_results_sql, as: UTF8.self)),
         try! Migration(fileName: "0002_tenants_and_api_keys.sql",
                        sql: String(decoding: PackageResources._002_tenants_and_api_keys_sql, as: UTF8.self)),
+        try! Migration(fileName: "0003_tenant_paused_by.sql", sql: String(decoding: PackageResources._003_tenant_paused_by_sql, as: UTF8.self)),
     ]
 }

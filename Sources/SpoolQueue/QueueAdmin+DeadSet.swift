@@ -20,22 +20,52 @@ public struct DeadJob: Sendable, Codable, Equatable {
 }
 
 extension QueueAdmin {
-    /// The newest dead jobs across queues, newest first: those that died before `beforeMs` (a page's
-    /// cursor, exclusive), and only `tenant`'s when it is given.
-    public func deadJobs(limit: Int = 100, beforeMs: Int64? = nil, tenant: String? = nil) async throws -> [DeadJob] {
+    /// Where a page of dead jobs ended: the last job's death time and id. Jobs often die in the same
+    /// millisecond (recovery and batched kills stamp one time), so the id breaks ties.
+    public struct DeadCursor: Sendable, Equatable {
+        public let diedAt: Int64
+        public let id: String
+        public init(diedAt: Int64, id: String) { self.diedAt = diedAt; self.id = id }
+
+        /// "<ms>:<id>", as an API client passes it back.
+        public var text: String { "\(diedAt):\(id)" }
+        public init?(text: String) {
+            let parts = text.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let ms = Int64(parts[0]), ms > 0, JobID.isValid(String(parts[1])) else { return nil }
+            self.init(diedAt: ms, id: String(parts[1]))
+        }
+
+        /// Whether (score, id) comes after this cursor in newest-first order.
+        func isAfter(score: Int64, id other: String) -> Bool { score < diedAt || (score == diedAt && other < id) }
+    }
+
+    /// The newest dead jobs across queues, newest first (by death time, then id): those after `after`
+    /// (the previous page's last job), and only `tenant`'s when it is given.
+    public func deadJobs(limit: Int = 100, after cursor: DeadCursor? = nil, tenant: String? = nil) async throws -> [DeadJob] {
         var found: [DeadJob] = []
         for q in try await queues() {
-            var max = beforeMs.map { "(\($0)" } ?? "+inf"
+            var position = cursor
             var taken = 0
             // Page through this queue's dead set until `limit` matches, or it runs out.
             while taken < limit {
+                let max = position.map { String($0.diedAt) } ?? "+inf"
                 let flat = try await redis.run("ZREVRANGEBYSCORE", keys.dead(q), max, "-inf", "WITHSCORES", "LIMIT", "0", "500").array ?? []
                 if flat.isEmpty { break }
-                let entries = stride(from: 0, to: flat.count - 1, by: 2).map { (id: flat[$0].string ?? "", at: Int64(flat[$0 + 1].string.flatMap { Double($0) } ?? 0)) }
+                var entries = stride(from: 0, to: flat.count - 1, by: 2).map { (id: flat[$0].string ?? "", at: Int64(flat[$0 + 1].string.flatMap { Double($0) } ?? 0)) }
+                let fetched = entries.count
+                if let position { entries = entries.filter { position.isAfter(score: $0.at, id: $0.id) } }
+                if entries.isEmpty {
+                    // 500 jobs at the cursor's very millisecond, all seen: step below it. (More than 500
+                    // deaths in one millisecond of one queue is the one case a page can skip some.)
+                    guard fetched == 500, let at = position?.diedAt, at > 1 else { break }
+                    position = DeadCursor(diedAt: at - 1, id: "~")
+                    continue
+                }
                 let replies = try await redis.pipeline(entries.map {
                     RedisCommand("HMGET", keys.job(q, $0.id), "kind", "attempt", "dead_reason", "last_error", "tenant")
                 })
                 for (entry, reply) in zip(entries, replies) {
+                    position = DeadCursor(diedAt: entry.at, id: entry.id)
                     let f = reply.array ?? []
                     let owner = f.count > 4 ? f[4].string : nil
                     if let tenant, owner != tenant { continue }
@@ -45,9 +75,7 @@ extension QueueAdmin {
                     taken += 1
                     if taken == limit { break }
                 }
-                if entries.count < 500 { break }
-                // Scores can repeat; step past the last one seen (a rare same-millisecond tie may be skipped).
-                max = "(\(entries.last!.at)"
+                if fetched < 500 { break }
             }
         }
         found.sort { $0.diedAt != $1.diedAt ? $0.diedAt > $1.diedAt : $0.id > $1.id }

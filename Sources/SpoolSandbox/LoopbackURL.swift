@@ -4,7 +4,14 @@ import SpoolHTTP
 enum LoopbackURL {
     static func isLoopback(_ url: String) -> Bool {
         guard url.hasPrefix("http://") || url.hasPrefix("https://"), let host = host(of: url) else { return false }
-        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        return host == "localhost" || host == "::1" || isLoopbackIPv4(host)
+    }
+
+    /// A dotted-quad literal in 127.0.0.0/8; "127.example.com" is a name, not an address.
+    static func isLoopbackIPv4(_ host: String) -> Bool {
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy { $0.isASCII && $0.isNumber } }) else { return false }
+        return octets.compactMap { Int($0) }.allSatisfy { $0 <= 255 } && octets[0] == "127"
     }
 
     static func host(of url: String) -> String? {

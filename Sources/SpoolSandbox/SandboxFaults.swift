@@ -83,6 +83,7 @@ struct SandboxSettings: Sendable {
             scope = SandboxScope(rawValue: text)
         }
         var request = scope.map { faults(for: $0) } ?? all
+        let requestFields: Set<String> = ["latency_ms", "jitter_ms", "error_rates", "retry_after_seconds", "drop_rate"]
         for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
             switch name {
             case "scope", "reset": break
@@ -112,7 +113,13 @@ struct SandboxSettings: Sendable {
             default: throw SandboxInputError("unknown field '\(name)'")
             }
         }
-        if let scope { byScope[scope] = request } else { all = request; byScope = [:] }
+        // Per-request faults without a scope replace every scope's; other settings leave them alone.
+        if let scope {
+            byScope[scope] = request
+        } else if fields.keys.contains(where: requestFields.contains) {
+            all = request
+            byScope = [:]
+        }
         return actions
     }
 

@@ -55,16 +55,34 @@ public struct TenantStore: Sendable {
         }
     }
 
-    /// Sets the kill switch; nil when there is no such tenant. Resuming hands the tenant's parked jobs back.
+    public enum Actor: String, Sendable { case `operator`, tenant }
+
+    /// A tenant's key tried to lift a pause the operator set.
+    public struct PausedByOperator: Error, Sendable {}
+
+    /// Sets the kill switch; nil when there is no such tenant. Resuming hands the tenant's parked jobs
+    /// back. A tenant cannot resume itself from an operator's pause.
     @discardableResult
-    public func setPaused(id: String, _ paused: Bool) async throws -> Tenant? {
-        let updated = try await pool.withConnection { connection in
-            try connection.query("UPDATE tenants SET paused = $2, updated_at = now() WHERE id = $1 RETURNING \(Self.columns)", [id, paused])
-                .first.map(Self.tenant)
+    public func setPaused(id: String, _ paused: Bool, by actor: Actor = .operator) async throws -> Tenant? {
+        let updated = try await pool.withConnection { connection -> Tenant?? in
+            let lifting = actor == .tenant && !paused
+            let row = try connection.query("""
+                UPDATE tenants SET paused = $2, paused_by = CASE WHEN $2 THEN $3 ELSE NULL END, updated_at = now()
+                WHERE id = $1 AND NOT ($4 AND paused_by = 'operator') RETURNING \(Self.columns)
+                """, [id, paused, actor.rawValue, lifting]).first
+            if let row { return try Self.tenant(row) }
+            // No row: no such tenant, or an operator's pause the tenant may not lift.
+            return try connection.query("SELECT 1 FROM tenants WHERE id = $1", [id]).first == nil ? .some(nil) : nil
         }
-        guard let updated else { return nil }
+        guard let result = updated else { throw PausedByOperator() }
+        guard let tenant = result else { return nil }
         if paused { try await admin?.pauseTenant(id) } else { try await admin?.resumeTenant(id) }
-        return updated
+        // Two calls racing can leave Redis with the loser's write: make Redis say what PostgreSQL says now.
+        if let now = try await self.tenant(id: id), now.paused != paused {
+            if now.paused { try await admin?.pauseTenant(id) } else { try await admin?.resumeTenant(id) }
+            return now
+        }
+        return tenant
     }
 
     /// Copies every tenant's paused flag to Redis: at API start, so the two agree after any failure.
@@ -124,6 +142,11 @@ public enum TimeZoneName {
         let allowed = name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "/_+-".contains($0)) }
         guard allowed, !name.isEmpty, name.count <= 64, !name.hasPrefix("/"), !name.contains("..") else { return false }
         var status = stat()
-        return stat(directory + "/" + name, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+        guard stat(directory + "/" + name, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
+              let file = fopen(directory + "/" + name, "rb") else { return false }
+        defer { fclose(file) }
+        // A zone file starts with "TZif"; the folder also holds tables such as leapseconds.
+        var magic = [UInt8](repeating: 0, count: 4)
+        return fread(&magic, 1, 4, file) == 4 && magic == Array("TZif".utf8)
     }
 }

@@ -123,4 +123,53 @@ import Testing
         try await worker.stop()
         #expect(try await f.tenants.tenant(id: f.a.id)?.paused == false)
     }
+
+    /// Queues are shared: only the operator pauses them. A tenant cannot lift the operator's pause.
+    @Test func sharedControlsBelongToTheOperator() async throws {
+        let f = try await APIFixture()
+        try await f.test { client in
+            _ = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#)
+            let refused = try await client.call(.post, "/v1/queues/default/pause", key: f.a.admin)
+            #expect(refused.status == 403 && refused.body["error"]?["code"] == .string("operator_only"))
+            #expect(try await client.call(.post, "/v1/queues/default/pause", key: APIFixture.operatorKey).body["paused"] == .bool(true))
+            #expect(try await client.call(.post, "/v1/queues/default/resume", key: APIFixture.operatorKey).body["paused"] == .bool(false))
+
+            #expect(try await client.call(.post, "/v1/tenants/\(f.a.id)/pause", key: APIFixture.operatorKey).status == 200)
+            let lift = try await client.call(.post, "/v1/tenants/\(f.a.id)/resume", key: f.a.admin)
+            #expect(lift.status == 403 && lift.body["error"]?["code"] == .string("paused_by_operator"))
+            #expect(try await f.queue.admin.pausedTenants().contains(f.a.id))
+            #expect(try await client.call(.post, "/v1/tenants/\(f.a.id)/resume", key: APIFixture.operatorKey).body["paused"] == .bool(false))
+            // Its own pause, the tenant may lift; "bearer" in lower case is the same scheme.
+            #expect(try await client.call(.post, "/v1/tenants/\(f.a.id)/pause", key: f.a.admin).status == 200)
+            var headers = HTTPFields()
+            headers[.authorization] = "bearer \(f.a.admin)"
+            let lower = try await client.execute(uri: "/v1/tenants/\(f.a.id)/resume", method: .post, headers: headers) { $0.status.code }
+            #expect(lower == 200)
+        }
+    }
+
+    /// Jobs that died in the same millisecond are paged without a gap or a repeat.
+    @Test func deadPagesDoNotSkipJobsThatDiedTogether() async throws {
+        let f = try await APIFixture()
+        let keys = f.queue.keys
+        var ids: [String] = []
+        for _ in 0..<80 {
+            let id = JobID.make()
+            ids.append(id)
+            try await f.queue.redis.run("HSET", keys.job("default", id), "kind", "noop", "state", "dead", "tenant", f.a.id, "dead_reason", "test")
+            try await f.queue.redis.run("ZADD", keys.dead("default"), "1795000000000", id)
+        }
+        try await f.queue.redis.run("SADD", keys.queues, "default")
+        let seen = try await f.test { client in
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let page = try await client.call(.get, "/v1/dead?limit=50" + (cursor.map { "&before=\($0)" } ?? ""), key: f.a.read)
+                seen += page.body["jobs"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+                cursor = page.body["next_before"]?.stringValue
+            } while cursor != nil && seen.count < 200
+            return seen
+        }
+        #expect(seen.count == 80 && Set(seen) == Set(ids))
+    }
 }

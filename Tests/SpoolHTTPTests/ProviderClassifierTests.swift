@@ -87,4 +87,25 @@ import Testing
         #expect(text == "To=%2B15551234567&Body=Hi+%26+bye+%3D+100%25+%E2%9C%93&Empty=")
         #expect(FormEncoding.decode(text).map { "\($0.0)=\($0.1)" } == fields.map { "\($0.0)=\($0.1)" })
     }
+
+    @Test func absurdHeaderValuesAreClampedNotACrash() {
+        for headers: HeaderFields in [["Retry-After": "inf"], ["retry-after-ms": "1e300"], ["Retry-After": "nan"],
+                                      ["x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1e300"],
+                                      ["x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "9999999999999999h"],
+                                      ["Retry-After": "Fri, 15 Jan 99999999999 08:01:30 GMT"]] {
+            guard case .rateLimited(let until, _) = ProviderClassifier.classify(response(429, headers: headers), nowMs: now) else {
+                Issue.record("\(headers.fields) not rate limited")
+                continue
+            }
+            #expect(until >= now && until <= now + RateLimitHeaders.maximumWaitMs, "\(headers.fields)")
+        }
+    }
+
+    @Test func googlesRateLimitsAnsweredWith403AreRateLimits() {
+        let limited = response(403, #"{"error": {"code": 403, "message": "Rate Limit Exceeded", "errors": [{"reason": "rateLimitExceeded"}]}}"#)
+        guard case .rateLimited = ProviderClassifier.classify(limited, nowMs: now) else { Issue.record("403 rateLimitExceeded not rate limited"); return }
+        let forbidden = response(403, #"{"error": {"code": 403, "message": "Forbidden", "errors": [{"reason": "forbidden"}]}}"#)
+        guard case .permanent(let code, _) = ProviderClassifier.classify(forbidden, nowMs: now) else { Issue.record("403 not permanent"); return }
+        #expect(code == "forbidden")
+    }
 }
