@@ -84,6 +84,7 @@ struct BulkRoutes: Sendable {
         var pending: [(Int, EnqueueRequest)] = []
         var line: [UInt8] = []
         var index = 0
+        var overlong = false
         func take(_ line: [UInt8]) throws {
             defer { index += 1 }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
@@ -101,12 +102,20 @@ struct BulkRoutes: Sendable {
         for try await buffer in request.body {
             for byte in buffer.readableBytesView {
                 if byte == 0x0A {
-                    try take(line)
+                    if overlong {
+                        // Refused on its own, like any bad item: the lines before and after still count.
+                        outcome.reject(index, APIError.invalid("(line \(index + 1))", "over \(Self.maximumLine) bytes"))
+                        index += 1
+                        overlong = false
+                    } else {
+                        try take(line)
+                    }
                     line.removeAll(keepingCapacity: true)
-                } else {
+                } else if !overlong {
                     line.append(byte)
                     if line.count > Self.maximumLine {
-                        throw APIError(status: 413, code: "too_large", message: "line \(index + 1) is over \(Self.maximumLine) bytes")
+                        overlong = true
+                        line.removeAll()
                     }
                 }
             }
@@ -115,7 +124,11 @@ struct BulkRoutes: Sendable {
                 pending.removeAll(keepingCapacity: true)
             }
         }
-        if !line.isEmpty { try take(line) }
+        if overlong {
+            outcome.reject(index, APIError.invalid("(line \(index + 1))", "over \(Self.maximumLine) bytes"))
+        } else if !line.isEmpty {
+            try take(line)
+        }
         if !(atomic && outcome.rejected > 0) { try await store(pending, into: &outcome) }
     }
 

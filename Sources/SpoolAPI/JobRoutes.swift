@@ -45,7 +45,7 @@ struct JobRoutes: Sendable {
         case .notFound:
             throw APIError.notFound("job \(record.id)")
         case .notCancellable(let state):
-            throw APIError(status: 409, code: "not_cancellable", message: "job \(record.id) is \(state); only pending, scheduled or retrying jobs can be cancelled")
+            throw APIError(status: 409, code: "not_cancellable", message: "job \(record.id) is \(state); only pending, scheduled, retrying or parked jobs can be cancelled")
         }
     }
 

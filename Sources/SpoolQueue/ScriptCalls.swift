@@ -55,7 +55,8 @@ extension KeySpace {
     }
 
     func cancelCall(_ q: String, id: String, now: Int64, keepSeconds: Int64) -> ScriptCall {
-        ScriptCall(Scripts.cancel, keys: [pending(q), scheduled(q), retry(q), job(q, id), active(q), completed(q)], arguments: [id, String(now), String(keepSeconds)])
+        ScriptCall(Scripts.cancel, keys: [pending(q), scheduled(q), retry(q), job(q, id), active(q), completed(q), parkedPrefix(q)],
+                   arguments: [id, String(now), String(keepSeconds)])
     }
 
     func deadRetryCall(_ q: String, now: Int64, ids: [String]) -> ScriptCall {

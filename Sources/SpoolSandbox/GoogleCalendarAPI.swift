@@ -14,26 +14,27 @@ struct GoogleCalendarAPI: Sendable {
         }
     }
 
-    /// What a page token remembers: which listing, from which change, as of which change, and where.
+    /// What a page token remembers: which listing, from which change, as of which change, and the last
+    /// event number handed out (events are listed in number order, so edits between pages shift nothing).
     struct PageToken {
         var afterSequence: Int?  // nil for a full listing
         var snapshot: Int
-        var offset: Int
+        var afterEvent: Int
 
-        var text: String { "P.\(afterSequence.map(String.init) ?? "full").\(snapshot).\(offset)" }
+        var text: String { "P.\(afterSequence.map(String.init) ?? "full").\(snapshot).\(afterEvent)" }
 
-        init(afterSequence: Int?, snapshot: Int, offset: Int) {
+        init(afterSequence: Int?, snapshot: Int, afterEvent: Int) {
             self.afterSequence = afterSequence
             self.snapshot = snapshot
-            self.offset = offset
+            self.afterEvent = afterEvent
         }
 
         init?(_ text: String) {
             let parts = text.split(separator: ".")
-            guard parts.count == 4, parts[0] == "P", let snapshot = Int(parts[2]), let offset = Int(parts[3]), offset >= 0 else { return nil }
-            if parts[1] == "full" { afterSequence = nil } else if let after = Int(parts[1]) { afterSequence = after } else { return nil }
+            guard parts.count == 4, parts[0] == "P", let snapshot = Int(parts[2]), let after = Int(parts[3]), after >= 0 else { return nil }
+            if parts[1] == "full" { afterSequence = nil } else if let since = Int(parts[1]) { afterSequence = since } else { return nil }
             self.snapshot = snapshot
-            self.offset = offset
+            self.afterEvent = after
         }
     }
 
@@ -76,23 +77,24 @@ struct GoogleCalendarAPI: Sendable {
                 else {
                     return Self.error(410, "Sync token is no longer valid, a full sync is required.", reason: "fullSyncRequired", status: "GONE")
                 }
-                page = PageToken(afterSequence: after, snapshot: calendar.sequence, offset: 0)
+                page = PageToken(afterSequence: after, snapshot: calendar.sequence, afterEvent: 0)
             } else {
-                page = PageToken(afterSequence: nil, snapshot: calendar.sequence, offset: 0)
+                page = PageToken(afterSequence: nil, snapshot: calendar.sequence, afterEvent: 0)
             }
+            // An event changed after the snapshot is left to the next sync, whose token starts at the snapshot.
             let matching = calendar.events.values.filter { event in
-                guard event.sequence <= page.snapshot else { return false }
+                guard Self.number(event.id) > page.afterEvent, event.sequence <= page.snapshot else { return false }
                 if let after = page.afterSequence { return event.sequence > after }
                 return showDeleted || event.status == "confirmed"
             }.sorted { Self.number($0.id) < Self.number($1.id) }
-            let items = matching.dropFirst(page.offset).prefix(maxResults)
+            let items = matching.prefix(maxResults)
             var body: [String: JSONValue] = [
                 "kind": .string("calendar#events"), "summary": .string(calendarID), "timeZone": .string("UTC"),
                 "updated": .string(SandboxTime.rfc3339(now)), "items": .array(items.map(Self.resource)),
             ]
-            if page.offset + items.count < matching.count {
+            if items.count < matching.count, let last = items.last {
                 body["nextPageToken"] = .string(PageToken(afterSequence: page.afterSequence, snapshot: page.snapshot,
-                                                          offset: page.offset + items.count).text)
+                                                          afterEvent: Self.number(last.id)).text)
             } else {
                 body["nextSyncToken"] = .string("S.\(page.snapshot).\(now)")
             }

@@ -1,6 +1,6 @@
--- cancel.lua: cancel a job that has not started: pending, scheduled or waiting to retry.
+-- cancel.lua: cancel a job that has not started: pending, scheduled, waiting to retry, or parked.
 -- KEYS[1] spool:{q}:pending   KEYS[2] spool:{q}:scheduled   KEYS[3] spool:{q}:retry   KEYS[4] spool:{q}:job:<id>
--- KEYS[5] spool:{q}:active   KEYS[6] spool:{q}:completed
+-- KEYS[5] spool:{q}:active   KEYS[6] spool:{q}:completed   KEYS[7] spool:{q}:parked: (prefix, + tenant)
 -- ARGV[1] id   ARGV[2] now (unix ms)   ARGV[3] seconds to keep the cancelled job
 -- returns: 1 when cancelled, or the state that prevented it ("active", "completed", "dead", ...), or false if unknown
 local state = redis.call('HGET', KEYS[4], 'state')
@@ -15,6 +15,9 @@ elseif state == 'scheduled' then
   removed = redis.call('ZREM', KEYS[2], ARGV[1])
 elseif state == 'retry' then
   removed = redis.call('ZREM', KEYS[3], ARGV[1])
+elseif state == 'parked' then
+  local tenant = redis.call('HGET', KEYS[4], 'tenant')
+  if tenant then removed = redis.call('LREM', KEYS[7] .. tenant, 1, ARGV[1]) end
 end
 if removed == 0 then return state end
 redis.call('HSET', KEYS[4], 'state', 'cancelled', 'finished_at', ARGV[2])

@@ -46,4 +46,13 @@ import Testing
         #expect(try await f.listItems(f.keys.pending("default")) == [ids[0]])
         #expect(try await f.admin.parkedCount(queue: "default") == 1)
     }
+
+    @Test func aParkedJobCanBeCancelled() async throws {
+        let f = try QueueFixture()
+        let ids = try await seed(f, tenants: ["a", "a"])
+        _ = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.1", pausedTenants: ["a"]))
+        #expect(try await f.admin.cancel(ids[0]) == .cancelled)
+        #expect(try await f.redis.run("LRANGE", f.keys.parked("default", tenant: "a"), "0", "-1").array?.compactMap(\.string) == [ids[1]])
+        #expect(try await f.admin.job(ids[0])?.state == "cancelled")
+    }
 }
