@@ -50,6 +50,8 @@ public final class Enqueuer: Sendable {
     private let clock: any WallClock
     /// Queues this process has already recorded in the `queues` set.
     private let knownQueues = Mutex<Set<String>>([])
+    /// Single enqueues waiting for a script call, and whether a task is storing them.
+    private let waiting = Mutex<(jobs: [(Prepared, UnsafeContinuation<EnqueueResult, any Error>)], storing: Bool)>(([], false))
     static let jobsPerCall = 500
     static let callsPerRoundTrip = 20
 
@@ -107,11 +109,41 @@ public final class Enqueuer: Sendable {
     }
 
     /// Enqueues one job. Throws `EnqueueError` for a bad request, `RedisError` when Redis fails.
+    ///
+    /// Jobs enqueued one at a time by concurrent callers (API requests) share script calls: the first
+    /// caller stores everything submitted until its call returns, so under load Redis runs one
+    /// enqueue.lua for many jobs, as bulk enqueue does; alone, a caller stores just its own job.
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
-        let now = clock.nowMillis()
-        let job = try prepare(request, now: now)
+        let job = try prepare(request, now: clock.nowMillis())
         try await registerQueues([job.queue])
-        return try await store([job], now: now)[0]
+        return try await withUnsafeThrowingContinuation { continuation in
+            let leads = waiting.withLock { state -> Bool in
+                state.jobs.append((job, continuation))
+                if state.storing { return false }
+                state.storing = true
+                return true
+            }
+            if leads { Task { await storeWaiting() } }
+        }
+    }
+
+    /// Stores what callers left in `waiting`, batch after batch, until none is left.
+    private func storeWaiting() async {
+        while true {
+            let batch = waiting.withLock { state -> [(Prepared, UnsafeContinuation<EnqueueResult, any Error>)] in
+                let taken = Array(state.jobs.prefix(Self.jobsPerCall * Self.callsPerRoundTrip))
+                state.jobs.removeFirst(taken.count)
+                if taken.isEmpty { state.storing = false }
+                return taken
+            }
+            if batch.isEmpty { return }
+            do {
+                let results = try await store(batch.map(\.0), now: clock.nowMillis())
+                for ((_, continuation), result) in zip(batch, results) { continuation.resume(returning: result) }
+            } catch {
+                for (_, continuation) in batch { continuation.resume(throwing: error) }
+            }
+        }
     }
 
     /// Enqueues many jobs. Each item gets its own result: a bad item is refused with its error and

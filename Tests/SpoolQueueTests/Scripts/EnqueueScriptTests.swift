@@ -92,4 +92,21 @@ import Testing
         #expect(again.id == a.id && !again.created)
         #expect(try await f.redis.run("HGET", f.keys.stats("default"), "enqueued:noop").int == 2)
     }
+
+    /// Concurrent single enqueues share script calls; each caller still gets its own job's answer.
+    @Test func concurrentSingleEnqueuesEachGetTheirOwnResult() async throws {
+        let f = try QueueFixture()
+        let results = try await withThrowingTaskGroup(of: (Int, EnqueueResult).self) { group in
+            for index in 0..<200 {
+                group.addTask { (index, try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", idempotencyKey: "key-\(index)"))) }
+            }
+            return try await group.reduce(into: [Int: EnqueueResult]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(Set(results.values.map(\.id)).count == 200 && results.values.allSatisfy(\.created))
+        for index in [0, 57, 199] {
+            let again = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", idempotencyKey: "key-\(index)"))
+            #expect(again.id == results[index]?.id && !again.created)
+        }
+        #expect(try await f.listItems(f.keys.pending("default")).count == 200)
+    }
 }
