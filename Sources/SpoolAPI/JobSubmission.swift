@@ -91,7 +91,5 @@ enum RFC3339 {
         return nil
     }
 
-    static func format(_ ms: Int64) -> String {
-        Date(timeIntervalSince1970: Double(ms) / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
+    static func format(_ ms: Int64) -> String { CivilTime(unixMillis: ms).rfc3339 }
 }

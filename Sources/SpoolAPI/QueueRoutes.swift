@@ -17,6 +17,7 @@ struct QueueRoutes: Sendable {
         _ = try context.require(.read)
         let stats = try await services.admin.stats()
         let rates = try await services.admin.throughput(queues: stats.map(\.queue))
+        let parked = try await services.admin.parkedCounts(queues: stats.map(\.queue))
         var items: [JSONValue] = []
         for queue in stats {
             let throughput = rates[queue.queue] ?? 0
@@ -25,7 +26,7 @@ struct QueueRoutes: Sendable {
                 "sizes": .object([
                     "pending": .number(Double(queue.pending)), "scheduled": .number(Double(queue.scheduled)),
                     "active": .number(Double(queue.active)), "retry": .number(Double(queue.retry)), "dead": .number(Double(queue.dead)),
-                    "parked": .number(Double(try await services.admin.parkedCount(queue: queue.queue))),
+                    "parked": .number(Double(parked[queue.queue] ?? 0)),
                 ]),
                 "latency_seconds": .number(queue.oldestPendingAgeSeconds),
                 "processed_total": .number(Double(queue.processed)), "failed_total": .number(Double(queue.failed)),

@@ -18,7 +18,7 @@ enum RequestBody {
     static func mediaType(_ request: Request) -> String {
         guard let value = request.headers[.contentType] else { return "" }
         if value == "application/json" { return value }  // the usual case, without splitting
-        return String(value.split(separator: ";").first?.trimmingSpaces.lowercased() ?? "")
+        return value.split(separator: ";").first?.trimmingSpaces.lowercased() ?? ""
     }
 
     static func requireJSON(_ request: Request) throws(APIError) {
@@ -33,14 +33,5 @@ enum RequestBody {
         try requireJSON(request)
         let body = try await bytes(&request, limit: limit)
         do { return try JSONValue.parse(bytes: body) } catch { throw APIError.badJSON(error.message) }
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: Substring {
-        var text = self
-        while text.first == " " || text.first == "\t" { text.removeFirst() }
-        while text.last == " " || text.last == "\t" { text.removeLast() }
-        return text
     }
 }

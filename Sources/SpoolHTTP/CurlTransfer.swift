@@ -1,4 +1,5 @@
 import CCurl
+import SpoolSupport
 
 /// One request on its way through libcurl: what to send, what has arrived, and who waits for it.
 /// Owned by the client's thread from `configure` until `complete` or `fail` resumes the caller.
@@ -155,8 +156,8 @@ final class Transfer: @unchecked Sendable {
             return
         }
         guard let colon = line.firstIndex(of: ":") else { return }
-        let name = line[..<colon].trimmingCharacters(in: " \t")
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+        let name = line[..<colon].trimmingSpaces
+        let value = line[line.index(after: colon)...].trimmingSpaces
         receivedHeaders.add(name, value)
     }
 }
@@ -173,13 +174,4 @@ private let headerCallback: spool_curl_data_callback = { data, size, count, user
     let length = size * count
     if let data, length > 0 { transfer.appendHeaderLine(UnsafeRawBufferPointer(start: data, count: length)) }
     return length
-}
-
-private extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var text = self
-        while let first = text.first, set.contains(first) { text.removeFirst() }
-        while let last = text.last, set.contains(last) { text.removeLast() }
-        return String(text)
-    }
 }

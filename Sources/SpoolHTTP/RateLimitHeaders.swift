@@ -1,3 +1,5 @@
+import SpoolSupport
+
 /// The rate-limit headers providers send, read into one answer: when may we send again?
 ///
 /// - `Retry-After`: seconds, or an HTTP date (RFC 9110).
@@ -15,8 +17,8 @@ public struct RateLimitHeaders: Sendable {
 
     /// How long Retry-After (or retry-after-ms) asks to wait, when the answer says.
     public func retryAfter(nowMs: Int64) -> Duration? {
-        if let text = headers["retry-after-ms"], let ms = Double(text.trimmed), ms >= 0 { return .milliseconds(Self.clamped(ms)) }
-        guard let text = headers["Retry-After"]?.trimmed else { return nil }
+        if let text = headers["retry-after-ms"], let ms = Double(text.trimmingSpaces), ms >= 0 { return .milliseconds(Self.clamped(ms)) }
+        guard let text = headers["Retry-After"]?.trimmingSpaces else { return nil }
         if let seconds = Double(text), seconds >= 0 { return .milliseconds(Self.clamped(seconds * 1000)) }
         if let dateMs = HTTPDate.parse(text) { return .milliseconds(min(max(0, dateMs - nowMs), Self.maximumWaitMs)) }
         return nil
@@ -49,8 +51,8 @@ public struct RateLimitHeaders: Sendable {
             let lower = name.lowercased()
             guard lower.hasPrefix("x-ratelimit-reset") else { continue }
             let suffix = lower.dropFirst("x-ratelimit-reset".count)
-            guard let atMs = Self.resetTime(value.trimmed, nowMs: nowMs) else { continue }
-            let remaining = headers["x-ratelimit-remaining" + suffix].flatMap { Int($0.trimmed) }
+            guard let atMs = Self.resetTime(value.trimmingSpaces, nowMs: nowMs) else { continue }
+            let remaining = headers["x-ratelimit-remaining" + suffix].flatMap { Int($0.trimmingSpaces) }
             found.append((remaining, atMs))
         }
         return found
@@ -98,26 +100,7 @@ enum HTTPDate {
         let clock = parts[4].split(separator: ":").compactMap { Int($0) }
         guard clock.count == 3, (1...31).contains(day), (0..<24).contains(clock[0]), (0..<60).contains(clock[1]), (0...60).contains(clock[2])
         else { return nil }
-        let days = daysFromCivil(year: year, month: monthIndex + 1, day: day)
+        let days = CivilTime.daysFromCivil(year: year, month: monthIndex + 1, day: day)
         return (Int64(days) * 86_400 + Int64(clock[0] * 3600 + clock[1] * 60 + clock[2])) * 1000
-    }
-
-    /// Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-}
-
-private extension String {
-    var trimmed: String {
-        var text = Substring(self)
-        while text.first == " " || text.first == "\t" { text.removeFirst() }
-        while text.last == " " || text.last == "\t" { text.removeLast() }
-        return String(text)
     }
 }

@@ -13,7 +13,7 @@ public final class PausedTenants: Sendable {
     public var current: [String] { tenants.withLock { $0 } }
 
     public func refresh(redis: RedisClient, keys: KeySpace) async throws {
-        let members = try await redis.run("SMEMBERS", keys.pausedTenants).array?.compactMap(\.string) ?? []
+        let members = try await TenantParking.pausedTenants(redis: redis, keys: keys)
         tenants.withLock { $0 = members.sorted() }
     }
 }

@@ -23,8 +23,7 @@ struct ChatCompletionsAPI: Sendable {
 
     private func complete(_ request: Request) async throws -> Response {
         var request = request
-        let decision = state.admit(.chat, endpoint: "chat")
-        try await sleep(milliseconds: decision.latencyMs)
+        let decision = try await state.enter(.chat, endpoint: "chat")
         if let refusal = OpenAIErrors.authenticate(request) { return refusal }
         if let status = decision.injectedStatus { return OpenAIErrors.injected(status, retryAfter: decision.retryAfterSeconds) }
         guard let bytes = try await request.bodyBytes(limit: 1024 * 1024) else {

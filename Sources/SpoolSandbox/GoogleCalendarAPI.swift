@@ -39,8 +39,7 @@ struct GoogleCalendarAPI: Sendable {
     }
 
     private func list(_ request: Request, calendarID: String) async throws -> Response {
-        let decision = state.admit(.calendar, endpoint: "calendar.events")
-        try await sleep(milliseconds: decision.latencyMs)
+        let decision = try await state.enter(.calendar, endpoint: "calendar.events")
         let now = SandboxTime.nowMs()
         let token = request.header("Authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
         guard state.withStore({ $0.oauth.isValid(token, nowMs: now) }) else {

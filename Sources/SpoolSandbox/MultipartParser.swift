@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SpoolSupport
 
 /// Reads a multipart/form-data body (RFC 7578) into its parts.
 struct MultipartParser {
@@ -85,14 +86,5 @@ struct MultipartParser {
                 return nil
             }
         }
-    }
-}
-
-extension StringProtocol {
-    var trimmingSpaces: String {
-        var text = Substring(self)
-        while text.first == " " || text.first == "\t" { text.removeFirst() }
-        while text.last == " " || text.last == "\t" { text.removeLast() }
-        return String(text)
     }
 }

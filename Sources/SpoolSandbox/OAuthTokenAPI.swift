@@ -27,8 +27,7 @@ struct OAuthTokenAPI: Sendable {
 
     private func token(_ request: Request) async throws -> Response {
         var request = request
-        let decision = state.admit(.token, endpoint: "token")
-        try await sleep(milliseconds: decision.latencyMs)
+        let decision = try await state.enter(.token, endpoint: "token")
         if let status = decision.injectedStatus {
             return SandboxResponse.json(status, .object(["error": .string(status == 429 ? "rate_limit_exceeded" : "internal_failure")]),
                                         headers: decision.retryAfterSeconds.map { [("Retry-After", String($0))] } ?? [])

@@ -51,8 +51,7 @@ struct SandboxControlAPI: Sendable {
     }
 
     private func echo() async throws -> Response {
-        let decision = state.admit(.echo, endpoint: "echo")
-        try await sleep(milliseconds: decision.latencyMs)
+        let decision = try await state.enter(.echo, endpoint: "echo")
         if let status = decision.injectedStatus {
             return SandboxResponse.json(status, .object(["message": .string("injected fault")]),
                                         headers: decision.retryAfterSeconds.map { [("Retry-After", String($0))] } ?? [])

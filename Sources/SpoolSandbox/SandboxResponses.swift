@@ -53,46 +53,14 @@ enum SandboxTime {
     static func nowMs() -> Int64 { SystemClock().nowMillis() }
 
     /// RFC 3339 in UTC, as Google writes `updated` and `dateTime`: "2026-11-22T10:00:00.000Z".
-    static func rfc3339(_ ms: Int64) -> String {
-        let (year, month, day, hour, minute, second) = civil(ms)
-        return "\(pad(year, 4))-\(pad(month))-\(pad(day))T\(pad(hour)):\(pad(minute)):\(pad(second)).\(pad(Int(((ms % 1000) + 1000) % 1000), 3))Z"
-    }
+    static func rfc3339(_ ms: Int64) -> String { CivilTime(unixMillis: ms).rfc3339 }
 
     /// RFC 2822, as Twilio writes `date_created`: "Sun, 22 Nov 2026 10:00:00 +0000".
     static func rfc2822(_ ms: Int64) -> String {
-        let days = Int((ms / 1000).floorDiv(86_400))
-        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][((days % 7) + 7) % 7]
-        let (year, month, day, hour, minute, second) = civil(ms)
+        let t = CivilTime(unixMillis: ms)
+        let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][t.weekday]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return "\(weekday), \(pad(day)) \(months[month - 1]) \(year) \(pad(hour)):\(pad(minute)):\(pad(second)) +0000"
-    }
-
-    private static func civil(_ ms: Int64) -> (Int, Int, Int, Int, Int, Int) {
-        let seconds = Int((ms).floorDiv(1000))
-        let days = seconds.floorDiv(86_400)
-        let rest = seconds - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day, rest / 3600, rest % 3600 / 60, rest % 60)
-    }
-
-    private static func pad(_ value: Int, _ width: Int = 2) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
+        return "\(weekday), \(CivilTime.pad(t.day)) \(months[t.month - 1]) \(t.year) \(CivilTime.pad(t.hour)):\(CivilTime.pad(t.minute)):\(CivilTime.pad(t.second)) +0000"
     }
 }
 
-extension BinaryInteger {
-    func floorDiv(_ divisor: Self) -> Self {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
-    }
-}

@@ -66,6 +66,13 @@ final class SandboxState: Sendable {
         }
     }
 
+    /// `admit`, then the decided latency: how every provider handler begins.
+    func enter(_ scope: SandboxScope, endpoint: String) async throws -> FaultDecision {
+        let decision = admit(scope, endpoint: endpoint)
+        try await sleep(milliseconds: decision.latencyMs)
+        return decision
+    }
+
     /// Whether to close this request's connection without answering (the `drop_rate` fault).
     func shouldDrop(path: String) -> Bool {
         guard let scope = SandboxScope.of(path: path) else { return false }

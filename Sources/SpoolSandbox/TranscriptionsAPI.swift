@@ -13,8 +13,7 @@ struct TranscriptionsAPI: Sendable {
 
     private func transcribe(_ request: Request) async throws -> Response {
         var request = request
-        let decision = state.admit(.transcription, endpoint: "transcription")
-        try await sleep(milliseconds: decision.latencyMs)
+        let decision = try await state.enter(.transcription, endpoint: "transcription")
         if let refusal = OpenAIErrors.authenticate(request) { return refusal }
         if let status = decision.injectedStatus { return OpenAIErrors.injected(status, retryAfter: decision.retryAfterSeconds) }
         guard let boundary = request.header("Content-Type").flatMap(MultipartParser.boundary(fromContentType:)) else {

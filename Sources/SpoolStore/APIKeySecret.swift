@@ -1,3 +1,4 @@
+import FoundationEssentials
 import SpoolQueue
 import SpoolSupport
 
@@ -26,19 +27,8 @@ public enum APIKeySecret {
 
     static func hash(_ text: String) -> String { SHA256.hex(Array(text.utf8)) }
 
+    /// RFC 4648 base64url without padding.
     private static func base64URL(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-        var text = ""
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            var value = 0
-            for byte in chunk { value = value << 8 | Int(byte) }
-            value <<= 8 * (3 - chunk.count)
-            let characters = chunk.count + 1
-            for position in 0..<characters { text.append(alphabet[(value >> (18 - 6 * position)) & 63]) }
-            index += 3
-        }
-        return text
+        Data(bytes).base64EncodedString().replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
     }
 }

@@ -105,22 +105,8 @@ public final class JobResultRecorder: SettleObserver, Service {
 
     /// Unix ms as a timestamptz literal in UTC (COPY text format).
     static func timestamp(_ millis: Int64) -> String {
-        let seconds = millis / 1000
-        var days = seconds / 86_400
-        let secondOfDay = seconds % 86_400
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let dayOfEra = days - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let millisPart = millis % 1000
-        let fraction = millisPart < 10 ? "00\(millisPart)" : millisPart < 100 ? "0\(millisPart)" : "\(millisPart)"
-        return "\(year)-\(two(month))-\(two(day)) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)).\(fraction)+00"
+        let t = CivilTime(unixMillis: millis)
+        func two(_ n: Int) -> String { CivilTime.pad(n) }
+        return "\(t.year)-\(two(t.month))-\(two(t.day)) \(two(t.hour)):\(two(t.minute)):\(two(t.second)).\(CivilTime.pad(t.millisecond, 3))+00"
     }
 }
