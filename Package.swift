@@ -50,6 +50,7 @@ let package = Package(
                 .embedInCode("Migrations/0001_job_results.sql"),
                 .embedInCode("Migrations/0002_tenants_and_api_keys.sql"),
                 .embedInCode("Migrations/0003_tenant_paused_by.sql"),
+                .embedInCode("Migrations/0004_sms.sql"),
             ]
         ),
         .target(
@@ -67,7 +68,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [
+                .embedInCode("Scripts/lanes.lua"),
                 .embedInCode("Scripts/enqueue.lua"),
+                .embedInCode("Scripts/wait_for_limit.lua"),
+                .embedInCode("Scripts/release_limited.lua"),
+                .embedInCode("Scripts/limit_acquire.lua"),
+                .embedInCode("Scripts/limit_refund.lua"),
+                .embedInCode("Scripts/limit_release.lua"),
+                .embedInCode("Scripts/limit_pause.lua"),
+                .embedInCode("Scripts/quota_alert.lua"),
                 .embedInCode("Scripts/fetch.lua"),
                 .embedInCode("Scripts/ack.lua"),
                 .embedInCode("Scripts/retry.lua"),
@@ -94,7 +103,7 @@ let package = Package(
         .target(
             name: "SpoolAPI",
             dependencies: [
-                "SpoolQueue", "SpoolStore", "SpoolPostgres", "SpoolRedis", "SpoolSupport",
+                "SpoolQueue", "SpoolStore", "SpoolPostgres", "SpoolRedis", "SpoolSupport", "SpoolHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,7 +115,7 @@ let package = Package(
         .target(name: "SpoolClient", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport"]),
         .target(
             name: "SpoolJobs",
-            dependencies: ["SpoolQueue", "SpoolRedis"]
+            dependencies: ["SpoolQueue", "SpoolRedis", "SpoolHTTP", "SpoolPostgres", "SpoolStore"]
         ),
         .executableTarget(
             name: "spool",
@@ -127,7 +136,7 @@ let package = Package(
         .testTarget(name: "SpoolRedisTests", dependencies: ["SpoolRedis", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolStoreTests", dependencies: ["SpoolStore", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
-        .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "TestSupport"]),
+        .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "SpoolHTTP", "TestSupport"]),
         .testTarget(
             name: "SpoolHTTPTests",
             dependencies: ["SpoolHTTP", "SpoolSandbox", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]

@@ -41,7 +41,20 @@ swift build --build-tests >"$SPOOL_STATE/test-build.log" 2>&1 || { tail -60 "$SP
 export SPOOL_BIN="$SPOOL_ROOT/.build/debug/spool"
 
 log "swift test"
-swift test --skip-build
+swift test --skip-build --skip "SMSSenderLimitTests|SMSCampaignTests|SMSChaosTests"
+# The SMS end-to-end suites wait for delivery receipts, which the sandbox posts to an API server in
+# the test process. With 40 other suites on two cores, some of those posts went unanswered for 15 s
+# (see README, Tests), so these suites run after the rest, and the chaos test (three worker
+# processes, killed and replaced, against the sandbox and the API in this process) on its own.
+log "swift test: SMS end to end"
+swift test --skip-build --filter SMSCampaignTests
+log "swift test: SMS chaos, on its own"
+swift test --skip-build --filter SMSChaosTests
+# The shared rate limit is judged by what the provider sees in each calendar second, so it runs on
+# its own: with 40 other suites on two cores, the delay between the limiter's admission and the
+# request's arrival varies by a fraction of a second, which is the machine's doing, not the limiter's.
+log "swift test: the shared rate limit, on its own"
+swift test --skip-build --filter SMSSenderLimitTests
 
 # The OpenAPI document against the live API: schemathesis generates requests from the document and
 # checks every answer against it (status codes, schemas, content types, Allow headers, auth).

@@ -30,6 +30,14 @@ public struct APIServer: Sendable {
         public var port = 8080
         /// A key that acts across tenants (SPOOL_OPERATOR_KEY); nil: none.
         public var operatorKey: String?
+        /// Checks delivery receipts' signatures (TWILIO_AUTH_TOKEN; the sandbox's token by default).
+        public var twilioAuthToken = "sandbox-auth-token"
+        /// This API's address as providers reach it (SPOOL_PUBLIC_URL): receipts are signed over it.
+        public var publicURL = "http://127.0.0.1:8080"
+        /// How national numbers in imports are read (SPOOL_DEFAULT_REGION).
+        public var defaultRegion = "US"
+        /// What one SMS segment costs, in cents (SPOOL_SMS_SEGMENT_CENTS).
+        public var segmentCents = 1
         public init() {}
     }
 
@@ -57,13 +65,16 @@ public struct APIServer: Sendable {
         MetricsRoutes(services: services, registry: APIMetrics.registry, mirror: APIMetrics.mirror).register(on: router)
         let document = OpenAPIDocument(kinds: services.enqueuer.catalog.kinds)
         router.get("/v1/openapi.json") { _, _ in document.response() }
+        TwilioWebhookRoutes(services: services, authToken: configuration.twilioAuthToken, publicURL: configuration.publicURL).register(on: router)
         let v1 = router.group("/v1")
             .add(middleware: Authenticator(tenants: services.tenants, operatorKey: configuration.operatorKey, cache: KeyCache()))
         JobRoutes(services: services).register(on: v1)
         BulkRoutes(services: services).register(on: v1)
         QueueRoutes(services: services).register(on: v1)
+        LimitRoutes(services: services).register(on: v1)
         DeadRoutes(services: services).register(on: v1)
         TenantRoutes(services: services).register(on: v1)
+        SMSRoutes(services: services, defaultRegion: configuration.defaultRegion, segmentCents: configuration.segmentCents).register(on: v1)
         return router
     }
 

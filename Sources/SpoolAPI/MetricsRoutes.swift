@@ -63,6 +63,33 @@ struct MetricsRoutes: Sendable {
                                help: "Jobs finished (completed or dead) per second over the last minute.")
                 .set(rates[queue.queue] ?? 0)
         }
+        // Limiters used in the last hour (at most 200, the most recent: keys per sender number add up).
+        for limiter in try await services.admin.limiters() {
+            let labels = [("limit", limiter.key), ("kind", limiter.kind)]
+            registry.makeGauge(name: "spool_limiter_postponed_jobs", labels: labels, help: "Jobs waiting for the limiter.")
+                .set(Double(limiter.postponed))
+            registry.makeGauge(name: "spool_limiter_paused_until_seconds", labels: labels,
+                               help: "Unix time until which a provider paused the limiter (0 when not paused).")
+                .set(Double(limiter.pausedUntil ?? 0) / 1000)
+            if let tokens = limiter.tokens {
+                registry.makeGauge(name: "spool_limiter_tokens", labels: labels, help: "Units a rate limiter could admit now.").set(tokens)
+            }
+            if let holders = limiter.holders {
+                registry.makeGauge(name: "spool_limiter_holders", labels: labels, help: "Slots held now (concurrency limiters).").set(Double(holders))
+            }
+            if let used = limiter.used {
+                registry.makeGauge(name: "spool_limiter_window_used", labels: labels, help: "Units used in the current window (quotas).").set(Double(used))
+            }
+            for (decision, total) in [("admitted", limiter.admitted), ("denied", limiter.denied), ("provider_pause", limiter.providerPauses)] {
+                mirror.set(registry, "spool_limiter_decisions_total", labels + [("decision", decision)], total,
+                           help: "Limiter decisions: jobs admitted, jobs refused (postponed), pauses set by a provider.")
+            }
+        }
+        let alerts = try await services.admin.alerts(queues: queues)
+        for queue in queues {
+            registry.makeGauge(name: "spool_queue_quota_alert", labels: [("queue", queue)],
+                               help: "1 while a provider's spent quota keeps the queue paused.").set(alerts[queue] == nil ? 0.0 : 1.0)
+        }
         var text = registry.emitToString()
         text += Self.histograms(pairs(replies[1]), separator: separator)
         var headers = HTTPFields()

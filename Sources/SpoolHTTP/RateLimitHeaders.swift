@@ -89,13 +89,14 @@ enum GoDuration {
     }
 }
 
-/// The IMF-fixdate form of an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT"), in unix ms.
-enum HTTPDate {
+/// The IMF-fixdate form of an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT"), in unix ms; also the
+/// RFC 2822 form with "+0000" that Twilio's resources use.
+public enum HTTPDate {
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    static func parse(_ text: String) -> Int64? {
+    public static func parse(_ text: String) -> Int64? {
         let parts = text.split(separator: " ")
-        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let monthIndex = months.firstIndex(of: String(parts[2])),
+        guard parts.count == 6, parts[5] == "GMT" || parts[5] == "+0000", let day = Int(parts[1]), let monthIndex = months.firstIndex(of: String(parts[2])),
               let year = Int(parts[3]), (1970...9999).contains(year) else { return nil }
         let clock = parts[4].split(separator: ":").compactMap { Int($0) }
         guard clock.count == 3, (1...31).contains(day), (0..<24).contains(clock[0]), (0..<60).contains(clock[1]), (0...60).contains(clock[2])

@@ -32,5 +32,6 @@ public enum SpoolMigrations {
         try! Migration(fileName: "0002_tenants_and_api_keys.sql",
                        sql: String(decoding: PackageResources._002_tenants_and_api_keys_sql, as: UTF8.self)),
         try! Migration(fileName: "0003_tenant_paused_by.sql", sql: String(decoding: PackageResources._003_tenant_paused_by_sql, as: UTF8.self)),
+        try! Migration(fileName: "0004_sms.sql", sql: String(decoding: PackageResources._004_sms_sql, as: UTF8.self)),
     ]
 }

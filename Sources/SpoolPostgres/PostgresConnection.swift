@@ -12,11 +12,16 @@ public final class PostgresConnection {
     private var connection: OpaquePointer?
 
     /// Connects with a connect timeout, and sets the statement timeout for every statement on it.
+    /// Needs PostgreSQL 14 or later (client_connection_check_interval).
     public init(url: PostgresURL, connectTimeout: Duration = .seconds(5), statementTimeout: Duration = .seconds(30)) throws(PostgresError) {
         self.url = url
         let seconds = max(1, connectTimeout.components.seconds)
         let separator = url.text.contains("?") ? "&" : "?"
+        // client_connection_check_interval: a backend whose client died (a SIGKILLed worker) notices
+        // within a second even while it waits on a lock, and lets go of the rows it holds, instead of
+        // keeping them locked until the statement times out.
         let options = "-c%20statement_timeout%3D\(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)"
+            + "%20-c%20client_connection_check_interval%3D1000"
         let conninfo = "\(url.text)\(separator)connect_timeout=\(seconds)&application_name=spool&options=\(options)"
         guard let handle = PQconnectdb(conninfo) else { throw PostgresError(.connection, "libpq could not allocate a connection") }
         connection = handle

@@ -36,12 +36,14 @@ public final class Acker: Sendable {
     private let logger: Logger
     private let onSettled: @Sendable (Job) -> Void
     private let observers: [any SettleObserver]
+    private let limiter: RateLimiter?
     private let state = Mutex(State())
 
     /// - Parameter onSettled: called once per job after its settle landed (or was given up).
     public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock,
                 completedTTL: Duration, lease: Duration, logger: Logger, observers: [any SettleObserver] = [],
-                onSettled: @escaping @Sendable (Job) -> Void = { _ in }) {
+                limiter: RateLimiter? = nil, onSettled: @escaping @Sendable (Job) -> Void = { _ in }) {
+        self.limiter = limiter
         self.redis = redis
         self.keys = keys
         self.catalog = catalog
@@ -128,6 +130,11 @@ public final class Acker: Sendable {
         var completedByQueue: [String: [Int]] = [:]
         var finals = [JobOutcome](repeating: .completed, count: batch.count)
         for (index, settlement) in batch.enumerated() {
+            // Provider feedback first, in the same pipeline: pause the limiter or the queue.
+            for call in feedbackCalls(settlement.job, settlement.outcome, now: now) {
+                calls.append(call)
+                answers.append([])
+            }
             let (call, final) = callFor(settlement.job, settlement.outcome, now: now)
             finals[index] = final
             if let call {
@@ -183,6 +190,37 @@ public final class Acker: Sendable {
             return (keys.snoozeCall(q, id: job.id, token: job.leaseToken, until: max(until, now), reason: reason), outcome)
         case .dead(let reason):
             return (keys.killCall(q, id: job.id, token: job.leaseToken, now: now, reason: String(reason.prefix(2000))), outcome)
+        case .throttled(let until, let reason, let limit):
+            guard let claim = throttledClaims(job, limit: limit).first else {
+                return callFor(job, .snooze(until: until, reason: reason), now: now)
+            }
+            return (keys.waitForLimitCall(q, limit: claim.key, template: claim.template, due: max(until, now + 1), pace: claim.releasePace,
+                                          reason: "provider: \(reason)", jobs: [(job.id, job.leaseToken)]), outcome)
+        case .quotaExhausted:
+            return (keys.requeueCall(q, id: job.id, token: job.leaseToken), outcome)
+        }
+    }
+
+    /// The limiters a `throttled` outcome pauses: the named one, or all of the job's rate limits.
+    private func throttledClaims(_ job: Job, limit: String?) -> [LimitClaim] {
+        let claims = limiter?.claims(for: job) ?? []
+        if let limit { return claims.filter { $0.template == limit || $0.key == limit } }
+        return claims.filter { if case .rate = $0.spec { return true }; return false }
+    }
+
+    /// What a provider's answer changes beyond the job itself.
+    private func feedbackCalls(_ job: Job, _ outcome: JobOutcome, now: Int64) -> [ScriptCall] {
+        switch outcome {
+        case .throttled(let until, _, let limit):
+            return throttledClaims(job, limit: limit).map {
+                ScriptCall(Scripts.limitPause, keys: [keys.limiter($0.key)], arguments: [String(now), String(until)])
+            }
+        case .quotaExhausted(let reason):
+            logger.critical("provider quota exhausted: queue paused until an operator resumes it",
+                            metadata: ["queue": "\(job.queue)", "kind": "\(job.kind)", "reason": "\(reason)"])
+            return [keys.quotaAlertCall(job.queue, kind: job.kind, reason: String(reason.prefix(500)), now: now)]
+        default:
+            return []
         }
     }
 
@@ -217,8 +255,8 @@ public final class Acker: Sendable {
         let level: Logger.Level
         switch outcome {
         case .completed, .snooze: level = .debug
-        case .retry: level = .info
-        case .dead: level = .warning
+        case .retry, .throttled: level = .info
+        case .dead, .quotaExhausted: level = .warning
         }
         // Building metadata costs more than a noop job: only when the line will be written.
         if logger.logLevel > level && settled { return }
@@ -233,6 +271,8 @@ public final class Acker: Sendable {
         case .retry(let error, _): metadata["error"] = "\(error)"; message = "job failed; will retry"
         case .snooze(let until, let reason): metadata["until"] = "\(until)"; metadata["reason"] = "\(reason)"; message = "job postponed"
         case .dead(let reason): metadata["reason"] = "\(reason)"; message = "job dead"
+        case .throttled(let until, let reason, _): metadata["until"] = "\(until)"; metadata["reason"] = "\(reason)"; message = "provider throttled; job waits"
+        case .quotaExhausted(let reason): metadata["reason"] = "\(reason)"; message = "provider quota exhausted; job handed back"
         }
         if !settled {
             logger.warning("lease lost before settling; the job was handed on", metadata: metadata)

@@ -50,8 +50,8 @@ public final class Enqueuer: Sendable {
     private let clock: any WallClock
     /// Queues this process has already recorded in the `queues` set.
     private let knownQueues = Mutex<Set<String>>([])
-    /// Single enqueues waiting for a script call, and whether a task is storing them.
-    private let waiting = Mutex<(jobs: [(Prepared, UnsafeContinuation<EnqueueResult, any Error>)], storing: Bool)>(([], false))
+    /// Single enqueues share script calls (see `enqueue(_:)`).
+    private let singles: CallCoalescer<Prepared, EnqueueResult>
     static let jobsPerCall = 500
     static let callsPerRoundTrip = 20
 
@@ -60,6 +60,9 @@ public final class Enqueuer: Sendable {
         self.catalog = catalog
         self.keys = keys
         self.clock = clock
+        singles = CallCoalescer(batchSize: Self.jobsPerCall * Self.callsPerRoundTrip) { jobs in
+            try await Self.store(jobs, now: clock.nowMillis(), redis: redis, keys: keys)
+        }
     }
 
     /// A job checked and ready to store.
@@ -112,38 +115,12 @@ public final class Enqueuer: Sendable {
     ///
     /// Jobs enqueued one at a time by concurrent callers (API requests) share script calls: the first
     /// caller stores everything submitted until its call returns, so under load Redis runs one
-    /// enqueue.lua for many jobs, as bulk enqueue does; alone, a caller stores just its own job.
+    /// enqueue.lua for many jobs, as bulk enqueue does; alone, a caller stores just its own job
+    /// (`CallCoalescer`, one call at a time).
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
         let job = try prepare(request, now: clock.nowMillis())
         try await registerQueues([job.queue])
-        return try await withUnsafeThrowingContinuation { continuation in
-            let leads = waiting.withLock { state -> Bool in
-                state.jobs.append((job, continuation))
-                if state.storing { return false }
-                state.storing = true
-                return true
-            }
-            if leads { Task { await storeWaiting() } }
-        }
-    }
-
-    /// Stores what callers left in `waiting`, batch after batch, until none is left.
-    private func storeWaiting() async {
-        while true {
-            let batch = waiting.withLock { state -> [(Prepared, UnsafeContinuation<EnqueueResult, any Error>)] in
-                let taken = Array(state.jobs.prefix(Self.jobsPerCall * Self.callsPerRoundTrip))
-                state.jobs.removeFirst(taken.count)
-                if taken.isEmpty { state.storing = false }
-                return taken
-            }
-            if batch.isEmpty { return }
-            do {
-                let results = try await store(batch.map(\.0), now: clock.nowMillis())
-                for ((_, continuation), result) in zip(batch, results) { continuation.resume(returning: result) }
-            } catch {
-                for (_, continuation) in batch { continuation.resume(throwing: error) }
-            }
-        }
+        return try await singles.submit(job)
     }
 
     /// Enqueues many jobs. Each item gets its own result: a bad item is refused with its error and
@@ -161,7 +138,7 @@ public final class Enqueuer: Sendable {
         var start = 0
         while start < prepared.count {
             let slice = Array(prepared[start..<min(start + chunkSize, prepared.count)])
-            let stored = try await store(slice.map(\.job), now: now)
+            let stored = try await Self.store(slice.map(\.job), now: now, redis: redis, keys: keys)
             for (item, result) in zip(slice, stored) { results[item.index] = .success(result) }
             start += chunkSize
         }
@@ -169,7 +146,7 @@ public final class Enqueuer: Sendable {
     }
 
     /// Stores prepared jobs: one script call per queue and TTL group of up to `jobsPerCall`, all in one pipeline.
-    private func store(_ jobs: [Prepared], now: Int64) async throws -> [EnqueueResult] {
+    private static func store(_ jobs: [Prepared], now: Int64, redis: RedisClient, keys: KeySpace) async throws -> [EnqueueResult] {
         var calls: [ScriptCall] = []
         var callJobs: [[Int]] = []
         var groups: [String: [Int]] = [:]
@@ -185,18 +162,16 @@ public final class Enqueuer: Sendable {
             while start < members.count {
                 let part = Array(members[start..<min(start + Self.jobsPerCall, members.count)])
                 let first = jobs[part[0]]
-                var arguments = [String(now), String(max(first.idempotencyTTL.milliseconds / 1000, 1))]
-                arguments.reserveCapacity(3 + part.count * 7)
+                var arguments: [String] = []
+                arguments.reserveCapacity(part.count * 7)
                 for index in part {
                     let job = jobs[index]
                     arguments.append(job.id); arguments.append(job.kind); arguments.append(job.args)
                     arguments.append(String(job.maxAttempts)); arguments.append(String(job.runAt))
                     arguments.append(job.idempotencyKey); arguments.append(job.tenant)
                 }
-                calls.append(ScriptCall(Scripts.enqueue, keys: [keys.pending(first.queue), keys.scheduled(first.queue),
-                                                               keys.jobPrefix(first.queue), keys.idempotencyPrefix(first.queue),
-                                                               keys.stats(first.queue)],
-                                        arguments: arguments))
+                calls.append(keys.enqueueCall(first.queue, now: now, idempotencyTTL: max(first.idempotencyTTL.milliseconds / 1000, 1),
+                                              arguments: arguments))
                 callJobs.append(part)
                 start += Self.jobsPerCall
             }

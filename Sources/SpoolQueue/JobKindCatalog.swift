@@ -83,6 +83,15 @@ public struct JobKindCatalog: Sendable {
             }
             spec.arguments = schema
         }
+        if let limits = try reader.array("limits") {
+            spec.limits = try limits.enumerated().map { index, value in
+                try LimitDeclaration.parse(value, at: "\(file): field 'limits[\(index)]'", arguments: spec.arguments)
+            }
+            let keys = spec.limits.map(\.key.text)
+            if let repeated = keys.first(where: { key in keys.filter { $0 == key }.count > 1 }) {
+                throw SpoolConfigError("\(file): field 'limits': key '\(repeated)' is declared twice")
+            }
+        }
         try reader.finish()
         return spec
     }
@@ -144,6 +153,13 @@ struct FieldReader {
         guard let flag = object[key]?.boolValue else { return nil }
         seen.insert(key)
         return flag
+    }
+
+    mutating func array(_ key: String) throws -> [JSONValue]? {
+        seen.insert(key)
+        guard let value = object[key] else { return nil }
+        guard let items = value.arrayValue else { throw fail(key, "expected an array, got \(value.typeName)") }
+        return items
     }
 
     mutating func object(_ key: String, required: Bool = false) throws -> FieldReader? {

@@ -10,10 +10,13 @@ public struct JobKindSpec: Sendable, Equatable {
     /// How long an idempotency key keeps answering with the first job's id.
     public var idempotencyTTL: Duration
     public var arguments: ArgumentSchema
+    /// Limiters a job of this kind must pass before it runs, in order (see RateLimiter).
+    public var limits: [LimitDeclaration]
 
     public init(kind: String, queue: String = "default", timeout: Duration = .seconds(30), maxAttempts: Int = 25,
                 backoff: Backoff = .polynomial, idempotencyTTL: Duration = .seconds(86_400),
-                arguments: ArgumentSchema = ArgumentSchema()) {
+                arguments: ArgumentSchema = ArgumentSchema(), limits: [LimitDeclaration] = []) {
+        self.limits = limits
         self.kind = kind
         self.queue = queue
         self.timeout = timeout

@@ -8,6 +8,15 @@ public enum JobOutcome: Sendable, Equatable {
     case snooze(until: Int64, reason: String)
     /// Will never succeed: straight to the dead set with the reason.
     case dead(reason: String)
+    /// The provider said "not before `until`" (a 429 with Retry-After, a spent x-ratelimit window): the
+    /// job's limiter named `limit` (a declared key template such as `sms:sender:{from}`; nil for all of
+    /// the job's rate limits) is paused until then for every process, and the job waits for it
+    /// without using an attempt.
+    case throttled(until: Int64, reason: String, limit: String? = nil)
+    /// The provider account has no quota or money left (OpenAI's `insufficient_quota`): waiting does
+    /// not help. The kind's queue is paused with an alert until an operator resumes it, and the job
+    /// goes back to the front of its lane, unrun and without using an attempt.
+    case quotaExhausted(reason: String)
 
     public static let completed = JobOutcome.completed(result: nil)
 
@@ -18,6 +27,8 @@ public enum JobOutcome: Sendable, Equatable {
         case .retry: return "retry"
         case .snooze: return "snoozed"
         case .dead: return "dead"
+        case .throttled: return "throttled"
+        case .quotaExhausted: return "quota_exhausted"
         }
     }
 }

@@ -8,7 +8,17 @@ public struct KeySpace: Sendable, Equatable {
 
     public init(prefix: String = "spool") { self.prefix = prefix }
 
+    /// Pending work is split into lanes, one per tenant, so that fetch can serve tenants in turn (see
+    /// lanes.lua): this is the lane of jobs without a tenant, and the prefix of the others.
     public func pending(_ queue: String) -> String { "\(prefix):{\(queue)}:pending" }
+    /// One tenant's pending jobs, oldest on the right.
+    public func lane(_ queue: String, tenant: String?) -> String {
+        guard let tenant, !tenant.isEmpty else { return pending(queue) }
+        return "\(pending(queue)):\(tenant)"
+    }
+    /// The lanes that have pending jobs and are not parked, in the order fetch visits them ("" is the
+    /// lane without a tenant). Idle workers block on it.
+    public func lanes(_ queue: String) -> String { "\(prefix):{\(queue)}:lanes" }
     public func scheduled(_ queue: String) -> String { "\(prefix):{\(queue)}:scheduled" }
     public func active(_ queue: String) -> String { "\(prefix):{\(queue)}:active" }
     /// Lease tokens of active jobs (id → token): only the holder of a job's token may settle it.
@@ -18,16 +28,30 @@ public struct KeySpace: Sendable, Equatable {
     /// Completed jobs whose records are kept for a while, by finish time; the Janitor deletes old ones.
     public func completed(_ queue: String) -> String { "\(prefix):{\(queue)}:completed" }
     public func paused(_ queue: String) -> String { "\(prefix):{\(queue)}:paused" }
+    /// Why a provider stopped the queue (quota_alert.lua): kind, reason, since; cleared on resume.
+    public func alert(_ queue: String) -> String { "\(prefix):{\(queue)}:alert" }
     public func stats(_ queue: String) -> String { "\(prefix):{\(queue)}:stats" }
     /// The hash of one job; scripts that touch many jobs get `jobPrefix` and append the id.
     public func job(_ queue: String, _ id: String) -> String { jobPrefix(queue) + id }
     public func jobPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:job:" }
     public func idempotencyPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:idem:" }
-    /// Jobs of a paused tenant, set aside by fetch until the tenant resumes; a list per tenant.
-    public func parked(_ queue: String, tenant: String) -> String { parkedPrefix(queue) + tenant }
-    public func parkedPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:parked:" }
-    /// Tenants with parked jobs in this queue.
+    /// Paused tenants whose lane fetch took out of the ring: their jobs wait in their lane, unfetched,
+    /// until unpark.lua puts the lane back.
     public func parkedTenants(_ queue: String) -> String { "\(prefix):{\(queue)}:parked_tenants" }
+    /// Jobs that a limiter refused, waiting for it in order: a list per limit key (wait_for_limit.lua).
+    public func limited(_ queue: String, limit: String) -> String { limitedPrefix(queue) + limit }
+    public func limitedPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:limited:" }
+    /// Limit keys with waiting jobs, scored by when their limiter is next due.
+    public func limitedKeys(_ queue: String) -> String { "\(prefix):{\(queue)}:limited_keys" }
+    /// How fast to release each limit key's waiting jobs (ms per job).
+    public func limitedPace(_ queue: String) -> String { "\(prefix):{\(queue)}:limited_pace" }
+
+    /// One limiter's keys start with this; the limit key is the hash tag, so a limiter lives on one shard.
+    public func limiter(_ limit: String) -> String { "\(prefix):limit:{\(limit)}" }
+    /// Run-time limit settings (limit key or declared template → JSON), read by every worker.
+    public var limitOverrides: String { "\(prefix):limits:overrides" }
+    /// Limiters in use: limit key → JSON of its settings and when a worker last used it (for stats).
+    public var limitsSeen: String { "\(prefix):limits:seen" }
 
     /// Every queue that has ever had a job enqueued (a set, outside any queue's slot).
     public var queues: String { "\(prefix):queues" }

@@ -1,7 +1,8 @@
 import SpoolSupport
 import SpoolRedis
 
-/// Moves due jobs from `scheduled` (delayed and snoozed) and `retry` to pending with `promote.lua`.
+/// Moves due jobs from `scheduled` (delayed and snoozed) and `retry` to pending with `promote.lua`,
+/// and releases jobs waiting for limiters that are due with `release_limited.lua`.
 public struct Promoter: Sendable {
     let redis: RedisClient
     let keys: KeySpace
@@ -14,11 +15,14 @@ public struct Promoter: Sendable {
         self.clock = clock
     }
 
-    /// Promotes everything due in `queues`; returns how many jobs moved.
+    /// Promotes everything due in `queues`; returns how many jobs moved, and when the first limiter
+    /// with jobs waiting on it is due next (unix ms), if any is: a limiter's pace can be finer than
+    /// the poll interval, and its jobs should not wait for the next poll.
     @discardableResult
-    public func promote(queues: [String]) async throws -> Int {
+    public func promote(queues: [String]) async throws -> (moved: Int, nextLimiterDue: Int64?) {
         var moved = 0
         var remaining = queues
+        var nextDue: Int64?
         while !remaining.isEmpty {
             let now = clock.nowMillis()
             var calls: [ScriptCall] = []
@@ -26,16 +30,21 @@ public struct Promoter: Sendable {
                 for source in [keys.scheduled(queue), keys.retry(queue)] {
                     calls.append(keys.promoteCall(queue, source: source, now: now, limit: Self.batch))
                 }
+                calls.append(keys.releaseLimitedCall(queue, now: now, limits: Self.batch, jobsPerLimit: Self.batch))
             }
             let replies = try await redis.run(calls)
             var again: [String] = []
             for (index, queue) in remaining.enumerated() {
-                let counts = try [replies[index * 2], replies[index * 2 + 1]].map { try $0.checked("EVALSHA promote.lua").int ?? 0 }
-                moved += counts.reduce(0, +)
+                let counts = try replies[index * 3..<index * 3 + 2].map { try $0.checked("EVALSHA promote.lua").int ?? 0 }
+                let released = try replies[index * 3 + 2].checked("EVALSHA release_limited.lua").array ?? []
+                moved += counts.reduce(0, +) + (released.first?.int ?? 0)
                 if counts.contains(where: { $0 >= Self.batch }) { again.append(queue) }
+                if let score = released.last?.string.flatMap(Double.init), score >= 0 {
+                    nextDue = min(nextDue ?? .max, Int64(score.rounded(.up)))
+                }
             }
             remaining = again
         }
-        return moved
+        return (moved, nextDue)
     }
 }

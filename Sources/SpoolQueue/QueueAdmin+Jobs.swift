@@ -15,20 +15,25 @@ extension QueueAdmin {
         guard JobID.isValid(id) else { return nil }
         let queues = try await queues()
         let replies = try await redis.pipeline(queues.flatMap {
-            [RedisCommand("HGETALL", keys.job($0, id)), RedisCommand("ZSCORE", keys.active($0), id), RedisCommand("ZSCORE", keys.completed($0), id)]
+            [RedisCommand("HGETALL", keys.job($0, id)), RedisCommand("ZSCORE", keys.active($0), id), RedisCommand("ZSCORE", keys.completed($0), id),
+             RedisCommand("SMEMBERS", keys.parkedTenants($0))]
         })
         for (index, queue) in queues.enumerated() {
-            guard let flat = try replies[index * 3].checked("HGETALL").array, !flat.isEmpty else { continue }
+            guard let flat = try replies[index * 4].checked("HGETALL").array, !flat.isEmpty else { continue }
             var fields: [String: String] = [:]
             for pair in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[pair].string ?? ""] = flat[pair + 1].string ?? "" }
             // Fetch and ack do not touch the hash (hot path): the active and completed sets say where the job is.
-            if let deadline = replies[index * 3 + 1].string {
+            if let deadline = replies[index * 4 + 1].string {
                 fields["state"] = "active"
                 fields["lease_deadline"] = deadline
-            } else if let finished = replies[index * 3 + 2].string {
+            } else if let finished = replies[index * 4 + 2].string {
                 fields["state"] = "completed"
                 fields["finished_at"] = finished
                 fields["attempt"] = String((Int(fields["attempt"] ?? "0") ?? 0) + 1)
+            } else if fields["state"] == "pending", let tenant = fields["tenant"],
+                      replies[index * 4 + 3].array?.contains(where: { $0.string == tenant }) == true {
+                // Its tenant is paused and fetch parked the tenant's lane: the job waits there.
+                fields["state"] = "parked"
             }
             return JobRecord(id: id, queue: queue, fields: fields)
         }

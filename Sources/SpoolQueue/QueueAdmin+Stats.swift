@@ -22,34 +22,46 @@ public struct QueueStats: Sendable, Codable, Equatable {
 }
 
 extension QueueAdmin {
-    /// Every queue's stats in one round trip.
+    /// Every queue's stats in three round trips, whatever the number of queues and lanes.
     public func stats() async throws -> [QueueStats] {
         let queues = try await queues()
         var commands: [RedisCommand] = []
         for q in queues {
             commands += [
-                RedisCommand("LLEN", keys.pending(q)), RedisCommand("ZCARD", keys.scheduled(q)), RedisCommand("ZCARD", keys.active(q)),
+                RedisCommand("LRANGE", keys.lanes(q), "0", "-1"), RedisCommand("ZCARD", keys.scheduled(q)), RedisCommand("ZCARD", keys.active(q)),
                 RedisCommand("ZCARD", keys.retry(q)), RedisCommand("ZCARD", keys.dead(q)),
-                RedisCommand("HMGET", keys.stats(q), "processed", "failed"), RedisCommand("LINDEX", keys.pending(q), "-1"),
-                RedisCommand("EXISTS", keys.paused(q)),
+                RedisCommand("HMGET", keys.stats(q), "processed", "failed"), RedisCommand("EXISTS", keys.paused(q)),
             ]
         }
         let replies = try await redis.pipeline(commands)
-        var oldest: [RedisCommand] = []
         var stats: [QueueStats] = []
+        // Pending jobs are in lanes (one per tenant); the ring lists those with jobs that are not parked.
+        var lanes: [(index: Int, key: String)] = []
         for (index, q) in queues.enumerated() {
-            let r = try replies[index * 8..<index * 8 + 8].map { try $0.checked("stats") }
+            let r = try replies[index * 7..<index * 7 + 7].map { try $0.checked("stats") }
             let totals = r[5].array ?? []
-            stats.append(QueueStats(queue: q, pending: r[0].int ?? 0, scheduled: r[1].int ?? 0, active: r[2].int ?? 0,
+            stats.append(QueueStats(queue: q, pending: 0, scheduled: r[1].int ?? 0, active: r[2].int ?? 0,
                                     retry: r[3].int ?? 0, dead: r[4].int ?? 0, processed: totals.first?.int ?? 0,
-                                    failed: totals.last?.int ?? 0, oldestPendingAgeSeconds: 0, paused: r[7].int == 1))
-            oldest.append(RedisCommand("HMGET", keys.job(q, r[6].string ?? "-"), "run_at", "enqueued_at"))
+                                    failed: totals.last?.int ?? 0, oldestPendingAgeSeconds: 0, paused: r[6].int == 1))
+            for tenant in r[0].array?.compactMap(\.string) ?? [] { lanes.append((index, keys.lane(q, tenant: tenant))) }
+        }
+        if lanes.isEmpty { return stats }
+        let ends = try await redis.pipeline(lanes.flatMap { [RedisCommand("LLEN", $0.key), RedisCommand("LINDEX", $0.key, "-1")] })
+        var oldest: [(index: Int, command: RedisCommand)] = []
+        for (position, lane) in lanes.enumerated() {
+            stats[lane.index].pending += ends[position * 2].int ?? 0
+            if let id = ends[position * 2 + 1].string {
+                oldest.append((lane.index, RedisCommand("HMGET", keys.job(queues[lane.index], id), "run_at", "enqueued_at")))
+            }
         }
         let now = clock.nowMillis()
-        for (index, reply) in try await redis.pipeline(oldest).enumerated() where stats[index].pending > 0 {
+        for (entry, reply) in zip(oldest, try await redis.pipeline(oldest.map(\.command))) {
             // A job that never waited for a time has no run_at: it became runnable when enqueued.
             let times = reply.array ?? []
-            if let since = times.first?.int ?? times.last?.int { stats[index].oldestPendingAgeSeconds = Double(max(now - Int64(since), 0)) / 1000 }
+            if let since = times.first?.int ?? times.last?.int {
+                let age = Double(max(now - Int64(since), 0)) / 1000
+                stats[entry.index].oldestPendingAgeSeconds = max(stats[entry.index].oldestPendingAgeSeconds, age)
+            }
         }
         return stats
     }

@@ -1,14 +1,14 @@
 import SpoolRedis
 
 extension QueueAdmin {
-    /// Pauses a tenant's jobs in every queue: workers park them at fetch instead of running them.
+    /// Pauses a tenant's jobs in every queue: fetch parks the tenant's lane instead of taking from it.
     /// PostgreSQL holds the tenant's paused flag; this is the copy workers read.
     public func pauseTenant(_ tenant: String) async throws {
         try await redis.run("SADD", keys.pausedTenants, tenant)
     }
 
-    /// Resumes a tenant: its parked jobs go back to pending in every queue, ahead of newer work.
-    /// Returns how many jobs were handed back.
+    /// Resumes a tenant: its lane goes back into every queue's ring, served next.
+    /// Returns how many jobs were waiting in the tenant's lanes.
     @discardableResult
     public func resumeTenant(_ tenant: String) async throws -> Int {
         try await redis.run("SREM", keys.pausedTenants, tenant)
@@ -30,7 +30,7 @@ extension QueueAdmin {
     public func parkedCounts(queues: [String]) async throws -> [String: Int] {
         let members = try await redis.pipeline(queues.map { RedisCommand("SMEMBERS", keys.parkedTenants($0)) })
         let lists = zip(queues, members).flatMap { queue, reply in
-            (reply.array?.compactMap(\.string) ?? []).map { (queue, keys.parked(queue, tenant: $0)) }
+            (reply.array?.compactMap(\.string) ?? []).map { (queue, keys.lane(queue, tenant: $0)) }
         }
         var counts = Dictionary(uniqueKeysWithValues: queues.map { ($0, 0) })
         if lists.isEmpty { return counts }
@@ -48,12 +48,7 @@ enum TenantParking {
     }
 
     static func unpark(redis: RedisClient, keys: KeySpace, queue: String, tenant: String) async throws -> Int {
-        var moved = 0
-        while true {
-            let count = try await redis.run(keys.unparkCall(queue, tenant: tenant, limit: 1000)).int ?? 0
-            moved += count
-            if count < 1000 { return moved }
-        }
+        try await redis.run(keys.unparkCall(queue, tenant: tenant)).int ?? 0
     }
 
     /// Hands back the parked jobs of tenants no longer paused: a resume interrupted half-way, or a

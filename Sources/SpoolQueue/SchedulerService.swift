@@ -37,6 +37,7 @@ public struct SchedulerService: Service {
         var lastRecover = Duration.zero
         var lastTrim = Duration.zero
         var lastUnpark = Duration.zero
+        var nextLimiterDue: Int64?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = monotonicNow()
             do {
@@ -45,7 +46,8 @@ public struct SchedulerService: Service {
                     queues = Array(Set(declaredQueues + known)).sorted()
                     lastQueueRefresh = now
                 }
-                try await promoter.promote(queues: queues)
+                let promoted = try await promoter.promote(queues: queues)
+                nextLimiterDue = promoted.nextLimiterDue
                 if now - lastRecover > recoverInterval {
                     let (requeued, killed) = try await recoverer.recover(queues: queues)
                     if requeued + killed > 0 {
@@ -67,7 +69,12 @@ public struct SchedulerService: Service {
             } catch {
                 logger.error("scheduler step failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: pollInterval)
+            // Until the next poll, or sooner when a limiter's waiting jobs are due before it.
+            var pause = pollInterval
+            if let due = nextLimiterDue {
+                pause = min(pause, .milliseconds(max(due - promoter.clock.nowMillis(), 5)))
+            }
+            try? await Task.sleep(for: pause)
         }
     }
 }

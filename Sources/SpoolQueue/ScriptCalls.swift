@@ -4,13 +4,12 @@ import SpoolRedis
 /// callers (and tests) never list a script's keys themselves.
 extension KeySpace {
     func fetchCall(_ q: String, limit: Int, deadline: Int64, token: String, pausedTenants: [String] = []) -> ScriptCall {
-        ScriptCall(Scripts.fetch, keys: [pending(q), active(q), leases(q), paused(q), jobPrefix(q), parkedPrefix(q), parkedTenants(q)],
+        ScriptCall(Scripts.fetch, keys: [pending(q), active(q), leases(q), paused(q), jobPrefix(q), lanes(q), parkedTenants(q)],
                    arguments: [String(limit), String(deadline), token] + pausedTenants)
     }
 
-    func unparkCall(_ q: String, tenant: String, limit: Int) -> ScriptCall {
-        ScriptCall(Scripts.unpark, keys: [parked(q, tenant: tenant), pending(q), parkedTenants(q), jobPrefix(q)],
-                   arguments: [tenant, String(limit)])
+    func unparkCall(_ q: String, tenant: String) -> ScriptCall {
+        ScriptCall(Scripts.unpark, keys: [pending(q), lanes(q), parkedTenants(q)], arguments: [tenant])
     }
 
     /// One call settles many completed jobs: (id, lease token, result) each.
@@ -36,7 +35,7 @@ extension KeySpace {
     }
 
     func requeueCall(_ q: String, id: String, token: String) -> ScriptCall {
-        ScriptCall(Scripts.requeue, keys: [active(q), leases(q), job(q, id), pending(q)], arguments: [id, token])
+        ScriptCall(Scripts.requeue, keys: [active(q), leases(q), job(q, id), pending(q), lanes(q), parkedTenants(q)], arguments: [id, token])
     }
 
     func extendCall(_ q: String, deadline: Int64, leases held: [(id: String, token: String)]) -> ScriptCall {
@@ -46,21 +45,22 @@ extension KeySpace {
     }
 
     func recoverCall(_ q: String, now: Int64, limit: Int) -> ScriptCall {
-        ScriptCall(Scripts.recover, keys: [active(q), pending(q), dead(q), stats(q), jobPrefix(q), leases(q)], arguments: [String(now), String(limit)])
+        ScriptCall(Scripts.recover, keys: [active(q), pending(q), dead(q), stats(q), jobPrefix(q), leases(q), lanes(q), parkedTenants(q)],
+                   arguments: [String(now), String(limit)])
     }
 
     /// `source` is the scheduled or the retry set.
     func promoteCall(_ q: String, source: String, now: Int64, limit: Int) -> ScriptCall {
-        ScriptCall(Scripts.promote, keys: [source, pending(q), jobPrefix(q)], arguments: [String(now), String(limit)])
+        ScriptCall(Scripts.promote, keys: [source, pending(q), jobPrefix(q), lanes(q), parkedTenants(q)], arguments: [String(now), String(limit)])
     }
 
     func cancelCall(_ q: String, id: String, now: Int64, keepSeconds: Int64) -> ScriptCall {
-        ScriptCall(Scripts.cancel, keys: [pending(q), scheduled(q), retry(q), job(q, id), active(q), completed(q), parkedPrefix(q)],
+        ScriptCall(Scripts.cancel, keys: [pending(q), scheduled(q), retry(q), job(q, id), active(q), completed(q), limitedPrefix(q)],
                    arguments: [id, String(now), String(keepSeconds)])
     }
 
     func deadRetryCall(_ q: String, now: Int64, ids: [String]) -> ScriptCall {
-        ScriptCall(Scripts.deadRetry, keys: [dead(q), pending(q), jobPrefix(q)], arguments: [String(now)] + ids)
+        ScriptCall(Scripts.deadRetry, keys: [dead(q), pending(q), jobPrefix(q), lanes(q), parkedTenants(q)], arguments: [String(now)] + ids)
     }
 
     func deadDiscardCall(_ q: String, ids: [String]) -> ScriptCall {
@@ -69,6 +69,30 @@ extension KeySpace {
 
     func trimCompletedCall(_ q: String, oldestKept: Int64, limit: Int) -> ScriptCall {
         ScriptCall(Scripts.trimCompleted, keys: [completed(q), jobPrefix(q)], arguments: [String(oldestKept), String(limit)])
+    }
+
+    func enqueueCall(_ q: String, now: Int64, idempotencyTTL: Int64, arguments jobs: [String]) -> ScriptCall {
+        ScriptCall(Scripts.enqueue, keys: [pending(q), scheduled(q), jobPrefix(q), idempotencyPrefix(q), stats(q), lanes(q), parkedTenants(q)],
+                   arguments: [String(now), String(idempotencyTTL)] + jobs)
+    }
+
+    /// Leased jobs that `limit` refused wait for it; `pace` is how fast to release them (ms per job).
+    func waitForLimitCall(_ q: String, limit: String, template: String, due: Int64, pace: Double, reason: String,
+                          jobs: [(id: String, token: String)]) -> ScriptCall {
+        var arguments = [limit, String(due), String(pace), reason, template]
+        for job in jobs { arguments.append(job.id); arguments.append(job.token) }
+        return ScriptCall(Scripts.waitForLimit, keys: [active(q), leases(q), jobPrefix(q), limited(q, limit: limit), limitedKeys(q), limitedPace(q)],
+                          arguments: arguments)
+    }
+
+    /// Releases waiting jobs of the limiters that are due; with `only`, that limiter's, due or not.
+    func releaseLimitedCall(_ q: String, now: Int64, limits: Int, jobsPerLimit: Int, only: String? = nil) -> ScriptCall {
+        ScriptCall(Scripts.releaseLimited, keys: [limitedKeys(q), limitedPrefix(q), limitedPace(q), pending(q), lanes(q), parkedTenants(q), jobPrefix(q)],
+                   arguments: [String(now), String(limits), String(jobsPerLimit)] + (only.map { [$0] } ?? []))
+    }
+
+    func quotaAlertCall(_ q: String, kind: String, reason: String, now: Int64) -> ScriptCall {
+        ScriptCall(Scripts.quotaAlert, keys: [paused(q), alert(q)], arguments: [String(now), kind, reason])
     }
 
     func trimDeadCall(_ q: String, oldestKept: Int64, maxEntries: Int, limit: Int) -> ScriptCall {

@@ -18,8 +18,18 @@ enum Scripts {
     static let trimDead = load("trim_dead", PackageResources.trim_dead_lua)
     static let trimCompleted = load("trim_completed", PackageResources.trim_completed_lua)
     static let unpark = load("unpark", PackageResources.unpark_lua)
+    static let waitForLimit = load("wait_for_limit", PackageResources.wait_for_limit_lua)
+    static let releaseLimited = load("release_limited", PackageResources.release_limited_lua)
+    static let limitAcquire = load("limit_acquire", PackageResources.limit_acquire_lua)
+    static let limitRefund = load("limit_refund", PackageResources.limit_refund_lua)
+    static let limitRelease = load("limit_release", PackageResources.limit_release_lua)
+    static let limitPause = load("limit_pause", PackageResources.limit_pause_lua)
+    static let quotaAlert = load("quota_alert", PackageResources.quota_alert_lua)
+
+    /// The lane helpers, put before every script so that each can use them (Redis scripts cannot import).
+    private static let lanes = String(decoding: PackageResources.lanes_lua, as: UTF8.self)
 
     private static func load(_ name: String, _ bytes: [UInt8]) -> RedisScript {
-        RedisScript(name: "\(name).lua", source: String(decoding: bytes, as: UTF8.self))
+        RedisScript(name: "\(name).lua", source: lanes + "\n" + String(decoding: bytes, as: UTF8.self))
     }
 }

@@ -5,9 +5,9 @@ import Synchronization
 /// Wakes an idle worker the moment a job arrives, without polling.
 ///
 /// Each served queue has a watcher with its own connection. While the fetch loop is idle, the watcher
-/// blocks in `BLMOVE pending pending LEFT LEFT`: a rotation of one element onto itself, which changes
-/// nothing in the list, so no job can be lost if the process dies, but returns as soon as the list is
-/// non-empty. Watchers sleep while the worker is busy, so a full queue costs them nothing.
+/// blocks in `BLMOVE lanes lanes LEFT LEFT` on the ring of lanes with pending jobs: a rotation of one
+/// element onto itself, which changes nothing, so nothing can be lost if the process dies, but returns
+/// as soon as any lane has work. Watchers sleep while the worker is busy, so a full queue costs them nothing.
 final class WorkSignal: Sendable {
     private struct State {
         var armed = false
@@ -81,7 +81,7 @@ final class WorkSignal: Sendable {
         options.commandTimeout = .seconds(5)
         let redis = RedisClient(url: url, name: "watch-\(queue)", options: options, logger: logger)
         defer { redis.close() }
-        let key = keys.pending(queue)
+        let key = keys.lanes(queue)
         while !Task.isCancelled && !signal.isClosed {
             await signal.waitUntilArmed()
             if Task.isCancelled || signal.isClosed { break }

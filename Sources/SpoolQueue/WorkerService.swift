@@ -76,8 +76,12 @@ public final class WorkerService: Service {
                               pausedTenants: pausedTenants, logger: logger)
         let leases = LeaseTable()
         let buffer = JobBuffer(concurrency: options.concurrency, prefetch: options.prefetch)
+        let overrides = LimitOverrides()
+        try? await overrides.refresh(redis: redis, keys: keys)
+        let limiter = RateLimiter(redis: redis, keys: keys, catalog: catalog, clock: clock, overrides: overrides, logger: logger)
         let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
-                          lease: options.lease, logger: logger, observers: observers, onSettled: { job in leases.remove(job) })
+                          lease: options.lease, logger: logger, observers: observers, limiter: limiter,
+                          onSettled: { job in leases.remove(job); limiter.settled(job) })
         let processor = Processor(catalog: catalog, handlers: handlers,
                                   context: JobContext(redis: redis, keys: keys, clock: clock, logger: logger))
         let signal = WorkSignal()
@@ -96,7 +100,8 @@ public final class WorkerService: Service {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { [self] in
-                    await fetchLoop(fetcher: fetcher, buffer: buffer, signal: signal, leases: leases, redis: redis)
+                    await fetchLoop(fetcher: fetcher, limiter: limiter.isNeeded ? limiter : nil, acker: acker, buffer: buffer,
+                                    signal: signal, leases: leases, redis: redis)
                     fetchLoopDone.fire()
                 }
                 for queue in options.queues {
@@ -117,7 +122,10 @@ public final class WorkerService: Service {
                 group.addTask {
                     while !Task.isCancelled {
                         try? await pausedTenants.refresh(redis: redis, keys: keys)
-                        try? await Task.sleep(for: PausedTenants.refreshInterval)
+                        if (try? await overrides.refresh(redis: redis, keys: keys)) == true {
+                            try? await limiter.repace(queues: options.queues)
+                        }
+                        try? await Task.sleep(for: min(PausedTenants.refreshInterval, LimitOverrides.refreshInterval))
                     }
                 }
                 group.addTask {
@@ -135,7 +143,7 @@ public final class WorkerService: Service {
                 slots.start(count: options.concurrency)
 
                 await withTaskCancellationHandler { await stopRequested.wait() } onCancel: { stopRequested.fire() }
-                await drain(buffer: buffer, signal: signal, slots: slots, leases: leases, acker: acker, fetchLoopDone: fetchLoopDone)
+                await drain(buffer: buffer, signal: signal, slots: slots, leases: leases, acker: acker, limiter: limiter, fetchLoopDone: fetchLoopDone)
                 drained.fire()
                 group.cancelAll()
             }
@@ -147,15 +155,18 @@ public final class WorkerService: Service {
         logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
     }
 
-    private func fetchLoop(fetcher: Fetcher, buffer: JobBuffer, signal: WorkSignal, leases: LeaseTable, redis: RedisClient) async {
+    private func fetchLoop(fetcher: Fetcher, limiter: RateLimiter?, acker: Acker, buffer: JobBuffer, signal: WorkSignal,
+                           leases: LeaseTable, redis: RedisClient) async {
         while !stopping.load(ordering: .acquiring) {
             let demand = await buffer.waitForDemand()
             if demand == 0 || stopping.load(ordering: .acquiring) { break }
             do {
-                let jobs = try await fetcher.fetch(limit: demand)
+                var jobs = try await fetcher.fetch(limit: demand)
                 leases.add(jobs)
                 if stopping.load(ordering: .acquiring) { break }  // drain hands these back
-                if jobs.isEmpty { await signal.waitForWork() } else { buffer.push(jobs) }
+                if jobs.isEmpty { await signal.waitForWork(); continue }
+                if let limiter { jobs = await admit(jobs, limiter: limiter, acker: acker, leases: leases) }
+                buffer.push(jobs)
             } catch let error as RedisError where error.isConnectionError {
                 try? await Task.sleep(for: redis.retryDelay)
             } catch {
@@ -165,7 +176,28 @@ public final class WorkerService: Service {
         }
     }
 
-    private func drain(buffer: JobBuffer, signal: WorkSignal, slots: SlotPool, leases: LeaseTable, acker: Acker, fetchLoopDone: Latch) async {
+    /// 3. The jobs that may run now; the others wait for their limiters, or die when their limit keys
+    /// cannot be filled in. When the limiters cannot be asked, the jobs go back unrun: a limit is never
+    /// skipped.
+    private func admit(_ jobs: [Job], limiter: RateLimiter, acker: Acker, leases: LeaseTable) async -> [Job] {
+        do {
+            let admission = try await limiter.admit(jobs)
+            for job in admission.waiting { leases.remove(job) }
+            for (job, reason) in admission.malformed { acker.submit(job, .dead(reason: reason), duration: .zero) }
+            return admission.admitted
+        } catch {
+            if !((error as? RedisError)?.isConnectionError ?? false) {
+                logger.error("rate limit check failed; handing the jobs back", metadata: ["error": "\(error)"])
+            }
+            await acker.requeue(jobs)
+            for job in jobs { leases.remove(job) }
+            try? await Task.sleep(for: .milliseconds(100))
+            return []
+        }
+    }
+
+    private func drain(buffer: JobBuffer, signal: WorkSignal, slots: SlotPool, leases: LeaseTable, acker: Acker, limiter: RateLimiter,
+                       fetchLoopDone: Latch) async {
         logger.info("worker stopping: no more fetches; draining running jobs", metadata: ["grace": "\(options.shutdownGrace)"])
         stopping.store(true, ordering: .releasing)
         let notStarted = buffer.close()
@@ -173,7 +205,7 @@ public final class WorkerService: Service {
         await fetchLoopDone.wait()
         if !notStarted.isEmpty {
             await acker.requeue(notStarted)
-            for job in notStarted { leases.remove(job) }
+            for job in notStarted { leases.remove(job); limiter.settled(job) }
         }
         let deadline = monotonicNow() + options.shutdownGrace
         while slots.liveCount > 0 && monotonicNow() < deadline {
@@ -189,6 +221,6 @@ public final class WorkerService: Service {
         // Whatever is still leased (cut off, or fetched while stopping) goes back to pending, unrun.
         let left = leases.all
         await acker.requeue(left)
-        for job in left { leases.remove(job) }
+        for job in left { leases.remove(job); limiter.settled(job) }
     }
 }

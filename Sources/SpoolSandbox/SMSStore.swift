@@ -27,7 +27,10 @@ struct SMSStore: Sendable {
         let interval = 1000.0 / rate
         let now = Double(nowMs)
         let arrival = max(senderTAT[sender] ?? now, now)
-        let tolerance = Double(burst) * interval
+        // A sender allowed more than one segment per millisecond gets them all within that
+        // millisecond: this clock cannot tell them apart, and without this it could never reach its
+        // rate. At 1,000 per second or less, nothing changes.
+        let tolerance = Double(burst) * interval + max(0, 1 - interval)
         if arrival - now > tolerance { return Int64((arrival - tolerance - now).rounded(.up)) }
         senderTAT[sender] = arrival + Double(segments) * interval
         return nil

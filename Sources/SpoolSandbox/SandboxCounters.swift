@@ -15,6 +15,8 @@ struct SandboxCounters: Sendable {
     /// Status callbacks delivered and failed.
     var callbacksDelivered = 0
     var callbacksFailed = 0
+    /// Why callbacks failed: "status 503", or the client's error kind ("timeout", "connect" ...).
+    var callbackFailures: [String: Int] = [:]
     /// Connections clients opened; far fewer than requests when clients reuse them.
     var connectionsOpened = 0
     /// Connections closed without an answer by the `drop_rate` fault.
@@ -42,6 +44,7 @@ struct SandboxCounters: Sendable {
             "sender_segments_per_second": perSecond(senderSegments),
             "callbacks_delivered": .number(Double(callbacksDelivered)),
             "callbacks_failed": .number(Double(callbacksFailed)),
+            "callback_failures": .object(callbackFailures.mapValues { .number(Double($0)) }),
             "dropped_connections": .number(Double(dropped)),
             "connections_opened": .number(Double(connectionsOpened)),
         ])

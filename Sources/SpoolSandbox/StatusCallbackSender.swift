@@ -50,10 +50,17 @@ struct StatusCallbackSender: Sendable {
         do {
             let response = try await client.send(request)
             state.withStore { store in
-                if (200..<300).contains(response.status) { store.counters.callbacksDelivered += 1 } else { store.counters.callbacksFailed += 1 }
+                if (200..<300).contains(response.status) { store.counters.callbacksDelivered += 1 } else {
+                    store.counters.callbacksFailed += 1
+                    store.counters.callbackFailures["status \(response.status)", default: 0] += 1
+                }
             }
         } catch {
-            state.withStore { $0.counters.callbacksFailed += 1 }
+            let kind = (error as? HTTPClientError)?.kind.rawValue ?? "other"
+            state.withStore {
+                $0.counters.callbacksFailed += 1
+                $0.counters.callbackFailures[kind, default: 0] += 1
+            }
             logger.debug("status callback failed", metadata: ["sid": "\(sid)", "error": "\(error)"])
         }
     }

@@ -26,6 +26,9 @@ struct TwilioMessagesAPI: Sendable {
     }
 
     private func create(_ request: Request, account: String) async throws -> Response {
+        // A sender's requests are counted in the second they arrive, before the simulated latency:
+        // how long this process takes to wake up again is not the client's doing.
+        let arrivedSecond = SandboxTime.nowMs() / 1000
         var request = request
         let decision = state.admit(.sms, endpoint: "sms.create")
         if let refusal = authenticate(request, account: account) { return refusal }
@@ -57,11 +60,13 @@ struct TwilioMessagesAPI: Sendable {
             reference = LoopbackURL.queryValue("ref", in: callback) ?? ""
         }
 
-        let now = SandboxTime.nowMs()
-        let second = now / 1000
         let segments = SMSEncoding(body: body).segments
         let outcome = state.withStore { store -> Response? in
-            store.counters.senderRequests[from, default: [:]][second, default: 0] += 1
+            // Read under the lock: requests then meet the sender's allowance in the order of their
+            // times. A time read before it could be older than one an earlier holder used, and look
+            // like a burst that never happened.
+            let now = SandboxTime.nowMs()
+            store.counters.senderRequests[from, default: [:]][arrivedSecond, default: 0] += 1
             if store.settings.optedOut.contains(to) { return Self.error(400, 21610, "Attempt to send to unsubscribed recipient") }
             let rate = store.settings.senderRates[from] ?? SMSStore.baseRate(of: from)
             if let wait = store.sms.takeThroughput(from: from, segments: segments, perSecond: rate, burst: store.settings.smsBurst, nowMs: now) {
@@ -75,7 +80,7 @@ struct TwilioMessagesAPI: Sendable {
                 reference: reference, callbackURL: form["StatusCallback"], createdMs: now, updatedMs: now)
             store.sms.order.append(sid)
             store.counters.smsAccepted[SMSIdentity(to: to, body: body, reference: reference), default: 0] += 1
-            store.counters.senderSegments[from, default: [:]][second, default: 0] += segments
+            store.counters.senderSegments[from, default: [:]][now / 1000, default: 0] += segments
             callbacks.schedule(sid: sid, store: &store)
             return SandboxResponse.json(201, Self.resource(store.sms.messages[sid]!))
         }

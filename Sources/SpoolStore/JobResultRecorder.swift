@@ -44,6 +44,8 @@ public final class JobResultRecorder: SettleObserver, Service {
         case .retry(let error, _): detail = error
         case .snooze(_, let reason): detail = reason
         case .dead(let reason): detail = reason
+        case .throttled(_, let reason, _): detail = reason
+        case .quotaExhausted(let reason): detail = reason
         }
         let row = Row(values: [job.id, String(job.attempt + 1), job.queue, job.kind, job.tenant, outcome.label, detail,
                                String(duration.secondsDouble * 1000), Self.timestamp(finishedAt)])

@@ -82,6 +82,21 @@ public final class ChildProcess: @unchecked Sendable {
         return nil
     }
 
+    /// CPU time used so far (user plus system), from /proc/PID/stat, in seconds.
+    public var cpuSeconds: Double? {
+        guard let file = fopen("/proc/\(pid)/stat", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 1024)
+        guard fgets(&line, 1024, file) != nil else { return nil }
+        // Fields after the command name (which may hold spaces, so it ends at the last ')'):
+        // utime and stime are the 12th and 13th.
+        let text = String(cString: line)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     public static var currentExecutable: String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)

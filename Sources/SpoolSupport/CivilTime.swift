@@ -47,6 +47,12 @@ public struct CivilTime: Sendable, Equatable {
         "\(Self.pad(year, 4))-\(Self.pad(month))-\(Self.pad(day))T\(Self.pad(hour)):\(Self.pad(minute)):\(Self.pad(second)).\(Self.pad(millisecond, 3))Z"
     }
 
+    /// "2026-11-22": the UTC date, as SQL's date type reads it.
+    public static func date(_ unixMillis: Int64) -> String {
+        let time = CivilTime(unixMillis: unixMillis)
+        return "\(pad(time.year, 4))-\(pad(time.month))-\(pad(time.day))"
+    }
+
     /// Zero-padded to `width` digits.
     public static func pad(_ value: Int, _ width: Int = 2) -> String {
         let text = String(value)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import FoundationEssentials
 import SpoolAPI
+import SpoolJobs
+import SpoolSupport
 
 /// `spool api`: the enqueue API. Needs Redis and PostgreSQL (DATABASE_URL); SPOOL_OPERATOR_KEY sets
 /// the key that acts across tenants.
@@ -27,6 +29,12 @@ extension Runtime {
             guard key.count >= 24 else { throw SpoolCommandError("SPOOL_OPERATOR_KEY must be at least 24 characters") }
             configuration.operatorKey = key
         }
+        let environment = currentEnvironment()
+        let twilio = TwilioConfiguration.fromEnvironment(environment)
+        configuration.twilioAuthToken = twilio.authToken
+        configuration.publicURL = environment["SPOOL_PUBLIC_URL"] ?? "http://\(host):\(port)"
+        configuration.defaultRegion = environment["SPOOL_DEFAULT_REGION"] ?? "US"
+        configuration.segmentCents = Int(environment["SPOOL_SMS_SEGMENT_CENTS"] ?? "") ?? 1
         return APIServer(configuration: configuration, redis: redis(name: "api"), pool: try postgres(size: 8), settings: settings,
                          catalog: catalog, logger: logger)
     }

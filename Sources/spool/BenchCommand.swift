@@ -23,11 +23,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Rows for the PostgreSQL job-results measure (0 skips it; needs DATABASE_URL).") var postgresRows = 200_000
 
     func run() async throws {
-        var runtime = try Runtime.load(common, checkHandlers: true)
-        var settings = runtime.settings
-        let prefix = "bench-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-        settings.keyPrefix = prefix
-        runtime = Runtime(settings: settings, catalog: runtime.catalog, logger: runtime.logger)
+        let (runtime, prefix) = try benchRuntime(common)
+        let settings = runtime.settings
         let redis = runtime.redis(name: "bench")
         let enqueuer = Enqueuer(redis: redis, catalog: runtime.catalog, keys: settings.keys)
         let admin = runtime.admin(redis)
@@ -36,27 +33,17 @@ struct BenchCommand: AsyncParsableCommand {
 
         // 1. Bulk enqueue.
         var started = monotonicNow()
-        var remaining = enqueueJobs
-        while remaining > 0 {
-            let count = min(remaining, 10_000)
-            _ = try await enqueuer.enqueue(batch: Array(repeating: EnqueueRequest(kind: "noop"), count: count))
-            remaining -= count
-        }
+        try await enqueueMany(enqueuer, EnqueueRequest(kind: "noop"), count: enqueueJobs)
         let enqueueRate = Double(enqueueJobs) / (monotonicNow() - started).secondsDouble
         print("bulk enqueue: \(enqueueJobs) jobs, \(Int(enqueueRate)) jobs/s")
-        try await deleteKeys(prefix: prefix, redis: redis)
+        try await deleteBenchKeys(prefix: prefix, redis: redis)
 
         // 2. Processed jobs/s per concurrency, with the worker's peak RSS.
         for level in levels {
             try await admin.pause(queue: "default")
-            remaining = jobs
-            while remaining > 0 {
-                let count = min(remaining, 10_000)
-                _ = try await enqueuer.enqueue(batch: Array(repeating: EnqueueRequest(kind: "noop"), count: count))
-                remaining -= count
-            }
-            let worker = try startWorker(prefix: prefix, concurrency: level, runtime: runtime)
-            try await waitForWorker(admin)
+            try await enqueueMany(enqueuer, EnqueueRequest(kind: "noop"), count: jobs)
+            let worker = try startBenchWorker(prefix: prefix, concurrency: level, runtime: runtime, config: common.config, recordResults: recordResults)
+            try await waitForBenchWorker(admin)
             try await admin.resume(queue: "default")
             started = monotonicNow()
             while try await admin.stats().first(where: { $0.queue == "default" })?.processed ?? 0 < jobs {
@@ -68,12 +55,12 @@ struct BenchCommand: AsyncParsableCommand {
             worker.signal(SIGTERM)
             worker.wait()
             print("worker concurrency \(level): \(jobs) jobs, \(Int(rate)) jobs/s, peak RSS \(rss / 1024) MB")
-            try await deleteKeys(prefix: prefix, redis: redis)
+            try await deleteBenchKeys(prefix: prefix, redis: redis)
         }
 
         // 3. Idle pickup latency: one job at a time into an idle worker; the job reports when it ran.
-        let worker = try startWorker(prefix: prefix, concurrency: 10, runtime: runtime)
-        try await waitForWorker(admin)
+        let worker = try startBenchWorker(prefix: prefix, concurrency: 10, runtime: runtime, config: common.config, recordResults: recordResults)
+        try await waitForBenchWorker(admin)
         let listener = RedisClient(url: settings.redisURL, name: "bench-listen")
         var latencies: [Double] = []
         for _ in 0..<samples {
@@ -89,7 +76,7 @@ struct BenchCommand: AsyncParsableCommand {
         print("idle pickup latency (enqueue → handler ran, \(samples) samples): p50 \(String(format: p50)) ms, p99 \(String(format: p99)) ms")
         worker.signal(SIGTERM)
         worker.wait()
-        try await deleteKeys(prefix: prefix, redis: redis)
+        try await deleteBenchKeys(prefix: prefix, redis: redis)
 
         // 4. The job-results batching path: outcomes into PostgreSQL, one COPY per batch.
         if postgresRows > 0, runtime.settings.databaseURL != nil {
@@ -114,31 +101,5 @@ struct BenchCommand: AsyncParsableCommand {
         let seconds = (monotonicNow() - started).secondsDouble
         print("postgres job results: \(recorder.writtenCount) rows, \(Int(Double(recorder.writtenCount) / seconds)) rows/s (COPY, 5,000 rows per transaction)")
         _ = try await pool.withConnection { try $0.query("DELETE FROM job_results WHERE job_id LIKE $1", ["bench-\(run)-%"]) }
-    }
-
-    private func startWorker(prefix: String, concurrency: Int, runtime: Runtime) throws -> ChildProcess {
-        var environment = ["SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
-                           "SPOOL_RECORD_RESULTS": recordResults ? "1" : "0",
-                           "SPOOL_JOBS_DIR": runtime.settings.jobsDirectory]
-        if let config = common.config { environment["SPOOL_CONFIG"] = config }
-        return try ChildProcess([ChildProcess.currentExecutable, "worker", "--concurrency", String(concurrency)], environment: environment)
-    }
-
-    private func waitForWorker(_ admin: QueueAdmin) async throws {
-        let started = monotonicNow()
-        while try await admin.workers().isEmpty {
-            if monotonicNow() - started > .seconds(30) { throw SpoolCommandError("the bench worker did not start within 30 s") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
-    private func deleteKeys(prefix: String, redis: RedisClient) async throws {
-        var cursor = "0"
-        repeat {
-            let reply = try await redis.run("SCAN", cursor, "MATCH", "\(prefix):*", "COUNT", "5000").array ?? []
-            cursor = reply.first?.string ?? "0"
-            let keys = reply.count > 1 ? reply[1].array?.compactMap(\.string) ?? [] : []
-            if !keys.isEmpty { try await redis.run(RedisCommand("UNLINK", keys)) }
-        } while cursor != "0"
     }
 }

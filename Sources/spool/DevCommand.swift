@@ -26,7 +26,7 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let runtime = try Runtime.load(common, checkHandlers: true)
         let observers = try runtime.settleObservers()
-        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: JobRegistry.handlers,
+        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: try runtime.handlers(),
                                    observers: observers.map { $0 as any SettleObserver }, logger: runtime.logger)
         let redis = runtime.redis()
         // Fail fast with a clear message when Redis is not there.

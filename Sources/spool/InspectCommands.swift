@@ -6,22 +6,35 @@ struct StatsCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Flag(help: "Print JSON.") var json = false
 
-    struct Output: Encodable { let queues: [QueueStats]; let workers: [[String: String]] }
+    struct Output: Encodable {
+        let queues: [QueueStats]
+        let workers: [[String: String]]
+        let limiters: [LimiterState]
+        /// Queues a provider's spent quota paused: queue → kind, reason, since.
+        let alerts: [String: [String: String]]
+    }
 
     func run() async throws {
         let runtime = try Runtime.load(common)
         let admin = runtime.admin(runtime.redis())
         let stats = try await admin.stats()
         let workers = try await admin.workers()
+        let limiters = try await admin.limiters()
+        let alerts = try await admin.alerts(queues: stats.map(\.queue))
         if json {
-            print(jsonText(Output(queues: stats, workers: workers)))
+            print(jsonText(Output(queues: stats, workers: workers, limiters: limiters, alerts: alerts)))
             return
+        }
+        for (queue, alert) in alerts.sorted(by: { $0.key < $1.key }) {
+            print("ALERT queue \(queue) paused: provider quota exhausted for kind \(alert["kind"] ?? "?"): \(alert["reason"] ?? "")"
+                  + " (fix the account, then `spool queue resume \(queue)`)")
         }
         let header = ["queue", "pending", "scheduled", "active", "retry", "dead", "processed", "failed", "oldest_s", "paused"]
         let rows = stats.map { [$0.queue, "\($0.pending)", "\($0.scheduled)", "\($0.active)", "\($0.retry)", "\($0.dead)",
                                 "\($0.processed)", "\($0.failed)", String(format: $0.oldestPendingAgeSeconds), $0.paused ? "yes" : ""] }
         printTable([header] + rows)
         print("workers: \(workers.count)" + workers.map { "  \($0["id"] ?? "") busy=\($0["busy"] ?? "?")" }.joined(separator: "\n").prefixedNewline)
+        printLimiters(limiters)
     }
 }
 

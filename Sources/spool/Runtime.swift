@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import Logging
 import ServiceLifecycle
+import SpoolHTTP
 import SpoolJobs
 import SpoolPostgres
 import SpoolStore
@@ -30,7 +31,7 @@ struct Runtime {
             bootstrapLogging(level: settings.logLevel)
             let catalog = try JobKindCatalog.load(directory: settings.jobsDirectory)
             if checkHandlers {
-                try SpoolQueue.checkHandlers(JobRegistry.handlers, against: catalog, jobsDirectory: settings.jobsDirectory)
+                try SpoolQueue.checkHandlers(JobRegistry.handlers(nil), against: catalog, jobsDirectory: settings.jobsDirectory)
             }
             return Runtime(settings: settings, catalog: catalog, logger: Logger(label: "spool"))
         } catch let error as SpoolConfigError {
@@ -65,6 +66,16 @@ struct Runtime {
         var observers: [any SettleObserver & Service] = [JobMetricsPusher(redis: redis(name: "metrics"), keys: settings.keys, logger: logger)]
         if let recorder = try resultRecorder() { observers.append(recorder) }
         return observers
+    }
+
+    /// The handlers of a worker, with PostgreSQL when DATABASE_URL is set and the provider client
+    /// (the sandbox when no Twilio credentials are set).
+    func handlers() throws -> [any JobHandler] {
+        let postgres = settings.databaseURL == nil ? nil : try self.postgres(size: 8)
+        let twilio = TwilioConfiguration.fromEnvironment()
+        if postgres == nil { logger.warning("DATABASE_URL is not set: send jobs wait until a worker with PostgreSQL takes them") }
+        if twilio.usesSandbox { logger.notice("no Twilio credentials set: SMS go to the sandbox provider", metadata: ["url": "\(twilio.baseURL)"]) }
+        return JobRegistry.handlers(JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio))
     }
 
     func admin(_ redis: RedisClient) -> QueueAdmin {

@@ -18,7 +18,7 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--concurrency \(concurrency): expected 1 to 10000")
         }
         let observers = try runtime.settleObservers()
-        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: JobRegistry.handlers,
+        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: try runtime.handlers(),
                                    queues: try runtime.queues(queues), concurrency: concurrency,
                                    observers: observers.map { $0 as any SettleObserver }, logger: runtime.logger)
         // The observers start first and so stop last: they flush what the worker settled while draining.

@@ -38,6 +38,21 @@ import Testing
         #expect(again.status == 1 && again.output.contains("is cancelled; only pending, scheduled or retry jobs can be cancelled"))
     }
 
+    @Test func limitsAreSetShownAndClearedAtRunTime() throws {
+        let f = try QueueFixture()
+        let set = try spool(f, ["limits", "set", "sms:sender:{from}", "--rate", "5/s", "--burst", "2"])
+        #expect(set.status == 0 && set.output.contains("sms:sender:{from}: 5/second burst 2"))
+        let shown = try spool(f, ["limits", "show", "--json"])
+        #expect(shown.output.contains(#""sms:sender:{from}" : "5\/second burst 2""#) || shown.output.contains(#""sms:sender:{from}" : "5/second burst 2""#))
+        let bad = try spool(f, ["limits", "set", "k", "--rate", "5/fortnight"])
+        #expect(bad.status != 0 && bad.output.contains("--rate: '5/fortnight': expected <count>/<second|minute|hour|day>"))
+        let two = try spool(f, ["limits", "set", "k", "--rate", "5/s", "--concurrency", "3"])
+        #expect(two.status != 0 && two.output.contains("give exactly one of --rate, --concurrency or --quota"))
+        #expect(try spool(f, ["limits", "clear", "sms:sender:{from}"]).status == 0)
+        let again = try spool(f, ["limits", "clear", "sms:sender:{from}"])
+        #expect(again.status == 1 && again.output.contains("no run-time setting for 'sms:sender:{from}'"))
+    }
+
     @Test func badInputSaysWhatIsWrong() throws {
         let f = try QueueFixture()
         let unknown = try spool(f, ["enqueue", "teleport"])

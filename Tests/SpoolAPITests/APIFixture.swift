@@ -36,12 +36,13 @@ struct APIFixture: Sendable {
         let admin: String
     }
 
-    init() async throws {
-        queue = try QueueFixture()
+    init(kinds: [JobKindSpec] = [QueueFixture.noop], configure: (inout APIServer.Configuration) -> Void = { _ in }) async throws {
+        queue = try QueueFixture(kinds: kinds)
         pool = try await sharedDatabase.value
         var configuration = APIServer.Configuration()
         configuration.port = 0
         configuration.operatorKey = Self.operatorKey
+        configure(&configuration)
         server = APIServer(configuration: configuration, redis: queue.redis, pool: pool, settings: queue.settings, catalog: queue.catalog,
                            logger: TestEnvironment.logger)
         tenants = TenantStore(pool: pool, admin: queue.admin)

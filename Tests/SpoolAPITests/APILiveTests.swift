@@ -18,7 +18,7 @@ import Testing
             let id = try #require(job.body["id"]?.stringValue)
             let dead = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "args": {"fail": "permanent"}}"#)
             let deadID = try #require(dead.body["id"]?.stringValue)
-            let worker = RunningWorker(f.queue, handlers: JobRegistry.handlers)
+            let worker = RunningWorker(f.queue, handlers: [NoopHandler()])
             try await waitUntil("the failing job to die") { try await f.queue.admin.job(deadID)?.state == "dead" }
             try await worker.stop()
 
@@ -55,7 +55,7 @@ import Testing
         }
         #expect(Set(ids.map(\.1)).count == 1)
         #expect(ids.filter { $0.0 == 202 }.count == 1 && ids.filter { $0.0 == 200 }.count == 49)
-        #expect(try await f.queue.listItems(f.queue.keys.pending("default")).count == 1)
+        #expect(try await f.queue.pendingCount() == 1)
         // Another tenant with the same key gets its own job.
         let other = try await f.test(.live) { client in
             try await client.call(.post, "/v1/jobs", key: f.b.enqueue, json: #"{"kind": "noop"}"#, headers: [("Idempotency-Key", "same-order")])
@@ -86,14 +86,14 @@ import Testing
             let refused = try await client.call(.post, "/v1/jobs/bulk", key: f.a.enqueue, json: tooMany)
             #expect(refused.status == 422 && refused.body["error"]?["field"] == .string("jobs"))
         }
-        #expect(try await f.queue.listItems(f.queue.keys.pending("default")).count == 1201)
+        #expect(try await f.queue.pendingCount() == 1201)
     }
 
     /// The kill switch while a worker runs: the tenant's jobs wait (parked), nothing is lost, and they
     /// run after the resume. Another tenant's jobs keep flowing throughout.
     @Test func pausingATenantHoldsItsJobsUntilItResumes() async throws {
         let f = try await APIFixture()
-        let worker = RunningWorker(f.queue, handlers: JobRegistry.handlers, concurrency: 4)
+        let worker = RunningWorker(f.queue, handlers: [NoopHandler()], concurrency: 4)
         try await f.test(.live) { client in
             #expect(try await client.call(.post, "/v1/tenants/\(f.a.id)/pause", key: f.a.admin).body["paused"] == .bool(true))
             // The worker reads the pause list twice a second: once a probe job is parked, it has. A probe
@@ -122,6 +122,28 @@ import Testing
         }
         try await worker.stop()
         #expect(try await f.tenants.tenant(id: f.a.id)?.paused == false)
+    }
+
+    /// Limits are shared too: the operator sets and clears them; everyone with a key reads them.
+    @Test func theOperatorSetsLimitsAtRunTime() async throws {
+        let f = try await APIFixture()
+        try await f.test { client in
+            let body = #"{"key": "sms:sender:{from}", "rate": 5, "per": "second", "burst": 2}"#
+            let refused = try await client.call(.put, "/v1/limits", key: f.a.admin, json: body)
+            #expect(refused.status == 403 && refused.body["error"]?["code"] == .string("operator_only"))
+            let set = try await client.call(.put, "/v1/limits", key: APIFixture.operatorKey, json: body)
+            #expect(set.status == 200 && set.body["limit"]?["burst"] == .number(2))
+            #expect(try await f.queue.admin.limitOverrides()["sms:sender:{from}"] == .rate(units: 5, period: .seconds(1), burst: 2))
+            let bad = try await client.call(.put, "/v1/limits", key: APIFixture.operatorKey, json: #"{"key": "k", "rate": 5, "per": "fortnight"}"#)
+            #expect(bad.status == 422 && bad.body["error"]?["message"]?.stringValue?.contains("fortnight") == true)
+            let both = try await client.call(.put, "/v1/limits", key: APIFixture.operatorKey, json: #"{"key": "k", "rate": 5, "per": "second", "concurrency": 3}"#)
+            #expect(both.status == 422)
+            let shown = try await client.call(.get, "/v1/limits", key: f.a.enqueue)
+            #expect(shown.status == 200 && shown.body["overrides"]?["sms:sender:{from}"]?["rate"] == .number(5))
+            let cleared = try await client.call(.delete, "/v1/limits?key=sms:sender:%7Bfrom%7D", key: APIFixture.operatorKey)
+            #expect(cleared.status == 200)
+            #expect(try await client.call(.delete, "/v1/limits?key=sms:sender:%7Bfrom%7D", key: APIFixture.operatorKey).status == 404)
+        }
     }
 
     /// Queues are shared: only the operator pauses them. A tenant cannot lift the operator's pause.

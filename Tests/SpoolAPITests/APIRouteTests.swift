@@ -22,7 +22,21 @@ import Testing
             #expect(status.status == 200 && status.body["kind"] == .string("noop") && status.body["tenant"] == .string(f.a.id))
             #expect(status.body["args"]?["sleep_ms"] == .number(1) && status.body["attempts"] == .number(0))
         }
-        #expect(try await f.queue.listItems(f.queue.keys.pending("default")).count == 2)
+        #expect(try await f.queue.pendingCount() == 2)
+    }
+
+    /// The longest campaign the schema allows, with every character escaped as JSON clients may do it
+    /// (an emoji as a \uXXXX pair, 12 bytes), is accepted rather than refused as too large.
+    @Test func theLongestValidCampaignFitsTheBodyLimit() async throws {
+        let f = try await APIFixture()
+        let emoji = #"\ud83d\ude0d"#
+        let json = #"{"name": ""# + String(repeating: emoji, count: 200) + #"", "from": "55555", "body": ""#
+            + String(repeating: emoji, count: 1_600) + #""}"#
+        #expect(json.utf8.count > 20_000)
+        try await f.test { client in
+            let created = try await client.call(.post, "/v1/campaigns", key: f.a.admin, json: json)
+            #expect(created.status == 201, "\(created.body)")
+        }
     }
 
     /// Every kind of bad input: a 4xx that names the field and the problem, and nothing enqueued.
@@ -51,7 +65,7 @@ import Testing
             #expect(answer.body["error"]?["field"]?.stringValue == field, "\(answer.body.text)")
             #expect(answer.body["error"]?["message"]?.stringValue?.contains(message) == true, "\(answer.body.text)")
         }
-        #expect(try await f.queue.listItems(f.queue.keys.pending("default")).isEmpty)
+        #expect(try await f.queue.pendingCount() == 0)
     }
 
     @Test func refusesOversizedBodiesAndMissingOrBadKeys() async throws {
@@ -70,7 +84,7 @@ import Testing
             #expect(read.status == 403 && read.body["error"]?["code"] == .string("insufficient_scope"))
             #expect(try await client.call(.get, "/v1/nowhere", key: f.a.read).status == 404)
         }
-        #expect(try await f.queue.listItems(f.queue.keys.pending("default")).isEmpty)
+        #expect(try await f.queue.pendingCount() == 0)
     }
 
     @Test func aRevokedKeyStopsWorking() async throws {

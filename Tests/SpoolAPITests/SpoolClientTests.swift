@@ -18,7 +18,7 @@ import Testing
         }
         let redis = RedisClient(url: url, name: "check")
         defer { redis.close() }
-        #expect(try await redis.run("LLEN", KeySpace(prefix: prefix).pending("default")).int == 1)
+        #expect(try await redis.run("LLEN", KeySpace(prefix: prefix).lane("default", tenant: "tn_test")).int == 1)
         #expect(try await redis.run("HGET", KeySpace(prefix: prefix).job("default", job.id), "tenant").string == "tn_test")
     }
 }

@@ -55,6 +55,14 @@ import Testing
         }
     }
 
+    @Test func arrayParametersCarryAnyTextAndNullsThroughUnnest() throws {
+        let db = try PostgresConnection(url: TestPostgres.freshDatabase())
+        let values: [String?] = ["plain", #"quote " and \ backslash"#, "{braces},commas", "NULL", nil, "", " spaced ", "Zoë ✓", #"{"json": "\"x\""}"#]
+        let rows = try db.query("SELECT ordinality AS n, v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, ordinality) ORDER BY n", [PostgresArray(values)]).rows
+        #expect(try rows.map { try $0.string("v") } == values)
+        #expect(try db.query("SELECT cardinality($1::text[]) AS n", [PostgresArray([String]())]).first?.int("n") == 0)
+    }
+
     @Test func copyLoadsRowsWithEscapesAndNulls() throws {
         let db = try PostgresConnection(url: TestPostgres.freshDatabase())
         try db.execute("CREATE TABLE c (n int, s text)")

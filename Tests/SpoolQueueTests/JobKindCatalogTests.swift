@@ -28,6 +28,21 @@ import Testing
         (#"{"kind": "noop", "queue": "a:b"}"#, "Jobs/noop.json: field 'queue': 'a:b' must be"),
         (#"{"kind": "noop", "args": {"to": {"type": "text"}}}"#, "Jobs/noop.json: field 'args.to.type': 'text' is not one of"),
         (#"{"kind": "noop""#, "Jobs/noop.json: not valid JSON"),
+        (#"{"kind": "noop", "limits": {}}"#, "Jobs/noop.json: field 'limits': expected an array, got object"),
+        (#"{"kind": "noop", "limits": [{"rate": 1, "per": "second"}]}"#, "Jobs/noop.json: field 'limits[0]'.key: is required"),
+        (#"{"kind": "noop", "limits": [{"key": "s:{from}", "rate": 1, "per": "second"}]}"#,
+         "Jobs/noop.json: field 'limits[0]'.key: placeholder {from} in 's:{from}' is neither tenant, queue, kind nor"),
+        (#"{"kind": "noop", "limits": [{"key": "s:{kind", "concurrency": 2}]}"#, "Jobs/noop.json: field 'limits[0]'.key: 's:{kind' has a '{' without '}'"),
+        (#"{"kind": "noop", "limits": [{"key": "s", "rate": 1, "per": "week"}]}"#, "Jobs/noop.json: field 'limits[0]'.per: \"week\" is not one of second, minute, hour, day"),
+        (#"{"kind": "noop", "limits": [{"key": "s", "rate": 1, "per": "second", "quota": 5}]}"#,
+         "Jobs/noop.json: field 'limits[0]': give exactly one of rate, concurrency or quota (found 2)"),
+        (#"{"kind": "noop", "limits": [{"key": "s", "rate": 0, "per": "second"}]}"#, "Jobs/noop.json: field 'limits[0]'.rate: expected an integer in 1...1000000000, got 0"),
+        (#"{"kind": "noop", "limits": [{"key": "s", "quota": 5, "per": "second"}]}"#, "Jobs/noop.json: field 'limits[0]'.per: \"second\" is not one of minute, hour, day"),
+        (#"{"kind": "noop", "limits": [{"key": "s", "concurrency": 2, "cost": 3}]}"#, "Jobs/noop.json: field 'limits[0]'.cost: a concurrency limit counts jobs"),
+        (#"{"kind": "noop", "limits": [{"key": "s", "rate": 2, "per": "second", "cost": "{segments}"}]}"#,
+         "Jobs/noop.json: field 'limits[0]'.cost: '{segments}' must name an integer argument declared in args"),
+        (#"{"kind": "noop", "limits": [{"key": "s", "rate": 2, "per": "second", "brust": 3}]}"#, "Jobs/noop.json: field 'limits[0]'.brust: unknown field"),
+        (#"{"kind": "noop", "limits": [{"key": "s", "concurrency": 2}, {"key": "s", "concurrency": 3}]}"#, "Jobs/noop.json: field 'limits': key 's' is declared twice"),
     ])
     func rejectsBadDeclarationsNamingFileAndField(text: String, message: String) {
         #expect {
@@ -35,6 +50,20 @@ import Testing
         } throws: { error in
             "\(error)".hasPrefix(message)
         }
+    }
+
+    @Test func parsesLimitsWithTemplatesAndCosts() throws {
+        let spec = try JobKindCatalog.parse("""
+        {"kind": "send", "args": {"from": {"type": "string", "required": true}, "segments": {"type": "integer"}},
+         "limits": [{"key": "sms:sender:{from}", "rate": 1, "per": "second", "cost": "{segments}"},
+                    {"key": "sms:account:{tenant}", "concurrency": 100},
+                    {"key": "tenant:{tenant}:sms:daily", "quota": 10000, "per": "day"}]}
+        """, file: "Jobs/send.json")
+        #expect(spec.limits.map(\.key.text) == ["sms:sender:{from}", "sms:account:{tenant}", "tenant:{tenant}:sms:daily"])
+        #expect(spec.limits.map(\.spec) == [.rate(units: 1, period: .seconds(1), burst: 1), .concurrency(max: 100), .quota(units: 10_000, window: .seconds(86_400))])
+        #expect(spec.limits[0].cost == .argument("segments"))
+        #expect(try LimitSpec.parseRate("500/min") == (500, .seconds(60)))
+        #expect(throws: SpoolConfigError.self) { try LimitSpec.parseRate("5 per s") }
     }
 
     @Test func loadsTheRepositorysJobsFolder() throws {

@@ -70,7 +70,7 @@ import Testing
         try await f.redis.run(RedisCommand("HSET", [f.keys.job("default", badArgs), "kind", "noop", "args", #"{"sleep_ms":"x"}"#, "attempt", "0", "max_attempts", "3", "state", "pending"]))
         try await f.redis.run(RedisCommand("HSET", [f.keys.job("default", unknown), "kind", "teleport", "args", "{}", "attempt", "0", "max_attempts", "3", "state", "pending"]))
         try await f.redis.run(RedisCommand("HSET", [f.keys.job("default", notObject), "kind", "noop", "args", "}{", "attempt", "0", "max_attempts", "3", "state", "pending"]))
-        try await f.redis.run(RedisCommand("LPUSH", [f.keys.pending("default"), badArgs, noHash, unknown, notObject]))
+        try await f.pushRawPending([badArgs, noHash, unknown, notObject])
         let good = try await f.seedPending(5)
         // "ghost" is declared but this worker has no handler for it.
         let ghost = try await f.enqueuer.enqueue(EnqueueRequest(kind: "ghost")).id

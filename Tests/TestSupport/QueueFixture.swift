@@ -66,6 +66,17 @@ public struct QueueFixture: Sendable {
         try await admin.job(id)?.fields ?? [:]
     }
 
+    /// Puts ids straight onto the untenanted lane, as a job enqueued by hand or by an older version would be.
+    public func pushRawPending(_ ids: [String], queue: String = "default") async throws {
+        try await redis.run(RedisCommand("LPUSH", [keys.pending(queue)] + ids))
+        try await redis.run("RPUSH", keys.lanes(queue), "")
+    }
+
+    /// Pending jobs in all lanes of a queue, as stats count them.
+    public func pendingCount(_ queue: String = "default") async throws -> Int {
+        try await admin.stats().first { $0.queue == queue }?.pending ?? 0
+    }
+
     public func listItems(_ key: String) async throws -> [String] {
         try await redis.run("LRANGE", key, "0", "-1").array?.compactMap(\.string) ?? []
     }

@@ -1,5 +1,6 @@
 -- dead_retry.lua: give dead jobs a fresh set of attempts and put them back in pending.
--- KEYS[1] spool:{q}:dead   KEYS[2] spool:{q}:pending   KEYS[3] spool:{q}:job: (prefix)
+-- KEYS[1] spool:{q}:dead   KEYS[2] spool:{q}:pending (lane prefix)   KEYS[3] spool:{q}:job: (prefix)
+-- KEYS[4] spool:{q}:lanes   KEYS[5] spool:{q}:parked_tenants
 -- ARGV[1] now (unix ms)   ARGV[2..] job ids
 -- returns: how many jobs were moved (ids not in the dead set are ignored)
 local moved = {}
@@ -11,5 +12,5 @@ for i = 2, #ARGV do
     moved[#moved+1] = id
   end
 end
-if #moved > 0 then redis.call('LPUSH', KEYS[2], unpack(moved)) end
+if #moved > 0 then lanes_push(KEYS[2], KEYS[4], KEYS[5], KEYS[3], moved, false) end
 return #moved

@@ -1,6 +1,7 @@
 -- enqueue.lua: store jobs and make each pending (or scheduled), skipping any whose idempotency key is taken.
--- KEYS[1] spool:{q}:pending   KEYS[2] spool:{q}:scheduled   KEYS[3] spool:{q}:job: (prefix)   KEYS[4] spool:{q}:idem: (prefix)
--- KEYS[5] spool:{q}:stats (counts `enqueued:<kind>`)
+-- KEYS[1] spool:{q}:pending (lane prefix)   KEYS[2] spool:{q}:scheduled   KEYS[3] spool:{q}:job: (prefix)
+-- KEYS[4] spool:{q}:idem: (prefix)   KEYS[5] spool:{q}:stats (counts `enqueued:<kind>`)   KEYS[6] spool:{q}:lanes
+-- KEYS[7] spool:{q}:parked_tenants
 -- ARGV[1] now (unix ms)   ARGV[2] idempotency TTL (s)
 -- ARGV[3..] seven per job: id, kind, args JSON, max attempts, run at (unix ms, 0 = now), idempotency key or "", tenant or ""
 -- returns: per job, the id it is stored under (the earlier job's id when its key was taken), then 1 if new or 0 if not
@@ -9,7 +10,7 @@
 -- two tenants that use the same key get two jobs.
 local now = tonumber(ARGV[1])
 local result = {}
-local ready = {}
+local ready, tenants = {}, {}
 local enqueued = {}
 for i = 3, #ARGV, 7 do
   local id, kind, args, max, run_at, idem, tenant = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], ARGV[i+6]
@@ -31,7 +32,8 @@ for i = 3, #ARGV, 7 do
       redis.call('ZADD', KEYS[2], run_at, id)
     else
       redis.call('HSET', key, 'kind', kind, 'args', args, 'max_attempts', max, 'enqueued_at', now, 'state', 'pending')
-      ready[#ready+1] = id
+      if not ready[tenant] then ready[tenant] = {}; tenants[#tenants+1] = tenant end
+      table.insert(ready[tenant], id)
     end
     if idem ~= '' then redis.call('HSET', key, 'idempotency_key', idem) end
     if tenant ~= '' then redis.call('HSET', key, 'tenant', tenant) end
@@ -41,6 +43,5 @@ for i = 3, #ARGV, 7 do
   end
 end
 for kind, count in pairs(enqueued) do redis.call('HINCRBY', KEYS[5], 'enqueued:' .. kind, count) end
--- Pending is FIFO: producers push on the left, fetch pops from the right.
-if #ready > 0 then redis.call('LPUSH', KEYS[1], unpack(ready)) end
+for _, tenant in ipairs(tenants) do lane_push(KEYS[1], KEYS[6], KEYS[7], tenant, ready[tenant], false) end
 return result

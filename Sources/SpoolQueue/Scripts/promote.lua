@@ -1,5 +1,6 @@
--- promote.lua: move due jobs from a time-ordered set (scheduled or retry) to pending.
--- KEYS[1] spool:{q}:scheduled or spool:{q}:retry   KEYS[2] spool:{q}:pending   KEYS[3] spool:{q}:job: (prefix)
+-- promote.lua: move due jobs from a time-ordered set (scheduled or retry) to their lanes.
+-- KEYS[1] spool:{q}:scheduled or spool:{q}:retry   KEYS[2] spool:{q}:pending (lane prefix)   KEYS[3] spool:{q}:job: (prefix)
+-- KEYS[4] spool:{q}:lanes   KEYS[5] spool:{q}:parked_tenants
 -- ARGV[1] now (unix ms)   ARGV[2] most jobs to move in this call
 -- returns: how many jobs were moved
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -14,5 +15,5 @@ for _, id in ipairs(ids) do
     redis.call('DEL', KEYS[3] .. id)
   end
 end
-if #ready > 0 then redis.call('LPUSH', KEYS[2], unpack(ready)) end
+if #ready > 0 then lanes_push(KEYS[2], KEYS[4], KEYS[5], KEYS[3], ready, false) end
 return #ready

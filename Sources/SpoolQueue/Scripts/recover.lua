@@ -1,7 +1,7 @@
--- recover.lua: jobs whose lease expired (their worker died or hung) go back to pending, or to dead
+-- recover.lua: jobs whose lease expired (their worker died or hung) go back to the front of their lane, or to dead
 -- when that lost attempt was their last.
--- KEYS[1] spool:{q}:active   KEYS[2] spool:{q}:pending   KEYS[3] spool:{q}:dead   KEYS[4] spool:{q}:stats
--- KEYS[5] spool:{q}:job: (prefix)   KEYS[6] spool:{q}:leases
+-- KEYS[1] spool:{q}:active   KEYS[2] spool:{q}:pending (lane prefix)   KEYS[3] spool:{q}:dead   KEYS[4] spool:{q}:stats
+-- KEYS[5] spool:{q}:job: (prefix)   KEYS[6] spool:{q}:leases   KEYS[7] spool:{q}:lanes   KEYS[8] spool:{q}:parked_tenants
 -- ARGV[1] now (unix ms)   ARGV[2] most jobs to recover in this call
 -- returns: {requeued, killed}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -28,7 +28,7 @@ for _, id in ipairs(ids) do
       killed = killed + 1
     else
       redis.call('HSET', key, 'state', 'pending', 'run_at', ARGV[1])
-      redis.call('RPUSH', KEYS[2], id)
+      lane_push(KEYS[2], KEYS[7], KEYS[8], redis.call('HGET', key, 'tenant'), {id}, true)
       requeued = requeued + 1
     end
   end

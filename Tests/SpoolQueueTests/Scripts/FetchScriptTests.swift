@@ -40,7 +40,7 @@ import Testing
 
     @Test func anIdWhoseDataIsGoneIsStillLeasedSoItCanBeKilled() async throws {
         let f = try QueueFixture()
-        try await f.redis.run("LPUSH", f.keys.pending("default"), "01STRAYSTRAYSTRAYSTRAYSTRA")
+        try await f.pushRawPending(["01STRAYSTRAYSTRAYSTRAYSTRA"])
         let fields = try await fetch(f, 1).array!
         #expect(fields[0].string == "01STRAYSTRAYSTRAYSTRAYSTRA")
         #expect(fields[1] == .null)

@@ -3,7 +3,7 @@ import SpoolRedis
 import TestSupport
 import Testing
 
-@Suite struct TenantParkingScriptTests {
+@Suite struct TenantLaneScriptTests {
     private func seed(_ f: QueueFixture, tenants: [String]) async throws -> [String] {
         var ids: [String] = []
         for tenant in tenants { ids.append(try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", tenant: tenant)).id) }
@@ -16,7 +16,9 @@ import Testing
         let reply = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.1", pausedTenants: ["a"]))
         let leased = stride(from: 0, to: reply.array!.count, by: 7).map { reply.array![$0].string! }
         #expect(leased == [ids[1], ids[3]])
-        #expect(try await f.redis.run("LRANGE", f.keys.parked("default", tenant: "a"), "0", "-1").array?.compactMap(\.string) == [ids[0], ids[2]])
+        // The lane stays where it is, newest on the left, and leaves the ring.
+        #expect(try await f.listItems(f.keys.lane("default", tenant: "a")) == [ids[2], ids[0]])
+        #expect(try await f.listItems(f.keys.lanes("default")).isEmpty)
         #expect(try await f.redis.run("SMEMBERS", f.keys.parkedTenants("default")).array?.compactMap(\.string) == ["a"])
         #expect(try await f.admin.job(ids[0])?.state == "parked")
         #expect(try await f.zsetScores(f.keys.active("default")).count == 2)
@@ -43,7 +45,8 @@ import Testing
         _ = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.1", pausedTenants: ["a", "c"]))
         try await f.admin.pauseTenant("c")  // "a" was resumed between the worker's read and the fetch
         #expect(try await TenantParking.unparkResumed(redis: f.redis, keys: f.keys, queues: ["default"]) == 1)
-        #expect(try await f.listItems(f.keys.pending("default")) == [ids[0]])
+        #expect(try await f.listItems(f.keys.lanes("default")) == ["a"])
+        #expect(try await f.listItems(f.keys.lane("default", tenant: "a")) == [ids[0]])
         #expect(try await f.admin.parkedCount(queue: "default") == 1)
     }
 
@@ -52,7 +55,33 @@ import Testing
         let ids = try await seed(f, tenants: ["a", "a"])
         _ = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.1", pausedTenants: ["a"]))
         #expect(try await f.admin.cancel(ids[0]) == .cancelled)
-        #expect(try await f.redis.run("LRANGE", f.keys.parked("default", tenant: "a"), "0", "-1").array?.compactMap(\.string) == [ids[1]])
+        #expect(try await f.listItems(f.keys.lane("default", tenant: "a")) == [ids[1]])
         #expect(try await f.admin.job(ids[0])?.state == "cancelled")
+    }
+
+    @Test func fetchServesTenantsInTurnSoABigBacklogDoesNotHoldBackASmallOne() async throws {
+        let f = try QueueFixture()
+        let campaign = try await f.enqueuer.enqueue(batch: (0..<300).map { _ in EnqueueRequest(kind: "noop", tenant: "a") }).map { try $0.get().id }
+        let single = try await seed(f, tenants: ["b"])
+        let untenanted = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop")).id
+        let reply = try await f.redis.run(f.keys.fetchCall("default", limit: 9, deadline: 99_000, token: "w.1"))
+        let leased = stride(from: 0, to: reply.array!.count, by: 7).map { reply.array![$0].string! }
+        // Three lanes, three each: tenant a's oldest, then b's and the untenanted job in the same batch.
+        #expect(leased == Array(campaign.prefix(3)) + single + [untenanted])
+        #expect(try await f.listItems(f.keys.lanes("default")) == ["a"])
+        #expect(try await f.admin.stats().first?.pending == 297)
+        let next = try await f.redis.run(f.keys.fetchCall("default", limit: 500, deadline: 99_000, token: "w.2"))
+        #expect(next.array?.count == 297 * 7)
+        #expect(try await f.redis.run("EXISTS", f.keys.lanes("default")) == .integer(0))
+    }
+
+    @Test func aRequeuedJobGoesBackToTheFrontOfItsLane() async throws {
+        let f = try QueueFixture()
+        let ids = try await seed(f, tenants: ["a", "a"])
+        let reply = try await f.redis.run(f.keys.fetchCall("default", limit: 1, deadline: 99_000, token: "w.1"))
+        #expect(reply.array?.first?.string == ids[0])
+        #expect(try await f.redis.run(f.keys.requeueCall("default", id: ids[0], token: "w.1")) == .integer(1))
+        #expect(try await f.listItems(f.keys.lane("default", tenant: "a")) == [ids[1], ids[0]])
+        #expect(try await f.listItems(f.keys.lanes("default")) == ["a"])
     }
 }

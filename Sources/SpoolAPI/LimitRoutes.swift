@@ -1,0 +1,72 @@
+import Hummingbird
+import HTTPTypes
+import SpoolQueue
+import SpoolSupport
+
+/// `GET /v1/limits` (limiters in use and run-time settings), and for the operator `PUT /v1/limits`
+/// (set a limit for a key or a template) and `DELETE /v1/limits?key=` (back to the declaration).
+/// Limits are shared by every tenant, like queues, so only the operator changes them.
+struct LimitRoutes: Sendable {
+    let services: APIServices
+
+    func register(on router: RouterGroup<APIContext>) {
+        router.get("/limits") { _, context in try await show(context) }
+        router.put("/limits") { request, context in try await set(request, context) }
+        router.delete("/limits") { request, context in try await clear(request, context) }
+    }
+
+    private func show(_ context: APIContext) async throws -> Response {
+        _ = try context.require(.read)
+        let limiters = try await services.admin.limiters()
+        let overrides = try await services.admin.limitOverrides()
+        return APIResponse.json(200, .object([
+            "limiters": .array(limiters.map(Self.json)),
+            "overrides": .object(overrides.mapValues(\.json)),
+        ]))
+    }
+
+    private func set(_ request: Request, _ context: APIContext) async throws -> Response {
+        try requireOperator(context)
+        var request = request
+        let body = try await RequestBody.json(&request, limit: 4096)
+        guard let key = body["key"]?.stringValue else { throw APIError.invalid("key", "key: required, a limit key or a declared template such as sms:sender:{from}") }
+        let spec: LimitSpec
+        do {
+            _ = try LimitKeyTemplate(key, at: "key")
+            spec = try LimitSpec.parse(body, at: "body", extra: ["key"])
+        } catch let error as SpoolConfigError {
+            throw APIError.invalid(error.message.hasPrefix("key") ? "key" : "limit", error.message)
+        }
+        try await services.admin.setLimit(key, spec)
+        return APIResponse.json(200, .object(["key": .string(key), "limit": spec.json]))
+    }
+
+    private func clear(_ request: Request, _ context: APIContext) async throws -> Response {
+        try requireOperator(context)
+        guard let key = request.uri.queryParameters.get("key"), !key.isEmpty else {
+            throw APIError.invalid("key", "key: required query parameter, the key or template given to PUT /v1/limits")
+        }
+        guard try await services.admin.clearLimit(key) else { throw APIError.notFound("run-time limit for '\(key.prefix(200))'") }
+        return APIResponse.json(200, .object(["key": .string(key), "cleared": .bool(true)]))
+    }
+
+    private func requireOperator(_ context: APIContext) throws {
+        let principal = try context.require(.admin)
+        guard principal.isOperator else {
+            throw APIError(status: 403, code: "operator_only", message: "limits are shared by all tenants; only the operator key changes them")
+        }
+    }
+
+    static func json(_ state: LimiterState) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "key": .string(state.key), "template": .string(state.template), "queue": .string(state.queue), "kind": .string(state.kind),
+            "limit": .string(state.limit), "postponed": .number(Double(state.postponed)), "admitted": .number(Double(state.admitted)),
+            "denied": .number(Double(state.denied)), "provider_pauses": .number(Double(state.providerPauses)),
+        ]
+        if let tokens = state.tokens { object["tokens"] = .number(tokens) }
+        if let holders = state.holders { object["holders"] = .number(Double(holders)) }
+        if let used = state.used { object["used"] = .number(Double(used)) }
+        if let paused = state.pausedUntil { object["paused_until"] = .number(Double(paused)) }
+        return .object(object)
+    }
+}

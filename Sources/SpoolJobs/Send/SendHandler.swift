@@ -1,0 +1,155 @@
+import FoundationEssentials
+import SpoolHTTP
+import SpoolPostgres
+import SpoolQueue
+import SpoolStore
+import SpoolSupport
+
+/// The `send` kind: one SMS to one recipient, for one row of `messages`.
+///
+/// Gates, in order, here in the handler so that no producer can skip them; each decision is an event:
+/// 1. tenant paused, or campaign paused → postponed; campaign cancelled → skipped;
+/// 2. number not E.164 → failed, dead (permanent);
+/// 3. do-not-contact → skipped; 4. no consent → skipped;
+/// 5. quiet hours in the recipient's time zone → postponed to the next allowed minute;
+/// 6. budget → reserved atomically with queued → sending, or postponed to the next period.
+///
+/// No double send: queued → sending (with this attempt's token) commits before the provider call, and
+/// sending → sent (with the provider's id) after it. A message found past sending is acknowledged
+/// without a call; one found in sending from an attempt that died is in doubt, and is looked up at the
+/// provider before anything is sent again.
+public struct SendHandler: JobHandler {
+    public let kind = "send"
+    let services: JobServices?
+    /// One per worker process: concurrent sends share its PostgreSQL round trips.
+    let messages: MessageStore?
+    public static let quietHours = QuietHours()
+    /// How long a paused tenant's or campaign's message waits before it looks again.
+    public static let pausedRecheck: Int64 = 30_000
+
+    public init(services: JobServices?) {
+        self.services = services
+        messages = services?.postgres.map { MessageStore(pool: $0) }
+    }
+
+    public func perform(_ job: Job, context: JobContext) async throws -> JobOutcome {
+        guard let services, let store = messages else {
+            return .retry(error: "the send kind needs PostgreSQL: set DATABASE_URL for this worker", delay: .seconds(30))
+        }
+        let args = try JobArguments(job)
+        guard let messageID = try args.string("message_id") else { throw JobError.malformedArgs("field 'message_id' is missing") }
+        guard var message = try await store.context(messageID) else { throw JobError.permanent("no message \(messageID.prefix(64)) in PostgreSQL") }
+        let twilio = TwilioMessages(http: services.http, configuration: services.twilio, clock: context.clock)
+        let now = context.clock.nowMillis()
+
+        switch message.status {
+        case "sending", "in_doubt":
+            if message.status == "sending" { try await store.markInDoubt(message, jobID: job.id) }
+            guard let refreshed = try await store.context(messageID) else { throw JobError.permanent("message \(messageID) vanished") }
+            message = refreshed
+            if let outcome = try await reconcile(message, store: store, twilio: twilio, job: job) { return outcome }
+            guard let released = try await store.context(messageID) else { throw JobError.permanent("message \(messageID) vanished") }
+            message = released
+        case "queued":
+            break
+        default:
+            // Past sending already (a redelivered job): nothing to do, and certainly no second send.
+            return .completed(result: "message already \(message.status)")
+        }
+
+        if let outcome = try await gates(message, store: store, job: job, now: now) { return outcome }
+
+        let token = "\(job.id):\(job.attempt + 1):\(job.leaseToken)"
+        switch try await store.begin(message, token: token, jobID: job.id, nowMs: now) {
+        case .notQueued(let status):
+            return .completed(result: "message already \(status)")
+        case .overBudget(let retryAt, let period):
+            return .snooze(until: retryAt, reason: "budget: the tenant's \(period)ly cap is reached")
+        case .sending:
+            break
+        }
+        switch await twilio.send(to: message.to, from: message.from, body: message.body, reference: message.id) {
+        case .accepted(let sid):
+            try await store.markSent(message, token: token, sid: sid, jobID: job.id)
+            return .completed(result: sid)
+        case .unknown(let reason):
+            // Left in `sending` on purpose: the next attempt reconciles before it sends.
+            return .retry(error: "no answer from the provider; the next attempt reconciles first: \(reason)")
+        case .refused(let verdict):
+            return try await refused(verdict, message: message, token: token, store: store, job: job)
+        case .busy(let reason):
+            try await store.requeue(message, token: token, jobID: job.id, reason: reason)
+            // A little spread, so that the jobs refused together do not all come back together.
+            return .snooze(until: context.clock.nowMillis() + Int64.random(in: 100...600), reason: reason)
+        }
+    }
+
+    private func gates(_ message: MessageContext, store: MessageStore, job: Job, now: Int64) async throws -> JobOutcome? {
+        if message.tenantPaused {
+            try await store.note(message, jobID: job.id, kind: "gate.tenant_paused", payload: .object([:]))
+            return .snooze(until: now + Self.pausedRecheck, reason: "tenant paused")
+        }
+        switch message.campaignStatus {
+        case "paused"?:
+            return .snooze(until: now + Self.pausedRecheck, reason: "campaign paused")
+        case "cancelled"?:
+            try await store.skip(message, jobID: job.id, reason: "campaign_cancelled")
+            return .completed(result: "skipped: campaign cancelled")
+        default:
+            break
+        }
+        let phone: PhoneNumber
+        do { phone = try PhoneNumber(e164: message.to) } catch {
+            try await store.fail(message, token: nil, jobID: job.id, code: "invalid_number", reason: error.message, optedOut: false)
+            throw JobError.permanent("invalid number: \(error.message)")
+        }
+        if message.doNotContact {
+            try await store.skip(message, jobID: job.id, reason: "do_not_contact")
+            return .completed(result: "skipped: do not contact")
+        }
+        if message.campaignID != nil, message.consent != "opted_in" {
+            try await store.skip(message, jobID: job.id, reason: "no_consent")
+            return .completed(result: "skipped: no consent")
+        }
+        let zoneName = message.contactTimezone ?? phone.countryZone ?? message.tenantTimezone
+        let zone = ZoneInfo.named(zoneName) ?? ZoneInfo.named("UTC")!
+        if let next = Self.quietHours.nextAllowed(nowMs: now, zone: zone) {
+            try await store.note(message, jobID: job.id, kind: "gate.quiet_hours",
+                                 payload: .object(["zone": .string(zoneName), "until": .number(Double(next))]))
+            return .snooze(until: next, reason: "quiet hours in \(zoneName)")
+        }
+        return nil
+    }
+
+    /// An answer that says the message was not sent.
+    private func refused(_ verdict: ProviderVerdict, message: MessageContext, token: String, store: MessageStore, job: Job) async throws -> JobOutcome {
+        switch verdict {
+        case .permanent(let code, let reason) where !ProviderClassifier.quotaCodes.contains(code):
+            try await store.fail(message, token: token, jobID: job.id, code: code, reason: reason, optedOut: code == "21610")
+            return .completed(result: "failed: provider \(code)")
+        default:
+            try await store.requeue(message, token: token, jobID: job.id, reason: "\(verdict)")
+            // A 429 pauses the sender's limiter until the provider's time and uses no attempt; 5xx retry with backoff.
+            if case .rateLimited = verdict { return verdict.outcome(limit: "sms:sender:{from}") }
+            return verdict.outcome()
+        }
+    }
+
+    /// An earlier attempt died after queued → sending: ask the provider whether the message exists.
+    /// Returns the outcome when settled, nil when it is safe to send (the message is queued again).
+    private func reconcile(_ message: MessageContext, store: MessageStore, twilio: TwilioMessages, job: Job) async throws -> JobOutcome? {
+        let found: (sid: String, status: String)?
+        do {
+            found = try await twilio.find(to: message.to, from: message.from, body: message.body, sinceMs: message.sendingAtMs ?? 0)
+        } catch {
+            // Never guess: the message stays in doubt, and the job tries the lookup again later.
+            return .retry(error: "message in doubt; the provider could not be asked: \(error)")
+        }
+        if let found {
+            try await store.markSent(message, token: nil, sid: found.sid, jobID: job.id, from: "in_doubt")
+            return .completed(result: "reconciled: \(found.sid)")
+        }
+        try await store.releaseDoubt(message, jobID: job.id)
+        return nil
+    }
+}

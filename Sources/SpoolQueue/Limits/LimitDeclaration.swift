@@ -1,0 +1,115 @@
+import SpoolSupport
+
+/// One limit a kind declares in `Jobs/<kind>.json`:
+/// `{"key": "sms:sender:{from}", "rate": 1, "per": "second", "burst": 1, "cost": "{segments}"}`.
+/// The key is a template filled from the job (see LimitKeyTemplate); the cost is a number of units
+/// or an integer argument of the job, so that an SMS costs its segments and an AI request its tokens.
+public struct LimitDeclaration: Sendable, Equatable {
+    public enum Cost: Sendable, Equatable {
+        case fixed(Int)
+        case argument(String)
+    }
+    public var key: LimitKeyTemplate
+    public var spec: LimitSpec
+    public var cost: Cost
+
+    /// True when filling in the key or the cost reads the job's arguments.
+    var needsArguments: Bool {
+        if case .argument = cost { return true }
+        return key.parts.contains { if case .placeholder(let name) = $0 { return !LimitKeyTemplate.builtins.contains(name) }; return false }
+    }
+
+    public init(key: LimitKeyTemplate, spec: LimitSpec, cost: Cost = .fixed(1)) {
+        self.key = key
+        self.spec = spec
+        self.cost = cost
+    }
+
+    /// Parses one entry of `limits`; `place` is like `Jobs/send.json: field 'limits[0]'`.
+    static func parse(_ value: JSONValue, at place: String, arguments: ArgumentSchema) throws -> LimitDeclaration {
+        guard let keyText = value["key"]?.stringValue else {
+            throw SpoolConfigError("\(place).key: is required, a template like sms:sender:{from}")
+        }
+        let key = try LimitKeyTemplate(keyText, at: "\(place).key", arguments: arguments)
+        let spec = try LimitSpec.parse(value, at: place, extra: ["key", "cost"])
+        var cost = Cost.fixed(1)
+        if let field = value["cost"] {
+            if let units = field.intValue, units >= 1 {
+                cost = .fixed(units)
+            } else if let text = field.stringValue, text.hasPrefix("{"), text.hasSuffix("}") {
+                let name = String(text.dropFirst().dropLast())
+                guard let declared = arguments.fields[name], declared.type == .integer else {
+                    throw SpoolConfigError("\(place).cost: '\(text)' must name an integer argument declared in args")
+                }
+                cost = .argument(name)
+            } else {
+                throw SpoolConfigError("\(place).cost: expected a positive integer or \"{argument}\", got \(field.text)")
+            }
+            if case .concurrency = spec, cost != .fixed(1) {
+                throw SpoolConfigError("\(place).cost: a concurrency limit counts jobs; it has no cost")
+            }
+        }
+        return LimitDeclaration(key: key, spec: spec, cost: cost)
+    }
+}
+
+/// A limit key with placeholders: `{tenant}`, `{queue}`, `{kind}`, or any argument of the job, e.g.
+/// `sms:sender:{from}` or `tenant:{tenant}:sms`. Checked against the kind's arguments at start.
+public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
+    enum Part: Sendable, Equatable {
+        case text(String)
+        case placeholder(String)
+    }
+    public let text: String
+    let parts: [Part]
+    static let builtins: Set<String> = ["tenant", "queue", "kind"]
+
+    public init(_ text: String, at place: String = "key", arguments: ArgumentSchema? = nil) throws {
+        guard !text.isEmpty, text.utf8.count <= 200 else { throw SpoolConfigError("\(place): '\(text)' must be 1-200 bytes") }
+        var parts: [Part] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            if open > rest.startIndex { parts.append(.text(String(rest[..<open]))) }
+            guard let close = rest[open...].firstIndex(of: "}") else { throw SpoolConfigError("\(place): '\(text)' has a '{' without '}'") }
+            let name = String(rest[rest.index(after: open)..<close])
+            guard !name.isEmpty else { throw SpoolConfigError("\(place): '\(text)' has an empty placeholder {}") }
+            if let arguments, !Self.builtins.contains(name) {
+                guard let field = arguments.fields[name], [.string, .integer].contains(field.type) else {
+                    throw SpoolConfigError("\(place): placeholder {\(name)} in '\(text)' is neither tenant, queue, kind nor a string or integer argument declared in args")
+                }
+            }
+            parts.append(.placeholder(name))
+            rest = rest[rest.index(after: close)...]
+        }
+        if rest.contains("}") { throw SpoolConfigError("\(place): '\(text)' has a '}' without '{'") }
+        if !rest.isEmpty { parts.append(.text(String(rest))) }
+        self.text = text
+        self.parts = parts
+    }
+
+    public var description: String { text }
+
+    /// The key for one job, or why it has none (a missing argument: the job is malformed).
+    func render(job: Job, args: JSONValue) -> Result<String, LimitKeyError> {
+        var key = ""
+        for part in parts {
+            switch part {
+            case .text(let text): key += text
+            case .placeholder("tenant"): key += job.tenant ?? "-"
+            case .placeholder("queue"): key += job.queue
+            case .placeholder("kind"): key += job.kind
+            case .placeholder(let name):
+                switch args[name] {
+                case .string(let value)? where !value.isEmpty: key += value
+                case .number? where args[name]?.intValue != nil: key += String(args[name]!.intValue!)
+                default: return .failure(LimitKeyError(message: "limit key '\(text)' needs args.\(name) (a string or integer), got \(args[name]?.text ?? "nothing")"))
+                }
+            }
+        }
+        return .success(key)
+    }
+}
+
+struct LimitKeyError: Error, Sendable {
+    let message: String
+}

@@ -1,0 +1,243 @@
+import Logging
+import SpoolRedis
+import SpoolSupport
+import Synchronization
+
+/// 3. Rate-limit: between fetch and execute, every fetched job whose kind declares limits asks each of
+/// its limiters, in order, whether it may run now. The limiters live in Redis (limit_acquire.lua), so
+/// a limit holds across every process and machine that shares the Redis.
+///
+/// - Checks are batched: one script call per distinct limit key per stage (a job's first limits, then
+///   its second ...), all pipelined, so a fetched batch costs one round trip per stage.
+/// - A refused job is never failed and never spins: it waits in its limiter's list
+///   (wait_for_limit.lua) until the limiter is due, then the Promoter hands it back
+///   (release_limited.lua). What earlier limits granted it is refunded.
+/// - Jobs for other keys keep flowing past: refused jobs leave their lane, so no head-of-line blocking.
+public final class RateLimiter: Sendable {
+    public struct Admission: Sendable {
+        /// May run now.
+        public var admitted: [Job] = []
+        /// Their limit keys cannot be filled in (a missing argument): dead, with the reason.
+        public var malformed: [(job: Job, reason: String)] = []
+        /// Now waiting for a limiter, and no longer leased by this worker.
+        public var waiting: [Job] = []
+    }
+
+    private let redis: RedisClient
+    private let keys: KeySpace
+    private let catalog: JobKindCatalog
+    private let clock: any WallClock
+    public let overrides: LimitOverrides
+    private let logger: Logger
+    /// Concurrency slots this worker holds, by job id, to give back when the job settles.
+    private let held = Mutex<[String: [String]]>([:])
+    /// When this process last recorded each limiter in `limits:seen`, for stats.
+    private let recorded = Mutex<[String: Int64]>([:])
+    static let recordEvery: Int64 = 10_000
+    /// Lua's unpack() has a stack limit.
+    static let requestsPerCall = 250
+
+    public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock,
+                overrides: LimitOverrides = LimitOverrides(), logger: Logger) {
+        self.redis = redis
+        self.keys = keys
+        self.catalog = catalog
+        self.clock = clock
+        self.overrides = overrides
+        self.logger = logger
+    }
+
+    /// True when some declared kind has limits: a worker without any skips the limiter altogether.
+    public var isNeeded: Bool { catalog.specs.values.contains { !$0.limits.isEmpty } }
+
+    public func admit(_ jobs: [Job]) async throws -> Admission {
+        var admission = Admission()
+        var candidates: [Job] = []
+        var claims: [[LimitClaim]] = []
+        for job in jobs {
+            guard let spec = catalog[job.kind], !spec.limits.isEmpty else { admission.admitted.append(job); continue }
+            switch spec.claims(for: job, overrides: overrides) {
+            case .success(let list):
+                candidates.append(job)
+                claims.append(list)
+            case .failure(let error):
+                admission.malformed.append((job, "malformed args: \(error.message)"))
+            }
+        }
+        if candidates.isEmpty { return admission }
+
+        let now = clock.nowMillis()
+        var granted = [[LimitClaim]](repeating: [], count: candidates.count)
+        var refusedBy: [Int: (claim: LimitClaim, retryAt: Int64)] = [:]
+        var active = Array(candidates.indices)
+        var stage = 0
+        while !active.isEmpty {
+            var groups: [String: [Int]] = [:]
+            var order: [String] = []
+            for index in active {
+                guard stage < claims[index].count else { continue }
+                let key = claims[index][stage].key
+                if groups[key] == nil { order.append(key) }
+                groups[key, default: []].append(index)
+            }
+            if order.isEmpty { break }
+            var calls: [ScriptCall] = []
+            var members: [[Int]] = []
+            for key in order {
+                let group = groups[key]!
+                for start in stride(from: 0, to: group.count, by: Self.requestsPerCall) {
+                    let part = Array(group[start..<min(start + Self.requestsPerCall, group.count)])
+                    let first = claims[part[0]][stage]
+                    var arguments = [String(now)] + first.scriptParameters(hold: hold(for: candidates[part[0]]))
+                    for index in part {
+                        arguments.append(candidates[index].id)
+                        arguments.append(String(claims[index][stage].cost))
+                    }
+                    calls.append(ScriptCall(Scripts.limitAcquire, keys: [keys.limiter(key)], arguments: arguments))
+                    members.append(part)
+                }
+            }
+            let replies = try await redis.run(calls)
+            var next: [Int] = []
+            for (reply, part) in zip(replies, members) {
+                let answer = try reply.checked("EVALSHA limit_acquire.lua").array ?? []
+                let admitted = answer.first?.int ?? 0
+                let retryAt = Int64(answer.count > 1 ? answer[1].int ?? 0 : 0)
+                for (offset, index) in part.enumerated() {
+                    let claim = claims[index][stage]
+                    if offset < admitted {
+                        granted[index].append(claim)
+                        next.append(index)
+                    } else {
+                        refusedBy[index] = (claim, max(retryAt, now + 1))
+                    }
+                }
+            }
+            active = next
+            stage += 1
+        }
+        let passed = candidates.indices.filter { refusedBy[$0] == nil }
+        admission.admitted += passed.map { candidates[$0] }
+        remember(passed.map { (candidates[$0], granted[$0]) })
+        admission.waiting = try await wait(candidates: candidates, refusedBy: refusedBy, granted: granted, now: now)
+        try await record(candidates: candidates, claims: claims, now: now)
+        return admission
+    }
+
+    /// A concurrency slot outlives its holder by this much if the worker dies without giving it back.
+    private func hold(for job: Job) -> Duration {
+        (catalog[job.kind]?.timeout ?? .seconds(30)) + .seconds(5)
+    }
+
+    /// Refused jobs wait in their limiter's list; what other limiters granted them is given back.
+    private func wait(candidates: [Job], refusedBy: [Int: (claim: LimitClaim, retryAt: Int64)],
+                      granted: [[LimitClaim]], now: Int64) async throws -> [Job] {
+        if refusedBy.isEmpty { return [] }
+        var calls: [ScriptCall] = []
+        var waitCalls: [(call: Int, jobs: [Int])] = []
+        var byLimit: [String: [Int]] = [:]
+        for index in refusedBy.keys.sorted() {
+            byLimit["\(candidates[index].queue)\u{0}\(refusedBy[index]!.claim.key)", default: []].append(index)
+            for claim in granted[index] {
+                calls.append(ScriptCall(Scripts.limitRefund, keys: [keys.limiter(claim.key)],
+                                        arguments: [String(now)] + claim.refundParameters + [candidates[index].id, String(claim.cost)]))
+            }
+        }
+        for (_, indices) in byLimit.sorted(by: { $0.key < $1.key }) {
+            let (claim, retryAt) = refusedBy[indices[0]]!
+            let queue = candidates[indices[0]].queue
+            let reason = "waiting for limit \(claim.key) (\(claim.spec.summary))"
+            for start in stride(from: 0, to: indices.count, by: Self.requestsPerCall) {
+                let part = Array(indices[start..<min(start + Self.requestsPerCall, indices.count)])
+                waitCalls.append((calls.count, part))
+                calls.append(keys.waitForLimitCall(queue, limit: claim.key, template: claim.template, due: retryAt, pace: claim.releasePace, reason: reason,
+                                                   jobs: part.map { (candidates[$0].id, candidates[$0].leaseToken) }))
+            }
+        }
+        let replies = try await redis.run(calls)
+        var waiting: [Job] = []
+        for (call, part) in waitCalls {
+            let flags = try replies[call].checked("EVALSHA wait_for_limit.lua").array ?? []
+            for (offset, index) in part.enumerated() where offset < flags.count {
+                // 0: the lease was lost meanwhile (an expired lease, recovered); whoever has the job now runs it.
+                if flags[offset].int == 1 { waiting.append(candidates[index]) }
+            }
+        }
+        return waiting
+    }
+
+    private func remember(_ admitted: [(Job, [LimitClaim])]) {
+        let slots = admitted.compactMap { job, claims -> (String, [String])? in
+            let keys = claims.filter { if case .concurrency = $0.spec { return true }; return false }.map(\.key)
+            return keys.isEmpty ? nil : (job.id, keys)
+        }
+        if slots.isEmpty { return }
+        held.withLock { for (id, keys) in slots { $0[id] = keys } }
+    }
+
+    /// Records which limiters are in use, with their settings, at most every few seconds per limiter,
+    /// for `spool stats`, `/metrics` and `GET /v1/limits`.
+    private func record(candidates: [Job], claims: [[LimitClaim]], now: Int64) async throws {
+        var fields: [String] = []
+        recorded.withLock { recorded in
+            for (job, list) in zip(candidates, claims) {
+                for claim in list where now - (recorded[claim.key] ?? 0) >= Self.recordEvery {
+                    recorded[claim.key] = now
+                    let entry: JSONValue = .object(["limit": claim.spec.json, "template": .string(claim.template),
+                                                    "queue": .string(job.queue), "seen_at": .number(Double(now))])
+                    fields.append(claim.key)
+                    fields.append(entry.text)
+                }
+            }
+        }
+        if fields.isEmpty { return }
+        try await redis.run(RedisCommand("HSET", [keys.limitsSeen] + fields)).checked("HSET")
+    }
+
+    /// A job settled or was handed back: its concurrency slots go back, and each slot goes straight to
+    /// a job waiting for it.
+    public func settled(_ job: Job) {
+        guard let slots = held.withLock({ $0.removeValue(forKey: job.id) }) else { return }
+        let redis = self.redis, keys = self.keys, clock = self.clock, logger = self.logger
+        Task {
+            do {
+                let replies = try await redis.run(slots.map { ScriptCall(Scripts.limitRelease, keys: [keys.limiter($0)], arguments: [job.id]) })
+                let handoffs = zip(slots, replies).filter { $0.1.int == 1 }.map { slot, _ in
+                    keys.releaseLimitedCall(job.queue, now: clock.nowMillis(), limits: 1, jobsPerLimit: 1, only: slot)
+                }
+                if !handoffs.isEmpty { _ = try await redis.run(handoffs) }
+            } catch {
+                // The slot comes back by itself when its hold expires.
+                logger.warning("could not give a concurrency slot back", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// After a run-time change, jobs already waiting are released at the new pace at once: a limit
+    /// raised from 1/s to 100/s must not keep draining its waiting jobs at 1/s.
+    public func repace(queues: [String]) async throws {
+        let now = clock.nowMillis()
+        for queue in queues {
+            let flat = try await redis.run("HGETALL", keys.limitedPace(queue)).checked("HGETALL").array ?? []
+            var commands: [RedisCommand] = []
+            for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+                guard let key = flat[pair].string, let value = flat[pair + 1].string else { continue }
+                let parts = value.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2, let old = Double(parts[0]) else { continue }
+                let template = String(parts[1])
+                guard let declared = catalog.specs.values.lazy.flatMap(\.limits).first(where: { $0.key.text == template }) else { continue }
+                let pace = LimitClaim.releasePace(overrides.spec(key: key, template: template, declared: declared.spec))
+                if pace == old { continue }
+                commands.append(RedisCommand("HSET", keys.limitedPace(queue), key, "\(pace) \(template)"))
+                commands.append(RedisCommand("ZADD", keys.limitedKeys(queue), "XX", "LT", String(now), key))
+            }
+            if !commands.isEmpty { _ = try await redis.pipeline(commands) }
+        }
+    }
+
+    /// The keys and specs a job's limits resolve to, for provider feedback (`JobOutcome.throttled`).
+    func claims(for job: Job) -> [LimitClaim] {
+        guard let spec = catalog[job.kind], case .success(let claims) = spec.claims(for: job, overrides: overrides) else { return [] }
+        return claims
+    }
+}

@@ -1,0 +1,60 @@
+import SpoolPostgres
+import SpoolSupport
+
+/// A message's row and everything its gates need, read in one query.
+public struct MessageContext: Sendable {
+    public let id: String
+    public let tenantID: String
+    public let campaignID: String?
+    public let to: String
+    public let from: String
+    public let body: String
+    public let segments: Int
+    public let costCents: Int
+    public let status: String
+    public let sendToken: String?
+    public let sendingAtMs: Int64?
+    public let tenantPaused: Bool
+    public let tenantTimezone: String
+    public let dailyBudgetCents: Int?
+    public let monthlyBudgetCents: Int?
+    public let campaignStatus: String?
+    public let contactTimezone: String?
+    public let consent: String?
+    public let doNotContact: Bool
+}
+
+extension MessageStore {
+    /// The message with its tenant, campaign, contact and do-not-contact entry; nil when there is none.
+    public func context(_ id: String) async throws -> MessageContext? {
+        try await contexts.submit(id)
+    }
+
+    /// Contexts for many messages in one query, in the order asked.
+    static func loadContexts(_ pool: PostgresPool, _ ids: [String]) async throws -> [MessageContext?] {
+        let found = try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT m.id, m.tenant_id, m.campaign_id, m.to_phone, m.from_sender, m.body, m.segments, m.cost_cents, m.status, m.send_token,
+                       (extract(epoch FROM m.sending_at) * 1000)::bigint AS sending_at_ms,
+                       t.paused, t.timezone, t.daily_budget_cents, t.monthly_budget_cents, c.status AS campaign_status,
+                       k.timezone AS contact_timezone, k.consent,
+                       EXISTS (SELECT 1 FROM do_not_contact d WHERE d.tenant_id = m.tenant_id AND d.phone = m.to_phone) AS dnc
+                FROM messages m JOIN tenants t ON t.id = m.tenant_id
+                LEFT JOIN campaigns c ON c.id = m.campaign_id LEFT JOIN contacts k ON k.id = m.contact_id
+                WHERE m.id = ANY($1::text[])
+                """, [PostgresArray(ids)]).rows.map { row in
+                MessageContext(
+                    id: try row.string("id")!, tenantID: try row.string("tenant_id")!, campaignID: try row.string("campaign_id"),
+                    to: try row.string("to_phone")!, from: try row.string("from_sender")!, body: try row.string("body")!,
+                    segments: try row.int("segments")!, costCents: try row.int("cost_cents")!, status: try row.string("status")!,
+                    sendToken: try row.string("send_token"), sendingAtMs: try row.int("sending_at_ms").map(Int64.init),
+                    tenantPaused: try row.bool("paused")!, tenantTimezone: try row.string("timezone")!,
+                    dailyBudgetCents: try row.int("daily_budget_cents"), monthlyBudgetCents: try row.int("monthly_budget_cents"),
+                    campaignStatus: try row.string("campaign_status"), contactTimezone: try row.string("contact_timezone"),
+                    consent: try row.string("consent"), doNotContact: try row.bool("dnc")!)
+            }
+        }
+        let byID = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return ids.map { byID[$0] }
+    }
+}

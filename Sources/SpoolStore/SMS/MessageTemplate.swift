@@ -1,0 +1,55 @@
+import SpoolSupport
+
+/// A campaign body with `{{first_name}}`, `{{last_name}}`, `{{phone}}` and custom fields
+/// (`{{city}}`). A field a contact lacks is an error at launch, not at send time.
+public struct MessageTemplate: Sendable, Equatable {
+    enum Part: Sendable, Equatable { case text(String), field(String) }
+    let parts: [Part]
+    public let fields: [String]
+    public static let builtins: Set<String> = ["first_name", "last_name", "phone"]
+
+    public init(_ body: String) throws(ContactImporter.InputError) {
+        var parts: [Part] = []
+        var rest = Substring(body)
+        while let open = rest.firstRange(of: "{{") {
+            if open.lowerBound > rest.startIndex { parts.append(.text(String(rest[..<open.lowerBound]))) }
+            guard let close = rest[open.upperBound...].firstRange(of: "}}") else {
+                throw ContactImporter.InputError(message: "body: '{{' without '}}' after '\(rest[open.lowerBound...].prefix(20))'")
+            }
+            let name = rest[open.upperBound..<close.lowerBound].trimmingSpaces
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw ContactImporter.InputError(message: "body: '{{\(name)}}' is not a field name (letters, digits and _)")
+            }
+            parts.append(.field(name.lowercased()))
+            rest = rest[close.upperBound...]
+        }
+        if !rest.isEmpty { parts.append(.text(String(rest))) }
+        self.parts = parts
+        var seen: [String] = []
+        for case .field(let name) in parts where !seen.contains(name) { seen.append(name) }
+        fields = seen
+    }
+
+    /// The text for one contact, or the first field it lacks.
+    public func render(firstName: String?, lastName: String?, phone: String, custom: JSONValue) -> Result<String, MissingField> {
+        var out = ""
+        for part in parts {
+            switch part {
+            case .text(let text): out += text
+            case .field(let name):
+                let value: String?
+                switch name {
+                case "first_name": value = firstName
+                case "last_name": value = lastName
+                case "phone": value = phone
+                default: value = custom[name]?.stringValue ?? custom[name].map(\.text)
+                }
+                guard let value, !value.isEmpty else { return .failure(MissingField(name: name)) }
+                out += value
+            }
+        }
+        return .success(out)
+    }
+
+    public struct MissingField: Error, Sendable, Equatable { public let name: String }
+}

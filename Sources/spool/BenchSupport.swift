@@ -1,0 +1,52 @@
+import SpoolQueue
+import SpoolRedis
+import SpoolSupport
+
+/// What the benchmarks share: worker processes under a throwaway key prefix, and the cleanup.
+
+/// The configured runtime under a throwaway key prefix, which the benchmark deletes afterwards.
+func benchRuntime(_ common: CommonOptions) throws -> (Runtime, String) {
+    let loaded = try Runtime.load(common, checkHandlers: true)
+    var settings = loaded.settings
+    let prefix = "bench-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    settings.keyPrefix = prefix
+    return (Runtime(settings: settings, catalog: loaded.catalog, logger: loaded.logger), prefix)
+}
+
+/// Starts `spool worker` as a child process, so that its throughput and memory are a real worker's.
+func startBenchWorker(prefix: String, concurrency: Int, runtime: Runtime, config: String?, recordResults: Bool = false,
+                      jobsDirectory: String? = nil) throws -> ChildProcess {
+    var environment = ["SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
+                       "SPOOL_RECORD_RESULTS": recordResults ? "1" : "0",
+                       "SPOOL_JOBS_DIR": jobsDirectory ?? runtime.settings.jobsDirectory]
+    if let config { environment["SPOOL_CONFIG"] = config }
+    return try ChildProcess([ChildProcess.currentExecutable, "worker", "--concurrency", String(concurrency)], environment: environment)
+}
+
+/// Enqueues `count` copies of a job, 10,000 per bulk call.
+func enqueueMany(_ enqueuer: Enqueuer, _ request: EnqueueRequest, count: Int) async throws {
+    var remaining = count
+    while remaining > 0 {
+        let batch = min(remaining, 10_000)
+        _ = try await enqueuer.enqueue(batch: Array(repeating: request, count: batch))
+        remaining -= batch
+    }
+}
+
+func waitForBenchWorker(_ admin: QueueAdmin, count: Int = 1) async throws {
+    let started = monotonicNow()
+    while try await admin.workers().count < count {
+        if monotonicNow() - started > .seconds(30) { throw SpoolCommandError("the bench worker did not start within 30 s") }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+func deleteBenchKeys(prefix: String, redis: RedisClient) async throws {
+    var cursor = "0"
+    repeat {
+        let reply = try await redis.run("SCAN", cursor, "MATCH", "\(prefix):*", "COUNT", "5000").array ?? []
+        cursor = reply.first?.string ?? "0"
+        let keys = reply.count > 1 ? reply[1].array?.compactMap(\.string) ?? [] : []
+        if !keys.isEmpty { try await redis.run(RedisCommand("UNLINK", keys)) }
+    } while cursor != "0"
+}

@@ -1,0 +1,184 @@
+@testable import SpoolQueue
+import SpoolRedis
+import SpoolSupport
+import Synchronization
+import TestSupport
+import Testing
+
+/// Records when each job of the `limited` kind started, and can answer like a throttling provider.
+final class LimitedHandler: JobHandler {
+    let kind = "limited"
+    private let runs = Mutex<[(job: String, from: String, at: Int64)]>([])
+    private let running = Mutex<(now: Int, most: Int)>((0, 0))
+    private let answered = Mutex<Set<String>>([])
+    let throttleFor: Duration
+
+    init(throttleFor: Duration = .seconds(2)) { self.throttleFor = throttleFor }
+
+    func perform(_ job: Job, context: JobContext) async throws -> JobOutcome {
+        let args = try JobArguments(job)
+        let from = try args.string("from") ?? "-"
+        let now = context.clock.nowMillis()
+        runs.withLock { $0.append((job.id, from, now)) }
+        running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+        defer { running.withLock { $0.now -= 1 } }
+        if let ms = try args.int("sleep_ms") { try await Task.sleep(for: .milliseconds(ms)) }
+        // The first run of a job asking for it answers like a provider; later runs succeed.
+        if let outcome = try args.string("outcome"), answered.withLock({ $0.insert(job.id).inserted }) {
+            switch outcome {
+            case "throttle": return .throttled(until: now + throttleFor.milliseconds, reason: "429 Retry-After", limit: "sender:{from}")
+            case "quota": return .quotaExhausted(reason: "insufficient_quota")
+            default: break
+            }
+        }
+        return .completed
+    }
+
+    func starts(from: String? = nil) -> [Int64] { runs.withLock { $0.filter { from == nil || $0.from == from }.map(\.at) } }
+    func started(_ job: String) -> Int64? { runs.withLock { $0.first { $0.job == job }?.at } }
+    var mostAtOnce: Int { running.withLock { $0.most } }
+}
+
+@Suite struct RateLimiterTests {
+    static func kind(_ limits: [LimitDeclaration]) -> JobKindSpec {
+        JobKindSpec(kind: "limited", queue: "default", timeout: .seconds(5), maxAttempts: 3, backoff: .constant(.milliseconds(20)),
+                    arguments: ArgumentSchema(fields: ["from": .init(type: .string, required: false), "sleep_ms": .init(type: .integer, required: false),
+                                                       "outcome": .init(type: .string, required: false)]),
+                    limits: limits)
+    }
+
+    static func perSender(_ spec: LimitSpec) throws -> LimitDeclaration {
+        LimitDeclaration(key: try LimitKeyTemplate("sender:{from}"), spec: spec)
+    }
+
+    private func enqueue(_ f: QueueFixture, _ senders: [String], args extra: String = "", tenant: String? = nil) async throws -> [String] {
+        try await f.enqueuer.enqueue(batch: senders.map {
+            EnqueueRequest(kind: "limited", args: #"{"from":"\#($0)"\#(extra)}"#, tenant: tenant)
+        }).map { try $0.get().id }
+    }
+
+    private func setLimit(_ f: QueueFixture, _ key: String, _ spec: LimitSpec) async throws {
+        try await f.redis.run("HSET", f.keys.limitOverrides, key, spec.json.text)
+    }
+
+    @Test func aSlowSenderDoesNotHoldUpTheOthers() async throws {
+        let f = try QueueFixture(kinds: [Self.kind([try Self.perSender(.rate(units: 1, period: .seconds(1), burst: 1))])])
+        try await setLimit(f, "sender:fast", .rate(units: 1_000_000, period: .seconds(1), burst: 1_000))
+        // 1,000 jobs for a sender allowed 1 per second, interleaved with 1,000 for an unlimited one.
+        _ = try await enqueue(f, (0..<2_000).map { $0 % 2 == 0 ? "slow" : "fast" })
+        let handler = LimitedHandler()
+        let started = SystemClock().nowMillis()
+        let worker = RunningWorker(f, handlers: [handler], concurrency: 8)
+        try await waitUntil("the unlimited sender's 1,000 jobs", timeout: .seconds(60)) { handler.starts(from: "fast").count == 1_000 }
+        let seconds = Double(SystemClock().nowMillis() - started) / 1000
+        try await worker.stop()
+        // The slow sender got its one per second and no more; the rest wait without costing anything.
+        #expect(Double(handler.starts(from: "slow").count) <= seconds.rounded(.up) + 1)
+        let waiting = try await f.redis.run("LLEN", f.keys.limited("default", limit: "sender:slow")).int ?? 0
+        // A job the limiter had just handed back when the worker stopped is pending again (the fast
+        // sender's jobs are all done, so any pending job is a slow one).
+        let pending = try await f.pendingCount()
+        #expect(pending <= 8)
+        #expect(waiting + pending + handler.starts(from: "slow").count == 1_000)
+        #expect(try await f.state(try await f.listItems(f.keys.limited("default", limit: "sender:slow")).first ?? "") == "limited")
+    }
+
+    @Test func refusedJobsRunAtTheLimitersPaceWithoutUsingAttempts() async throws {
+        let f = try QueueFixture(kinds: [Self.kind([try Self.perSender(.rate(units: 5, period: .seconds(1), burst: 1))])])
+        let ids = try await enqueue(f, Array(repeating: "s", count: 6))
+        let handler = LimitedHandler()
+        let worker = RunningWorker(f, handlers: [handler], concurrency: 4)
+        try await waitUntil("all six ran") { try await f.stats().processed == 6 }
+        try await worker.stop()
+        let starts = handler.starts().sorted()
+        // 200 ms apart as the limiter admits them (a little less between starts: each worker clock reading
+        // comes after its admission by a varying amount).
+        #expect(starts.last! - starts.first! >= 5 * 200 - 100)
+        for id in ids { #expect(try await f.record(id)["attempt"] == "1") }
+    }
+
+    @Test func aConcurrencyLimitHoldsAndEverySlotGivenBackIsReused() async throws {
+        let limit = LimitDeclaration(key: try LimitKeyTemplate("account:{from}"), spec: .concurrency(max: 2))
+        let f = try QueueFixture(kinds: [Self.kind([limit])])
+        _ = try await enqueue(f, Array(repeating: "acct", count: 12), args: #","sleep_ms":50"#)
+        let handler = LimitedHandler()
+        let worker = RunningWorker(f, handlers: [handler], concurrency: 8)
+        try await waitUntil("all twelve ran") { try await f.stats().processed == 12 }
+        try await worker.stop()
+        #expect(handler.mostAtOnce == 2)
+        #expect(try await f.redis.run("ZCARD", f.keys.limiter("account:acct") + ":holders").int == 0)
+    }
+
+    @Test func aChangeAtRunTimeTakesEffectWithoutARestart() async throws {
+        let f = try QueueFixture(kinds: [Self.kind([try Self.perSender(.rate(units: 1, period: .seconds(1), burst: 1))])])
+        _ = try await enqueue(f, Array(repeating: "s", count: 40))
+        let handler = LimitedHandler()
+        let worker = RunningWorker(f, handlers: [handler], concurrency: 4)
+        try await waitUntil("the jobs to wait for the limiter") {
+            try await f.redis.run("LLEN", f.keys.limited("default", limit: "sender:s")).int ?? 0 >= 35
+        }
+        // At 1 per second the rest would take more than half a minute.
+        try await setLimit(f, "sender:{from}", .rate(units: 1_000, period: .seconds(1), burst: 10))
+        try await waitUntil("all forty ran at the new rate", timeout: .seconds(8)) { try await f.stats().processed == 40 }
+        try await worker.stop()
+    }
+
+    @Test func aProviderRetryAfterPausesTheLimiterForEveryJobOfThatKey() async throws {
+        let f = try QueueFixture(kinds: [Self.kind([try Self.perSender(.rate(units: 1_000, period: .seconds(1), burst: 100))])])
+        let handler = LimitedHandler(throttleFor: .milliseconds(1_500))
+        let worker = RunningWorker(f, handlers: [handler], concurrency: 4)
+        let first = try await enqueue(f, ["s"], args: #","outcome":"throttle""#)[0]
+        try await waitUntil("the provider to throttle") { handler.started(first) != nil }
+        let pausedUntil = handler.started(first)! + 1_500
+        let others = try await enqueue(f, Array(repeating: "s", count: 5))
+        let elsewhere = try await enqueue(f, ["other"])[0]
+        try await waitUntil("every job to finish") { try await f.stats().processed == 7 }
+        try await worker.stop()
+        // The throttled job ran twice (throttled, then done), the others once each.
+        #expect(handler.starts().count == 8)
+        for id in others { #expect(handler.started(id)! >= pausedUntil) }
+        // None of the sender's jobs ran before the pause ended; another sender's job was not held.
+        #expect(handler.starts(from: "s").sorted().dropFirst().allSatisfy { $0 >= pausedUntil })
+        #expect(handler.started(elsewhere)! < pausedUntil)
+        #expect(try await f.record(first)["attempt"] == "1")
+    }
+
+    @Test func anExhaustedQuotaPausesTheQueueWithAnAlertUntilResumed() async throws {
+        let f = try QueueFixture(kinds: [Self.kind([])])
+        let handler = LimitedHandler()
+        let worker = RunningWorker(f, handlers: [handler], concurrency: 2)
+        let id = try await enqueue(f, ["s"], args: #","outcome":"quota""#)[0]
+        try await waitUntil("the queue to be paused") { try await f.stats().paused }
+        #expect(try await f.admin.alerts(queues: ["default"])["default"]?["reason"] == "insufficient_quota")
+        #expect(try await f.state(id) == "pending")
+        #expect(handler.starts().count == 1)
+        try await f.admin.resume(queue: "default")
+        try await waitUntil("the job to run again once resumed") { try await f.stats().processed == 1 }
+        try await worker.stop()
+        #expect(try await f.admin.alerts(queues: ["default"]).isEmpty)
+        #expect(try await f.record(id)["attempt"] == "1")
+    }
+
+    @Test func aJobWhoseLimitKeyCannotBeFilledInIsDeadWithTheReason() async throws {
+        let f = try QueueFixture(kinds: [Self.kind([try Self.perSender(.rate(units: 10, period: .seconds(1), burst: 1))])])
+        let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "limited", args: "{}")).id
+        let worker = RunningWorker(f, handlers: [LimitedHandler()], concurrency: 2)
+        try await waitUntil("the job to be dead") { try await f.state(id) == "dead" }
+        try await worker.stop()
+        try await f.assertDead(id, reason: "malformed args: limit key 'sender:{from}' needs args.from")
+    }
+
+    @Test func oneTenantsBacklogDoesNotHoldBackAnothersSingleJob() async throws {
+        let f = try QueueFixture(kinds: [Self.kind([])])
+        _ = try await enqueue(f, Array(repeating: "bulk", count: 5_000), tenant: "a")
+        let handler = LimitedHandler()
+        let worker = RunningWorker(f, handlers: [handler], concurrency: 4)
+        try await waitUntil("tenant a's campaign to start") { handler.starts().count >= 100 }
+        let single = try await enqueue(f, ["one"], tenant: "b")[0]
+        try await waitUntil("tenant b's job to run") { handler.started(single) != nil }
+        let campaignDone = handler.starts(from: "bulk").count
+        try await worker.stop()
+        // Served in turn: b's job ran in one of the next batches, not after a's 5,000.
+        #expect(campaignDone < 2_500)
+    }
+}
