@@ -36,6 +36,28 @@ import Testing
         try await f.listItems("\(f.keys.prefix):noop:notify").compactMap { $0.split(separator: " ").last.flatMap { Int64($0) } }.sorted()
     }
 
+    @Test func aConcurrencyLimitHoldsAcrossThreeWorkerProcesses() async throws {
+        let f = try fixture()
+        let jobs = try jobsFolder(limits: #"[{"key": "account:{from}", "concurrency": 2}]"#)
+        let workers = try (0..<3).map { _ in try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 4, extra: ["SPOOL_JOBS_DIR": jobs]) }
+        for worker in workers { try await worker.waitUntilRunning(f) }
+        // Twelve processes' worth of slots (3 × 4) for 18 jobs of 300 ms each, two slots for the account.
+        for _ in 0..<18 {
+            _ = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"from": "acct", "sleep_ms": 300, "notify": true}"#))
+        }
+        try await waitUntil("all 18 ran", timeout: .seconds(60)) { try await f.zsetScores(f.keys.completed("default")).count == 18 }
+        for worker in workers { #expect(worker.terminate() == 0) }
+        // A job holds its slot from before it starts until after its 300 ms: three starts within any
+        // 300 ms would be three holders at once.
+        let starts = try await starts(f)
+        #expect(starts.count == 18)
+        let crowded = zip(starts, starts.dropFirst(2)).filter { $1 - $0 < 300 }
+        #expect(crowded.isEmpty, "three jobs started within 300 ms: \(crowded)")
+        // And the limit is not a lock: two ran side by side.
+        #expect(zip(starts, starts.dropFirst()).contains { $1 - $0 < 300 })
+        #expect(try await f.redis.run("ZCARD", f.keys.limiter("account:acct") + ":holders").int == 0)
+    }
+
     @Test func aConcurrencySlotHeldByAKilledWorkerComesBack() async throws {
         let f = try fixture()
         // Timeout 2 s: a slot outlives a dead holder by the timeout plus 5 s.
