@@ -34,15 +34,16 @@ public final class Acker: Sendable {
     private let completedTTL: Duration
     private let lease: Duration
     private let logger: Logger
-    private let onSettled: @Sendable (Job) -> Void
+    private let onSettled: @Sendable (Job, _ landed: Bool) -> Void
     private let observers: [any SettleObserver]
     private let limiter: RateLimiter?
     private let state = Mutex(State())
 
-    /// - Parameter onSettled: called once per job after its settle landed (or was given up).
+    /// - Parameter onSettled: called once per job after its settle landed (true) or did not: the lease
+    ///   was lost, or Redis could not be reached in time (false).
     public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock,
                 completedTTL: Duration, lease: Duration, logger: Logger, observers: [any SettleObserver] = [],
-                limiter: RateLimiter? = nil, onSettled: @escaping @Sendable (Job) -> Void = { _ in }) {
+                limiter: RateLimiter? = nil, onSettled: @escaping @Sendable (Job, _ landed: Bool) -> Void = { _, _ in }) {
         self.limiter = limiter
         self.redis = redis
         self.keys = keys
@@ -167,7 +168,7 @@ public final class Acker: Sendable {
         }
         for (index, settlement) in batch.enumerated() {
             log(settlement, finals[index], settled: landed[index])
-            onSettled(settlement.job)
+            onSettled(settlement.job, landed[index])
             if landed[index] { for observer in observers { observer.settled(settlement.job, outcome: finals[index], duration: settlement.duration, at: now) } }
         }
     }

@@ -77,11 +77,11 @@ public final class WorkerService: Service {
         let leases = LeaseTable()
         let buffer = JobBuffer(concurrency: options.concurrency, prefetch: options.prefetch)
         let overrides = LimitOverrides()
-        try? await overrides.refresh(redis: redis, keys: keys)
+        _ = try? await overrides.refresh(redis: redis, keys: keys)
         let limiter = RateLimiter(redis: redis, keys: keys, catalog: catalog, clock: clock, overrides: overrides, logger: logger)
         let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
                           lease: options.lease, logger: logger, observers: observers, limiter: limiter,
-                          onSettled: { job in leases.remove(job); limiter.settled(job) })
+                          onSettled: { job, landed in leases.remove(job); limiter.settled(job, landed: landed) })
         let processor = Processor(catalog: catalog, handlers: handlers,
                                   context: JobContext(redis: redis, keys: keys, clock: clock, logger: logger))
         let signal = WorkSignal()
@@ -113,7 +113,10 @@ public final class WorkerService: Service {
                     // Beats until the drain is over, even when the worker is cancelled: leases of jobs still
                     // running in the grace period must not expire under them.
                     while !drained.isFired {
-                        do { try await heartbeat.beat(leases.all) } catch let error as RedisError where error.isConnectionError {
+                        do {
+                            try await heartbeat.beat(leases.all)
+                            if limiter.isNeeded { try await limiter.renewHolds() }
+                        } catch let error as RedisError where error.isConnectionError {
                         } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
                         await pause(options.lease / 3, unless: drained)
                     }
@@ -182,7 +185,9 @@ public final class WorkerService: Service {
     private func admit(_ jobs: [Job], limiter: RateLimiter, acker: Acker, leases: LeaseTable) async -> [Job] {
         do {
             let admission = try await limiter.admit(jobs)
-            for job in admission.waiting { leases.remove(job) }
+            // Those not waiting and not admitted lost their lease meanwhile: no longer this worker's.
+            let kept = Set(admission.admitted.map(\.id) + admission.malformed.map(\.job.id))
+            for job in jobs where !kept.contains(job.id) { leases.remove(job) }
             for (job, reason) in admission.malformed { acker.submit(job, .dead(reason: reason), duration: .zero) }
             return admission.admitted
         } catch {

@@ -39,6 +39,13 @@ final class LimitedHandler: JobHandler {
     var mostAtOnce: Int { running.withLock { $0.most } }
 }
 
+/// A wall clock that moves only when told to.
+final class SteppedClock: WallClock {
+    private let now = Mutex<Int64>(SystemClock().nowMillis())
+    func nowMillis() -> Int64 { now.withLock { $0 } }
+    func advance(by ms: Int64) { now.withLock { $0 += ms } }
+}
+
 @Suite struct RateLimiterTests {
     static func kind(_ limits: [LimitDeclaration]) -> JobKindSpec {
         JobKindSpec(kind: "limited", queue: "default", timeout: .seconds(5), maxAttempts: 3, backoff: .constant(.milliseconds(20)),
@@ -166,6 +173,40 @@ final class LimitedHandler: JobHandler {
         try await waitUntil("the job to be dead") { try await f.state(id) == "dead" }
         try await worker.stop()
         try await f.assertDead(id, reason: "malformed args: limit key 'sender:{from}' needs args.from")
+    }
+
+    @Test func aJobCostingMoreThanItsQuotaAllowsIsDeadWithTheReason() async throws {
+        let quota = LimitDeclaration(key: try LimitKeyTemplate("sender:{from}"), spec: .quota(units: 10, window: .seconds(60)), cost: .fixed(25))
+        let f = try QueueFixture(kinds: [Self.kind([quota])])
+        let id = try await enqueue(f, ["s"])[0]
+        let worker = RunningWorker(f, handlers: [LimitedHandler()], concurrency: 2)
+        try await waitUntil("the job to be dead") { try await f.state(id) == "dead" }
+        try await worker.stop()
+        try await f.assertDead(id, reason: "malformed args: limit 'sender:s' allows 10 units per window and this job costs 25: it could never run")
+    }
+
+    @Test func whileItsJobIsHereASlotIsRenewedButALapsedOneIsNotRetaken() async throws {
+        let limit = LimitDeclaration(key: try LimitKeyTemplate("account:{from}"), spec: .concurrency(max: 1))
+        let f = try QueueFixture(kinds: [Self.kind([limit])])
+        _ = try await enqueue(f, ["acct"])
+        let fetcher = Fetcher(redis: f.redis, keys: f.keys, selection: QueueSelection(queues: ["default"], weights: [:], order: .strict),
+                              lease: .seconds(60), clock: SystemClock(), workerID: "w")
+        let job = try #require(try await fetcher.fetch(limit: 1).first)
+        let clock = SteppedClock()
+        let limiter = RateLimiter(redis: f.redis, keys: f.keys, catalog: f.catalog, clock: clock, logger: TestEnvironment.logger)
+        #expect(try await limiter.admit([job]).admitted.map(\.id) == [job.id])
+        let holders = f.keys.limiter("account:acct") + ":holders"
+        let hold: Int64 = 10_000  // the kind's 5 s timeout, plus 5 s
+        #expect(try await f.zsetScores(holders)[job.id] == clock.nowMillis() + hold)
+        // Still here a minute later (a slow start, a long run): the heartbeat renews the slot.
+        clock.advance(by: 60_000)
+        try await limiter.renewHolds()
+        #expect(try await f.zsetScores(holders)[job.id] == clock.nowMillis() + hold)
+        #expect(try await f.redis.run("PTTL", holders).int ?? 0 > 60_000)
+        // A slot that lapsed (or was given back) is never taken again by a beat, behind the limiter's back.
+        _ = try await f.redis.run("ZREM", holders, job.id)
+        try await limiter.renewHolds()
+        #expect(try await f.zsetScores(holders).isEmpty)
     }
 
     @Test func oneTenantsBacklogDoesNotHoldBackAnothersSingleJob() async throws {

@@ -71,8 +71,12 @@ extension JobKindSpec {
                 }
                 cost = units
             }
-            claims.append(LimitClaim(key: key, template: limit.key.text,
-                                     spec: overrides.spec(key: key, template: limit.key.text, declared: limit.spec), cost: cost))
+            let spec = overrides.spec(key: key, template: limit.key.text, declared: limit.spec)
+            // A rate lets a cost above its burst pass alone; a window can never hold more than its units.
+            if case .quota(let units, _) = spec, cost > units {
+                return .failure(LimitKeyError(message: "limit '\(key)' allows \(units) units per window and this job costs \(cost): it could never run"))
+            }
+            claims.append(LimitClaim(key: key, template: limit.key.text, spec: spec, cost: cost))
         }
         return .success(claims)
     }

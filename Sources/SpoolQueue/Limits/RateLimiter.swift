@@ -29,8 +29,9 @@ public final class RateLimiter: Sendable {
     private let clock: any WallClock
     public let overrides: LimitOverrides
     private let logger: Logger
-    /// Concurrency slots this worker holds, by job id, to give back when the job settles.
-    private let held = Mutex<[String: [String]]>([:])
+    /// Concurrency slots this worker holds, by job id, to give back when the job settles, with how
+    /// long each hold lasts (the heartbeat renews it while the job is here).
+    private let held = Mutex<[String: (keys: [String], holdMs: Int64)]>([:])
     /// When this process last recorded each limiter in `limits:seen`, for stats.
     private let recorded = Mutex<[String: Int64]>([:])
     static let recordEvery: Int64 = 10_000
@@ -88,7 +89,9 @@ public final class RateLimiter: Sendable {
                 for start in stride(from: 0, to: group.count, by: Self.requestsPerCall) {
                     let part = Array(group[start..<min(start + Self.requestsPerCall, group.count)])
                     let first = claims[part[0]][stage]
-                    var arguments = [String(now)] + first.scriptParameters(hold: hold(for: candidates[part[0]]))
+                    // Kinds may share a key: the longest hold among them, so no slot expires under a running job.
+                    let longest = part.map { hold(for: candidates[$0]) }.max()!
+                    var arguments = [String(now)] + first.scriptParameters(hold: longest)
                     for index in part {
                         arguments.append(candidates[index].id)
                         arguments.append(String(claims[index][stage].cost))
@@ -118,10 +121,26 @@ public final class RateLimiter: Sendable {
         }
         let passed = candidates.indices.filter { refusedBy[$0] == nil }
         admission.admitted += passed.map { candidates[$0] }
+        do {
+            admission.waiting = try await wait(candidates: candidates, refusedBy: refusedBy, granted: granted, now: now)
+        } catch {
+            // The worker hands every job back: what the admitted ones were granted goes back too, as
+            // far as Redis can be reached (a slot it cannot take back expires with its hold).
+            let refunds = passed.flatMap { index in granted[index].map { refundCall($0, job: candidates[index], now: now) } }
+            _ = try? await redis.run(refunds)
+            throw error
+        }
         remember(passed.map { (candidates[$0], granted[$0]) })
-        admission.waiting = try await wait(candidates: candidates, refusedBy: refusedBy, granted: granted, now: now)
-        try await record(candidates: candidates, claims: claims, now: now)
+        do {
+            try await record(candidates: candidates, claims: claims, now: now)
+        } catch {
+            logger.warning("could not record the limiters in use (for stats only)", metadata: ["error": "\(error)"])
+        }
         return admission
+    }
+
+    private func refundCall(_ claim: LimitClaim, job: Job, now: Int64) -> ScriptCall {
+        ScriptCall(Scripts.limitRefund, keys: [keys.limiter(claim.key)], arguments: [String(now)] + claim.refundParameters + [job.id, String(claim.cost)])
     }
 
     /// A concurrency slot outlives its holder by this much if the worker dies without giving it back.
@@ -138,10 +157,7 @@ public final class RateLimiter: Sendable {
         var byLimit: [String: [Int]] = [:]
         for index in refusedBy.keys.sorted() {
             byLimit["\(candidates[index].queue)\u{0}\(refusedBy[index]!.claim.key)", default: []].append(index)
-            for claim in granted[index] {
-                calls.append(ScriptCall(Scripts.limitRefund, keys: [keys.limiter(claim.key)],
-                                        arguments: [String(now)] + claim.refundParameters + [candidates[index].id, String(claim.cost)]))
-            }
+            for claim in granted[index] { calls.append(refundCall(claim, job: candidates[index], now: now)) }
         }
         for (_, indices) in byLimit.sorted(by: { $0.key < $1.key }) {
             let (claim, retryAt) = refusedBy[indices[0]]!
@@ -167,12 +183,36 @@ public final class RateLimiter: Sendable {
     }
 
     private func remember(_ admitted: [(Job, [LimitClaim])]) {
-        let slots = admitted.compactMap { job, claims -> (String, [String])? in
+        let slots = admitted.compactMap { job, claims -> (String, [String], Int64)? in
             let keys = claims.filter { if case .concurrency = $0.spec { return true }; return false }.map(\.key)
-            return keys.isEmpty ? nil : (job.id, keys)
+            return keys.isEmpty ? nil : (job.id, keys, hold(for: job).milliseconds)
         }
         if slots.isEmpty { return }
-        held.withLock { for (id, keys) in slots { $0[id] = keys } }
+        held.withLock { for (id, keys, holdMs) in slots { $0[id] = (keys, holdMs) } }
+    }
+
+    /// Called with each heartbeat: the slots of jobs still here (waiting in the buffer or running) are
+    /// held for another full hold, so a slow start or a long run never lets a slot lapse while its
+    /// holder is alive; a dead worker's slots lapse one hold after its last beat.
+    public func renewHolds() async throws {
+        let now = clock.nowMillis()
+        var byKey: [String: [String]] = [:]
+        var longest: [String: Int64] = [:]
+        for (id, entry) in held.withLock({ $0 }) {
+            for key in entry.keys {
+                byKey[key, default: []] += [String(now + entry.holdMs), id]
+                longest[key] = max(longest[key] ?? 0, entry.holdMs)
+            }
+        }
+        if byKey.isEmpty { return }
+        var commands: [RedisCommand] = []
+        for (key, pairs) in byKey {
+            let holders = keys.limiter(key) + ":holders"
+            // XX: a slot this worker gave back, or that lapsed, is not taken again behind the limiter's back.
+            commands.append(RedisCommand("ZADD", [holders, "XX"] + pairs))
+            commands.append(RedisCommand("PEXPIRE", holders, String(longest[key]! + 60_000), "GT"))
+        }
+        for reply in try await redis.pipeline(commands) { _ = try reply.checked("renew concurrency holds") }
     }
 
     /// Records which limiters are in use, with their settings, at most every few seconds per limiter,
@@ -191,13 +231,14 @@ public final class RateLimiter: Sendable {
             }
         }
         if fields.isEmpty { return }
-        try await redis.run(RedisCommand("HSET", [keys.limitsSeen] + fields)).checked("HSET")
+        _ = try await redis.run(RedisCommand("HSET", [keys.limitsSeen] + fields)).checked("HSET")
     }
 
     /// A job settled or was handed back: its concurrency slots go back, and each slot goes straight to
-    /// a job waiting for it.
-    public func settled(_ job: Job) {
-        guard let slots = held.withLock({ $0.removeValue(forKey: job.id) }) else { return }
+    /// a job waiting for it. When the settle did not land (the lease was lost, and another worker may
+    /// run the job now under the same slot, which is keyed by job id), the slot is left to expire.
+    public func settled(_ job: Job, landed: Bool = true) {
+        guard let slots = held.withLock({ $0.removeValue(forKey: job.id)?.keys }), landed else { return }
         let redis = self.redis, keys = self.keys, clock = self.clock, logger = self.logger
         Task {
             do {

@@ -42,7 +42,9 @@ if kind == 'rate' then
   if admitted > 0 then
     -- The key outlives the moment it stops mattering (tat in the past) by a minute: a generous
     -- margin, since Redis counts that time on its own clock and `now` is the caller's.
-    redis.call('SET', KEYS[1] .. ':tat', tostring(tat), 'PX', math.ceil(tat - now) + 60000)
+    -- '%.17g': Lua's tostring keeps 14 digits, 0.1 ms of a unix-ms time, which at thousands of
+    -- units per second would let each call's fraction of a millisecond round away.
+    redis.call('SET', KEYS[1] .. ':tat', string.format('%.17g', tat), 'PX', math.ceil(tat - now) + 60000)
   end
 elseif kind == 'concurrency' then
   local holders = KEYS[1] .. ':holders'
@@ -63,7 +65,8 @@ elseif kind == 'concurrency' then
       break
     end
   end
-  redis.call('PEXPIRE', holders, b + 60000)
+  -- Only ever lengthened: a kind with a short hold must not cut short the slots of a long one.
+  if redis.call('PTTL', holders) < b + 60000 then redis.call('PEXPIRE', holders, b + 60000) end
 elseif kind == 'quota' then
   local start = now - now % b
   local counter = KEYS[1] .. ':window:' .. start

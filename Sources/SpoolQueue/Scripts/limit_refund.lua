@@ -11,7 +11,7 @@ for i = 5, #ARGV, 2 do
   if kind == 'rate' then
     local tat = tonumber(redis.call('GET', KEYS[1] .. ':tat') or '0')
     if tat > now then
-      redis.call('SET', KEYS[1] .. ':tat', tostring(math.max(tat - cost * tonumber(ARGV[3]), now)), 'PX', math.ceil(tat - now) + 60000)
+      redis.call('SET', KEYS[1] .. ':tat', string.format('%.17g', math.max(tat - cost * tonumber(ARGV[3]), now)), 'PX', math.ceil(tat - now) + 60000)
     end
   elseif kind == 'concurrency' then
     redis.call('ZREM', KEYS[1] .. ':holders', id)

@@ -32,6 +32,29 @@ import SpoolSupport
         #expect(try await acquire(f, "big", now: 1_500, rate, [("b", 1)]) == (0, 1_800))
     }
 
+    @Test func aFastRateKeepsItsFractionsOfAMillisecondBetweenCalls() async throws {
+        let f = try QueueFixture()
+        // 3,000 per second (1/3 ms per unit), burst 300, asked one request per call at a real unix-ms
+        // time: rounded to 0.1 ms between calls (Lua's tostring), each admission would move the
+        // limiter 0.3 ms instead of 0.333, and about 333 would pass instead of 300.
+        let rate = ["rate", String(1_000.0 / 3_000.0), "300"]
+        let now = SystemClock().nowMillis()
+        let calls = (0..<400).map { n in
+            ScriptCall(Scripts.limitAcquire, keys: [f.keys.limiter("fast")], arguments: [String(now)] + rate + ["j\(n)", "1"])
+        }
+        let admitted = try await f.redis.run(calls).filter { $0.array?.first?.int == 1 }.count
+        #expect((299...301).contains(admitted), "admitted \(admitted)")
+    }
+
+    @Test func aShortHoldNeverShortensTheExpiryOfLongerHeldSlots() async throws {
+        let f = try QueueFixture()
+        let now = SystemClock().nowMillis()
+        #expect(try await acquire(f, "c", now: now, ["concurrency", "5", "600000"], [("long", 1)]).0 == 1)
+        #expect(try await acquire(f, "c", now: now, ["concurrency", "5", "1000"], [("short", 1)]).0 == 1)
+        let ttl = try await f.redis.run("PTTL", f.keys.limiter("c") + ":holders").int ?? 0
+        #expect(ttl > 600_000, "the holders' set expires in \(ttl) ms, before the long hold ends")
+    }
+
     @Test func aConcurrencyLimiterHoldsSlotsUntilReleasedOrExpired() async throws {
         let f = try QueueFixture()
         let two = ["concurrency", "2", "5000"]
