@@ -46,6 +46,12 @@ run_wrk() {
     'BEGIN { printf "CPU per request: API %.0f µs, Redis %.0f µs\n", (a - ab) / n * 1e6, (r - rb) / n * 1e6 }'
 }
 
+# Jobs the run left pending in the default queue, across every tenant's lane: what wrk counted as
+# accepted must be there.
+pending_jobs() {
+  echo "jobs pending in Redis: $($spool stats --json | python3 -c 'import json,sys; print(next(q["pending"] for q in json.load(sys.stdin)["queues"] if q["queue"] == "default"))')"
+}
+
 log "baseline: GET /health/live (the framework with no work: the ceiling on this machine), 50 connections, ${seconds}s"
 run_wrk -t2 -c50 -d"${seconds}s" --latency "$url/health/live"
 
@@ -55,9 +61,9 @@ redis-cli -p "$redis_port" FLUSHDB >/dev/null
 # SPOOL_BENCH_PERF=FILE records a CPU profile of the API during the single-enqueue run.
 if [ -n "${SPOOL_BENCH_PERF:-}" ]; then perf record -F 999 -g -o "$SPOOL_BENCH_PERF" -p "$(cat "$dir/api.pid")" -- sleep "$seconds" >/dev/null 2>&1 & fi
 run_wrk -t2 -c50 -d"${seconds}s" --latency -s bench/enqueue.lua "$url/v1/jobs"
-echo "jobs in Redis: $(redis-cli -p "$redis_port" LLEN 'spool:{default}:pending')"
+pending_jobs
 
 log "bulk enqueue: POST /v1/jobs/bulk, 1,000 jobs per request, 4 connections, ${seconds}s"
 redis-cli -p "$redis_port" FLUSHDB >/dev/null
 run_wrk -t2 -c4 -d"${seconds}s" --latency -s bench/bulk.lua "$url/v1/jobs/bulk"
-echo "jobs in Redis: $(redis-cli -p "$redis_port" LLEN 'spool:{default}:pending')"
+pending_jobs

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import HTTPTypes
 import SpoolAPI
+import SpoolStore
 import SpoolSupport
 import TestSupport
 import Testing
@@ -85,6 +86,18 @@ import Testing
             #expect(try await client.call(.get, "/v1/nowhere", key: f.a.read).status == 404)
         }
         #expect(try await f.queue.pendingCount() == 0)
+    }
+
+    @Test func onlyKeyShapedTextYieldsAKeyID() {
+        let id = "01jq2x3y4z5a6b7c8d9e0f1g2h"
+        let secret = String(repeating: "A", count: 43)
+        #expect(APIKeySecret.id(in: "spool_\(id)_\(secret)") == id)
+        #expect(APIKeySecret.id(in: "spool_\(id)-\(secret)") == nil)
+        #expect(APIKeySecret.id(in: "spoo1_\(id)_\(secret)") == nil)
+        #expect(APIKeySecret.id(in: "spool_\(id)_\(secret)A") == nil)
+        #expect(APIKeySecret.id(in: "spool_\(id.dropLast())!_\(secret)") == nil)
+        // Non-ASCII of the same byte length: é is two bytes.
+        #expect(APIKeySecret.id(in: "spool_\(id.dropLast())é_\(secret.dropLast())") == nil)
     }
 
     @Test func aRevokedKeyStopsWorking() async throws {
