@@ -125,9 +125,14 @@ final class SteppedClock: WallClock {
             try await f.redis.run("LLEN", f.keys.limited("default", limit: "sender:s")).int ?? 0 >= 35
         }
         // At 1 per second the rest would take more than half a minute.
+        let changed = SystemClock().nowMillis()
         try await setLimit(f, "sender:{from}", .rate(units: 1_000, period: .seconds(1), burst: 10))
         try await waitUntil("all forty ran at the new rate", timeout: .seconds(8)) { try await f.stats().processed == 40 }
         try await worker.stop()
+        // Within a second: at the old rate the fifth job after the change would start 4 s after it.
+        let after = handler.starts().filter { $0 > changed }.sorted()
+        #expect(after.count >= 35)
+        #expect(after[4] - changed <= 1_000, "the fifth job after the change started \(after[4] - changed) ms after it")
     }
 
     @Test func aProviderRetryAfterPausesTheLimiterForEveryJobOfThatKey() async throws {

@@ -4,11 +4,11 @@ import Synchronization
 
 /// Limits set at run time (`spool limits set`, `PUT /v1/limits`), kept in one Redis hash: field = a
 /// limit key (`sms:sender:+15005550006`) or a declared template (`sms:sender:{from}`), value = the
-/// spec's JSON. Every worker reads the hash every half second, so a change holds everywhere within a
-/// second, without a restart. A key's own setting beats its template's, which beats the declaration.
+/// spec's JSON. Every worker reads the hash every quarter second, so a change holds everywhere within a
+/// second (about 250 ms after it in the test), without a restart. A key's own setting beats its template's, which beats the declaration.
 public final class LimitOverrides: Sendable {
     private let specs = Mutex<[String: LimitSpec]>([:])
-    public static let refreshInterval = Duration.milliseconds(500)
+    public static let refreshInterval = Duration.milliseconds(250)
 
     public init(_ initial: [String: LimitSpec] = [:]) { specs.withLock { $0 = initial } }
 

@@ -28,6 +28,10 @@ if kind == 'rate' then
   -- the limiter is idle, rather than never.
   local interval, burst = a, b
   local tat = math.max(tonumber(redis.call('GET', KEYS[1] .. ':tat') or '0'), now)
+  -- A limit changed at run time: the units still owed are counted at the new rate, so that a rate
+  -- raised from 1/s to 1,000/s does not first wait out the second the old rate had booked.
+  local booked = tonumber(redis.call('GET', KEYS[1] .. ':interval') or '0')
+  if booked > 0 and booked ~= interval and tat > now then tat = now + (tat - now) / booked * interval end
   for i = 5, #ARGV, 2 do
     local cost = tonumber(ARGV[i + 1])
     local next_tat = tat + cost * interval
@@ -45,6 +49,7 @@ if kind == 'rate' then
     -- '%.17g': Lua's tostring keeps 14 digits, 0.1 ms of a unix-ms time, which at thousands of
     -- units per second would let each call's fraction of a millisecond round away.
     redis.call('SET', KEYS[1] .. ':tat', string.format('%.17g', tat), 'PX', math.ceil(tat - now) + 60000)
+    redis.call('SET', KEYS[1] .. ':interval', string.format('%.17g', interval), 'PX', math.ceil(tat - now) + 60000)
   end
 elseif kind == 'concurrency' then
   local holders = KEYS[1] .. ':holders'

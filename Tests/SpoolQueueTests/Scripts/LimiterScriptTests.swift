@@ -46,6 +46,16 @@ import SpoolSupport
         #expect((299...301).contains(admitted), "admitted \(admitted)")
     }
 
+    @Test func aRateChangedAtRunTimeCountsWhatIsOwedAtTheNewRate() async throws {
+        let f = try QueueFixture()
+        let now = SystemClock().nowMillis()
+        // 1 per second books the next second; raised to 1,000 per second (burst 10), the one unit
+        // still owed takes 1 ms, not the rest of that second.
+        #expect(try await acquire(f, "s", now: now, ["rate", "1000", "1"], [("a", 1)]) == (1, 0))
+        let requests = (0..<20).map { ("b\($0)", 1) }
+        #expect(try await acquire(f, "s", now: now + 10, ["rate", "1", "10"], requests).0 == 9)
+    }
+
     @Test func aShortHoldNeverShortensTheExpiryOfLongerHeldSlots() async throws {
         let f = try QueueFixture()
         let now = SystemClock().nowMillis()
