@@ -115,10 +115,14 @@ public final class Acker: Sendable {
     }
 
     /// Hands leased jobs back to pending without using an attempt (shutdown).
-    public func requeue(_ jobs: [Job]) async {
-        if jobs.isEmpty { return }
+    /// Returns, per job, whether the hand-back landed (false: the lease was lost, or Redis could not
+    /// be reached in time).
+    @discardableResult
+    public func requeue(_ jobs: [Job]) async -> [Bool] {
+        if jobs.isEmpty { return [] }
         let calls = jobs.map { keys.requeueCall($0.queue, id: $0.id, token: $0.leaseToken) }
-        _ = await runWithRetry(calls, giveUpAfter: lease)
+        guard let replies = await runWithRetry(calls, giveUpAfter: lease) else { return jobs.map { _ in false } }
+        return replies.map { $0.int == 1 }
     }
 
     /// Sends a batch as one pipeline, then logs and reports each settlement.

@@ -78,7 +78,7 @@ public final class WorkerService: Service {
         let buffer = JobBuffer(concurrency: options.concurrency, prefetch: options.prefetch)
         let overrides = LimitOverrides()
         _ = try? await overrides.refresh(redis: redis, keys: keys)
-        let limiter = RateLimiter(redis: redis, keys: keys, catalog: catalog, clock: clock, overrides: overrides, logger: logger)
+        let limiter = RateLimiter(redis: redis, keys: keys, catalog: catalog, clock: clock, lease: settings.lease, overrides: overrides, logger: logger)
         let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
                           lease: options.lease, logger: logger, observers: observers, limiter: limiter,
                           onSettled: { job, landed in leases.remove(job); limiter.settled(job, landed: landed) })
@@ -209,8 +209,8 @@ public final class WorkerService: Service {
         signal.close()
         await fetchLoopDone.wait()
         if !notStarted.isEmpty {
-            await acker.requeue(notStarted)
-            for job in notStarted { leases.remove(job); limiter.settled(job) }
+            let landed = await acker.requeue(notStarted)
+            for (job, landed) in zip(notStarted, landed) { leases.remove(job); limiter.settled(job, landed: landed) }
         }
         let deadline = monotonicNow() + options.shutdownGrace
         while slots.liveCount > 0 && monotonicNow() < deadline {
@@ -225,7 +225,7 @@ public final class WorkerService: Service {
         acker.stop()
         // Whatever is still leased (cut off, or fetched while stopping) goes back to pending, unrun.
         let left = leases.all
-        await acker.requeue(left)
-        for job in left { leases.remove(job); limiter.settled(job) }
+        let landed = await acker.requeue(left)
+        for (job, landed) in zip(left, landed) { leases.remove(job); limiter.settled(job, landed: landed) }
     }
 }

@@ -30,16 +30,20 @@ public final class RateLimiter: Sendable {
     public let overrides: LimitOverrides
     private let logger: Logger
     /// Concurrency slots this worker holds, by job id, to give back when the job settles, with how
-    /// long each hold lasts (the heartbeat renews it while the job is here).
-    private let held = Mutex<[String: (keys: [String], holdMs: Int64)]>([:])
+    /// long each hold lasts (the heartbeat renews it while the job is here) and the lease they were
+    /// taken under (a stale run's settle must not drop a newer run's record).
+    private let held = Mutex<[String: (keys: [String], holdMs: Int64, token: String)]>([:])
+    /// Heartbeats renew holds every third of this; a hold outlasts at least one whole lease.
+    private let lease: Duration
     /// When this process last recorded each limiter in `limits:seen`, for stats.
     private let recorded = Mutex<[String: Int64]>([:])
     static let recordEvery: Int64 = 10_000
     /// Lua's unpack() has a stack limit.
     static let requestsPerCall = 250
 
-    public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock,
+    public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock, lease: Duration,
                 overrides: LimitOverrides = LimitOverrides(), logger: Logger) {
+        self.lease = lease
         self.redis = redis
         self.keys = keys
         self.catalog = catalog
@@ -72,64 +76,73 @@ public final class RateLimiter: Sendable {
         var refusedBy: [Int: (claim: LimitClaim, retryAt: Int64)] = [:]
         var active = Array(candidates.indices)
         var stage = 0
-        while !active.isEmpty {
-            var groups: [String: [Int]] = [:]
-            var order: [String] = []
-            for index in active {
-                guard stage < claims[index].count else { continue }
-                let key = claims[index][stage].key
-                if groups[key] == nil { order.append(key) }
-                groups[key, default: []].append(index)
-            }
-            if order.isEmpty { break }
-            var calls: [ScriptCall] = []
-            var members: [[Int]] = []
-            for key in order {
-                let group = groups[key]!
-                for start in stride(from: 0, to: group.count, by: Self.requestsPerCall) {
-                    let part = Array(group[start..<min(start + Self.requestsPerCall, group.count)])
-                    let first = claims[part[0]][stage]
-                    // Kinds may share a key: the longest hold among them, so no slot expires under a running job.
-                    let longest = part.map { hold(for: candidates[$0]) }.max()!
-                    var arguments = [String(now)] + first.scriptParameters(hold: longest)
-                    for index in part {
-                        arguments.append(candidates[index].id)
-                        arguments.append(String(claims[index][stage].cost))
-                    }
-                    calls.append(ScriptCall(Scripts.limitAcquire, keys: [keys.limiter(key)], arguments: arguments))
-                    members.append(part)
-                }
-            }
-            let replies = try await redis.run(calls)
-            var next: [Int] = []
-            for (reply, part) in zip(replies, members) {
-                let answer = try reply.checked("EVALSHA limit_acquire.lua").array ?? []
-                let admitted = answer.first?.int ?? 0
-                let retryAt = Int64(answer.count > 1 ? answer[1].int ?? 0 : 0)
-                for (offset, index) in part.enumerated() {
-                    let claim = claims[index][stage]
-                    if offset < admitted {
-                        granted[index].append(claim)
-                        next.append(index)
-                    } else {
-                        refusedBy[index] = (claim, max(retryAt, now + 1))
-                    }
-                }
-            }
-            active = next
-            stage += 1
-        }
-        let passed = candidates.indices.filter { refusedBy[$0] == nil }
-        admission.admitted += passed.map { candidates[$0] }
+        var passed: [Int] = []
+        var waitStarted = false
         do {
+            while !active.isEmpty {
+                var groups: [String: [Int]] = [:]
+                var order: [String] = []
+                for index in active {
+                    guard stage < claims[index].count else { continue }
+                    let key = claims[index][stage].key
+                    if groups[key] == nil { order.append(key) }
+                    groups[key, default: []].append(index)
+                }
+                if order.isEmpty { break }
+                var calls: [ScriptCall] = []
+                var members: [[Int]] = []
+                for key in order {
+                    let group = groups[key]!
+                    for start in stride(from: 0, to: group.count, by: Self.requestsPerCall) {
+                        let part = Array(group[start..<min(start + Self.requestsPerCall, group.count)])
+                        let first = claims[part[0]][stage]
+                        // Kinds may share a key: the longest hold among them, so no slot expires under a running job.
+                        let longest = part.map { hold(for: candidates[$0]) }.max()!
+                        var arguments = [String(now)] + first.scriptParameters(hold: longest)
+                        for index in part {
+                            arguments.append(candidates[index].id)
+                            arguments.append(String(claims[index][stage].cost))
+                        }
+                        calls.append(ScriptCall(Scripts.limitAcquire, keys: [keys.limiter(key)], arguments: arguments))
+                        members.append(part)
+                    }
+                }
+                let replies = try await redis.run(calls)
+                var next: [Int] = []
+                // Every grant is read before an error is thrown, so that the refund below covers them all.
+                var failure: (any Error)?
+                for (reply, part) in zip(replies, members) {
+                    let answer: [RedisReply]
+                    do { answer = try reply.checked("EVALSHA limit_acquire.lua").array ?? [] } catch { failure = failure ?? error; continue }
+                    let admitted = answer.first?.int ?? 0
+                    let retryAt = Int64(answer.count > 1 ? answer[1].int ?? 0 : 0)
+                    for (offset, index) in part.enumerated() {
+                        let claim = claims[index][stage]
+                        if offset < admitted {
+                            granted[index].append(claim)
+                            next.append(index)
+                        } else {
+                            refusedBy[index] = (claim, max(retryAt, now + 1))
+                        }
+                    }
+                }
+                if let failure { throw failure }
+                active = next
+                stage += 1
+            }
+            passed = candidates.indices.filter { refusedBy[$0] == nil }
+            waitStarted = true
             admission.waiting = try await wait(candidates: candidates, refusedBy: refusedBy, granted: granted, now: now)
         } catch {
-            // The worker hands every job back: what the admitted ones were granted goes back too, as
-            // far as Redis can be reached (a slot it cannot take back expires with its hold).
-            let refunds = passed.flatMap { index in granted[index].map { refundCall($0, job: candidates[index], now: now) } }
+            // The worker hands every job back, so what any job was granted goes back too, as far as
+            // Redis can be reached (a slot it cannot take back lapses with its hold). Once wait() has
+            // started, it has refunded the refused jobs' grants itself.
+            let refunds = candidates.indices.filter { !waitStarted || refusedBy[$0] == nil }
+                .flatMap { index in granted[index].map { refundCall($0, job: candidates[index], now: now) } }
             _ = try? await redis.run(refunds)
             throw error
         }
+        admission.admitted += passed.map { candidates[$0] }
         remember(passed.map { (candidates[$0], granted[$0]) })
         do {
             try await record(candidates: candidates, claims: claims, now: now)
@@ -143,9 +156,11 @@ public final class RateLimiter: Sendable {
         ScriptCall(Scripts.limitRefund, keys: [keys.limiter(claim.key)], arguments: [String(now)] + claim.refundParameters + [job.id, String(claim.cost)])
     }
 
-    /// A concurrency slot outlives its holder by this much if the worker dies without giving it back.
+    /// How long a concurrency slot lasts without a renewal: the kind's timeout plus 5 s, and never
+    /// less than a lease, so that heartbeats (three per lease) renew it in time. A dead worker's slot
+    /// comes back this long after its last beat.
     private func hold(for job: Job) -> Duration {
-        (catalog[job.kind]?.timeout ?? .seconds(30)) + .seconds(5)
+        max((catalog[job.kind]?.timeout ?? .seconds(30)) + .seconds(5), lease)
     }
 
     /// Refused jobs wait in their limiter's list; what other limiters granted them is given back.
@@ -188,7 +203,8 @@ public final class RateLimiter: Sendable {
             return keys.isEmpty ? nil : (job.id, keys, hold(for: job).milliseconds)
         }
         if slots.isEmpty { return }
-        held.withLock { for (id, keys, holdMs) in slots { $0[id] = (keys, holdMs) } }
+        let tokens = Dictionary(admitted.map { ($0.0.id, $0.0.leaseToken) }, uniquingKeysWith: { $1 })
+        held.withLock { for (id, keys, holdMs) in slots { $0[id] = (keys, holdMs, tokens[id] ?? "") } }
     }
 
     /// Called with each heartbeat: the slots of jobs still here (waiting in the buffer or running) are
@@ -238,7 +254,12 @@ public final class RateLimiter: Sendable {
     /// a job waiting for it. When the settle did not land (the lease was lost, and another worker may
     /// run the job now under the same slot, which is keyed by job id), the slot is left to expire.
     public func settled(_ job: Job, landed: Bool = true) {
-        guard let slots = held.withLock({ $0.removeValue(forKey: job.id)?.keys }), landed else { return }
+        let slots = held.withLock { held -> [String]? in
+            guard let entry = held[job.id], entry.token == job.leaseToken else { return nil }
+            held[job.id] = nil
+            return entry.keys
+        }
+        guard let slots, landed else { return }
         let redis = self.redis, keys = self.keys, clock = self.clock, logger = self.logger
         Task {
             do {
