@@ -35,4 +35,10 @@ public struct APIContext: RequestContext {
         }
         return principal
     }
+
+    /// The operator, for what every tenant shares (queues, limits); a tenant's key, even an admin
+    /// one, gets 403 `operator_only` saying `why`.
+    func requireOperator(_ why: String) throws(APIError) {
+        guard try require(.admin).isOperator else { throw APIError(status: 403, code: "operator_only", message: why) }
+    }
 }

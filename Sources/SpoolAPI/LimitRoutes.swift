@@ -8,6 +8,7 @@ import SpoolSupport
 /// Limits are shared by every tenant, like queues, so only the operator changes them.
 struct LimitRoutes: Sendable {
     let services: APIServices
+    static let operatorOnly = "limits are shared by all tenants; only the operator key changes them"
 
     func register(on router: RouterGroup<APIContext>) {
         router.get("/limits") { _, context in try await show(context) }
@@ -26,7 +27,7 @@ struct LimitRoutes: Sendable {
     }
 
     private func set(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireOperator(context)
+        try context.requireOperator(Self.operatorOnly)
         var request = request
         let body = try await RequestBody.json(&request, limit: 4096)
         guard let key = body["key"]?.stringValue else { throw APIError.invalid("key", "key: required, a limit key or a declared template such as sms:sender:{from}") }
@@ -42,19 +43,12 @@ struct LimitRoutes: Sendable {
     }
 
     private func clear(_ request: Request, _ context: APIContext) async throws -> Response {
-        try requireOperator(context)
+        try context.requireOperator(Self.operatorOnly)
         guard let key = request.uri.queryParameters.get("key"), !key.isEmpty else {
             throw APIError.invalid("key", "key: required query parameter, the key or template given to PUT /v1/limits")
         }
         guard try await services.admin.clearLimit(key) else { throw APIError.notFound("run-time limit for '\(key.prefix(200))'") }
         return APIResponse.json(200, .object(["key": .string(key), "cleared": .bool(true)]))
-    }
-
-    private func requireOperator(_ context: APIContext) throws {
-        let principal = try context.require(.admin)
-        guard principal.isOperator else {
-            throw APIError(status: 403, code: "operator_only", message: "limits are shared by all tenants; only the operator key changes them")
-        }
     }
 
     static func json(_ state: LimiterState) -> JSONValue {

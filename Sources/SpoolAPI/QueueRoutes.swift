@@ -38,10 +38,7 @@ struct QueueRoutes: Sendable {
 
     /// Queues are shared by every tenant, so only the operator may stop or start one.
     private func setPaused(_ context: APIContext, _ paused: Bool) async throws -> Response {
-        let principal = try context.require(.admin)
-        guard principal.isOperator else {
-            throw APIError(status: 403, code: "operator_only", message: "queues are shared by all tenants; only the operator key pauses or resumes one")
-        }
+        try context.requireOperator("queues are shared by all tenants; only the operator key pauses or resumes one")
         let name = context.parameters.get("queue") ?? ""
         guard try await services.admin.queues().contains(name) else { throw APIError.notFound("queue \(name.prefix(64))") }
         if paused { try await services.admin.pause(queue: name) } else { try await services.admin.resume(queue: name) }

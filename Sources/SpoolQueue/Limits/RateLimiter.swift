@@ -32,7 +32,8 @@ public final class RateLimiter: Sendable {
     /// Concurrency slots this worker holds, by job id, to give back when the job settles, with how
     /// long each hold lasts (the heartbeat renews it while the job is here) and the lease they were
     /// taken under (a stale run's settle must not drop a newer run's record).
-    private let held = Mutex<[String: (keys: [String], holdMs: Int64, token: String)]>([:])
+    private let held = Mutex<[String: HeldSlots]>([:])
+    private typealias HeldSlots = (keys: [String], holdMs: Int64, token: String)
     /// Heartbeats renew holds every third of this; a hold outlasts at least one whole lease.
     private let lease: Duration
     /// When this process last recorded each limiter in `limits:seen`, for stats.
@@ -198,13 +199,14 @@ public final class RateLimiter: Sendable {
     }
 
     private func remember(_ admitted: [(Job, [LimitClaim])]) {
-        let slots = admitted.compactMap { job, claims -> (String, [String], Int64)? in
+        let slots = admitted.compactMap { job, claims -> (id: String, entry: HeldSlots)? in
             let keys = claims.filter { if case .concurrency = $0.spec { return true }; return false }.map(\.key)
-            return keys.isEmpty ? nil : (job.id, keys, hold(for: job).milliseconds)
+            if keys.isEmpty { return nil }
+            let entry: HeldSlots = (keys, hold(for: job).milliseconds, job.leaseToken)
+            return (job.id, entry)
         }
         if slots.isEmpty { return }
-        let tokens = Dictionary(admitted.map { ($0.0.id, $0.0.leaseToken) }, uniquingKeysWith: { $1 })
-        held.withLock { for (id, keys, holdMs) in slots { $0[id] = (keys, holdMs, tokens[id] ?? "") } }
+        held.withLock { for slot in slots { $0[slot.id] = slot.entry } }
     }
 
     /// Called with each heartbeat: the slots of jobs still here (waiting in the buffer or running) are
