@@ -28,7 +28,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
-        .target(name: "SpoolSupport"),
+        .target(name: "SpoolSupport", resources: [.embedInCode("Resources/phone_zones.tsv")]),
         .systemLibrary(name: "CLibpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "SpoolHTTP", dependencies: ["CCurl", "SpoolSupport"]),
@@ -51,6 +51,8 @@ let package = Package(
                 .embedInCode("Migrations/0002_tenants_and_api_keys.sql"),
                 .embedInCode("Migrations/0003_tenant_paused_by.sql"),
                 .embedInCode("Migrations/0004_sms.sql"),
+                .embedInCode("Migrations/0005_job_result_outcomes.sql"),
+                .embedInCode("Migrations/0006_sender_numbers.sql"),
             ]
         ),
         .target(
@@ -136,7 +138,10 @@ let package = Package(
         .testTarget(name: "SpoolRedisTests", dependencies: ["SpoolRedis", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolStoreTests", dependencies: ["SpoolStore", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
-        .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "SpoolHTTP", "TestSupport"]),
+        .testTarget(
+            name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "SpoolHTTP", "TestSupport"],
+            exclude: ["Fixtures"]   // read from the source tree by path (#filePath), not bundled
+        ),
         .testTarget(
             name: "SpoolHTTPTests",
             dependencies: ["SpoolHTTP", "SpoolSandbox", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]

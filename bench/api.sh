@@ -17,23 +17,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "building (release)"
-swift build -c release >"$dir/build.log" 2>&1 || { tail -40 "$dir/build.log"; exit 1; }
-redis_port="$(free_port)"; start_redis "$dir/redis" "$redis_port"
-pg_port="$(free_port)"; start_postgres "$dir/postgres" "$pg_port"
-export REDIS_URL="redis://127.0.0.1:$redis_port/0" DATABASE_URL="postgres://spool@127.0.0.1:$pg_port/spool" SPOOL_LOG_LEVEL=warning
-spool=.build/release/spool
-$spool migrate >/dev/null
-tenant="$($spool tenant create bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
-export SPOOL_BENCH_KEY="$($spool key create --tenant "$tenant" --scope enqueue --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
-api_port="$(free_port)"
-$spool api --port "$api_port" >"$dir/api.log" 2>&1 &
-echo $! >"$dir/api.pid"
-for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$api_port/health/live" >/dev/null && break; sleep 0.05; done
-url="http://127.0.0.1:$api_port"
+start_bench_api "$dir"
+export SPOOL_BENCH_KEY="$operator_key"
 # CPU seconds (user + system) a process has used, from /proc: steal-proof, unlike requests per second.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
-api_pid="$(cat "$dir/api.pid")"
 redis_pid="$(cat "$dir/redis/redis.pid")"
 # run_wrk ARGS...: wrk, then the API's and Redis's CPU per request.
 run_wrk() {

@@ -100,3 +100,28 @@ stop_pidfile() {
   fi
   rm -f "$file"
 }
+
+# start_bench_api DIR: for the benchmarks. A release build, a private Redis and PostgreSQL under DIR,
+# migrations, a tenant with an admin key, and `spool api` with an operator key, all on free loopback
+# ports. Sets spool, url, api_port, api_pid, redis_port, tenant, tenant_key and operator_key. The
+# caller stops DIR/api.pid, DIR/redis/redis.pid and DIR/postgres/data/postmaster.pid.
+start_bench_api() {
+  local dir="$1"
+  log "building (release)"
+  swift build -c release >"$dir/build.log" 2>&1 || { tail -40 "$dir/build.log"; exit 1; }
+  redis_port="$(free_port)"; start_redis "$dir/redis" "$redis_port"
+  local pg_port; pg_port="$(free_port)"; start_postgres "$dir/postgres" "$pg_port"
+  export REDIS_URL="redis://127.0.0.1:$redis_port/0" DATABASE_URL="postgres://spool@127.0.0.1:$pg_port/spool" SPOOL_LOG_LEVEL=warning
+  spool=.build/release/spool
+  $spool migrate >/dev/null
+  tenant="$($spool tenant create bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+  tenant_key="$($spool key create --tenant "$tenant" --scope admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+  # The benchmarks enqueue noop, a diagnostic kind only the operator may enqueue.
+  operator_key="bench-operator-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+  api_port="$(free_port)"
+  SPOOL_OPERATOR_KEY="$operator_key" $spool api --port "$api_port" >"$dir/api.log" 2>&1 &
+  echo $! >"$dir/api.pid"
+  api_pid="$(cat "$dir/api.pid")"
+  url="http://127.0.0.1:$api_port"
+  for _ in $(seq 1 200); do curl -sf "$url/health/live" >/dev/null && break; sleep 0.05; done
+}

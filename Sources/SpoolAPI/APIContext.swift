@@ -21,10 +21,13 @@ public struct Principal: Sendable, Equatable {
 public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// The peer's IP address, for limits per client ("unknown" when the channel has none, as in tests).
+    public let clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         principal = nil
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// The principal, which the authenticator set; a route reached without one is refused.

@@ -48,8 +48,10 @@ public struct APIError: Error, Sendable, HTTPResponseError {
     }
 }
 
-/// Turns every error into a JSON answer. Redis or PostgreSQL being away is a 503 (try again), never a
-/// 500; anything else unexpected is logged and answered as a 500 without internals.
+/// Turns every error into a JSON answer. Only Redis or PostgreSQL being away (a connection, a pool or
+/// a "not now" reply) is a 503 (try again); data PostgreSQL refuses is a 422, a constraint a 409;
+/// anything else (a script error, a bad statement: a bug) is logged and answered as a 500 without
+/// internals.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = APIContext
     let logger: Logger
@@ -69,12 +71,20 @@ struct ErrorMiddleware: RouterMiddleware {
             let code = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "http_\(error.status.code)"
             let message = error.status == .notFound ? "no route \(request.method.rawValue) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
             return APIResponse.json(error.status.code, APIError(status: error.status.code, code: code, message: message).json)
-        } catch let error as RedisError {
+        } catch let error as RedisError where error.isConnectionError || error.isTransientReply {
             logger.warning("request failed on Redis", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return APIResponse.json(503, APIError(status: 503, code: "unavailable", message: "Redis is unavailable; try again").json)
-        } catch let error as PostgresError {
+        } catch let error as PostgresError where error.code == .connection || error.code == .poolTimeout || error.isTransient {
             logger.warning("request failed on PostgreSQL", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return APIResponse.json(503, APIError(status: 503, code: "unavailable", message: "PostgreSQL is unavailable; try again").json)
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+            // Data PostgreSQL cannot store (a NUL byte, a number out of range): the request's fault.
+            // Routes that know the field or line say so themselves; this is the last resort.
+            logger.notice("request refused by PostgreSQL as bad data", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            return APIResponse.json(422, APIError.invalid("(body)", "a value cannot be stored: \(error.message.prefix(200))").json)
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("23") == true {
+            logger.notice("request conflicts with stored data", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            return APIResponse.json(409, APIError(status: 409, code: "conflict", message: "conflicts with stored data: \(error.message.prefix(200))").json)
         } catch {
             logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return APIResponse.json(500, APIError(status: 500, code: "internal", message: "internal error").json)

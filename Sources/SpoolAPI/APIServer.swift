@@ -21,6 +21,13 @@ struct APIServices: Sendable {
     let clock: any WallClock
     /// Queues a producer may name: those the kinds in Jobs/ declare, and those the config weighs.
     let declaredQueues: Set<String>
+
+    /// What an enqueue answers as the job's status: the new job's, or for a repeated idempotency key
+    /// the stored job's state now (it may have run, or be scheduled when this request was not).
+    func status(of result: EnqueueResult) async throws -> String {
+        if result.created { return result.scheduled ? "scheduled" : "pending" }
+        return try await admin.job(result.id)?.state ?? "unknown"
+    }
 }
 
 /// The enqueue API (`spool api`): thin routes over the same Enqueuer and QueueAdmin the CLI uses.
@@ -30,14 +37,19 @@ public struct APIServer: Sendable {
         public var port = 8080
         /// A key that acts across tenants (SPOOL_OPERATOR_KEY); nil: none.
         public var operatorKey: String?
-        /// Checks delivery receipts' signatures (TWILIO_AUTH_TOKEN; the sandbox's token by default).
-        public var twilioAuthToken = "sandbox-auth-token"
+        /// Checks delivery receipts' signatures (TWILIO_AUTH_TOKEN, or the sandbox's in sandbox mode);
+        /// nil: receipts are refused, never checked against a public token.
+        public var twilioAuthToken: String?
         /// This API's address as providers reach it (SPOOL_PUBLIC_URL): receipts are signed over it.
         public var publicURL = "http://127.0.0.1:8080"
         /// How national numbers in imports are read (SPOOL_DEFAULT_REGION).
         public var defaultRegion = "US"
         /// What one SMS segment costs, in cents (SPOOL_SMS_SEGMENT_CENTS).
         public var segmentCents = 1
+        /// Failed authentications one client address may make at once, then per second, before its
+        /// unknown keys are refused with 429 without a database read.
+        public var failedAuthenticationBurst = 100
+        public var failedAuthenticationsPerSecond = 10.0
         public init() {}
     }
 
@@ -67,7 +79,9 @@ public struct APIServer: Sendable {
         router.get("/v1/openapi.json") { _, _ in document.response() }
         TwilioWebhookRoutes(services: services, authToken: configuration.twilioAuthToken, publicURL: configuration.publicURL).register(on: router)
         let v1 = router.group("/v1")
-            .add(middleware: Authenticator(tenants: services.tenants, operatorKey: configuration.operatorKey, cache: KeyCache()))
+            .add(middleware: Authenticator(tenants: services.tenants, operatorKey: configuration.operatorKey, cache: KeyCache(),
+                                           failures: FailedAuthentications(burst: configuration.failedAuthenticationBurst,
+                                                                           perSecond: configuration.failedAuthenticationsPerSecond)))
         JobRoutes(services: services).register(on: v1)
         BulkRoutes(services: services).register(on: v1)
         QueueRoutes(services: services).register(on: v1)
@@ -75,6 +89,7 @@ public struct APIServer: Sendable {
         DeadRoutes(services: services).register(on: v1)
         TenantRoutes(services: services).register(on: v1)
         SMSRoutes(services: services, defaultRegion: configuration.defaultRegion, segmentCents: configuration.segmentCents).register(on: v1)
+        NumberRoutes(services: services).register(on: v1)
         return router
     }
 

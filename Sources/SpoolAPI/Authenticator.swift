@@ -7,11 +7,29 @@ import Synchronization
 /// Finds who is asking from `Authorization: Bearer <key>`: the operator key from configuration, or a
 /// tenant's key from PostgreSQL. Answers are cached for two seconds, so a busy API does not read
 /// PostgreSQL per request; a revoked key therefore stops working within two seconds.
+///
+/// Made-up keys cost a database read each, so failed authentications are limited per client
+/// address (`FailedAuthentications`): past the limit, unknown keys are refused with 429 before any
+/// read, while keys already known good keep working.
 struct Authenticator: RouterMiddleware {
     typealias Context = APIContext
     let tenants: TenantStore
     let operatorKey: String?
     let cache: KeyCache
+    let failures: FailedAuthentications
+
+    init(tenants: TenantStore, operatorKey: String?, cache: KeyCache, failures: FailedAuthentications = FailedAuthentications()) {
+        self.tenants = tenants
+        self.operatorKey = operatorKey
+        self.cache = cache
+        self.failures = failures
+    }
+
+    /// Compares in constant time whatever the lengths: both sides are hashed to 32 bytes first, so
+    /// neither the key's length nor its first differing byte shows in the timing.
+    static func isOperatorKey(_ key: String, _ operatorKey: String) -> Bool {
+        HMACSHA1.equal(SHA256.digest(Array(key.utf8)), SHA256.digest(Array(operatorKey.utf8)))
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -21,15 +39,25 @@ struct Authenticator: RouterMiddleware {
             throw APIError.unauthorized("the Authorization header must be 'Bearer <key>'")
         }
         let key = String(header.dropFirst(7))
-        if let operatorKey, HMACSHA1.equal(Array(key.utf8), Array(operatorKey.utf8)) {
+        let address = context.clientAddress
+        if let operatorKey, Self.isOperatorKey(key, operatorKey) {
             context.principal = .operator
-        } else if APIKeySecret.id(in: key) == nil {
-            // Not shaped like a key: refused without touching the cache or the database.
-            throw APIError.unauthorized("invalid or revoked API key")
-        } else if let principal = try await cache.principal(for: key, lookup: { try await tenants.authenticate($0).map(Principal.tenant) }) {
-            context.principal = principal
+        } else if let known = cache.known(key) {
+            context.principal = known
         } else {
-            throw APIError.unauthorized("invalid or revoked API key")
+            if !cache.wasGood(key), let wait = failures.refusal(for: address) {
+                var error = APIError(status: 429, code: "too_many_failed_authentications",
+                                     message: "too many failed authentications from \(address); try again in \(wait) s")
+                error.headers = [("Retry-After", String(wait))]
+                throw error
+            }
+            // Not shaped like a key: refused without touching the cache or the database.
+            guard APIKeySecret.id(in: key) != nil,
+                  let principal = try await cache.principal(for: key, lookup: { try await tenants.authenticate($0).map(Principal.tenant) }) else {
+                failures.record(address)
+                throw APIError.unauthorized("invalid or revoked API key")
+            }
+            context.principal = principal
         }
         return try await next(request, context)
     }
@@ -44,6 +72,32 @@ final class KeyCache: Sendable {
     private let capacity = 10_000
 
     init(ttl: Duration = .seconds(2)) { self.ttl = ttl }
+
+    /// The principal of a key looked up recently and found good, without a lookup.
+    func known(_ key: String) -> Principal? {
+        let now = monotonicNow()
+        guard let entry = entries.withLock({ $0[key] }), entry.expires > now else { return nil }
+        return entry.principal
+    }
+
+    /// Keys found good in the last ten minutes (by their SHA-256): looked up again when their entry
+    /// expires (a revoked key stops working), but never held back by their address's failures, so an
+    /// attacker sharing a client's address cannot lock that client out.
+    private let good = Mutex<[[UInt8]: Duration]>([:])
+    static let goodFor: Duration = .seconds(600)
+
+    func wasGood(_ key: String) -> Bool {
+        let now = monotonicNow()
+        return good.withLock { $0[SHA256.digest(Array(key.utf8))].map { $0 > now } ?? false }
+    }
+
+    private func rememberGood(_ key: String, now: Duration) {
+        good.withLock { good in
+            if good.count >= capacity { good = good.filter { $0.value > now } }
+            if good.count >= capacity { good.removeAll(keepingCapacity: true) }
+            good[SHA256.digest(Array(key.utf8))] = now + Self.goodFor
+        }
+    }
 
     func principal(for key: String, lookup: (String) async throws -> Principal?) async throws -> Principal? {
         let now = monotonicNow()
@@ -60,6 +114,48 @@ final class KeyCache: Sendable {
             }
             entries[key] = Entry(principal: principal, expires: now + ttl)
         }
+        if principal != nil { rememberGood(key, now: now) }
         return principal
+    }
+}
+
+/// Failed authentications per client address, as a token bucket: `burst` at once, then `perSecond`.
+/// Past it, unknown keys from that address are refused (429) before any database read. The table
+/// holds at most `capacity` addresses; when full, those whose buckets are full again go first.
+final class FailedAuthentications: Sendable {
+    private struct Bucket { var tokens: Double; var updated: Duration }
+    private let buckets = Mutex<[String: Bucket]>([:])
+    let burst: Double
+    let perSecond: Double
+    private let capacity = 10_000
+
+    init(burst: Int = 100, perSecond: Double = 10) {
+        self.burst = Double(burst)
+        self.perSecond = perSecond
+    }
+
+    private func refilled(_ bucket: Bucket, now: Duration) -> Double {
+        min(burst, bucket.tokens + (now - bucket.updated).secondsDouble * perSecond)
+    }
+
+    /// Seconds to wait before this address may fail again, or nil when it may try now.
+    func refusal(for address: String) -> Int? {
+        let now = monotonicNow()
+        guard let bucket = buckets.withLock({ $0[address] }) else { return nil }
+        let tokens = refilled(bucket, now: now)
+        if tokens >= 1 { return nil }
+        return max(1, Int(((1 - tokens) / perSecond).rounded(.up)))
+    }
+
+    func record(_ address: String) {
+        let now = monotonicNow()
+        buckets.withLock { buckets in
+            if buckets[address] == nil, buckets.count >= capacity {
+                buckets = buckets.filter { refilled($0.value, now: now) < burst }
+                if buckets.count >= capacity { buckets.removeAll(keepingCapacity: true) }
+            }
+            let tokens = buckets[address].map { refilled($0, now: now) } ?? burst
+            buckets[address] = Bucket(tokens: max(0, tokens - 1), updated: now)
+        }
     }
 }

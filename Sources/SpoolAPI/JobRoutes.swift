@@ -26,7 +26,7 @@ struct JobRoutes: Sendable {
         do { result = try await services.enqueuer.enqueue(job) } catch let error as EnqueueError { throw APIError.invalid(error.field, error.message) }
         return APIResponse.json(result.created ? 202 : 200, .object([
             "id": .string(result.id), "queue": .string(result.queue),
-            "status": .string(result.scheduled ? "scheduled" : "pending"), "duplicate": .bool(!result.created),
+            "status": .string(try await services.status(of: result)), "duplicate": .bool(!result.created),
         ]))
     }
 

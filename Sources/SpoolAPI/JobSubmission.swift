@@ -58,6 +58,7 @@ enum JobSubmission {
         }
         var request = EnqueueRequest(kind: kind, args: args, queue: queue, runAt: runAt, idempotencyKey: idempotencyKey, tenant: tenant)
         request.parsedArgs = parsedArgs
+        request.producer = principal.isOperator ? .operator : .tenant
         return request
     }
 

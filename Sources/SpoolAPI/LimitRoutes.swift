@@ -17,9 +17,26 @@ struct LimitRoutes: Sendable {
     }
 
     private func show(_ context: APIContext) async throws -> Response {
-        _ = try context.require(.read)
-        let limiters = try await services.admin.limiters()
-        let overrides = try await services.admin.limitOverrides()
+        let principal = try context.require(.read)
+        var limiters = try await services.admin.limiters()
+        var overrides = try await services.admin.limitOverrides()
+        if let tenant = principal.tenantID {
+            // A tenant sees the limiters on its own keys only: its tenant id, or a sender number it owns.
+            let numbers = Set(try await services.pool.withConnection { db in
+                try db.query("SELECT number FROM sender_numbers WHERE tenant_id = $1", [tenant]).rows.compactMap { try $0.string("number") }
+            })
+            func owns(_ key: String, template: String) -> Bool {
+                guard let values = (try? LimitKeyTemplate(template))?.values(in: key), !values.isEmpty else { return false }
+                if let owner = values["tenant"], owner != tenant { return false }
+                if let from = values["from"], !numbers.contains(from) { return false }
+                return values["tenant"] != nil || values["from"] != nil
+            }
+            limiters = limiters.filter { owns($0.key, template: $0.template) }
+            // Run-time settings for a template apply to every tenant alike; one for a single key only to its owner.
+            overrides = overrides.filter { key, _ in
+                key.contains("{") || limiters.contains { $0.key == key }
+            }
+        }
         return APIResponse.json(200, .object([
             "limiters": .array(limiters.map(Self.json)),
             "overrides": .object(overrides.mapValues(\.json)),

@@ -32,11 +32,15 @@ public final class SpoolClient: Sendable {
     /// key returns the first job's id with `created == false`.
     public func enqueue(_ kind: String, args: String = "{}", queue: String? = nil, runAtMs: Int64? = nil,
                         idempotencyKey: String? = nil, tenant: String? = nil) async throws -> EnqueueResult {
-        try await enqueuer.enqueue(EnqueueRequest(kind: kind, args: args, queue: queue, runAt: runAtMs, idempotencyKey: idempotencyKey, tenant: tenant))
+        var request = EnqueueRequest(kind: kind, args: args, queue: queue, runAt: runAtMs, idempotencyKey: idempotencyKey, tenant: tenant)
+        request.producer = .operator
+        return try await enqueuer.enqueue(request)
     }
 
-    /// Enqueues many jobs; each gets its own result, and a bad one never stops the others.
+    /// Enqueues many jobs; each gets its own result, and a bad one never stops the others. A service
+    /// with this client is trusted like the operator: it may enqueue any kind but Spool's own
+    /// (`"enqueue": "internal"`, such as `send`).
     public func enqueue(batch: [EnqueueRequest]) async throws -> [Result<EnqueueResult, EnqueueError>] {
-        try await enqueuer.enqueue(batch: batch)
+        try await enqueuer.enqueue(batch: batch.map { var request = $0; request.producer = .operator; return request })
     }
 }

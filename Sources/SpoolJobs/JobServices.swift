@@ -6,9 +6,10 @@ import SpoolPostgres
 public struct JobServices: Sendable {
     public var postgres: PostgresPool?
     public var http: HTTPClient
-    public var twilio: TwilioConfiguration
+    /// nil when neither credentials nor the sandbox mode are set: send jobs then wait (see TwilioConfiguration).
+    public var twilio: TwilioConfiguration?
 
-    public init(postgres: PostgresPool?, http: HTTPClient, twilio: TwilioConfiguration) {
+    public init(postgres: PostgresPool?, http: HTTPClient, twilio: TwilioConfiguration?) {
         self.postgres = postgres
         self.http = http
         self.twilio = twilio

@@ -53,6 +53,11 @@ public final class PostgresConnection {
     public func query(_ sql: String, _ parameters: [any PostgresBindable] = []) throws(PostgresError) -> PostgresResult {
         guard let connection else { throw PostgresError(.connection, "connection to \(url) is closed", query: sql) }
         let texts = parameters.map(\.postgresText)
+        // libpq takes parameters as C strings: a NUL byte would silently cut the value short. Refused
+        // instead, as PostgreSQL refuses NUL in text (22021), so callers see bad input, not truncation.
+        if let index = texts.firstIndex(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError(.server, "parameter $\(index + 1) contains a NUL byte, which text cannot hold", sqlState: "22021", query: sql)
+        }
         let result: OpaquePointer? = withCStrings(texts) { pointers in
             PQexecParams(connection, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
         }

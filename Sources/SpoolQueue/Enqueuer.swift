@@ -13,6 +13,19 @@ public struct EnqueueRequest: Sendable {
     public var tenant: String?
     /// `args` already parsed, when the caller has it (the API parsed the whole body): saves a parse.
     public var parsedArgs: JSONValue?
+    /// Who asks: checked against the kind's `enqueue` policy. Spool's own code by default; the API and
+    /// the CLI say who their caller is.
+    public var producer: Producer = .spool
+
+    /// Who enqueues a job (see `EnqueuePolicy`).
+    public enum Producer: Sendable, Equatable {
+        /// A tenant's API key.
+        case tenant
+        /// The operator key or the `spool` CLI.
+        case `operator`
+        /// Spool's own code: campaigns, replies, reminders, follow-ups.
+        case spool
+    }
 
     public init(kind: String, args: String = "{}", queue: String? = nil, runAt: Int64? = nil, idempotencyKey: String? = nil, tenant: String? = nil) {
         self.kind = kind
@@ -86,6 +99,14 @@ public final class Enqueuer: Sendable {
     func prepare(_ request: EnqueueRequest, now: Int64) throws(EnqueueError) -> Prepared {
         guard let spec = catalog[request.kind] else {
             throw EnqueueError(field: "kind", "unknown kind '\(request.kind.prefix(80))'; declared kinds: \(catalog.kinds.joined(separator: ", "))")
+        }
+        switch (spec.enqueue, request.producer) {
+        case (.internal, .tenant), (.internal, .operator):
+            throw EnqueueError(field: "kind", "'\(request.kind)' jobs are created by Spool itself (campaigns, replies, reminders), not enqueued directly")
+        case (.operator, .tenant):
+            throw EnqueueError(field: "kind", "'\(request.kind)' is a diagnostic kind only the operator may enqueue")
+        default:
+            break
         }
         let args: JSONValue
         if let parsed = request.parsedArgs {

@@ -78,10 +78,27 @@ public struct JobKindCatalog: Sendable {
                     throw SpoolConfigError("\(file): field 'args.\(name).type': '\(typeName)' is not one of \(ArgumentSchema.FieldType.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 let required = try field.bool("required") ?? false
+                var declared = ArgumentSchema.Field(type: type, required: required)
+                if type == .integer || type == .number {
+                    declared.minimum = try field.number("minimum", range: -1e15...1e15, integer: type == .integer)
+                    declared.maximum = try field.number("maximum", range: -1e15...1e15, integer: type == .integer)
+                    if let low = declared.minimum, let high = declared.maximum, low > high {
+                        throw SpoolConfigError("\(file): field 'args.\(name).maximum': \(high.compact) is below the minimum \(low.compact)")
+                    }
+                }
+                if type == .string {
+                    declared.maxLength = try field.number("max_length", range: 1...16_777_216, integer: true).map { Int($0) }
+                }
                 try field.finish()
-                schema.fields[name] = .init(type: type, required: required)
+                schema.fields[name] = declared
             }
             spec.arguments = schema
+        }
+        if let policy = try reader.string("enqueue") {
+            guard let known = EnqueuePolicy(rawValue: policy) else {
+                throw SpoolConfigError("\(file): field 'enqueue': '\(policy)' is not one of \(EnqueuePolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            spec.enqueue = known
         }
         if let limits = try reader.array("limits") {
             spec.limits = try limits.enumerated().map { index, value in

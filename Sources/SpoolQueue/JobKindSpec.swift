@@ -12,6 +12,8 @@ public struct JobKindSpec: Sendable, Equatable {
     public var arguments: ArgumentSchema
     /// Limiters a job of this kind must pass before it runs, in order (see RateLimiter).
     public var limits: [LimitDeclaration]
+    /// Who may enqueue it through the API and the CLI (`"enqueue"` in the declaration).
+    public var enqueue: EnqueuePolicy = .tenants
 
     public init(kind: String, queue: String = "default", timeout: Duration = .seconds(30), maxAttempts: Int = 25,
                 backoff: Backoff = .polynomial, idempotencyTTL: Duration = .seconds(86_400),
@@ -27,6 +29,18 @@ public struct JobKindSpec: Sendable, Equatable {
     }
 }
 
+/// Who may enqueue a kind from outside Spool. Jobs whose arguments Spool must be able to trust (a
+/// `send` names the message row and the sender whose limiter it books) are created only by Spool
+/// itself; diagnostics with side effects (`noop`) only by the operator.
+public enum EnqueuePolicy: String, Sendable, CaseIterable {
+    /// Any key with the enqueue scope, for its own tenant.
+    case tenants
+    /// Only the operator key (and Spool itself).
+    case `operator`
+    /// Only Spool's own code (campaigns, replies, reminders); never `POST /v1/jobs`.
+    case `internal`
+}
+
 /// The declared arguments of a kind: each field's JSON type and whether it must be present.
 /// Producers are checked against it before anything is enqueued.
 public struct ArgumentSchema: Sendable, Equatable {
@@ -34,9 +48,29 @@ public struct ArgumentSchema: Sendable, Equatable {
     public struct Field: Sendable, Equatable {
         public var type: FieldType
         public var required: Bool
-        public init(type: FieldType, required: Bool) {
+        /// Bounds of an integer or number (`"minimum"`, `"maximum"`).
+        public var minimum: Double?
+        public var maximum: Double?
+        /// Most UTF-8 bytes of a string (`"max_length"`).
+        public var maxLength: Int?
+        public init(type: FieldType, required: Bool, minimum: Double? = nil, maximum: Double? = nil, maxLength: Int? = nil) {
             self.type = type
             self.required = required
+            self.minimum = minimum
+            self.maximum = maximum
+            self.maxLength = maxLength
+        }
+
+        /// What is wrong with a value of the right type, or nil.
+        func problem(with value: JSONValue) -> String? {
+            if let number = value.numberValue {
+                if let minimum, number < minimum { return "\(value.text.prefix(40)) is below the minimum \(minimum.compact)" }
+                if let maximum, number > maximum { return "\(value.text.prefix(40)) is above the maximum \(maximum.compact)" }
+            }
+            if let maxLength, let text = value.stringValue, text.utf8.count > maxLength {
+                return "\(text.utf8.count) bytes; at most \(maxLength)"
+            }
+            return nil
         }
     }
     public var fields: [String: Field] = [:]
@@ -59,6 +93,8 @@ public struct ArgumentSchema: Sendable, Equatable {
             }
             if !field.type.accepts(value) {
                 problems.append("args.\(name): expected \(field.type.rawValue), got \(value.typeName) \(value.text.prefix(40))")
+            } else if let problem = field.problem(with: value) {
+                problems.append("args.\(name): \(problem)")
             }
         }
         if !allowsOtherFields {

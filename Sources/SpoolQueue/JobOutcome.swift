@@ -20,6 +20,9 @@ public enum JobOutcome: Sendable, Equatable {
 
     public static let completed = JobOutcome.completed(result: nil)
 
+    /// Every label, as `job_results.outcome`'s check constraint lists them (a test compares the two).
+    public static let labels = ["completed", "retry", "snoozed", "dead", "throttled", "quota_exhausted"]
+
     /// A short word for logs and metrics.
     public var label: String {
         switch self {

@@ -180,25 +180,54 @@ public final class WorkerService: Service {
     }
 
     /// 3. The jobs that may run now; the others wait for their limiters, or die when their limit keys
-    /// cannot be filled in. When the limiters cannot be asked, the jobs go back unrun: a limit is never
-    /// skipped.
+    /// cannot be filled in. When Redis cannot be reached, the jobs go back unrun: a limit is never
+    /// skipped. When the limiters fail for another reason (a script error a job's values provoke),
+    /// each job is asked about on its own, so that the one that fails is isolated (see `isolate`)
+    /// and the others go on: no batch is ever handed back to be fetched again in a loop.
     private func admit(_ jobs: [Job], limiter: RateLimiter, acker: Acker, leases: LeaseTable) async -> [Job] {
         do {
-            let admission = try await limiter.admit(jobs)
-            // Those not waiting and not admitted lost their lease meanwhile: no longer this worker's.
-            let kept = Set(admission.admitted.map(\.id) + admission.malformed.map(\.job.id))
-            for job in jobs where !kept.contains(job.id) { leases.remove(job) }
-            for (job, reason) in admission.malformed { acker.submit(job, .dead(reason: reason), duration: .zero) }
-            return admission.admitted
-        } catch {
-            if !((error as? RedisError)?.isConnectionError ?? false) {
-                logger.error("rate limit check failed; handing the jobs back", metadata: ["error": "\(error)"])
-            }
-            await acker.requeue(jobs)
-            for job in jobs { leases.remove(job) }
+            return try await admitted(jobs, limiter: limiter, acker: acker, leases: leases)
+        } catch let error as RedisError where error.isConnectionError {
+            await handBack(jobs, acker: acker, leases: leases)
             try? await Task.sleep(for: .milliseconds(100))
             return []
+        } catch {
+            if jobs.count == 1 {
+                await isolate(jobs[0], error: error, acker: acker)
+                return []
+            }
+            logger.warning("rate limit check failed for a batch; asking for each job on its own", metadata: ["jobs": "\(jobs.count)", "error": "\(error)"])
+            var runnable: [Job] = []
+            for job in jobs { runnable += await admit([job], limiter: limiter, acker: acker, leases: leases) }
+            return runnable
         }
+    }
+
+    private func admitted(_ jobs: [Job], limiter: RateLimiter, acker: Acker, leases: LeaseTable) async throws -> [Job] {
+        let admission = try await limiter.admit(jobs)
+        // Those not waiting and not admitted lost their lease meanwhile: no longer this worker's.
+        let kept = Set(admission.admitted.map(\.id) + admission.malformed.map(\.job.id))
+        for job in jobs where !kept.contains(job.id) { leases.remove(job) }
+        for (job, reason) in admission.malformed { acker.submit(job, .dead(reason: reason), duration: .zero) }
+        return admission.admitted
+    }
+
+    /// A job whose limit check fails on its own: an error reply from Redis (a script refusing the
+    /// job's values) will fail the same way again, so the job is dead with the reason; anything else
+    /// is retried with the kind's backoff, using an attempt, so that it ends in the dead set too if it
+    /// never passes.
+    private func isolate(_ job: Job, error: any Error, acker: Acker) async {
+        let scriptRefused = (error as? RedisError).map { $0.code == .server && !$0.isTransientReply } ?? false
+        logger.error("rate limit check failed for one job; isolating it", metadata: ["job_id": "\(job.id)", "kind": "\(job.kind)", "error": "\(error)"])
+        let outcome: JobOutcome = scriptRefused
+            ? .dead(reason: "the rate limiter refused this job's values: \(error)")
+            : .retry(error: "the rate limit check failed: \(error)")
+        acker.submit(job, outcome, duration: .zero)
+    }
+
+    private func handBack(_ jobs: [Job], acker: Acker, leases: LeaseTable) async {
+        await acker.requeue(jobs)
+        for job in jobs { leases.remove(job) }
     }
 
     private func drain(buffer: JobBuffer, signal: WorkSignal, slots: SlotPool, leases: LeaseTable, acker: Acker, limiter: RateLimiter,

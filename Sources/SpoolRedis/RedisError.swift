@@ -31,6 +31,9 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     /// True when the failure is about reaching Redis rather than about the command itself.
     public var isConnectionError: Bool { code == .connection || code == .timeout }
 
+    /// An error reply that says "not now" rather than "never" (see `RedisReply.isTransientError`).
+    public var isTransientReply: Bool { code == .server && RedisReply.error(message).isTransientError }
+
 
     public var description: String {
         if let command { return "redis \(code) error in \(command): \(message)" }

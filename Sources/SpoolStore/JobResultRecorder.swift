@@ -82,18 +82,11 @@ public final class JobResultRecorder: SettleObserver, Service {
             }
             if batch.isEmpty { return }
             do {
-                let count = try await pool.transaction { db in
-                    try db.copy(into: "job_results", columns: Self.columns, rows: batch.lazy.map(\.values))
-                }
+                let count = try await write(batch)
                 written.add(count, ordering: .relaxed)
                 if failing.exchange(false, ordering: .relaxed) {
                     logger.notice("job results reach PostgreSQL again")
                 }
-            } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true || error.sqlState?.hasPrefix("23") == true {
-                // The rows themselves are refused (bad data, a constraint): retrying would block every
-                // later batch behind them.
-                dropped.add(batch.count, ordering: .relaxed)
-                logger.error("job results refused by PostgreSQL; batch dropped", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
             } catch {
                 // PostgreSQL is away, read-only, out of disk, timing out...: keep the batch and try again.
                 buffer.withLock { $0.insert(contentsOf: batch, at: 0) }
@@ -104,6 +97,33 @@ public final class JobResultRecorder: SettleObserver, Service {
             }
         }
     }
+
+    /// Rows dropped because PostgreSQL refused them (bad data, a constraint), or to bound memory.
+    public var droppedCount: Int { dropped.load(ordering: .relaxed) }
+
+    /// Writes `rows` in one COPY. When PostgreSQL refuses the rows themselves (a constraint, bad data),
+    /// the batch is split in halves and each written on its own, down to single rows, so that only the
+    /// refused rows are dropped (logged, with the reason), never their neighbours: a handful of extra
+    /// round trips, and only when something is wrong. Other errors are thrown: the caller keeps the rows.
+    private func write(_ rows: ArraySlice<Row>) async throws -> Int {
+        do {
+            return try await pool.transaction { db in
+                try db.copy(into: "job_results", columns: Self.columns, rows: rows.lazy.map(\.values))
+            }
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true || error.sqlState?.hasPrefix("23") == true {
+            if rows.count == 1 {
+                dropped.add(1, ordering: .relaxed)
+                let row = rows.first!.values
+                logger.error("a job result was refused by PostgreSQL and dropped",
+                             metadata: ["job_id": "\(row[0] ?? "")", "outcome": "\(row[5] ?? "")", "error": "\(error)"])
+                return 0
+            }
+            let middle = rows.startIndex + rows.count / 2
+            return try await write(rows[..<middle]) + write(rows[middle...])
+        }
+    }
+
+    private func write(_ rows: [Row]) async throws -> Int { try await write(rows[...]) }
 
     /// Unix ms as a timestamptz literal in UTC (COPY text format).
     static func timestamp(_ millis: Int64) -> String {

@@ -10,6 +10,9 @@ public struct SMSEncoding: Sendable, Equatable {
     /// Septets for GSM-7, UTF-16 code units for UCS-2.
     public let units: Int
     public let segments: Int
+    /// The most segments one message may take: Twilio refuses longer bodies (1,600 characters), and
+    /// `Jobs/send.json` bounds the cost a send books on its sender's limiter by it.
+    public static let maximumSegments = 10
 
     public init(body: String) {
         var septets = 0

@@ -31,7 +31,9 @@ extension Runtime {
         }
         let environment = currentEnvironment()
         let twilio = TwilioConfiguration.fromEnvironment(environment)
-        configuration.twilioAuthToken = twilio.authToken
+        configuration.twilioAuthToken = twilio?.authToken
+        if let twilio, twilio.usesSandbox { logger.warning("\(TwilioConfiguration.sandboxWarning)") }
+        if twilio == nil { logger.warning("\(TwilioConfiguration.missingReason): delivery receipts (/v1/webhooks/twilio/status) are refused") }
         configuration.publicURL = environment["SPOOL_PUBLIC_URL"] ?? "http://\(host):\(port)"
         configuration.defaultRegion = environment["SPOOL_DEFAULT_REGION"] ?? "US"
         configuration.segmentCents = Int(environment["SPOOL_SMS_SEGMENT_CENTS"] ?? "") ?? 1

@@ -55,7 +55,7 @@ struct BenchSMSCommand: AsyncParsableCommand {
 
             // 2. Launch.
             let store = CampaignStore(pool: pool, enqueuer: enqueuer)
-            let campaign = try await store.create(tenantID: big.id, name: "bench launch", sender: "55555", body: "Hi {{first_name}}, your code is {{code}}")
+            let campaign = try await store.create(tenantID: big.id, name: "bench launch", sender: try await Self.registerSender(pool: pool, tenant: big.id), body: "Hi {{first_name}}, your code is {{code}}")
             started = monotonicNow()
             let launch = try await store.launch(id: campaign.id)
             print("launch: \(launch.queued) messages queued and \(launch.enqueued) jobs enqueued in \(String(format: (monotonicNow() - started).secondsDouble)) s (target ≤ 10 s for 100,000)")
@@ -66,12 +66,13 @@ struct BenchSMSCommand: AsyncParsableCommand {
             // 3. End to end through one worker process.
             let small = try await tenants.create(name: "bench send", timezone: "UTC")
             created.append(small.id)
+            let sender = try await Self.registerSender(pool: pool, tenant: small.id)
             _ = try await ContactImporter(pool: pool).run(tenantID: small.id, csv: Self.csv(count: send, offset: 5_000_000, zone: zone), dryRun: false)
             try await admin.setLimit("sms:sender:{from}", .rate(units: 1_000_000, period: .seconds(1), burst: 10_000))
             try await admin.setLimit("sms:account:{tenant}", .concurrency(max: 100_000))
             var sandboxConfiguration = SandboxServer.Configuration()
             sandboxConfiguration.port = 0
-            sandboxConfiguration.faults = [.object(["latency_ms": .number(Double(latency)), "sender_rates": .object(["55555": .number(1_000_000)]),
+            sandboxConfiguration.faults = [.object(["latency_ms": .number(Double(latency)), "sender_rates": .object([sender: .number(1_000_000)]),
                                                     "max_concurrent_requests": .number(Double(concurrency * 2)),
                                                     "callback_delay_ms": .number(600_000)])]
             let sandbox = try SandboxServer(configuration: sandboxConfiguration, logger: runtime.logger)
@@ -80,11 +81,11 @@ struct BenchSMSCommand: AsyncParsableCommand {
             defer { sandboxTask.cancel() }
             while sandboxPort.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
             try await admin.pause(queue: "sms")
-            let sms = try await store.create(tenantID: small.id, name: "bench send", sender: "55555", body: "Hi {{first_name}}, your code is {{code}}")
+            let sms = try await store.create(tenantID: small.id, name: "bench send", sender: sender, body: "Hi {{first_name}}, your code is {{code}}")
             _ = try await store.launch(id: sms.id)
             var environment = ["SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
                                "SPOOL_JOBS_DIR": runtime.settings.jobsDirectory, "DATABASE_URL": runtime.settings.databaseURL ?? "",
-                               "TWILIO_BASE_URL": "http://127.0.0.1:\(sandboxPort.withLock { $0 })", "SPOOL_RECORD_RESULTS": "0"]
+                               "SPOOL_SANDBOX_URL": "http://127.0.0.1:\(sandboxPort.withLock { $0 })", "SPOOL_RECORD_RESULTS": "0"]
             if let config = common.config { environment["SPOOL_CONFIG"] = config }
             let worker = try ChildProcess([ChildProcess.currentExecutable, "worker", "--queues", "sms", "--concurrency", String(concurrency)], environment: environment)
             try await waitForBenchWorker(admin)
@@ -145,6 +146,16 @@ struct BenchSMSCommand: AsyncParsableCommand {
         }
     }
 
+    /// A short code for the tenant's campaigns, one no tenant holds yet: campaigns send only from their
+    /// tenant's own numbers, and a short code is one the sandbox lets through at 100 per second.
+    static func registerSender(pool: PostgresPool, tenant: String) async throws -> String {
+        let numbers = SenderNumbers(pool: pool)
+        for _ in 0..<100 {
+            do { return try await numbers.add(String(Int.random(in: 100_000...999_999)), tenantID: tenant).number } catch SenderNumberError.conflict(_) { continue }
+        }
+        throw SpoolCommandError("no free short code found for the bench's sender after 100 tries")
+    }
+
     static func csv(count: Int, offset: Int, zone: String) -> [UInt8] {
         var text = "phone,first_name,timezone,consent,code\n"
         text.reserveCapacity(count * 48)
@@ -155,7 +166,7 @@ struct BenchSMSCommand: AsyncParsableCommand {
     private func cleanUp(pool: PostgresPool, tenants: [String], redis: RedisClient, prefix: String) async throws {
         try await pool.withConnection { connection in
             for tenant in tenants {
-                for table in ["events", "messages", "budget_spend", "campaigns", "do_not_contact", "contacts", "api_keys", "tenants"] {
+                for table in ["events", "messages", "budget_spend", "campaigns", "do_not_contact", "contacts", "api_keys", "sender_numbers", "tenants"] {
                     try connection.query("DELETE FROM \(table) WHERE \(table == "tenants" ? "id" : "tenant_id") = $1", [tenant])
                 }
             }

@@ -24,6 +24,11 @@ struct DevCommand: AsyncParsableCommand {
     @Option(name: .customLong("api-port"), help: "Port of the enqueue API, served when DATABASE_URL is set (0: do not serve it).") var apiPort = 8080
 
     func run() async throws {
+        // `spool dev` is the explicit sandbox mode: providers without credentials go to the sandbox
+        // it runs (TwilioConfiguration), and every process it starts says so at start.
+        if sandboxPort != 0, (currentEnvironment()["SPOOL_SANDBOX_URL"] ?? "").isEmpty {
+            setenv("SPOOL_SANDBOX_URL", "http://127.0.0.1:\(sandboxPort)", 1)
+        }
         let runtime = try Runtime.load(common, checkHandlers: true)
         let observers = try runtime.settleObservers()
         let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: try runtime.handlers(),

@@ -31,7 +31,8 @@ struct EnqueueCommand: AsyncParsableCommand {
             try await enqueueFile(file, enqueuer: enqueuer, runAt: runAt)
             return
         }
-        let request = EnqueueRequest(kind: kind, args: args, queue: queue, runAt: runAt, idempotencyKey: idempotencyKey)
+        var request = EnqueueRequest(kind: kind, args: args, queue: queue, runAt: runAt, idempotencyKey: idempotencyKey)
+        request.producer = .operator
         do {
             let result = try await enqueuer.enqueue(request)
             print(result.id)
@@ -86,7 +87,9 @@ struct EnqueueCommand: AsyncParsableCommand {
             lineNumber += 1
             let line = String(cString: linePointer!).trimmed
             if line.isEmpty { continue }
-            batch.append(EnqueueRequest(kind: kind, args: line, queue: queue, runAt: runAt))
+            var request = EnqueueRequest(kind: kind, args: line, queue: queue, runAt: runAt)
+            request.producer = .operator
+            batch.append(request)
             batchLines.append(lineNumber)
             if batch.count >= 10_000 { try await flush() }
             if lineNumber >= nextProgress {

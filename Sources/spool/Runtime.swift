@@ -69,12 +69,13 @@ struct Runtime {
     }
 
     /// The handlers of a worker, with PostgreSQL when DATABASE_URL is set and the provider client
-    /// (the sandbox when no Twilio credentials are set).
+    /// (the sandbox only in sandbox mode, SPOOL_SANDBOX_URL).
     func handlers() throws -> [any JobHandler] {
         let postgres = settings.databaseURL == nil ? nil : try self.postgres(size: 8)
         let twilio = TwilioConfiguration.fromEnvironment()
         if postgres == nil { logger.warning("DATABASE_URL is not set: send jobs wait until a worker with PostgreSQL takes them") }
-        if twilio.usesSandbox { logger.notice("no Twilio credentials set: SMS go to the sandbox provider", metadata: ["url": "\(twilio.baseURL)"]) }
+        if let twilio, twilio.usesSandbox { logger.warning("\(TwilioConfiguration.sandboxWarning)", metadata: ["url": "\(twilio.baseURL)"]) }
+        if twilio == nil, catalog["send"] != nil { logger.error("\(TwilioConfiguration.missingReason); send jobs wait until it is") }
         return JobRegistry.handlers(JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio))
     }
 

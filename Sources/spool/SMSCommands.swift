@@ -26,15 +26,18 @@ struct ContactsCommand: AsyncParsableCommand {
             let region = currentEnvironment()["SPOOL_DEFAULT_REGION"] ?? "US"
             let quiet = json
             let report = try await withSMS(common) { pool, _ in
-                try await ContactImporter(pool: pool, defaultRegion: region).run(tenantID: tenant, csv: Array(data), dryRun: dryRun, stopList: stopList) { rows in
+                var importer = ContactImporter(pool: pool, defaultRegion: region)
+                importer.maximumRejections = 10_000  // the operator's own terminal: list more than the API does
+                return try await importer.run(tenantID: tenant, csv: Array(data), dryRun: dryRun, stopList: stopList) { rows in
                     if !quiet { printError("  \(rows) rows written") }
                 }
             }
             if json { print(jsonText(report)); return }
             for rejection in report.rejected { print("line \(rejection.line): \(rejection.reason)") }
+            if report.rejectedTruncated { print("... and \(report.rejectedTotal - report.rejected.count) more rejected lines") }
             print("\(report.rows) rows: \(report.valid) valid (\(report.inserted) new, \(report.updated) updated, \(report.duplicates) duplicates merged), "
-                  + "\(report.rejected.count) rejected\(dryRun ? " (dry run: nothing written)" : "")")
-            if !report.rejected.isEmpty { throw ExitCode(2) }
+                  + "\(report.rejectedTotal) rejected\(dryRun ? " (dry run: nothing written)" : "")")
+            if report.rejectedTotal > 0 { throw ExitCode(2) }
         }
     }
 }
@@ -49,7 +52,7 @@ struct CampaignCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @Option(help: "Tenant id.") var tenant: String
         @Option(help: "The campaign's name.") var name: String
-        @Option(help: "Sender: an E.164 number, a short code or a messaging service sid.") var from: String
+        @Option(help: "Sender: one of the tenant's numbers (`spool number add`): E.164, a short code or a messaging service sid.") var from: String
         @Option(help: "Message template: {{first_name}}, {{last_name}} and custom fields.") var body: String
         @Flag(help: "Print {\"id\": ...} as JSON.") var json = false
 

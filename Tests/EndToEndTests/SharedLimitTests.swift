@@ -15,7 +15,7 @@ import Testing
         try """
         {"kind": "noop", "queue": "default", "timeout_seconds": \(timeoutSeconds),
          "retry": {"max_attempts": 5, "backoff": "constant", "delay_seconds": 0.05},
-         "args": {"from": {"type": "string"}, "sleep_ms": {"type": "integer"}, "notify": {"type": "boolean"}, "mark": {"type": "boolean"}},
+         "args": {"from": {"type": "string", "max_length": 64}, "sleep_ms": {"type": "integer"}, "notify": {"type": "boolean"}, "mark": {"type": "boolean"}},
          "limits": \(limits)}
         """.write(toFile: folder + "/noop.json", atomically: true, encoding: .utf8)
         // Every handler of the binary must be declared: the other kinds come as the repository has them.

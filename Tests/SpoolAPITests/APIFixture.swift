@@ -34,6 +34,8 @@ struct APIFixture: Sendable {
         let read: String
         let enqueue: String
         let admin: String
+        /// A short code of the tenant's own, registered: campaigns send only from their tenant's numbers.
+        let sender: String
     }
 
     init(kinds: [JobKindSpec] = [QueueFixture.noop], configure: (inout APIServer.Configuration) -> Void = { _ in }) async throws {
@@ -46,15 +48,27 @@ struct APIFixture: Sendable {
         server = APIServer(configuration: configuration, redis: queue.redis, pool: pool, settings: queue.settings, catalog: queue.catalog,
                            logger: TestEnvironment.logger)
         tenants = TenantStore(pool: pool, admin: queue.admin)
-        a = try await Self.makeTenant("Tenant A", tenants)
-        b = try await Self.makeTenant("Tenant B", tenants)
+        a = try await Self.makeTenant("Tenant A", tenants, pool)
+        b = try await Self.makeTenant("Tenant B", tenants, pool)
     }
 
-    private static func makeTenant(_ name: String, _ tenants: TenantStore) async throws -> TenantKeys {
+    private static func makeTenant(_ name: String, _ tenants: TenantStore, _ pool: PostgresPool) async throws -> TenantKeys {
         let tenant = try await tenants.create(name: name, timezone: "Europe/Paris")
         return TenantKeys(id: tenant.id, read: try await tenants.createKey(tenantID: tenant.id, scope: .read).key,
                           enqueue: try await tenants.createKey(tenantID: tenant.id, scope: .enqueue).key,
-                          admin: try await tenants.createKey(tenantID: tenant.id, scope: .admin).key)
+                          admin: try await tenants.createKey(tenantID: tenant.id, scope: .admin).key,
+                          sender: try await registerSender(pool, tenant: tenant.id))
+    }
+
+    /// Registers a short code no tenant holds yet to `tenant` and returns it. Every test shares one
+    /// database, so no two tenants can send from the same number (55555 once); a short code is what the
+    /// sandbox lets through at 100 per second, as 55555 was.
+    static func registerSender(_ pool: PostgresPool, tenant: String) async throws -> String {
+        let numbers = SenderNumbers(pool: pool)
+        for _ in 0..<100 {
+            do { return try await numbers.add(String(Int.random(in: 100_000...999_999)), tenantID: tenant).number } catch SenderNumberError.conflict(_) { continue }
+        }
+        throw TestFailure("no free short code after 100 tries")
     }
 
     /// Runs `body` against the routes in process (Hummingbird's router test mode) or over a real socket.

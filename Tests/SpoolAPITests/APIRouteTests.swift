@@ -31,7 +31,7 @@ import Testing
     @Test func theLongestValidCampaignFitsTheBodyLimit() async throws {
         let f = try await APIFixture()
         let emoji = #"\ud83d\ude0d"#
-        let json = #"{"name": ""# + String(repeating: emoji, count: 200) + #"", "from": "55555", "body": ""#
+        let json = #"{"name": ""# + String(repeating: emoji, count: 200) + #"", "from": ""# + f.a.sender + #"", "body": ""#
             + String(repeating: emoji, count: 1_600) + #""}"#
         #expect(json.utf8.count > 20_000)
         try await f.test { client in

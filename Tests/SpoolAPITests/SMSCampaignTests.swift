@@ -58,7 +58,7 @@ import Testing
         _ = try await importer.run(tenantID: f.a.id, csv: Array("phone\n+14155552001\n".utf8), dryRun: false, stopList: true)
 
         let store = CampaignStore(pool: f.pool, enqueuer: f.queue.enqueuer)
-        let campaign = try await store.create(tenantID: f.a.id, name: "Spring", sender: "55555", body: "Hi {{first_name}}, see you in {{city}}!")
+        let campaign = try await store.create(tenantID: f.a.id, name: "Spring", sender: f.a.sender, body: "Hi {{first_name}}, see you in {{city}}!")
         let launch = try await store.launch(id: campaign.id)
         #expect(launch.queued == 22 && launch.skipped == 2 && launch.enqueued == 22)
         // Launching again changes nothing.

@@ -25,17 +25,18 @@ import Testing
         let messages = 2_000
         let port = try LocalServer.freePort()
         let sandbox = try await RunningSandbox.start()
-        try await sandbox.setFaults(#"{"latency_ms": 50, "jitter_ms": 20, "sender_rates": {"55555": 100000}}"#)
         let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds) {
             $0.port = port
             $0.publicURL = "http://127.0.0.1:\(port)"
+            $0.twilioAuthToken = RunningSandbox.authToken
         }
         let zone = SMSCampaignTests.daytimeZone()
         let csv = (["phone,first_name,timezone,consent"] + (0..<messages).map { "+1415\(CivilTime.pad(2_000_000 + $0, 7)),C\($0),\(zone),yes" })
             .joined(separator: "\n")
+        try await sandbox.setFaults(#"{"latency_ms": 50, "jitter_ms": 20, "sender_rates": {"\#(f.a.sender)": 100000}}"#)
         #expect(try await ContactImporter(pool: f.pool).run(tenantID: f.a.id, csv: Array(csv.utf8), dryRun: false).inserted == messages)
         let store = CampaignStore(pool: f.pool, enqueuer: f.queue.enqueuer)
-        let campaign = try await store.create(tenantID: f.a.id, name: "Chaos", sender: "55555", body: "Hello {{first_name}}")
+        let campaign = try await store.create(tenantID: f.a.id, name: "Chaos", sender: f.a.sender, body: "Hello {{first_name}}")
         #expect(try await store.launch(id: campaign.id).queued == messages)
         // 100 per second: the campaign sends for about 20 s, so the kills below land while it is
         // still sending even when this busy test process reads the counts late. (At 200/s a CI run

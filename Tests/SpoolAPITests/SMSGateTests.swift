@@ -36,14 +36,14 @@ import Testing
     /// Imports `csv` for tenant A, launches a campaign, and returns the message ids by phone.
     func launch(_ w: World, csv: String, body: String = "Hello {{first_name}}") async throws -> (campaign: String, ids: [String: String]) {
         _ = try await ContactImporter(pool: w.f.pool).run(tenantID: w.f.a.id, csv: Array(csv.utf8), dryRun: false)
-        let campaign = try await w.store.create(tenantID: w.f.a.id, name: "Gates", sender: "55555", body: body)
+        let campaign = try await w.store.create(tenantID: w.f.a.id, name: "Gates", sender: w.f.a.sender, body: body)
         _ = try await w.store.launch(id: campaign.id)
         let rows = try await w.f.pool.withConnection { try $0.query("SELECT id, to_phone FROM messages WHERE campaign_id = $1", [campaign.id]).rows }
         return (campaign.id, Dictionary(uniqueKeysWithValues: try rows.map { (try $0.string("to_phone")!, try $0.string("id")!) }))
     }
 
     func run(_ w: World, _ messageID: String) async throws -> JobOutcome {
-        let job = Job(id: "job-\(messageID)", queue: "sms", kind: "send", args: #"{"message_id":"\#(messageID)","from":"55555","segments":1}"#,
+        let job = Job(id: "job-\(messageID)", queue: "sms", kind: "send", args: #"{"message_id":"\#(messageID)","from":"\#(w.f.a.sender)","segments":1}"#,
                       attempt: 0, maxAttempts: 5, enqueuedAt: 0, tenant: w.f.a.id, leaseToken: "lease")
         do { return try await w.handler.perform(job, context: w.context) } catch let error as JobError { return .dead(reason: error.message) }
     }
@@ -75,12 +75,19 @@ import Testing
     @Test func quietHoursPostponeToTheRecipientsMorning() async throws {
         let w = world(try await APIFixture(kinds: SMSCampaignTests.repositoryKinds))
         let night = SMSCampaignTests.nightZone()
-        let (_, ids) = try await launch(w, csv: "phone,first_name,timezone,consent\n+14155550200,N,\(night),yes\n")
+        // A contact without a zone of its own: the number's zone decides, never the tenant's (Europe/Paris).
+        // New York, Guam and Paris are never all in the day at once.
+        let byNumber = [("+12125550201", "America/New_York"), ("+16715550201", "Pacific/Guam"), ("+33612345678", "Europe/Paris")]
+        let (phone, numberZone) = byNumber.first { QuietHours().nextAllowed(nowMs: SystemClock().nowMillis(), zone: ZoneInfo.named($0.1)!) != nil }!
+        let (_, ids) = try await launch(w, csv: "phone,first_name,timezone,consent\n+14155550200,N,\(night),yes\n\(phone),M,,yes\n")
         guard case .snooze(let until, let reason) = try await run(w, ids["+14155550200"]!) else { Issue.record("a night send must wait"); return }
         #expect(reason == "quiet hours in \(night)")
         let local = QuietHours().localMinute(until, ZoneInfo.named(night)!)
         #expect(local == 8 * 60)
         #expect(try await status(w, ids["+14155550200"]!).0 == "queued")
+        guard case .snooze(let morning, let why) = try await run(w, ids[phone]!) else { Issue.record("a night send must wait by the number's zone"); return }
+        #expect(why == "quiet hours in \(numberZone)")
+        #expect(QuietHours().localMinute(morning, ZoneInfo.named(numberZone)!) == 8 * 60)
     }
 
     @Test func invalidNumbersDieAndOptOutsAndConsentSkip() async throws {
@@ -137,7 +144,7 @@ import Testing
         let csv = "phone,first_name,timezone,consent\n" + (0..<40).map { "+1415555\(CivilTime.pad(4000 + $0, 4)),X,\(zone),yes" }.joined(separator: "\n")
         _ = try await ContactImporter(pool: f.pool).run(tenantID: tenant.id, csv: Array(csv.utf8), dryRun: false)
         let store = CampaignStore(pool: f.pool, enqueuer: f.queue.enqueuer)
-        let campaign = try await store.create(tenantID: tenant.id, name: "Race", sender: "55555", body: "One segment")
+        let campaign = try await store.create(tenantID: tenant.id, name: "Race", sender: try await APIFixture.registerSender(f.pool, tenant: tenant.id), body: "One segment")
         _ = try await store.launch(id: campaign.id)
         let messages = MessageStore(pool: f.pool)
         let ids = try await f.pool.withConnection { try $0.query("SELECT id FROM messages WHERE campaign_id = $1", [campaign.id]).rows.map { try $0.string("id")! } }
@@ -160,13 +167,13 @@ import Testing
     @Test func aTemplateFieldContactsLackStopsTheLaunch() async throws {
         let w = world(try await APIFixture(kinds: SMSCampaignTests.repositoryKinds))
         _ = try await ContactImporter(pool: w.f.pool).run(tenantID: w.f.a.id, csv: Array("phone,first_name,consent,city\n+14155550400,A,yes,Paris\n+14155550401,B,yes,\n".utf8), dryRun: false)
-        let campaign = try await w.store.create(tenantID: w.f.a.id, name: "T", sender: "55555", body: "Hi {{first_name}} from {{city}}")
+        let campaign = try await w.store.create(tenantID: w.f.a.id, name: "T", sender: w.f.a.sender, body: "Hi {{first_name}} from {{city}}")
         await #expect { try await w.store.launch(id: campaign.id) } throws: { error in
             "\(error)" == "body: {{city}} is empty for 1 contacts (e.g. +14155550401); fill it in or change the template"
         }
         #expect(try await w.f.pool.withConnection { try $0.query("SELECT count(*) AS n FROM messages WHERE campaign_id = $1", [campaign.id]).first?.int("n") } == 0)
         await #expect(throws: ContactImporter.InputError.self) {
-            try await w.store.create(tenantID: w.f.a.id, name: "T", sender: "55555", body: "Hi {{first name}")
+            try await w.store.create(tenantID: w.f.a.id, name: "T", sender: w.f.a.sender, body: "Hi {{first name}")
         }
     }
 

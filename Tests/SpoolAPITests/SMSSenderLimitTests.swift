@@ -12,23 +12,24 @@ import Testing
 /// One sender's limit, shared by three worker processes through Redis, as the provider sees it: the
 /// sandbox counts every request per sender per calendar second. One test at a time: both read time.
 @Suite(.serialized) struct SMSSenderLimitTests {
-    /// A campaign of `messages` from sender 55555, launched under `limit`, and three `spool worker`
+    /// A campaign of `messages` from tenant A's sender, launched under `limit`, and three `spool worker`
     /// processes sending it. The sandbox itself would allow far more: only Spool's limiter holds the pace.
     private func sendWithThreeWorkers(messages: Int, limit: LimitSpec, name: String) async throws
         -> (sandbox: RunningSandbox, workers: [ChildProcess], queued: Int) {
         let port = try LocalServer.freePort()
         let sandbox = try await RunningSandbox.start()
-        try await sandbox.setFaults(#"{"latency_ms": 20, "sender_rates": {"55555": 100000}}"#)
         let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds) {
             $0.port = port
             $0.publicURL = "http://127.0.0.1:\(port)"
+            $0.twilioAuthToken = RunningSandbox.authToken
         }
         let zone = SMSCampaignTests.daytimeZone()
         let csv = (["phone,first_name,timezone,consent"] + (0..<messages).map { "+1415\(CivilTime.pad(3_000_000 + $0, 7)),C\($0),\(zone),yes" })
             .joined(separator: "\n")
+        try await sandbox.setFaults(#"{"latency_ms": 20, "sender_rates": {"\#(f.a.sender)": 100000}}"#)
         _ = try await ContactImporter(pool: f.pool).run(tenantID: f.a.id, csv: Array(csv.utf8), dryRun: false)
         let store = CampaignStore(pool: f.pool, enqueuer: f.queue.enqueuer)
-        let campaign = try await store.create(tenantID: f.a.id, name: name, sender: "55555", body: "Hi {{first_name}}")
+        let campaign = try await store.create(tenantID: f.a.id, name: name, sender: f.a.sender, body: "Hi {{first_name}}")
         try await f.queue.admin.setLimit("sms:sender:{from}", limit)
         let queued = try await store.launch(id: campaign.id).queued
         let logs = FileManager.default.temporaryDirectory.appendingPathComponent("limited-\(f.queue.keys.prefix)").path
@@ -36,9 +37,9 @@ import Testing
         return (sandbox, workers, queued)
     }
 
-    /// The sandbox's requests from sender 55555 per unix second.
+    /// The sandbox's requests from the campaign's sender (the only one this sandbox sees) per unix second.
     private func perSecond(_ counters: JSONValue) -> [Int64: Int] {
-        let seconds = counters["sender_requests_per_second"]?["55555"]?.objectValue ?? [:]
+        let seconds = counters["sender_requests_per_second"]?.objectValue?.values.first?.objectValue ?? [:]
         return Dictionary(uniqueKeysWithValues: seconds.compactMap { key, value in Int64(key).map { ($0, value.intValue ?? 0) } })
     }
 

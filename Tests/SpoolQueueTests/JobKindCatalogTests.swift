@@ -1,5 +1,6 @@
 import Foundation
 import SpoolQueue
+import SpoolSupport
 import Testing
 
 @Suite struct JobKindCatalogTests {
@@ -39,6 +40,14 @@ import Testing
         (#"{"kind": "noop", "limits": [{"key": "s", "rate": 0, "per": "second"}]}"#, "Jobs/noop.json: field 'limits[0]'.rate: expected an integer in 1...1000000000, got 0"),
         (#"{"kind": "noop", "limits": [{"key": "s", "quota": 5, "per": "second"}]}"#, "Jobs/noop.json: field 'limits[0]'.per: \"second\" is not one of minute, hour, day"),
         (#"{"kind": "noop", "limits": [{"key": "s", "concurrency": 2, "cost": 3}]}"#, "Jobs/noop.json: field 'limits[0]'.cost: a concurrency limit counts jobs"),
+        // Values that reach a limiter are bounded by the declaration, or the process does not start.
+        (#"{"kind": "noop", "args": {"n": {"type": "integer"}}, "limits": [{"key": "s", "rate": 2, "per": "second", "cost": "{n}"}]}"#,
+         "Jobs/noop.json: field 'limits[0]'.cost: argument 'n' must declare \"minimum\" >= 1 and \"maximum\""),
+        (#"{"kind": "noop", "args": {"from": {"type": "string"}}, "limits": [{"key": "s:{from}", "rate": 2, "per": "second"}]}"#,
+         "Jobs/noop.json: field 'limits[0]'.key: placeholder {from} in 's:{from}': args.from must declare \"max_length\""),
+        (#"{"kind": "noop", "enqueue": "anyone"}"#, "Jobs/noop.json: field 'enqueue': 'anyone' is not one of tenants, operator, internal"),
+        (#"{"kind": "noop", "args": {"n": {"type": "integer", "minimum": 5, "maximum": 1}}}"#,
+         "Jobs/noop.json: field 'args.n.maximum': 1 is below the minimum 5"),
         (#"{"kind": "noop", "limits": [{"key": "s", "rate": 2, "per": "second", "cost": "{segments}"}]}"#,
          "Jobs/noop.json: field 'limits[0]'.cost: '{segments}' must name an integer argument declared in args"),
         (#"{"kind": "noop", "limits": [{"key": "s", "rate": 2, "per": "second", "brust": 3}]}"#, "Jobs/noop.json: field 'limits[0]'.brust: unknown field"),
@@ -54,7 +63,8 @@ import Testing
 
     @Test func parsesLimitsWithTemplatesAndCosts() throws {
         let spec = try JobKindCatalog.parse("""
-        {"kind": "send", "args": {"from": {"type": "string", "required": true}, "segments": {"type": "integer"}},
+        {"kind": "send", "enqueue": "internal",
+         "args": {"from": {"type": "string", "required": true, "max_length": 32}, "segments": {"type": "integer", "minimum": 1, "maximum": 10}},
          "limits": [{"key": "sms:sender:{from}", "rate": 1, "per": "second", "cost": "{segments}"},
                     {"key": "sms:account:{tenant}", "concurrency": 100},
                     {"key": "tenant:{tenant}:sms:daily", "quota": 10000, "per": "day"}]}
@@ -62,6 +72,11 @@ import Testing
         #expect(spec.limits.map(\.key.text) == ["sms:sender:{from}", "sms:account:{tenant}", "tenant:{tenant}:sms:daily"])
         #expect(spec.limits.map(\.spec) == [.rate(units: 1, period: .seconds(1), burst: 1), .concurrency(max: 100), .quota(units: 10_000, window: .seconds(86_400))])
         #expect(spec.limits[0].cost == .argument("segments"))
+        #expect(spec.enqueue == .internal)
+        #expect(spec.arguments.problems(in: try JSONValue.parse(#"{"from":"+15005550006","segments":99999999}"#))
+                == ["args.segments: 99999999 is above the maximum 10"])
+        #expect(spec.arguments.problems(in: try JSONValue.parse(#"{"from":"\#(String(repeating: "9", count: 33))","segments":0}"#))
+                == ["args.from: 33 bytes; at most 32", "args.segments: 0 is below the minimum 1"])
         #expect(try LimitSpec.parseRate("500/min") == (500, .seconds(60)))
         #expect(throws: SpoolConfigError.self) { try LimitSpec.parseRate("5 per s") }
     }

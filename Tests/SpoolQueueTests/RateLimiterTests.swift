@@ -180,6 +180,45 @@ final class SteppedClock: WallClock {
         try await f.assertDead(id, reason: "malformed args: limit key 'sender:{from}' needs args.from")
     }
 
+    /// A limiter script that fails for one job's key (here its state has the wrong type) isolates that
+    /// job, dead with the reason; the rest of its batch runs, and nothing is fetched again in a loop.
+    @Test func aJobWhoseLimiterFailsIsIsolatedAndTheBatchGoesOn() async throws {
+        let f = try QueueFixture(kinds: [Self.kind([try Self.perSender(.rate(units: 1_000, period: .seconds(1), burst: 100))])])
+        try await f.redis.run("HSET", f.keys.limiter("sender:poison") + ":tat", "not", "a number")
+        let good = try await enqueue(f, ["a", "b", "c", "d"])
+        let poison = try await enqueue(f, ["poison"])[0]
+        let more = try await enqueue(f, ["e", "f"])
+        let handler = LimitedHandler()
+        let worker = RunningWorker(f, handlers: [handler], concurrency: 4)
+        try await waitUntil("the poisoned job to be dead and the others done") {
+            try await f.state(poison) == "dead" && handler.starts().count == 6
+        }
+        try await worker.stop()
+        for id in good + more { #expect(try await f.state(id) == "completed") }
+        try await f.assertDead(poison, reason: "the rate limiter refused this job's values")
+        #expect(try await f.fields(poison)["dead_reason"]?.contains("WRONGTYPE") == true)
+    }
+
+    /// A cost beyond the declared maximum (a job stored before the declaration bounded it, or written
+    /// to Redis by hand) never reaches the limiter: dead, with the reason.
+    @Test func aCostAboveTheDeclaredMaximumIsDeadWithTheReason() async throws {
+        var spec = Self.kind([LimitDeclaration(key: try LimitKeyTemplate("sender:{from}"), spec: .rate(units: 1, period: .seconds(1), burst: 1),
+                                               cost: .argument("segments"))])
+        spec.arguments.fields["segments"] = .init(type: .integer, required: true, minimum: 1, maximum: 10)
+        let f = try QueueFixture(kinds: [spec])
+        // Stored as a producer without the bound would have stored it.
+        var unbounded = spec
+        unbounded.arguments.fields["segments"]?.maximum = nil
+        let old = Enqueuer(redis: f.redis, catalog: JobKindCatalog([unbounded]), keys: f.keys)
+        let id = try await old.enqueue(EnqueueRequest(kind: "limited", args: #"{"from":"s","segments":8999999999999999}"#)).id
+        let other = try await enqueue(f, ["t"], args: #","segments":1"#)[0]
+        let worker = RunningWorker(f, handlers: [LimitedHandler()], concurrency: 2)
+        try await waitUntil("the job to be dead") { try await f.state(id) == "dead" }
+        try await waitUntil("the other to be done") { try await f.state(other) == "completed" }
+        try await worker.stop()
+        try await f.assertDead(id, reason: "malformed args: limit 'sender:{from}' costs args.segments, which must be an integer in 1...10, got 8999999999999999")
+    }
+
     @Test func aJobCostingMoreThanItsQuotaAllowsIsDeadWithTheReason() async throws {
         let quota = LimitDeclaration(key: try LimitKeyTemplate("sender:{from}"), spec: .quota(units: 10, window: .seconds(60)), cost: .fixed(25))
         let f = try QueueFixture(kinds: [Self.kind([quota])])

@@ -45,6 +45,50 @@ import Testing
         #expect(try dead.string("tenant") == nil)
     }
 
+    /// Every outcome a worker settles with is allowed by the table's check, so no row (and no batch
+    /// around it) is refused for its label.
+    @Test func theOutcomeCheckAllowsEveryLabel() async throws {
+        let pool = try await migratedPool()
+        let definition = try await pool.withConnection { db in
+            try db.query("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = 'job_results_outcome_check'").first?.string("d")
+        }
+        let allowed = Set(try #require(definition).split(separator: "'").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) })
+        #expect(allowed == Set(JobOutcome.labels))
+    }
+
+    /// 20,000 settles with throttles, quota stops, snoozes and deaths mixed in: every row arrives.
+    @Test func mixedOutcomesAreAllRecorded() async throws {
+        let pool = try await migratedPool()
+        let recorder = JobResultRecorder(pool: pool, batchSize: 5_000, logger: TestEnvironment.logger)
+        let outcomes: [JobOutcome] = [.completed, .retry(error: "503"), .snooze(until: 0, reason: "quiet hours"), .dead(reason: "21211"),
+                                      .throttled(until: 0, reason: "429"), .quotaExhausted(reason: "insufficient_quota")]
+        for n in 0..<20_000 { recorder.settled(job(n), outcome: outcomes[n % 7 == 0 ? 4 : n % outcomes.count], duration: .milliseconds(1), at: 1_795_305_600_000) }
+        await recorder.flush()
+        #expect(recorder.writtenCount == 20_000)
+        #expect(recorder.droppedCount == 0)
+        let count = try await pool.withConnection { try $0.query("SELECT count(*) AS n FROM job_results").first?.int("n") }
+        #expect(count == 20_000)
+    }
+
+    /// A row PostgreSQL refuses (here by a check this test adds) is dropped alone: the other rows of
+    /// its batch are written.
+    @Test func aRefusedRowDropsOnlyItself() async throws {
+        let pool = try await migratedPool()
+        try await pool.withConnection { try $0.execute("ALTER TABLE job_results ADD CONSTRAINT no_poison CHECK (detail <> 'poison')") }
+        let recorder = JobResultRecorder(pool: pool, batchSize: 1_000, logger: TestEnvironment.logger)
+        for n in 0..<1_000 {
+            let reason = n == 617 ? "poison" : "ok"
+            recorder.settled(job(n), outcome: .dead(reason: reason), duration: .milliseconds(1), at: 1_795_305_600_000)
+        }
+        await recorder.flush()
+        #expect(recorder.writtenCount == 999)
+        #expect(recorder.droppedCount == 1)
+        let missing = try await pool.withConnection { db in
+            try db.query("SELECT count(*) AS n FROM job_results WHERE job_id = 'job-617'").first?.int("n")
+        }
+        #expect(missing == 0)
+    }
+
     @Test func aSnoozeAndACompletionOfOneAttemptAreTwoRows() async throws {
         let pool = try await migratedPool()
         let recorder = JobResultRecorder(pool: pool, logger: TestEnvironment.logger)

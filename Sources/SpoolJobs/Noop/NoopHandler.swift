@@ -13,15 +13,25 @@ public struct NoopHandler: JobHandler {
     //   mark        count each execution in the `noop:runs` hash, to prove exactly-once in tests
     //   notify      push "<job id> <unix ms>" onto the `noop:notify` list when it starts, to time pickup
 
+    /// Entries kept in `noop:notify`: enough for any benchmark's pickup timings.
+    static let notifyKept = 100_000
+
     public init() {}
 
     public func perform(_ job: Job, context: JobContext) async throws -> JobOutcome {
         let args = try JobArguments(job)
+        // What it leaves in Redis is bounded: the lists keep their newest entries, and every key
+        // expires a day after its last use.
         if try args.bool("mark") == true {
-            try await context.redis.run("HINCRBY", "\(context.keys.prefix):noop:runs", job.id, "1")
+            let runs = "\(context.keys.prefix):noop:runs"
+            _ = try await context.redis.pipeline([RedisCommand("HINCRBY", runs, job.id, "1"), RedisCommand("EXPIRE", runs, "86400")])
         }
         if try args.bool("notify") == true {
-            try await context.redis.run("RPUSH", "\(context.keys.prefix):noop:notify", "\(job.id) \(context.clock.nowMillis())")
+            let list = "\(context.keys.prefix):noop:notify"
+            _ = try await context.redis.pipeline([
+                RedisCommand("RPUSH", list, "\(job.id) \(context.clock.nowMillis())"),
+                RedisCommand("LTRIM", list, String(-Self.notifyKept), "-1"), RedisCommand("EXPIRE", list, "86400"),
+            ])
         }
         if let ms = try args.int("sleep_ms"), ms > 0 {
             try await Task.sleep(for: .milliseconds(ms))
@@ -40,7 +50,9 @@ public struct NoopHandler: JobHandler {
     /// Failures use attempts, so the attempt number counts them; snoozes use none, so they are counted apart.
     private func shouldFail(_ job: Job, mode: String, times: Int, context: JobContext) async throws -> Bool {
         guard mode == "snooze" else { return job.attempt < times }
-        let snoozes = try await context.redis.run("HINCRBY", "\(context.keys.prefix):noop:snoozes", job.id, "1").int ?? 0
+        let counts = "\(context.keys.prefix):noop:snoozes"
+        let replies = try await context.redis.pipeline([RedisCommand("HINCRBY", counts, job.id, "1"), RedisCommand("EXPIRE", counts, "86400")])
+        let snoozes = try replies[0].checked("HINCRBY").int ?? 0
         return snoozes <= times
     }
 }

@@ -39,7 +39,17 @@ public struct SendHandler: JobHandler {
         let args = try JobArguments(job)
         guard let messageID = try args.string("message_id") else { throw JobError.malformedArgs("field 'message_id' is missing") }
         guard var message = try await store.context(messageID) else { throw JobError.permanent("no message \(messageID.prefix(64)) in PostgreSQL") }
-        let twilio = TwilioMessages(http: services.http, configuration: services.twilio, clock: context.clock)
+        // The job's limiter was booked with its `from`: it must be this message's sender, and the
+        // message this job's tenant's. Spool writes both (send is an internal kind); a job that
+        // disagrees was forged or corrupted, and sends nothing.
+        guard message.tenantID == job.tenant else {
+            throw JobError.permanent("message \(messageID.prefix(64)) does not belong to this job's tenant")
+        }
+        guard try args.string("from") == message.from else {
+            throw JobError.permanent("args.from does not match the sender of message \(messageID.prefix(64))")
+        }
+        guard let configuration = services.twilio else { return .retry(error: TwilioConfiguration.missingReason, delay: .seconds(60)) }
+        let twilio = TwilioMessages(http: services.http, configuration: configuration, clock: context.clock)
         let now = context.clock.nowMillis()
 
         switch message.status {
@@ -111,9 +121,11 @@ public struct SendHandler: JobHandler {
             try await store.skip(message, jobID: job.id, reason: "no_consent")
             return .completed(result: "skipped: no consent")
         }
-        let zoneName = message.contactTimezone ?? phone.countryZone ?? message.tenantTimezone
-        let zone = ZoneInfo.named(zoneName) ?? ZoneInfo.named("UTC")!
-        if let next = Self.quietHours.nextAllowed(nowMs: now, zone: zone) {
+        // Quiet hours follow the recipient, never the tenant: the contact's zone, else the number's (area
+        // code, prefix, country). A number that may be in several zones waits for their common window.
+        let zoneNames = RecipientZones.zones(for: phone, contactZone: message.contactTimezone)
+        let zoneName = zoneNames.joined(separator: ",")
+        if let next = Self.quietHours.nextAllowed(nowMs: now, zones: zoneNames.compactMap(ZoneInfo.named)) {
             try await store.note(message, jobID: job.id, kind: "gate.quiet_hours",
                                  payload: .object(["zone": .string(zoneName), "until": .number(Double(next))]))
             return .snooze(until: next, reason: "quiet hours in \(zoneName)")

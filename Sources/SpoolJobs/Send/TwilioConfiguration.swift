@@ -2,7 +2,12 @@ import SpoolSupport
 
 /// Where the Twilio-compatible Messages API is, and how to sign in. From the environment:
 /// `TWILIO_BASE_URL`, `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, and `SPOOL_PUBLIC_URL` (the API's
-/// address, for the StatusCallback). With no credentials set, Spool talks to the sandbox provider.
+/// address, for the StatusCallback).
+///
+/// Without credentials, Spool uses the sandbox provider only in an explicit sandbox mode:
+/// `SPOOL_SANDBOX_URL` names the sandbox (`spool dev` sets it), and the sandbox's public, documented
+/// credentials are used, with a warning at start. Without either, there is no configuration: send
+/// jobs wait and delivery receipts are refused, rather than trusting a token anyone can read.
 public struct TwilioConfiguration: Sendable, Equatable {
     public var baseURL: String
     public var accountSid: String
@@ -22,15 +27,23 @@ public struct TwilioConfiguration: Sendable, Equatable {
         self.usesSandbox = usesSandbox
     }
 
-    public static func fromEnvironment(_ environment: [String: String] = currentEnvironment()) -> TwilioConfiguration {
+    /// The configuration the environment gives, or nil when it gives none (no credentials and no
+    /// sandbox mode): see `missingReason`.
+    public static func fromEnvironment(_ environment: [String: String] = currentEnvironment()) -> TwilioConfiguration? {
         let publicURL = environment["SPOOL_PUBLIC_URL"] ?? "http://127.0.0.1:8080"
         if let sid = environment["TWILIO_ACCOUNT_SID"], let token = environment["TWILIO_AUTH_TOKEN"], !sid.isEmpty, !token.isEmpty {
             return TwilioConfiguration(baseURL: environment["TWILIO_BASE_URL"] ?? "https://api.twilio.com", accountSid: sid,
                                        authToken: token, publicURL: publicURL)
         }
-        return TwilioConfiguration(baseURL: environment["TWILIO_BASE_URL"] ?? "http://127.0.0.1:4010", accountSid: sandboxAccountSid,
-                                   authToken: sandboxAuthToken, publicURL: publicURL, usesSandbox: true)
+        guard let sandbox = environment["SPOOL_SANDBOX_URL"], !sandbox.isEmpty else { return nil }
+        return TwilioConfiguration(baseURL: sandbox, accountSid: sandboxAccountSid, authToken: sandboxAuthToken, publicURL: publicURL, usesSandbox: true)
     }
+
+    /// Why there is no configuration, for logs and refusals.
+    public static let missingReason = "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or SPOOL_SANDBOX_URL to use the sandbox provider"
+
+    /// The warning a process logs at start in sandbox mode.
+    public static let sandboxWarning = "sandbox mode (SPOOL_SANDBOX_URL): SMS go to the sandbox provider, and delivery receipts are checked with its public token; never use this in production"
 
     public var statusCallbackURL: String { publicURL + "/v1/webhooks/twilio/status" }
 }

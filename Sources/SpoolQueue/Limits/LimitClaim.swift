@@ -66,8 +66,9 @@ extension JobKindSpec {
             var cost = 1
             if case .fixed(let units) = limit.cost { cost = units }
             if case .argument(let name) = limit.cost {
-                guard let units = args[name]?.intValue, units >= 1 else {
-                    return .failure(LimitKeyError(message: "limit '\(limit.key.text)' costs args.\(name), which must be a positive integer, got \(args[name]?.text ?? "nothing")"))
+                let most = min(arguments.fields[name]?.maximum.map { Int($0) } ?? LimitDeclaration.maximumCost, LimitDeclaration.maximumCost)
+                guard let units = args[name]?.intValue, units >= 1, units <= most else {
+                    return .failure(LimitKeyError(message: "limit '\(limit.key.text)' costs args.\(name), which must be an integer in 1...\(most), got \(args[name]?.text ?? "nothing")"))
                 }
                 cost = units
             }

@@ -12,6 +12,8 @@ public struct LimitDeclaration: Sendable, Equatable {
     public var key: LimitKeyTemplate
     public var spec: LimitSpec
     public var cost: Cost
+    /// The most units one job may cost, whatever its declaration says.
+    public static let maximumCost = 1_000_000
 
     /// True when filling in the key or the cost reads the job's arguments.
     var needsArguments: Bool {
@@ -41,6 +43,10 @@ public struct LimitDeclaration: Sendable, Equatable {
                 guard let declared = arguments.fields[name], declared.type == .integer else {
                     throw SpoolConfigError("\(place).cost: '\(text)' must name an integer argument declared in args")
                 }
+                // A cost books a limiter ahead; an unbounded one lets one job book it for years.
+                guard let maximum = declared.maximum, maximum <= Double(LimitDeclaration.maximumCost), (declared.minimum ?? 0) >= 1 else {
+                    throw SpoolConfigError("\(place).cost: argument '\(name)' must declare \"minimum\" >= 1 and \"maximum\" <= \(LimitDeclaration.maximumCost) in args, so no job can book the limiter far ahead")
+                }
                 cost = .argument(name)
             } else {
                 throw SpoolConfigError("\(place).cost: expected a positive integer or \"{argument}\", got \(field.text)")
@@ -63,6 +69,8 @@ public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
     public let text: String
     let parts: [Part]
     static let builtins: Set<String> = ["tenant", "queue", "kind"]
+    /// The most bytes an argument may add to a limit key.
+    public static let maximumPart = 128
 
     public init(_ text: String, at place: String = "key", arguments: ArgumentSchema? = nil) throws {
         guard !text.isEmpty, text.utf8.count <= 200 else { throw SpoolConfigError("\(place): '\(text)' must be 1-200 bytes") }
@@ -77,6 +85,10 @@ public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
                 guard let field = arguments.fields[name], [.string, .integer].contains(field.type) else {
                     throw SpoolConfigError("\(place): placeholder {\(name)} in '\(text)' is neither tenant, queue, kind nor a string or integer argument declared in args")
                 }
+                // Its value becomes part of a Redis key name: bounded, so no job can make megabyte keys.
+                if field.type == .string, (field.maxLength ?? Int.max) > Self.maximumPart {
+                    throw SpoolConfigError("\(place): placeholder {\(name)} in '\(text)': args.\(name) must declare \"max_length\" of at most \(Self.maximumPart)")
+                }
             }
             parts.append(.placeholder(name))
             rest = rest[rest.index(after: close)...]
@@ -89,6 +101,31 @@ public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { text }
 
+    /// The placeholders' values in a key this template rendered (`sms:sender:+1555` gives
+    /// `["from": "+1555"]`), or nil when the key does not fit the template.
+    public func values(in key: String) -> [String: String]? {
+        var values: [String: String] = [:]
+        var rest = Substring(key)
+        for (index, part) in parts.enumerated() {
+            switch part {
+            case .text(let text):
+                guard rest.hasPrefix(text) else { return nil }
+                rest = rest.dropFirst(text.count)
+            case .placeholder(let name):
+                // Up to the next literal text (the shortest match), or the rest of the key when last.
+                if index + 1 < parts.count, case .text(let next) = parts[index + 1] {
+                    guard let end = rest.indices.first(where: { rest[$0...].hasPrefix(next) }) else { return nil }
+                    values[name] = String(rest[..<end])
+                    rest = rest[end...]
+                } else {
+                    values[name] = String(rest)
+                    rest = rest[rest.endIndex...]
+                }
+            }
+        }
+        return rest.isEmpty ? values : nil
+    }
+
     /// The key for one job, or why it has none (a missing argument: the job is malformed).
     func render(job: Job, args: JSONValue) -> Result<String, LimitKeyError> {
         var key = ""
@@ -100,9 +137,11 @@ public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
             case .placeholder("kind"): key += job.kind
             case .placeholder(let name):
                 switch args[name] {
-                case .string(let value)? where !value.isEmpty: key += value
+                case .string(let value)? where !value.isEmpty && value.utf8.count <= Self.maximumPart: key += value
                 case .number? where args[name]?.intValue != nil: key += String(args[name]!.intValue!)
-                default: return .failure(LimitKeyError(message: "limit key '\(text)' needs args.\(name) (a string or integer), got \(args[name]?.text ?? "nothing")"))
+                default:
+                    let got = args[name].map { "\($0.typeName) of \($0.text.utf8.count) bytes: \($0.text.prefix(40))" } ?? "nothing"
+                    return .failure(LimitKeyError(message: "limit key '\(text)' needs args.\(name) (a string of 1-\(Self.maximumPart) bytes or an integer), got \(got)"))
                 }
             }
         }

@@ -48,8 +48,10 @@ if kind == 'rate' then
     -- margin, since Redis counts that time on its own clock and `now` is the caller's.
     -- '%.17g': Lua's tostring keeps 14 digits, 0.1 ms of a unix-ms time, which at thousands of
     -- units per second would let each call's fraction of a millisecond round away.
-    redis.call('SET', KEYS[1] .. ':tat', string.format('%.17g', tat), 'PX', math.ceil(tat - now) + 60000)
-    redis.call('SET', KEYS[1] .. ':interval', string.format('%.17g', interval), 'PX', math.ceil(tat - now) + 60000)
+    -- The expiry as '%d': Lua writes numbers of 15 digits or more as 1e+15, which PX refuses.
+    local px = string.format('%d', math.ceil(tat - now) + 60000)
+    redis.call('SET', KEYS[1] .. ':tat', string.format('%.17g', tat), 'PX', px)
+    redis.call('SET', KEYS[1] .. ':interval', string.format('%.17g', interval), 'PX', px)
   end
 elseif kind == 'concurrency' then
   local holders = KEYS[1] .. ':holders'

@@ -45,9 +45,14 @@ public struct CampaignStore: Sendable {
             }
         }
         let id = "cmp_" + JobID.make(now: clock.nowMillis()).lowercased()
-        return try await pool.withConnection { connection in
+        return try await pool.transaction { connection in
             guard try connection.query("SELECT 1 FROM tenants WHERE id = $1", [tenantID]).first != nil else {
                 throw InputError(message: "tenant: no tenant '\(tenantID.prefix(64))'")
+            }
+            // Another tenant's number would book that tenant's sms:sender limiter. Locked until the
+            // campaign is written, so the number cannot be removed in between.
+            guard try SenderNumbers.isOwned(sender, by: tenantID, on: connection) else {
+                throw InputError(message: "from: \(sender) is not one of this tenant's sender numbers; \(SenderNumbers.howToAdd)")
             }
             let row = try connection.query("""
                 INSERT INTO campaigns (id, tenant_id, name, body, sender) VALUES ($1, $2, $3, $4, $5) RETURNING \(Self.columns)
@@ -77,6 +82,11 @@ public struct CampaignStore: Sendable {
         guard let campaign = try await campaign(id: id) else { throw InputError(message: "campaign: no campaign '\(id.prefix(64))'") }
         guard ["draft", "running", "paused"].contains(campaign.status) else {
             throw InputError(message: "campaign \(id) is \(campaign.status); only a draft, running or paused campaign can be launched")
+        }
+        // A number removed since the campaign was made is no longer the tenant's to send from.
+        guard try await SenderNumbers(pool: pool).isOwned(campaign.sender, by: campaign.tenantID) else {
+            throw InputError(message: "campaign \(id): from: \(campaign.sender) is no longer one of this tenant's sender numbers; "
+                                      + "\(SenderNumbers.howToAdd) again, or cancel the campaign")
         }
         let template = try MessageTemplate(campaign.body)
         try await checkTemplate(template, tenantID: campaign.tenantID)
@@ -170,6 +180,7 @@ public struct CampaignStore: Sendable {
                     reason = reason ?? "template_missing_\(missing.name)"
                 }
                 let encoding = SMSEncoding(body: body)
+                if encoding.segments > SMSEncoding.maximumSegments { reason = reason ?? "body_too_long" }
                 let id = "msg_" + JobID.make(now: now).lowercased()
                 rows.append([id, String(try contact.int("id")!), phone, body, String(encoding.segments), encoding.scheme.rawValue,
                              String(encoding.segments * cents), reason == nil ? "queued" : "skipped", reason])

@@ -23,6 +23,11 @@ public struct DeliveryReceipts: Sendable {
                 """, [reference ?? "", sid ?? ""]).first
             guard let row = found, let id = try row.string("id"), let current = try row.string("status") else { return .unknownMessage }
             guard target > (Self.rank[current] ?? 3) else { return .ignored(current: current) }
+            // A message Spool never handed to the provider cannot have a receipt: whatever claims so
+            // is forged or mistaken, and must not stop the message from being sent.
+            if current == "queued", try row.string("provider_sid") == nil { return .ignored(current: "queued, never sent") }
+            // A receipt for another provider message than the one recorded is not this message's.
+            if let recorded = try row.string("provider_sid"), let sid, !sid.isEmpty, recorded != sid { return .ignored(current: current) }
             let column = status == "sent" ? "sent_at" : status == "delivered" ? "delivered_at" : "failed_at"
             try connection.query("""
                 UPDATE messages SET status = $2, provider_sid = coalesce(provider_sid, nullif($3, '')), provider_error_code = coalesce(nullif($4, ''), provider_error_code),
