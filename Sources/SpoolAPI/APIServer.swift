@@ -21,12 +21,22 @@ struct APIServices: Sendable {
     let clock: any WallClock
     /// Queues a producer may name: those the kinds in Jobs/ declare, and those the config weighs.
     let declaredQueues: Set<String>
+    /// Contact imports running in this process.
+    let imports = ImportGate()
 
     /// What an enqueue answers as the job's status: the new job's, or for a repeated idempotency key
     /// the stored job's state now (it may have run, or be scheduled when this request was not).
     func status(of result: EnqueueResult) async throws -> String {
-        if result.created { return result.scheduled ? "scheduled" : "pending" }
-        return try await admin.job(result.id)?.state ?? "unknown"
+        try await statuses(of: [result])[0]
+    }
+
+    /// The same for many results, with one Redis round trip for all the repeated keys among them.
+    func statuses(of results: [EnqueueResult]) async throws -> [String] {
+        let repeated = results.indices.filter { !results[$0].created }
+        let stored = try await admin.states(of: repeated.map { (results[$0].id, results[$0].queue) })
+        var statuses = results.map { $0.scheduled ? "scheduled" : "pending" }
+        for (index, state) in zip(repeated, stored) { statuses[index] = state }
+        return statuses
     }
 }
 

@@ -8,9 +8,11 @@ import Synchronization
 /// tenant's key from PostgreSQL. Answers are cached for two seconds, so a busy API does not read
 /// PostgreSQL per request; a revoked key therefore stops working within two seconds.
 ///
-/// Made-up keys cost a database read each, so failed authentications are limited per client
-/// address (`FailedAuthentications`): past the limit, unknown keys are refused with 429 before any
-/// read, while keys already known good keep working.
+/// Made-up keys cost a database read each, so authentications of keys not known good are limited per
+/// client address (`FailedAuthentications`: a token per lookup, given back when the key is good):
+/// past the limit, such keys are refused with 429 before any read, while keys found good in the last
+/// ten minutes keep working. Behind a proxy every client shares its address: run the API where it
+/// sees clients' addresses.
 struct Authenticator: RouterMiddleware {
     typealias Context = APIContext
     let tenants: TenantStore
@@ -45,7 +47,10 @@ struct Authenticator: RouterMiddleware {
         } else if let known = cache.known(key) {
             context.principal = known
         } else {
-            if !cache.wasGood(key), let wait = failures.refusal(for: address) {
+            // A token is taken before the lookup (and given back when the key is good), so that
+            // concurrent guesses cannot all pass on one token.
+            let vetted = cache.wasGood(key)
+            if !vetted, let wait = failures.take(address) {
                 var error = APIError(status: 429, code: "too_many_failed_authentications",
                                      message: "too many failed authentications from \(address); try again in \(wait) s")
                 error.headers = [("Retry-After", String(wait))]
@@ -54,9 +59,9 @@ struct Authenticator: RouterMiddleware {
             // Not shaped like a key: refused without touching the cache or the database.
             guard APIKeySecret.id(in: key) != nil,
                   let principal = try await cache.principal(for: key, lookup: { try await tenants.authenticate($0).map(Principal.tenant) }) else {
-                failures.record(address)
                 throw APIError.unauthorized("invalid or revoked API key")
             }
+            if !vetted { failures.giveBack(address) }
             context.principal = principal
         }
         return try await next(request, context)
@@ -120,8 +125,10 @@ final class KeyCache: Sendable {
 }
 
 /// Failed authentications per client address, as a token bucket: `burst` at once, then `perSecond`.
-/// Past it, unknown keys from that address are refused (429) before any database read. The table
-/// holds at most `capacity` addresses; when full, those whose buckets are full again go first.
+/// Past it, unknown keys from that address are refused (429) before any database read. IPv6
+/// addresses count by their /64, which one client usually holds whole. The table holds at most
+/// `capacity` addresses; when full, those with the most tokens left (the least suspicious) go first,
+/// so an attacker cannot empty it of its own entries by spreading over addresses.
 final class FailedAuthentications: Sendable {
     private struct Bucket { var tokens: Double; var updated: Duration }
     private let buckets = Mutex<[String: Bucket]>([:])
@@ -138,24 +145,36 @@ final class FailedAuthentications: Sendable {
         min(burst, bucket.tokens + (now - bucket.updated).secondsDouble * perSecond)
     }
 
-    /// Seconds to wait before this address may fail again, or nil when it may try now.
-    func refusal(for address: String) -> Int? {
-        let now = monotonicNow()
-        guard let bucket = buckets.withLock({ $0[address] }) else { return nil }
-        let tokens = refilled(bucket, now: now)
-        if tokens >= 1 { return nil }
-        return max(1, Int(((1 - tokens) / perSecond).rounded(.up)))
+    /// The bucket an address counts in: itself, or its /64 for IPv6.
+    static func client(_ address: String) -> String {
+        guard address.contains(":") else { return address }
+        return address.split(separator: ":", omittingEmptySubsequences: false).prefix(4).joined(separator: ":") + "::/64"
     }
 
-    func record(_ address: String) {
+    /// Takes a token for one authentication from `address`: nil when it may go ahead, else the seconds
+    /// to wait.
+    func take(_ address: String) -> Int? {
+        let client = Self.client(address)
+        let now = monotonicNow()
+        return buckets.withLock { buckets in
+            if buckets[client] == nil, buckets.count >= capacity {
+                let keep = buckets.sorted { refilled($0.value, now: now) < refilled($1.value, now: now) }.prefix(capacity / 2)
+                buckets = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+            }
+            let tokens = buckets[client].map { refilled($0, now: now) } ?? burst
+            guard tokens >= 1 else { return max(1, Int(((1 - tokens) / perSecond).rounded(.up))) }
+            buckets[client] = Bucket(tokens: tokens - 1, updated: now)
+            return nil
+        }
+    }
+
+    /// The authentication succeeded: its token goes back.
+    func giveBack(_ address: String) {
+        let client = Self.client(address)
         let now = monotonicNow()
         buckets.withLock { buckets in
-            if buckets[address] == nil, buckets.count >= capacity {
-                buckets = buckets.filter { refilled($0.value, now: now) < burst }
-                if buckets.count >= capacity { buckets.removeAll(keepingCapacity: true) }
-            }
-            let tokens = buckets[address].map { refilled($0, now: now) } ?? burst
-            buckets[address] = Bucket(tokens: max(0, tokens - 1), updated: now)
+            guard let bucket = buckets[client] else { return }
+            buckets[client] = Bucket(tokens: min(burst, refilled(bucket, now: now) + 1), updated: now)
         }
     }
 }

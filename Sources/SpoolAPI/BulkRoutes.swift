@@ -18,6 +18,8 @@ struct BulkRoutes: Sendable {
     let services: APIServices
     static let maximumItems = 10_000
     static let maximumJSONBody = 32 << 20
+    /// Values (objects, strings, numbers ...) one JSON bulk body may hold: about 50 per job.
+    static let maximumJSONValues = 500_000
     /// An NDJSON body is read up to here; past it, reading stops and the answer is a 413 that counts
     /// what the lines before were.
     static let maximumStreamBody = 64 << 20
@@ -113,7 +115,8 @@ struct BulkRoutes: Sendable {
             try RequestBody.requireJSON(request)
             let body = try await RequestBody.bytes(&request, limit: Self.maximumJSONBody)
             let json: JSONValue
-            do { json = try JSONValue.parse(bytes: body) } catch { throw APIError.badJSON(error.message) }
+            // 10,000 jobs take some 100,000 values; 32 MiB of tiny ones would take gigabytes parsed.
+            do { json = try JSONValue.parse(bytes: body, maximumValues: Self.maximumJSONValues) } catch { throw APIError.badJSON(error.message) }
             guard let fields = json.objectValue else { throw APIError.invalid("(body)", "expected {\"jobs\": [...]}, got \(json.typeName)") }
             if let unknown = fields.keys.first(where: { $0 != "jobs" && $0 != "atomic" }) { throw APIError.invalid(unknown, "unknown field") }
             if let flag = fields["atomic"] {
@@ -308,12 +311,17 @@ struct BulkRoutes: Sendable {
     private func store(_ items: [(Int, EnqueueRequest)], into outcome: inout Outcome) async throws {
         if items.isEmpty { return }
         let results = try await services.enqueuer.enqueue(batch: items.map(\.1))
+        // A streamed answer lists no accepted items, so it looks up no repeated job's state; otherwise
+        // all of them in one round trip.
+        let stored = results.compactMap { try? $0.get() }
+        let statuses = outcome.streamed ? [] : try await services.statuses(of: stored)
+        var next = 0
         for ((index, _), result) in zip(items, results) {
             switch result {
             case .success(let stored):
-                // A streamed answer lists no accepted items, so it looks up no repeated job's state.
                 var status: String?
-                if !outcome.streamed { status = try await services.status(of: stored) }
+                if !outcome.streamed { status = statuses[next] }
+                next += 1
                 outcome.accept(index, stored, status: status)
             case .failure(let error):
                 outcome.reject(index, APIError.invalid(error.field, error.message))

@@ -74,6 +74,7 @@ struct NumberRoutes: Sendable {
             switch error {
             case .invalid(let field, _): throw APIError.invalid(field, error.description)
             case .conflict: throw APIError(status: 409, code: "number_taken", message: error.description, field: "number")
+            case .inUse: throw APIError(status: 409, code: "number_in_use", message: error.description, field: "number")
             case .notFound: throw APIError(status: 404, code: "not_found", message: error.description)
             }
         }

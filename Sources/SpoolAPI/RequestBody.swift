@@ -32,6 +32,7 @@ enum RequestBody {
     static func json(_ request: inout Request, limit: Int) async throws -> JSONValue {
         try requireJSON(request)
         let body = try await bytes(&request, limit: limit)
-        do { return try JSONValue.parse(bytes: body) } catch { throw APIError.badJSON(error.message) }
+        // A value costs far more parsed than its bytes: bounded too (a job's args need a few hundred).
+        do { return try JSONValue.parse(bytes: body, maximumValues: max(1_000, limit / 16)) } catch { throw APIError.badJSON(error.message) }
     }
 }

@@ -5,6 +5,7 @@ import NIOCore
 import SpoolHTTP
 import SpoolStore
 import SpoolSupport
+import Synchronization
 
 /// SMS campaigns over HTTP, for a tenant's keys (the operator names the tenant with `tenant`):
 /// `POST /v1/contacts/import` (text/csv; `?dry_run=true`, `?stop_list=true`), `POST /v1/campaigns`,
@@ -46,6 +47,15 @@ struct SMSRoutes: Sendable {
         }
         let tenantID = try tenant(principal, given: query.get("tenant"))
         let (dryRun, stopList) = (try flag("dry_run"), try flag("stop_list"))
+        // An import holds a PostgreSQL connection while it parses (and its body in memory): a few at
+        // once, so that one tenant's imports cannot take the pool every other request needs.
+        guard services.imports.enter() else {
+            var error = APIError(status: 429, code: "imports_busy",
+                                 message: "\(ImportGate.limit) contact imports are running on this API process; try again shortly")
+            error.headers = [("Retry-After", "5")]
+            throw error
+        }
+        defer { services.imports.leave() }
         let body = try await Self.csvBody(request, limit: 64 << 20)
         let importer = ContactImporter(pool: services.pool, defaultRegion: defaultRegion)
         do {
@@ -203,4 +213,20 @@ struct TwilioWebhookRoutes: Sendable {
         }
         return APIResponse.json(200, .object(["result": .string(text)]))
     }
+}
+
+/// How many contact imports run at once in this process (see `importContacts`).
+final class ImportGate: Sendable {
+    static let limit = 2
+    private let running = Mutex(0)
+
+    func enter() -> Bool {
+        running.withLock { count in
+            guard count < Self.limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() { running.withLock { $0 -= 1 } }
 }

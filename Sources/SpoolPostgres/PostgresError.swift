@@ -36,6 +36,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// Serialization failures and deadlocks: the transaction can simply run again.
     public var isTransient: Bool { sqlState == "40001" || sqlState == "40P01" }
     public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// The server cannot serve now: a connection exception (08), insufficient resources (53), an
+    /// operator intervention such as a shutdown or a cancelled statement (57), a read-only standby (25006).
+    public var isUnavailable: Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("08") || sqlState.hasPrefix("53") || sqlState.hasPrefix("57") || sqlState == "25006"
+    }
 
     public var description: String {
         var text = "postgres \(code) error"

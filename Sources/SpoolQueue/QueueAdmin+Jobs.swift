@@ -10,6 +10,24 @@ public struct JobRecord: Sendable, Codable, Equatable {
 }
 
 extension QueueAdmin {
+    /// The states of jobs whose queue is known (answers to repeated idempotency keys), in one round
+    /// trip: `active` and `completed` from their sets (fetch and ack leave the hash alone), else the
+    /// hash's state; `unknown` when the record has expired. A paused tenant's pending job reads
+    /// `pending` here (`job(_:)` tells `parked` apart).
+    public func states(of jobs: [(id: String, queue: String)]) async throws -> [String] {
+        if jobs.isEmpty { return [] }
+        let replies = try await redis.pipeline(jobs.flatMap { job in
+            [RedisCommand("HGET", keys.job(job.queue, job.id), "state"), RedisCommand("ZSCORE", keys.active(job.queue), job.id),
+             RedisCommand("ZSCORE", keys.completed(job.queue), job.id)]
+        })
+        return try jobs.indices.map { index in
+            let state = try replies[index * 3].checked("HGET").string
+            if try replies[index * 3 + 1].checked("ZSCORE").string != nil { return "active" }
+            if try replies[index * 3 + 2].checked("ZSCORE").string != nil { return "completed" }
+            return state ?? "unknown"
+        }
+    }
+
     /// Finds a job by id in any queue; nil when no queue has it (never existed, or its record expired).
     public func job(_ id: String) async throws -> JobRecord? {
         guard JobID.isValid(id) else { return nil }

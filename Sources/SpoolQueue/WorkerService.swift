@@ -180,44 +180,64 @@ public final class WorkerService: Service {
     }
 
     /// 3. The jobs that may run now; the others wait for their limiters, or die when their limit keys
-    /// cannot be filled in. When Redis cannot be reached, the jobs go back unrun: a limit is never
-    /// skipped. When the limiters fail for another reason (a script error a job's values provoke),
-    /// each job is asked about on its own, so that the one that fails is isolated (see `isolate`)
-    /// and the others go on: no batch is ever handed back to be fetched again in a loop.
+    /// cannot be filled in. When Redis cannot be reached (or says "not now"), the jobs go back unrun:
+    /// a limit is never skipped. When the limiters fail for another reason, each job is asked about on
+    /// its own, and each that still fails is isolated (see `isolate`) while the others go on. No batch
+    /// is ever handed back to be fetched again in a loop.
     private func admit(_ jobs: [Job], limiter: RateLimiter, acker: Acker, leases: LeaseTable) async -> [Job] {
         do {
             return try await admitted(jobs, limiter: limiter, acker: acker, leases: leases)
-        } catch let error as RedisError where error.isConnectionError {
+        } catch let error as RedisError where Self.isNotNow(error) {
             await handBack(jobs, acker: acker, leases: leases)
             try? await Task.sleep(for: .milliseconds(100))
             return []
         } catch {
             if jobs.count == 1 {
-                await isolate(jobs[0], error: error, acker: acker)
+                await isolate(jobs[0], error: error, provenOwn: false, acker: acker)
                 return []
             }
             logger.warning("rate limit check failed for a batch; asking for each job on its own", metadata: ["jobs": "\(jobs.count)", "error": "\(error)"])
             var runnable: [Job] = []
-            for job in jobs { runnable += await admit([job], limiter: limiter, acker: acker, leases: leases) }
+            var failed: [(job: Job, error: any Error)] = []
+            for job in jobs {
+                do {
+                    runnable += try await admitted([job], limiter: limiter, acker: acker, leases: leases)
+                } catch let error as RedisError where Self.isNotNow(error) {
+                    await handBack([job], acker: acker, leases: leases)
+                } catch {
+                    failed.append((job, error))
+                }
+            }
+            // Jobs of the same batch passed, so the failure is these jobs' own; when all failed, it may
+            // be Spool's (a broken script), and they retry with backoff instead.
+            let provenOwn = failed.count < jobs.count
+            for (job, error) in failed { await isolate(job, error: error, provenOwn: provenOwn, acker: acker) }
             return runnable
         }
+    }
+
+    /// Redis away, or a reply that says "not now" (loading, busy, out of memory): the same call may
+    /// work a moment later, and says nothing about the job.
+    static func isNotNow(_ error: RedisError) -> Bool {
+        error.isConnectionError || error.isTransientReply || (error.code == .server && error.message.hasPrefix("OOM"))
     }
 
     private func admitted(_ jobs: [Job], limiter: RateLimiter, acker: Acker, leases: LeaseTable) async throws -> [Job] {
         let admission = try await limiter.admit(jobs)
         // Those not waiting and not admitted lost their lease meanwhile: no longer this worker's.
-        let kept = Set(admission.admitted.map(\.id) + admission.malformed.map(\.job.id))
+        let kept = Set(admission.admitted.map(\.id) + admission.malformed.map(\.job.id) + admission.failed.map(\.job.id))
         for job in jobs where !kept.contains(job.id) { leases.remove(job) }
         for (job, reason) in admission.malformed { acker.submit(job, .dead(reason: reason), duration: .zero) }
+        for (job, error) in admission.failed { await isolate(job, error: error, provenOwn: admission.failed.count < jobs.count, acker: acker) }
         return admission.admitted
     }
 
-    /// A job whose limit check fails on its own: an error reply from Redis (a script refusing the
-    /// job's values) will fail the same way again, so the job is dead with the reason; anything else
-    /// is retried with the kind's backoff, using an attempt, so that it ends in the dead set too if it
-    /// never passes.
-    private func isolate(_ job: Job, error: any Error, acker: Acker) async {
-        let scriptRefused = (error as? RedisError).map { $0.code == .server && !$0.isTransientReply } ?? false
+    /// A job whose limit check fails: when Redis refused its values while other jobs of its batch
+    /// passed (`provenOwn`), it will fail the same way again, so it is dead with the reason; otherwise
+    /// it is retried with the kind's backoff, using an attempt, so that it ends in the dead set too if
+    /// it never passes, and a fault of Spool's own does not kill every job it touches at once.
+    private func isolate(_ job: Job, error: any Error, provenOwn: Bool, acker: Acker) async {
+        let scriptRefused = provenOwn && (error as? RedisError).map { $0.code == .server && !Self.isNotNow($0) } ?? false
         logger.error("rate limit check failed for one job; isolating it", metadata: ["job_id": "\(job.id)", "kind": "\(job.kind)", "error": "\(error)"])
         let outcome: JobOutcome = scriptRefused
             ? .dead(reason: "the rate limiter refused this job's values: \(error)")

@@ -81,15 +81,17 @@ public final class JobResultRecorder: SettleObserver, Service {
                 return Array(rows.prefix(count))
             }
             if batch.isEmpty { return }
+            var settled = 0
             do {
-                let count = try await write(batch)
+                let count = try await write(batch[...], settled: &settled)
                 written.add(count, ordering: .relaxed)
                 if failing.exchange(false, ordering: .relaxed) {
                     logger.notice("job results reach PostgreSQL again")
                 }
             } catch {
-                // PostgreSQL is away, read-only, out of disk, timing out...: keep the batch and try again.
-                buffer.withLock { $0.insert(contentsOf: batch, at: 0) }
+                // PostgreSQL is away, read-only, out of disk, timing out...: keep what was not written
+                // (a halved batch may have written its first part) and try again.
+                buffer.withLock { $0.insert(contentsOf: batch[settled...], at: 0) }
                 if !failing.exchange(true, ordering: .relaxed) {
                     logger.warning("could not record job results; retrying until PostgreSQL answers", metadata: ["error": "\(error)"])
                 }
@@ -105,25 +107,29 @@ public final class JobResultRecorder: SettleObserver, Service {
     /// the batch is split in halves and each written on its own, down to single rows, so that only the
     /// refused rows are dropped (logged, with the reason), never their neighbours: a handful of extra
     /// round trips, and only when something is wrong. Other errors are thrown: the caller keeps the rows.
-    private func write(_ rows: ArraySlice<Row>) async throws -> Int {
+    /// `settled` counts the leading rows of the batch that are done with (written or dropped), so that
+    /// a failure part-way keeps only the rest.
+    private func write(_ rows: ArraySlice<Row>, settled: inout Int) async throws -> Int {
         do {
-            return try await pool.transaction { db in
+            let count = try await pool.transaction { db in
                 try db.copy(into: "job_results", columns: Self.columns, rows: rows.lazy.map(\.values))
             }
+            settled += rows.count
+            return count
         } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true || error.sqlState?.hasPrefix("23") == true {
             if rows.count == 1 {
                 dropped.add(1, ordering: .relaxed)
+                settled += 1
                 let row = rows.first!.values
                 logger.error("a job result was refused by PostgreSQL and dropped",
                              metadata: ["job_id": "\(row[0] ?? "")", "outcome": "\(row[5] ?? "")", "error": "\(error)"])
                 return 0
             }
             let middle = rows.startIndex + rows.count / 2
-            return try await write(rows[..<middle]) + write(rows[middle...])
+            let first = try await write(rows[..<middle], settled: &settled)
+            return try await first + write(rows[middle...], settled: &settled)
         }
     }
-
-    private func write(_ rows: [Row]) async throws -> Int { try await write(rows[...]) }
 
     /// Unix ms as a timestamptz literal in UTC (COPY text format).
     static func timestamp(_ millis: Int64) -> String {

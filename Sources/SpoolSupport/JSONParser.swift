@@ -8,13 +8,18 @@ struct JSONParser {
     private var index = 0
     private var depth = 0
     static let maximumDepth = 64
+    /// Values parsed so far, and how many may be: each costs memory (an entry, a box), far more than
+    /// its bytes, so a body's size alone does not bound what parsing it holds.
+    private var values = 0
+    private var maximumValues = Int.max
 
     static func parse(_ text: String) throws(JSONValueError) -> JSONValue {
         try parse(bytes: Array(text.utf8))
     }
 
-    static func parse(bytes: [UInt8]) throws(JSONValueError) -> JSONValue {
+    static func parse(bytes: [UInt8], maximumValues: Int = .max) throws(JSONValueError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
+        parser.maximumValues = maximumValues
         parser.skipSpace()
         let value = try parser.value()
         parser.skipSpace()
@@ -34,6 +39,8 @@ struct JSONParser {
 
     private mutating func value() throws(JSONValueError) -> JSONValue {
         guard index < bytes.count else { throw failure("unexpected end of input") }
+        values += 1
+        if values > maximumValues { throw JSONValueError(message: "more than \(maximumValues) values in one document") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try object()
         case UInt8(ascii: "["): return try array()

@@ -37,9 +37,10 @@ public enum JSONValue: Sendable, Equatable, Codable {
         try JSONParser.parse(text)
     }
 
-    /// Parses UTF-8 bytes, as an HTTP body arrives.
-    public static func parse(bytes: [UInt8]) throws(JSONValueError) -> JSONValue {
-        try JSONParser.parse(bytes: bytes)
+    /// Parses UTF-8 bytes, as an HTTP body arrives; past `maximumValues` values (objects, arrays,
+    /// strings, numbers ... each counts one) it stops with an error.
+    public static func parse(bytes: [UInt8], maximumValues: Int = .max) throws(JSONValueError) -> JSONValue {
+        try JSONParser.parse(bytes: bytes, maximumValues: maximumValues)
     }
 
     /// The value at `key` when this is an object.

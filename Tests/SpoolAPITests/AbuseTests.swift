@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SpoolAPI
+@testable import SpoolAPI
 import SpoolHTTP
 import SpoolJobs
 import SpoolQueue
@@ -100,6 +100,7 @@ import Testing
             (try await reports.report(campaignID: campaign.id)!.byStatus["delivered"] ?? 0) == 40
         }
         let took = SystemClock().nowMillis() - started
+        print("abuse: the victim's 40 messages at 20/s were delivered \(took) ms after launch, while the hostile tenant flooded; made-up keys: \(statuses)")
         try await flood.value
         try await worker.stop()
         await sandbox.stop()
@@ -156,5 +157,26 @@ import Testing
             let again = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind":"noop","idempotency_key":"k1"}"#)
             #expect(again.status == 200 && again.body["status"] == .string("scheduled") && again.body["duplicate"] == .bool(true))
         }
+    }
+}
+
+/// The failed-authentication buckets: a token per lookup of a key not known good, given back when it
+/// was good; IPv6 clients count by their /64.
+@Suite struct FailedAuthenticationTests {
+    @Test func tokensAreTakenBeforeTheLookupAndGivenBackForGoodKeys() {
+        let failures = FailedAuthentications(burst: 3, perSecond: 0.001)
+        #expect(failures.take("10.0.0.1") == nil && failures.take("10.0.0.1") == nil && failures.take("10.0.0.1") == nil)
+        #expect(failures.take("10.0.0.1") ?? 0 >= 1)
+        failures.giveBack("10.0.0.1")
+        #expect(failures.take("10.0.0.1") == nil)
+        #expect(failures.take("10.0.0.2") == nil)
+    }
+
+    @Test func anIPv6ClientCountsByItsSlash64() {
+        #expect(FailedAuthentications.client("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64")
+        #expect(FailedAuthentications.client("127.0.0.1") == "127.0.0.1")
+        let failures = FailedAuthentications(burst: 1, perSecond: 0.001)
+        #expect(failures.take("2001:db8:1:2::a") == nil)
+        #expect(failures.take("2001:db8:1:2::b") != nil)
     }
 }

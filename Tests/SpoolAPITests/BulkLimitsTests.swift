@@ -26,6 +26,16 @@ import Testing
         #expect(try await f.queue.pendingCount() == 0)
     }
 
+    /// A JSON bulk body of tiny values (far more memory parsed than bytes) is refused past 500,000 values.
+    @Test func aJSONBulkBodyOfTinyValuesIsRefused() async throws {
+        let f = try await APIFixture()
+        try await f.test { client in
+            let zeros = Array(repeating: "0", count: 600_000).joined(separator: ",")
+            let answer = try await client.call(.post, "/v1/jobs/bulk", key: f.a.enqueue, json: #"{"jobs": [{"kind": "noop", "args": {"a": [\#(zeros)]}}]}"#)
+            #expect(answer.status == 400 && answer.body["error"]?["message"]?.stringValue?.contains("500000 values") == true, "\(answer.body.text.prefix(300))")
+        }
+    }
+
     /// Past 64 MiB, reading stops: the jobs of the lines before stay enqueued and the 413 counts them.
     @Test func anNDJSONBodyOverTheCapIsCutThereWithA413() async throws {
         let f = try await APIFixture()

@@ -124,6 +124,19 @@ import Testing
 
     /// Campaigns made before 0006 keep working: their senders are registered to the tenant of the
     /// earliest campaign that used each; senders of another shape are left out.
+    /// A messaging service sid (MG and 32 hex digits: 34 characters) is a sender too: its campaigns
+    /// launch, and their send jobs pass the kind's bounds on `from`.
+    @Test func aCampaignFromAMessagingServiceLaunches() async throws {
+        let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds)
+        let sid = "MG" + String((0..<32).map { _ in "0123456789abcdef".randomElement()! })
+        _ = try await SenderNumbers(pool: f.pool).add(sid, tenantID: f.a.id)
+        _ = try await ContactImporter(pool: f.pool).run(tenantID: f.a.id, csv: Array("phone,consent\n+14155550500,yes\n".utf8), dryRun: false)
+        let store = CampaignStore(pool: f.pool, enqueuer: f.queue.enqueuer)
+        let campaign = try await store.create(tenantID: f.a.id, name: "Service", sender: sid, body: "Hi")
+        let launch = try await store.launch(id: campaign.id)
+        #expect(launch.queued == 1 && launch.enqueued == 1)
+    }
+
     @Test func theMigrationRegistersExistingCampaignSenders() async throws {
         let pool = PostgresPool(url: try TestPostgres.freshDatabase(), logger: TestEnvironment.logger)
         defer { pool.close() }

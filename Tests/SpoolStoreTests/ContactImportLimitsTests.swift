@@ -53,6 +53,7 @@ import Testing
         let wide = "phone," + (1..<5_000).map { "c\($0)" }.joined(separator: ",") + "\n"
         #expect(refusal(wide) == "line 1: the header has 5000 columns; at most \(ContactImporter.maximumColumns) are allowed")
         #expect(refusal("phone,Email,first name,email\n") == "line 1: column 'email' appears twice")
+        #expect(refusal("phone,ci\u{0}ty\n") == "line 1: column 2 has a control character in its name")
         let fit = "phone," + (1..<ContactImporter.maximumColumns).map { "c\($0)" }.joined(separator: ",") + "\n"
         #expect(try header(fit).names.count == ContactImporter.maximumColumns)
         #expect(try header("Name,Mobile\n").phone == 1)

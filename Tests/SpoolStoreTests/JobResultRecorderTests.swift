@@ -4,7 +4,30 @@ import SpoolPostgres
 import SpoolQueue
 @testable import SpoolStore
 import TestSupport
+import Synchronization
 import Testing
+
+/// Answers each job as its args say, once: throttled, snoozed or dead; completed when it comes back.
+struct MixedHandler: JobHandler {
+    let kind = "mixed"
+    func perform(_ job: Job, context: JobContext) async throws -> JobOutcome {
+        let answer = try JobArguments(job).string("answer") ?? "complete"
+        let now = context.clock.nowMillis()
+        if answer == "die" { return .dead(reason: "21211") }
+        if answer == "complete" { return .completed }
+        // Throttles and snoozes use no attempt: the first run is told apart by a count in Redis.
+        let runs = try await context.redis.run("HINCRBY", "\(context.keys.prefix):mixed:runs", job.id, "1").int ?? 0
+        if runs > 1 { return .completed }
+        return answer == "throttle" ? .throttled(until: now + 20, reason: "429 Retry-After") : .snooze(until: now + 20, reason: "quiet hours")
+    }
+}
+
+/// Counts every settle the worker reports, for comparison with the rows recorded.
+final class SettleCounter: SettleObserver {
+    private let count = Mutex(0)
+    func settled(_ job: Job, outcome: JobOutcome, duration: Duration, at finishedAt: Int64) { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
 
 @Suite struct JobResultRecorderTests {
     func migratedPool() async throws -> PostgresPool {
@@ -87,6 +110,44 @@ import Testing
             try db.query("SELECT count(*) AS n FROM job_results WHERE job_id = 'job-617'").first?.int("n")
         }
         #expect(missing == 0)
+    }
+
+    /// Through a real worker: 20,000 jobs, with provider 429s, snoozes and deaths mixed in. Every
+    /// settle is a row (before, one `throttled` row got its whole batch of up to 5,000 refused).
+    @Test func noSettleOfAWorkerIsLostWhateverItsOutcome() async throws {
+        let pool = try await migratedPool()
+        let recorder = JobResultRecorder(pool: pool, interval: .milliseconds(20), logger: TestEnvironment.logger)
+        let counter = SettleCounter()
+        // A rate limit so generous it never waits, so that a 429 pauses a limiter and stays `throttled`.
+        var mixed = JobKindSpec(kind: "mixed", maxAttempts: 3, limits: [
+            LimitDeclaration(key: try LimitKeyTemplate("mixed:{queue}"), spec: .rate(units: 1_000_000, period: .seconds(1), burst: 1_000_000)),
+        ])
+        mixed.arguments.fields["answer"] = .init(type: .string, required: false)
+        let f = try QueueFixture(kinds: [mixed])
+        let answers = ["throttle", "snooze", "die", "complete", "complete"]
+        let requests = (0..<20_000).map { EnqueueRequest(kind: "mixed", args: #"{"answer":"\#(answers[$0 % answers.count])"}"#) }
+        for start in stride(from: 0, to: requests.count, by: 5_000) {
+            _ = try await f.enqueuer.enqueue(batch: Array(requests[start..<start + 5_000]))
+        }
+        let service = WorkerService(settings: f.settings, catalog: f.catalog, handlers: [MixedHandler()], concurrency: 16,
+                                    observers: [recorder, counter], logger: TestEnvironment.logger)
+        let worker = Task { try await service.run() }
+        let flusher = Task { try await recorder.run() }
+        // Each job settles once, and the throttled and snoozed ones once more when they come back.
+        try await waitUntil("every job to settle", timeout: .seconds(120)) { counter.value >= 20_000 + 8_000 }
+        try await waitUntil("every settle to be recorded", timeout: .seconds(60)) { recorder.writtenCount == counter.value }
+        service.requestStop()
+        try await worker.value
+        flusher.cancel()
+        let rows = try await pool.withConnection { db in
+            try db.query("SELECT outcome, count(*) AS n FROM job_results GROUP BY outcome ORDER BY outcome").rows.map {
+                "\(try $0.string("outcome")!)=\(try $0.int("n")!)"
+            }
+        }
+        #expect(rows == ["completed=16000", "dead=4000", "snoozed=4000", "throttled=4000"])
+        #expect(recorder.droppedCount == 0)
+        let total = try await pool.withConnection { try $0.query("SELECT count(*) AS n FROM job_results").first?.int("n") }
+        #expect(total == counter.value)
     }
 
     @Test func aSnoozeAndACompletionOfOneAttemptAreTwoRows() async throws {

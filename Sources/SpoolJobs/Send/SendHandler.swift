@@ -9,7 +9,7 @@ import SpoolSupport
 ///
 /// Gates, in order, here in the handler so that no producer can skip them; each decision is an event:
 /// 1. tenant paused, or campaign paused → postponed; campaign cancelled → skipped;
-/// 2. number not E.164 → failed, dead (permanent);
+/// 2. sender no longer the tenant's → skipped; number not E.164 → failed, dead (permanent);
 /// 3. do-not-contact → skipped; 4. no consent → skipped;
 /// 5. quiet hours in the recipient's time zone → postponed to the next allowed minute;
 /// 6. budget → reserved atomically with queued → sending, or postponed to the next period.
@@ -48,7 +48,10 @@ public struct SendHandler: JobHandler {
         guard try args.string("from") == message.from else {
             throw JobError.permanent("args.from does not match the sender of message \(messageID.prefix(64))")
         }
-        guard let configuration = services.twilio else { return .retry(error: TwilioConfiguration.missingReason, delay: .seconds(60)) }
+        // A deployment without a provider is the operator's to fix: the job waits, using no attempt.
+        guard let configuration = services.twilio else {
+            return .snooze(until: context.clock.nowMillis() + 60_000, reason: TwilioConfiguration.missingReason)
+        }
         let twilio = TwilioMessages(http: services.http, configuration: configuration, clock: context.clock)
         let now = context.clock.nowMillis()
 
@@ -107,6 +110,11 @@ public struct SendHandler: JobHandler {
             return .completed(result: "skipped: campaign cancelled")
         default:
             break
+        }
+        // The number may have been removed from the tenant (and given to another) since launch.
+        if !message.senderOwned {
+            try await store.skip(message, jobID: job.id, reason: "sender_not_owned")
+            return .completed(result: "skipped: \(message.from) is no longer one of the tenant's sender numbers")
         }
         let phone: PhoneNumber
         do { phone = try PhoneNumber(e164: message.to) } catch {

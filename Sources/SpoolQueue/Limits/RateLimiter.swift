@@ -21,6 +21,9 @@ public final class RateLimiter: Sendable {
         public var malformed: [(job: Job, reason: String)] = []
         /// Now waiting for a limiter, and no longer leased by this worker.
         public var waiting: [Job] = []
+        /// Refused by a limiter they should have waited for, with the error: still leased by this
+        /// worker, with nothing granted (the worker isolates them).
+        public var failed: [(job: Job, error: any Error)] = []
     }
 
     private let redis: RedisClient
@@ -133,7 +136,7 @@ public final class RateLimiter: Sendable {
             }
             passed = candidates.indices.filter { refusedBy[$0] == nil }
             waitStarted = true
-            admission.waiting = try await wait(candidates: candidates, refusedBy: refusedBy, granted: granted, now: now)
+            (admission.waiting, admission.failed) = try await wait(candidates: candidates, refusedBy: refusedBy, granted: granted, now: now)
         } catch {
             // The worker hands every job back, so what any job was granted goes back too, as far as
             // Redis can be reached (a slot it cannot take back lapses with its hold). Once wait() has
@@ -166,8 +169,8 @@ public final class RateLimiter: Sendable {
 
     /// Refused jobs wait in their limiter's list; what other limiters granted them is given back.
     private func wait(candidates: [Job], refusedBy: [Int: (claim: LimitClaim, retryAt: Int64)],
-                      granted: [[LimitClaim]], now: Int64) async throws -> [Job] {
-        if refusedBy.isEmpty { return [] }
+                      granted: [[LimitClaim]], now: Int64) async throws -> (waiting: [Job], failed: [(job: Job, error: any Error)]) {
+        if refusedBy.isEmpty { return ([], []) }
         var calls: [ScriptCall] = []
         var waitCalls: [(call: Int, jobs: [Int])] = []
         var byLimit: [String: [Int]] = [:]
@@ -188,14 +191,20 @@ public final class RateLimiter: Sendable {
         }
         let replies = try await redis.run(calls)
         var waiting: [Job] = []
+        var failed: [(job: Job, error: any Error)] = []
         for (call, part) in waitCalls {
-            let flags = try replies[call].checked("EVALSHA wait_for_limit.lua").array ?? []
+            // A call that failed moved none of its jobs (a script is atomic): they stay leased here.
+            let flags: [RedisReply]
+            do { flags = try replies[call].checked("EVALSHA wait_for_limit.lua").array ?? [] } catch {
+                failed += part.map { (candidates[$0], error) }
+                continue
+            }
             for (offset, index) in part.enumerated() where offset < flags.count {
                 // 0: the lease was lost meanwhile (an expired lease, recovered); whoever has the job now runs it.
                 if flags[offset].int == 1 { waiting.append(candidates[index]) }
             }
         }
-        return waiting
+        return (waiting, failed)
     }
 
     private func remember(_ admitted: [(Job, [LimitClaim])]) {

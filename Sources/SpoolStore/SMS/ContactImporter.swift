@@ -93,6 +93,11 @@ public struct ContactImporter: Sendable {
         case .success(let value): record = value
         }
         let names = record.fields.map { $0.trimmingSpaces.lowercased().replacing(" ", with: "_") }
+        // Column names become keys of the contacts' `custom` JSON: control characters (NUL above all,
+        // which PostgreSQL refuses) are refused here, by line and column.
+        if let column = names.firstIndex(where: { $0.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }) {
+            throw InputError(message: "line \(record.line): column \(column + 1) has a control character in its name")
+        }
         guard let phone = names.firstIndex(where: phoneHeaders.contains) else {
             throw InputError(message: "line \(record.line): no phone column; the header must name one of \(phoneHeaders.sorted().joined(separator: ", "))")
         }

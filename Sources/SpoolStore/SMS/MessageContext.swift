@@ -22,6 +22,8 @@ public struct MessageContext: Sendable {
     public let contactTimezone: String?
     public let consent: String?
     public let doNotContact: Bool
+    /// The sender is one of the message's tenant's numbers now (it may have been removed since launch).
+    public let senderOwned: Bool
 }
 
 extension MessageStore {
@@ -38,7 +40,8 @@ extension MessageStore {
                        (extract(epoch FROM m.sending_at) * 1000)::bigint AS sending_at_ms,
                        t.paused, t.timezone, t.daily_budget_cents, t.monthly_budget_cents, c.status AS campaign_status,
                        k.timezone AS contact_timezone, k.consent,
-                       EXISTS (SELECT 1 FROM do_not_contact d WHERE d.tenant_id = m.tenant_id AND d.phone = m.to_phone) AS dnc
+                       EXISTS (SELECT 1 FROM do_not_contact d WHERE d.tenant_id = m.tenant_id AND d.phone = m.to_phone) AS dnc,
+                       EXISTS (SELECT 1 FROM sender_numbers n WHERE n.tenant_id = m.tenant_id AND n.number = m.from_sender) AS sender_owned
                 FROM messages m JOIN tenants t ON t.id = m.tenant_id
                 LEFT JOIN campaigns c ON c.id = m.campaign_id LEFT JOIN contacts k ON k.id = m.contact_id
                 WHERE m.id = ANY($1::text[])
@@ -51,7 +54,7 @@ extension MessageStore {
                     tenantPaused: try row.bool("paused")!, tenantTimezone: try row.string("timezone")!,
                     dailyBudgetCents: try row.int("daily_budget_cents"), monthlyBudgetCents: try row.int("monthly_budget_cents"),
                     campaignStatus: try row.string("campaign_status"), contactTimezone: try row.string("contact_timezone"),
-                    consent: try row.string("consent"), doNotContact: try row.bool("dnc")!)
+                    consent: try row.string("consent"), doNotContact: try row.bool("dnc")!, senderOwned: try row.bool("sender_owned")!)
             }
         }
         let byID = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })

@@ -17,13 +17,15 @@ public enum SenderNumberError: Error, Sendable, Equatable, CustomStringConvertib
     case invalid(field: String, message: String)
     /// Another tenant holds the number. Which one is never said.
     case conflict(message: String)
+    /// Messages still to send use it: it cannot be removed yet.
+    case inUse(message: String)
     /// No such number, or another tenant's.
     case notFound(message: String)
 
     public var description: String {
         switch self {
         case .invalid(let field, let message): "\(field): \(message)"
-        case .conflict(let message), .notFound(let message): message
+        case .conflict(let message), .inUse(let message), .notFound(let message): message
         }
     }
 }
@@ -110,9 +112,18 @@ public struct SenderNumbers: Sendable {
     @discardableResult
     public func remove(_ number: String, tenantID: String?) async throws -> SenderNumber {
         let number = (try? Self.normalise(number)) ?? number
-        let removed = try await pool.withConnection { connection in
-            try connection.query("DELETE FROM sender_numbers WHERE number = $1 AND ($2::text IS NULL OR tenant_id = $2) RETURNING \(Self.columns)",
-                                 [number, tenantID]).first.map(Self.senderNumber)
+        let removed = try await pool.transaction { connection -> SenderNumber? in
+            guard let owner = try connection.query("SELECT tenant_id FROM sender_numbers WHERE number = $1 AND ($2::text IS NULL OR tenant_id = $2) FOR UPDATE",
+                                                   [number, tenantID]).first?.string("tenant_id") else { return nil }
+            // Jobs of messages still to send from it book the number's limiter: were it given to another
+            // tenant meanwhile, they would book that tenant's. So it is removed only once they are done.
+            let busy = try connection.query("""
+                SELECT count(*) AS n FROM messages WHERE tenant_id = $1 AND from_sender = $2 AND status IN ('queued', 'sending', 'in_doubt')
+                """, [owner, number]).first?.int("n") ?? 0
+            if busy > 0 {
+                throw SenderNumberError.inUse(message: "number: \(number) still has \(busy) messages to send; cancel or finish their campaigns first")
+            }
+            return try connection.query("DELETE FROM sender_numbers WHERE number = $1 RETURNING \(Self.columns)", [number]).first.map(Self.senderNumber)
         }
         guard let removed else { throw SenderNumberError.notFound(message: "number: no sender number '\(number.prefix(64))'") }
         return removed
