@@ -16,21 +16,22 @@ import Synchronization
 struct Authenticator: RouterMiddleware {
     typealias Context = APIContext
     let tenants: TenantStore
-    let operatorKey: String?
+    /// The operator key's SHA-256, computed once.
+    let operatorDigest: [UInt8]?
     let cache: KeyCache
     let failures: FailedAuthentications
 
     init(tenants: TenantStore, operatorKey: String?, cache: KeyCache, failures: FailedAuthentications = FailedAuthentications()) {
         self.tenants = tenants
-        self.operatorKey = operatorKey
+        self.operatorDigest = operatorKey.map { SHA256.digest(Array($0.utf8)) }
         self.cache = cache
         self.failures = failures
     }
 
-    /// Compares in constant time whatever the lengths: both sides are hashed to 32 bytes first, so
-    /// neither the key's length nor its first differing byte shows in the timing.
-    static func isOperatorKey(_ key: String, _ operatorKey: String) -> Bool {
-        HMACSHA1.equal(SHA256.digest(Array(key.utf8)), SHA256.digest(Array(operatorKey.utf8)))
+    /// Compares in constant time whatever the lengths: the key is hashed to 32 bytes first, so neither
+    /// its length nor its first differing byte shows in the timing.
+    static func isOperatorKey(_ key: String, digest: [UInt8]) -> Bool {
+        HMACSHA1.equal(SHA256.digest(Array(key.utf8)), digest)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -42,7 +43,7 @@ struct Authenticator: RouterMiddleware {
         }
         let key = String(header.dropFirst(7))
         let address = context.clientAddress
-        if let operatorKey, Self.isOperatorKey(key, operatorKey) {
+        if let operatorDigest, Self.isOperatorKey(key, digest: operatorDigest) {
             context.principal = .operator
         } else if let known = cache.known(key) {
             context.principal = known
