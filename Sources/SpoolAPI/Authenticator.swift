@@ -16,22 +16,29 @@ import Synchronization
 struct Authenticator: RouterMiddleware {
     typealias Context = APIContext
     let tenants: TenantStore
-    /// The operator key's SHA-256, computed once.
-    let operatorDigest: [UInt8]?
+    let operatorKey: [UInt8]?
     let cache: KeyCache
     let failures: FailedAuthentications
 
     init(tenants: TenantStore, operatorKey: String?, cache: KeyCache, failures: FailedAuthentications = FailedAuthentications()) {
         self.tenants = tenants
-        self.operatorDigest = operatorKey.map { SHA256.digest(Array($0.utf8)) }
+        self.operatorKey = operatorKey.map { Array($0.utf8) }
         self.cache = cache
         self.failures = failures
     }
 
-    /// Compares in constant time whatever the lengths: the key is hashed to 32 bytes first, so neither
-    /// its length nor its first differing byte shows in the timing.
-    static func isOperatorKey(_ key: String, digest: [UInt8]) -> Bool {
-        HMACSHA1.equal(SHA256.digest(Array(key.utf8)), digest)
+    /// Compares without returning early, whatever the lengths: every byte of the longer of the two is
+    /// looked at and a length mismatch is folded into the result, so the time shows neither where the
+    /// first difference is nor whether the lengths differ.
+    static func isOperatorKey(_ key: some Collection<UInt8>, _ operatorKey: [UInt8]) -> Bool {
+        let given = Array(key)
+        var difference = UInt(bitPattern: given.count ^ operatorKey.count)
+        for index in 0..<max(given.count, operatorKey.count) {
+            let a = index < given.count ? given[index] : 0
+            let b = index < operatorKey.count ? operatorKey[index] : 0
+            difference |= UInt(a ^ b)
+        }
+        return difference == 0
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -43,7 +50,7 @@ struct Authenticator: RouterMiddleware {
         }
         let key = String(header.dropFirst(7))
         let address = context.clientAddress
-        if let operatorDigest, Self.isOperatorKey(key, digest: operatorDigest) {
+        if let operatorKey, Self.isOperatorKey(key.utf8, operatorKey) {
             context.principal = .operator
         } else if let known = cache.known(key) {
             context.principal = known

@@ -172,6 +172,15 @@ import Testing
         #expect(failures.take("10.0.0.2") == nil)
     }
 
+    @Test func theOperatorKeyMatchesOnlyItselfWhateverTheLength() {
+        let key = Array("operator-key-for-tests-0123456789".utf8)
+        #expect(Authenticator.isOperatorKey("operator-key-for-tests-0123456789".utf8, key))
+        #expect(!Authenticator.isOperatorKey("operator-key-for-tests-012345678".utf8, key))
+        #expect(!Authenticator.isOperatorKey("operator-key-for-tests-0123456789x".utf8, key))
+        #expect(!Authenticator.isOperatorKey("".utf8, key))
+        #expect(!Authenticator.isOperatorKey("operator-key-for-tests-0123456788".utf8, key))
+    }
+
     @Test func anIPv6ClientCountsByItsSlash64() {
         #expect(FailedAuthentications.client("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64")
         #expect(FailedAuthentications.client("127.0.0.1") == "127.0.0.1")
