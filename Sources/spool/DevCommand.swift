@@ -6,6 +6,7 @@ import SpoolQueue
 import SpoolRedis
 import SpoolAPI
 import SpoolSandbox
+import SpoolStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,6 +29,10 @@ struct DevCommand: AsyncParsableCommand {
         // it runs (TwilioConfiguration), and every process it starts says so at start.
         if sandboxPort != 0, (currentEnvironment()["SPOOL_SANDBOX_URL"] ?? "").isEmpty {
             setenv("SPOOL_SANDBOX_URL", "http://127.0.0.1:\(sandboxPort)", 1)
+        }
+        // Delivery receipts come back to this process's API.
+        if apiPort != 0, (currentEnvironment()["SPOOL_PUBLIC_URL"] ?? "").isEmpty {
+            setenv("SPOOL_PUBLIC_URL", "http://127.0.0.1:\(apiPort)", 1)
         }
         let runtime = try Runtime.load(common, checkHandlers: true)
         let observers = try runtime.settleObservers()
@@ -55,6 +60,9 @@ struct DevCommand: AsyncParsableCommand {
             tasks.addTask { try await group.run() }
             if demo {
                 try await Demo(runtime: runtime, redis: redis).run()
+                if apiPort != 0, sandboxPort != 0, runtime.settings.databaseURL != nil {
+                    try await CampaignDemo(runtime: runtime, redis: redis).run()
+                }
                 if exitAfterDemo {
                     await group.triggerGracefulShutdown()
                 } else {
@@ -121,6 +129,52 @@ struct Demo {
             }
         }
         for job in try await admin.deadJobs(limit: 3) { say("demo: dead job \(job.id): \(job.reason)") }
+    }
+}
+
+/// What Spool is for: a tenant imports contacts and sends a campaign from its own number; every text
+/// passes the gates (consent, do-not-contact, quiet hours in the recipient's zone, budget), goes to the
+/// sandbox provider under the sender's rate limit, and its delivery receipt comes back to the API.
+struct CampaignDemo {
+    let runtime: Runtime
+    let redis: RedisClient
+
+    func run() async throws {
+        let pool = try runtime.postgres(size: 2)
+        let admin = runtime.admin(redis)
+        let tenant = try await TenantStore(pool: pool, admin: admin).create(name: "Demo florist", timezone: "America/New_York")
+        let numbers = SenderNumbers(pool: pool)
+        var sender = ""
+        while sender.isEmpty {
+            do { sender = try await numbers.add(String(Int.random(in: 100_000...999_999)), tenantID: tenant.id).number } catch SenderNumberError.conflict(_) {}
+        }
+        // A zone where it is daytime now, so that quiet hours let the demo's texts go.
+        let zone = ["America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Honolulu", "Pacific/Kiritimati"]
+            .first { QuietHours().nextAllowed(nowMs: SystemClock().nowMillis(), zone: ZoneInfo.named($0)!) == nil } ?? "UTC"
+        var lines = ["phone,first_name,timezone,consent"]
+        for n in 0..<48 { lines.append("+1 415 555 \(CivilTime.pad(100 + n, 4)),Guest\(n),\(zone),yes") }
+        lines.append("+1 415 555 0900,NoConsent,\(zone),")
+        lines.append("+15005550001,Invalid,\(zone),yes")  // the sandbox refuses it, as Twilio does (21211)
+        let report = try await ContactImporter(pool: pool).run(tenantID: tenant.id, csv: Array(lines.joined(separator: "\n").utf8), dryRun: false)
+        say("campaign demo: tenant \(tenant.id) imported \(report.inserted) contacts; sender \(sender) at 25 texts/s (`spool limits set`)")
+        try await admin.setLimit("sms:sender:\(sender)", .rate(units: 25, period: .seconds(1), burst: 5))
+        let store = CampaignStore(pool: pool, enqueuer: Enqueuer(redis: redis, catalog: runtime.catalog, keys: runtime.settings.keys))
+        let campaign = try await store.create(tenantID: tenant.id, name: "Spring bouquets", sender: sender, body: "Hi {{first_name}}, spring bouquets are 20% off today!")
+        let launch = try await store.launch(id: campaign.id)
+        say("campaign demo: launched \(campaign.id): \(launch.queued) queued, \(launch.skipped) skipped by the gates")
+        let reports = CampaignReports(pool: pool)
+        let started = monotonicNow()
+        while monotonicNow() - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(500))
+            guard let now = try await reports.report(campaignID: campaign.id) else { continue }
+            let counts = now.byStatus.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            say("campaign demo t=\(String(format: (monotonicNow() - started).secondsDouble))s  \(counts)")
+            if now.campaign.status == "completed", (now.byStatus["sent"] ?? 0) == 0 {
+                say("campaign demo: done; delivery rate \(now.deliveryRate.map { String(format: $0 * 100) + "%" } ?? "-"), cost \(now.costCents) cents; skipped: \(now.bySkipReason)")
+                return
+            }
+        }
+        say("campaign demo: not finished within 60 s; see GET /v1/campaigns/\(campaign.id)/report")
     }
 }
 
