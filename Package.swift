@@ -15,6 +15,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        // Hashes and HMAC (SpoolSupport.Hashing); the calendar kind will encrypt OAuth tokens with it.
+        // Hummingbird's dependencies build it already.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         // The HTTP servers (sandbox provider, enqueue API). Hummingbird's default traits pull in
         // swift-configuration and full Foundation, which Spool does not use: leave them off.
@@ -28,7 +31,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
-        .target(name: "SpoolSupport", resources: [.embedInCode("Resources/phone_zones.tsv")]),
+        .target(
+            name: "SpoolSupport",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            resources: [.embedInCode("Resources/phone_zones.tsv")]
+        ),
         .systemLibrary(name: "CLibpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "SpoolHTTP", dependencies: ["CCurl", "SpoolSupport"]),

@@ -101,14 +101,14 @@ final class KeyCache: Sendable {
 
     func wasGood(_ key: String) -> Bool {
         let now = monotonicNow()
-        return good.withLock { $0[SHA256.digest(Array(key.utf8))].map { $0 > now } ?? false }
+        return good.withLock { $0[Hashing.sha256(Array(key.utf8))].map { $0 > now } ?? false }
     }
 
     private func rememberGood(_ key: String, now: Duration) {
         good.withLock { good in
             if good.count >= capacity { good = good.filter { $0.value > now } }
             if good.count >= capacity { good.removeAll(keepingCapacity: true) }
-            good[SHA256.digest(Array(key.utf8))] = now + Self.goodFor
+            good[Hashing.sha256(Array(key.utf8))] = now + Self.goodFor
         }
     }
 

@@ -10,7 +10,7 @@ public enum TwilioSignature {
         for (name, value) in parameters.sorted(by: byteOrder) {
             message += name + value
         }
-        let code = HMACSHA1.authenticationCode(key: Array(authToken.utf8), message: Array(message.utf8))
+        let code = Hashing.hmacSHA1(key: Array(authToken.utf8), message: Array(message.utf8))
         return Data(code).base64EncodedString()
     }
 
@@ -22,6 +22,6 @@ public enum TwilioSignature {
 
     public static func isValid(signature: String, url: String, parameters: [(String, String)], authToken: String) -> Bool {
         let expected = sign(url: url, parameters: parameters, authToken: authToken)
-        return HMACSHA1.equal(Array(expected.utf8), Array(signature.utf8))
+        return Hashing.constantTimeEqual(Array(expected.utf8), Array(signature.utf8))
     }
 }

@@ -7,7 +7,7 @@ public struct Migration: Sendable, Equatable {
     public let sql: String
 
     /// Identifies the file's content, so that editing an applied migration is caught.
-    public var checksum: String { SHA1.hex(Array(sql.utf8)) }
+    public var checksum: String { Hashing.sha1Hex(Array(sql.utf8)) }
 
     public init(version: Int, name: String, sql: String) {
         self.version = version

@@ -9,7 +9,7 @@ public struct RedisScript: Sendable {
     public init(name: String, source: String) {
         self.name = name
         self.source = source
-        self.sha = SHA1.hex(Array(source.utf8))
+        self.sha = Hashing.sha1Hex(Array(source.utf8))
     }
 
     /// The EVALSHA command for these keys and arguments.

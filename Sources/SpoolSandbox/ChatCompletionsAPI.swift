@@ -89,7 +89,7 @@ struct ChatCompletionsAPI: Sendable {
             return (nil, headers(window))
         }
         if let refusal = verdict.0 { return refusal }
-        let digest = SHA1.hex(Array(prompt.utf8))
+        let digest = Hashing.sha1Hex(Array(prompt.utf8))
         return SandboxResponse.json(200, .object([
             "id": .string("chatcmpl-" + digest.prefix(24)), "object": .string("chat.completion"),
             "created": .number(Double(now / 1000)), "model": .string(model),
@@ -108,7 +108,7 @@ struct ChatCompletionsAPI: Sendable {
 
     /// A reply that depends on the whole conversation and quotes the last thing the user said.
     static func reply(to lastUser: String, conversation: String) -> String {
-        let digest = SHA1.digest(Array(conversation.utf8))
+        let digest = Hashing.sha1(Array(conversation.utf8))
         let quote = lastUser.split(separator: " ").prefix(8).joined(separator: " ")
         return "\(openings[Int(digest[0]) % openings.count]) About \"\(quote)\": \(closings[Int(digest[1]) % closings.count])"
     }

@@ -50,7 +50,7 @@ struct TranscriptionsAPI: Sendable {
 
     /// A sentence picked from the bytes' SHA-1: the same audio always reads the same.
     static func transcript(of bytes: [UInt8]) -> String {
-        let digest = SHA1.digest(bytes)
+        let digest = Hashing.sha1(bytes)
         let count = 6 + Int(digest[0] % 10)
         let sentence = (0..<count).map { words[(Int(digest[1 + $0 % 19]) + $0 * 7) % words.count] }
         return sentence.joined(separator: " ").prefix(1).uppercased() + sentence.joined(separator: " ").dropFirst() + "."

@@ -123,7 +123,7 @@ struct TwilioMessagesAPI: Sendable {
               let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ Array($0) }),
               let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
               String(decoding: decoded[..<colon], as: UTF8.self) == state.twilioAccountSid,
-              HMACSHA1.equal(Array(decoded[(colon + 1)...]), Array(state.twilioAuthToken.utf8)),
+              Hashing.constantTimeEqual(Array(decoded[(colon + 1)...]), Array(state.twilioAuthToken.utf8)),
               account == state.twilioAccountSid
         else { return Self.error(401, 20003, "Authenticate") }
         return nil

@@ -28,7 +28,7 @@ public enum APIKeySecret {
         return String(decoding: id, as: UTF8.self)
     }
 
-    static func hash(_ text: String) -> String { SHA256.hex(Array(text.utf8)) }
+    static func hash(_ text: String) -> String { Hashing.sha256Hex(Array(text.utf8)) }
 
     /// RFC 4648 base64url without padding.
     private static func base64URL(_ bytes: [UInt8]) -> String {

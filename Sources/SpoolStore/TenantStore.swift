@@ -119,7 +119,7 @@ public struct TenantStore: Sendable {
             try connection.query("SELECT tenant_id, scope, secret_hash, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE id = $1", [id]).first
         }
         guard let row, let stored = row["secret_hash"], let scope = row["scope"].flatMap(APIScope.init(rawValue:)),
-              HMACSHA1.equal(Array(stored.utf8), Array(APIKeySecret.hash(text).utf8)), try row.bool("revoked") == false
+              Hashing.constantTimeEqual(Array(stored.utf8), Array(APIKeySecret.hash(text).utf8)), try row.bool("revoked") == false
         else { return nil }
         return APIKey(id: id, tenantID: row["tenant_id"] ?? "", scope: scope, revoked: false)
     }
