@@ -87,6 +87,7 @@ let package = Package(
                 .embedInCode("Scripts/limit_pause.lua"),
                 .embedInCode("Scripts/quota_alert.lua"),
                 .embedInCode("Scripts/fetch.lua"),
+                .embedInCode("Scripts/complete.lua"),
                 .embedInCode("Scripts/ack.lua"),
                 .embedInCode("Scripts/retry.lua"),
                 .embedInCode("Scripts/snooze.lua"),

@@ -71,6 +71,7 @@ struct JobRoutes: Sendable {
             "max_attempts": .number(Double(Int(f["max_attempts"] ?? "0") ?? 0)), "last_error": text("last_error"),
             "dead_reason": text("dead_reason"), "enqueued_at": time("enqueued_at"), "run_at": time("run_at"),
             "finished_at": time("finished_at"), "result": result, "idempotency_key": text("idempotency_key"),
+            "parent_id": text("parent_id"),
         ])
     }
 }

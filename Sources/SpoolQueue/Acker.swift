@@ -37,6 +37,8 @@ public final class Acker: Sendable {
     private let onSettled: @Sendable (Job, _ landed: Bool) -> Void
     private let observers: [any SettleObserver]
     private let limiter: RateLimiter?
+    /// Where completions with follow-ups put them (complete.lua), and what moves them on.
+    private let outbox: Outbox
     private let state = Mutex(State())
 
     /// - Parameter onSettled: called once per job after its settle landed (true) or did not: the lease
@@ -54,6 +56,7 @@ public final class Acker: Sendable {
         self.logger = logger
         self.onSettled = onSettled
         self.observers = observers
+        self.outbox = Outbox(redis: redis, keys: keys, catalog: catalog, clock: clock)
     }
 
     /// Hands an outcome over; returns at once.
@@ -134,11 +137,30 @@ public final class Acker: Sendable {
         var answers: [[Int]] = []
         var completedByQueue: [String: [Int]] = [:]
         var finals = [JobOutcome](repeating: .completed, count: batch.count)
+        var outboxQueues: Set<String> = []
         for (index, settlement) in batch.enumerated() {
             // Provider feedback first, in the same pipeline: pause the limiter or the queue.
             for call in feedbackCalls(settlement.job, settlement.outcome, now: now) {
                 calls.append(call)
                 answers.append([])
+            }
+            if case .completed(let result, let followUps) = settlement.outcome, !followUps.isEmpty {
+                let job = settlement.job
+                do {
+                    let entries = try outbox.entries(for: job, followUps, now: now)
+                    finals[index] = settlement.outcome
+                    calls.append(keys.completeCall(job.queue, now: now, keep: completedTTL > .zero, id: job.id, token: job.leaseToken,
+                                                   result: result ?? "", followUps: entries))
+                    answers.append([index])
+                    outboxQueues.insert(job.queue)
+                } catch {
+                    // A follow-up that could never be enqueued: the chain is broken, and says where.
+                    let (call, final) = callFor(job, .dead(reason: "invalid follow-up: \(error)"), now: now)
+                    finals[index] = final
+                    calls.append(call!)
+                    answers.append([index])
+                }
+                continue
             }
             let (call, final) = callFor(settlement.job, settlement.outcome, now: now)
             finals[index] = final
@@ -156,7 +178,7 @@ public final class Acker: Sendable {
             let jobs = indices.map { index in
                 let job = batch[index].job
                 var result = ""
-                if case .completed(let text?) = batch[index].outcome { result = text }
+                if case .completed(let text?, _) = batch[index].outcome { result = text }
                 return (id: job.id, token: job.leaseToken, result: result)
             }
             calls.append(keys.ackCall(queue, now: now, keep: completedTTL > .zero, jobs: jobs))
@@ -168,6 +190,12 @@ public final class Acker: Sendable {
             for (reply, indices) in zip(replies, answers) {
                 let flags: [Int] = reply.array?.map { $0.int ?? 0 } ?? [reply.int ?? 0]
                 for (offset, index) in indices.enumerated() where offset < flags.count { landed[index] = flags[offset] == 1 }
+            }
+        }
+        // Follow-ups on to their queues now; what a failure here leaves, a scheduler's sweep moves.
+        for queue in outboxQueues.sorted() {
+            do { try await outbox.move(queue: queue) } catch {
+                logger.warning("could not move follow-up jobs yet; the scheduler will", metadata: ["queue": "\(queue)", "error": "\(error)"])
             }
         }
         for (index, settlement) in batch.enumerated() {

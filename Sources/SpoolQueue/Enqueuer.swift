@@ -16,6 +16,8 @@ public struct EnqueueRequest: Sendable {
     /// Who asks: checked against the kind's `enqueue` policy. Spool's own code by default; the API and
     /// the CLI say who their caller is.
     public var producer: Producer = .spool
+    /// The job whose completion asked for this one (a follow-up), shown as `parent_id`.
+    public var parentID: String?
 
     /// Who enqueues a job (see `EnqueuePolicy`).
     public enum Producer: Sendable, Equatable {
@@ -89,6 +91,7 @@ public final class Enqueuer: Sendable {
         let idempotencyKey: String
         let tenant: String
         let idempotencyTTL: Duration
+        var parentID = ""
     }
 
     /// Checks a request without touching Redis.
@@ -127,9 +130,11 @@ public final class Enqueuer: Sendable {
         if let tenant = request.tenant {
             guard !tenant.isEmpty, tenant.utf8.count <= 128 else { throw EnqueueError(field: "tenant", "must be 1-128 bytes") }
         }
-        return Prepared(id: JobID.make(now: now), kind: request.kind, args: request.args, queue: queue, maxAttempts: spec.maxAttempts,
+        var prepared = Prepared(id: JobID.make(now: now), kind: request.kind, args: request.args, queue: queue, maxAttempts: spec.maxAttempts,
                         runAt: request.runAt ?? 0, idempotencyKey: request.idempotencyKey ?? "", tenant: request.tenant ?? "",
                         idempotencyTTL: spec.idempotencyTTL)
+        prepared.parentID = request.parentID ?? ""
+        return prepared
     }
 
     /// Enqueues one job. Throws `EnqueueError` for a bad request, `RedisError` when Redis fails.
@@ -167,7 +172,7 @@ public final class Enqueuer: Sendable {
     }
 
     /// Stores prepared jobs: one script call per queue and TTL group of up to `jobsPerCall`, all in one pipeline.
-    private static func store(_ jobs: [Prepared], now: Int64, redis: RedisClient, keys: KeySpace) async throws -> [EnqueueResult] {
+    static func store(_ jobs: [Prepared], now: Int64, redis: RedisClient, keys: KeySpace) async throws -> [EnqueueResult] {
         var calls: [ScriptCall] = []
         var callJobs: [[Int]] = []
         var groups: [String: [Int]] = [:]
@@ -184,12 +189,12 @@ public final class Enqueuer: Sendable {
                 let part = Array(members[start..<min(start + Self.jobsPerCall, members.count)])
                 let first = jobs[part[0]]
                 var arguments: [String] = []
-                arguments.reserveCapacity(part.count * 7)
+                arguments.reserveCapacity(part.count * 8)
                 for index in part {
                     let job = jobs[index]
                     arguments.append(job.id); arguments.append(job.kind); arguments.append(job.args)
                     arguments.append(String(job.maxAttempts)); arguments.append(String(job.runAt))
-                    arguments.append(job.idempotencyKey); arguments.append(job.tenant)
+                    arguments.append(job.idempotencyKey); arguments.append(job.tenant); arguments.append(job.parentID)
                 }
                 calls.append(keys.enqueueCall(first.queue, now: now, idempotencyTTL: max(first.idempotencyTTL.milliseconds / 1000, 1),
                                               arguments: arguments))
@@ -214,7 +219,7 @@ public final class Enqueuer: Sendable {
     }
 
     /// Records queues in the `queues` set once per process, so that stats and the scheduler find them.
-    private func registerQueues(_ queues: Set<String>) async throws {
+    func registerQueues(_ queues: Set<String>) async throws {
         let fresh = knownQueues.withLock { known in queues.subtracting(known) }
         if fresh.isEmpty { return }
         try await redis.run(RedisCommand("SADD", [keys.queues] + fresh.sorted()))

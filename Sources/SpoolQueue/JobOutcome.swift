@@ -1,7 +1,8 @@
 /// What a handler says happened. Only the `Acker` turns an outcome into a change in Redis.
 public enum JobOutcome: Sendable, Equatable {
-    /// Done; `result` is kept with the job for status queries.
-    case completed(result: String? = nil)
+    /// Done; `result` is kept with the job for status queries. `followUps` are enqueued exactly once,
+    /// with the completion (see FollowUp), carrying this job's tenant and its id as their parent.
+    case completed(result: String? = nil, followUps: [FollowUp] = [])
     /// Failed in a way worth trying again, after `delay` or the kind's backoff when nil.
     case retry(error: String, delay: Duration? = nil)
     /// Not now, and not a failure: runs again at `until` (unix ms) without using an attempt.
@@ -18,7 +19,7 @@ public enum JobOutcome: Sendable, Equatable {
     /// goes back to the front of its lane, unrun and without using an attempt.
     case quotaExhausted(reason: String)
 
-    public static let completed = JobOutcome.completed(result: nil)
+    public static let completed = JobOutcome.completed(result: nil, followUps: [])
 
     /// Every label, as `job_results.outcome`'s check constraint lists them (a test compares the two).
     public static let labels = ["completed", "retry", "snoozed", "dead", "throttled", "quota_exhausted"]

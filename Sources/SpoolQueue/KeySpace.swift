@@ -35,6 +35,9 @@ public struct KeySpace: Sendable, Equatable {
     public func job(_ queue: String, _ id: String) -> String { jobPrefix(queue) + id }
     public func jobPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:job:" }
     public func idempotencyPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:idem:" }
+    /// Follow-up jobs of the queue's completed jobs, by follow-up id, until `Outbox` moves them to their
+    /// own queues (complete.lua writes them with the completion).
+    public func outbox(_ queue: String) -> String { "\(prefix):{\(queue)}:outbox" }
     /// Paused tenants whose lane fetch took out of the ring: their jobs wait in their lane, unfetched,
     /// until unpark.lua puts the lane back.
     public func parkedTenants(_ queue: String) -> String { "\(prefix):{\(queue)}:parked_tenants" }

@@ -13,6 +13,8 @@ public struct SchedulerService: Service {
     let promoter: Promoter
     let recoverer: Recoverer
     let janitor: Janitor
+    /// Follow-ups a worker left in an outbox (it died after the settle, before moving them).
+    let outbox: Outbox
     let pollInterval: Duration
     let recoverInterval: Duration
     let logger: Logger
@@ -25,6 +27,7 @@ public struct SchedulerService: Service {
         self.recoverer = Recoverer(redis: redis, keys: settings.keys, clock: clock)
         self.janitor = Janitor(redis: redis, keys: settings.keys, clock: clock, completedTTL: settings.completedTTL,
                                deadMaxJobs: settings.deadMaxJobs, deadMaxAge: settings.deadMaxAge)
+        self.outbox = Outbox(redis: redis, keys: settings.keys, clock: clock)
         self.pollInterval = settings.pollInterval
         // Look for expired leases a few times per lease period, and at least every 5 s.
         self.recoverInterval = min(settings.lease / 4, .seconds(5))
@@ -37,6 +40,7 @@ public struct SchedulerService: Service {
         var lastRecover = Duration.zero
         var lastTrim = Duration.zero
         var lastUnpark = Duration.zero
+        var lastOutbox = Duration.zero
         var nextLimiterDue: Int64?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = monotonicNow()
@@ -54,6 +58,12 @@ public struct SchedulerService: Service {
                         logger.notice("recovered jobs from expired leases", metadata: ["requeued": "\(requeued)", "dead": "\(killed)"])
                     }
                     lastRecover = now
+                }
+                if now - lastOutbox > .seconds(1) {
+                    var moved = 0
+                    for queue in queues { moved += try await outbox.move(queue: queue) }
+                    if moved > 0 { logger.notice("moved follow-up jobs left in an outbox", metadata: ["jobs": "\(moved)"]) }
+                    lastOutbox = now
                 }
                 if now - lastUnpark > .seconds(1) {
                     let moved = try await TenantParking.unparkResumed(redis: redis, keys: keys, queues: queues)

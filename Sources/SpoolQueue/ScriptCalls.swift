@@ -71,6 +71,12 @@ extension KeySpace {
         ScriptCall(Scripts.trimCompleted, keys: [completed(q), jobPrefix(q)], arguments: [String(oldestKept), String(limit)])
     }
 
+    func completeCall(_ q: String, now: Int64, keep: Bool, id: String, token: String, result: String,
+                      followUps: [(id: String, json: String)]) -> ScriptCall {
+        ScriptCall(Scripts.complete, keys: [active(q), leases(q), stats(q), completed(q), jobPrefix(q), outbox(q)],
+                   arguments: [String(now), keep ? "1" : "0", id, token, result] + followUps.flatMap { [$0.id, $0.json] })
+    }
+
     func enqueueCall(_ q: String, now: Int64, idempotencyTTL: Int64, arguments jobs: [String]) -> ScriptCall {
         ScriptCall(Scripts.enqueue, keys: [pending(q), scheduled(q), jobPrefix(q), idempotencyPrefix(q), stats(q), lanes(q), parkedTenants(q)],
                    arguments: [String(now), String(idempotencyTTL)] + jobs)

@@ -5,6 +5,7 @@ enum Scripts {
     static let enqueue = load("enqueue", PackageResources.enqueue_lua)
     static let fetch = load("fetch", PackageResources.fetch_lua)
     static let ack = load("ack", PackageResources.ack_lua)
+    static let complete = load("complete", PackageResources.complete_lua)
     static let retry = load("retry", PackageResources.retry_lua)
     static let snooze = load("snooze", PackageResources.snooze_lua)
     static let kill = load("kill", PackageResources.kill_lua)

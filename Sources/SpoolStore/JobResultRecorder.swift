@@ -40,7 +40,7 @@ public final class JobResultRecorder: SettleObserver, Service {
     public func settled(_ job: Job, outcome: JobOutcome, duration: Duration, at finishedAt: Int64) {
         var detail: String?
         switch outcome {
-        case .completed(let result): detail = result
+        case .completed(let result, _): detail = result
         case .retry(let error, _): detail = error
         case .snooze(_, let reason): detail = reason
         case .dead(let reason): detail = reason

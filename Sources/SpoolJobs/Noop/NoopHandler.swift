@@ -12,6 +12,7 @@ public struct NoopHandler: JobHandler {
     //   fail        "retry", "permanent" or "snooze": fail the first `fail_times` attempts (all when absent)
     //   mark        count each execution in the `noop:runs` hash, to prove exactly-once in tests
     //   notify      push "<job id> <unix ms>" onto the `noop:notify` list when it starts, to time pickup
+    //   then        follow-up jobs when it completes: [{"kind": ..., "args": {...}, "delay_seconds": ...}], at most 10
 
     /// Entries kept in `noop:notify`: enough for any benchmark's pickup timings.
     static let notifyKept = 100_000
@@ -44,7 +45,20 @@ public struct NoopHandler: JobHandler {
             default: throw JobError.malformedArgs("field 'fail': '\(mode)' is not retry, permanent or snooze")
             }
         }
-        return .completed
+        return .completed(result: nil, followUps: try followUps(args))
+    }
+
+    /// The follow-ups `then` asks for (see FollowUp): a way to exercise chains through a real worker.
+    private func followUps(_ args: JobArguments) throws(JobError) -> [FollowUp] {
+        guard let value = args.fields["then"], value != .null else { return [] }
+        guard let items = value.arrayValue, items.count <= 10 else { throw .malformedArgs("field 'then': expected an array of at most 10 jobs") }
+        var followUps: [FollowUp] = []
+        for (index, item) in items.enumerated() {
+            guard let kind = item["kind"]?.stringValue else { throw .malformedArgs("field 'then[\(index)].kind': required, a string") }
+            let delay = item["delay_seconds"]?.numberValue.map { Duration.milliseconds(Int64($0 * 1000)) }
+            followUps.append(FollowUp(kind: kind, args: item["args"]?.text ?? "{}", queue: item["queue"]?.stringValue, delay: delay))
+        }
+        return followUps
     }
 
     /// Failures use attempts, so the attempt number counts them; snoozes use none, so they are counted apart.

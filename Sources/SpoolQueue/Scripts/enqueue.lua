@@ -3,7 +3,8 @@
 -- KEYS[4] spool:{q}:idem: (prefix)   KEYS[5] spool:{q}:stats (counts `enqueued:<kind>`)   KEYS[6] spool:{q}:lanes
 -- KEYS[7] spool:{q}:parked_tenants
 -- ARGV[1] now (unix ms)   ARGV[2] idempotency TTL (s)
--- ARGV[3..] seven per job: id, kind, args JSON, max attempts, run at (unix ms, 0 = now), idempotency key or "", tenant or ""
+-- ARGV[3..] eight per job: id, kind, args JSON, max attempts, run at (unix ms, 0 = now), idempotency key or "", tenant or "",
+--          parent job id or "" (a follow-up's; see complete.lua)
 -- returns: per job, the id it is stored under (the earlier job's id when its key was taken), then 1 if new or 0 if not
 -- Only fields that carry information are written (hot path, and memory per job): a missing `attempt` is 0,
 -- a missing `run_at` is `enqueued_at`, and the queue is in the key. Idempotency keys are per tenant:
@@ -12,8 +13,8 @@ local now = tonumber(ARGV[1])
 local result = {}
 local ready, tenants = {}, {}
 local enqueued = {}
-for i = 3, #ARGV, 7 do
-  local id, kind, args, max, run_at, idem, tenant = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], ARGV[i+6]
+for i = 3, #ARGV, 8 do
+  local id, kind, args, max, run_at, idem, tenant, parent = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4]), ARGV[i+5], ARGV[i+6], ARGV[i+7]
   local existing = false
   local idem_key = KEYS[4] .. tenant .. ':' .. idem
   if idem ~= '' then
@@ -37,6 +38,7 @@ for i = 3, #ARGV, 7 do
     end
     if idem ~= '' then redis.call('HSET', key, 'idempotency_key', idem) end
     if tenant ~= '' then redis.call('HSET', key, 'tenant', tenant) end
+    if parent ~= '' then redis.call('HSET', key, 'parent_id', parent) end
     enqueued[kind] = (enqueued[kind] or 0) + 1
     result[#result+1] = id
     result[#result+1] = 1
