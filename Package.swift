@@ -143,6 +143,7 @@ let package = Package(
             dependencies: ["SpoolRedis", "SpoolQueue", "SpoolSupport", "SpoolPostgres", "SpoolHTTP", "SpoolSandbox"],
             path: "Tests/TestSupport"
         ),
+        .testTarget(name: "SpoolSupportTests", dependencies: ["SpoolSupport"]),
         .testTarget(name: "SpoolRedisTests", dependencies: ["SpoolRedis", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolStoreTests", dependencies: ["SpoolStore", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),

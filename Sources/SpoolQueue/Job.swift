@@ -1,3 +1,5 @@
+import SpoolSupport
+
 /// A job as a worker holds it, from the moment fetch leases it until it is settled.
 public struct Job: Sendable, Equatable {
     public let id: String
@@ -12,6 +14,9 @@ public struct Job: Sendable, Equatable {
     public let tenant: String?
     /// Proves this worker holds the lease; every settle script checks it.
     public let leaseToken: String
+    /// `args` parsed, once the worker has parsed them (the limiter does, when a limit key reads them),
+    /// so that the handler does not parse them again.
+    public var parsedArgs: JSONValue?
 
     public init(id: String, queue: String, kind: String, args: String, attempt: Int, maxAttempts: Int,
                 enqueuedAt: Int64, tenant: String?, leaseToken: String) {

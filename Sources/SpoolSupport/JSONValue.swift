@@ -133,3 +133,4 @@ public struct JSONValueError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public var description: String { message }
 }
+

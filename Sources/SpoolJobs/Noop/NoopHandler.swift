@@ -4,66 +4,73 @@ import SpoolRedis
 
 /// The diagnostic kind: does nothing, fast, for smoke tests and benchmarks. Its arguments can make it
 /// misbehave on purpose, so that tests can exercise every outcome through a real worker.
-public struct NoopHandler: JobHandler {
+public struct NoopHandler: JobKind {
     public let kind = "noop"
 
-    // Arguments, all optional:
-    //   sleep_ms    sleep this long before answering (a slow job)
-    //   fail        "retry", "permanent" or "snooze": fail the first `fail_times` attempts (all when absent)
-    //   mark        count each execution in the `noop:runs` hash, to prove exactly-once in tests
-    //   notify      push "<job id> <unix ms>" onto the `noop:notify` list when it starts, to time pickup
-    //   then        follow-up jobs when it completes: [{"kind": ..., "args": {...}, "delay_seconds": ...}], at most 10
+    /// `Jobs/noop.json`'s `args`, all optional.
+    public struct Arguments: Decodable, Sendable {
+        public enum Failure: String, Decodable, Sendable, CaseIterable { case retry, permanent, snooze }
+        /// A follow-up job (see FollowUp).
+        public struct Next: Decodable, Sendable {
+            let kind: String
+            let args: JSONValue?
+            let queue: String?
+            let delaySeconds: Double?
+            enum CodingKeys: String, CodingKey { case kind, args, queue, delaySeconds = "delay_seconds" }
+        }
+        /// Sleep this long before answering (a slow job).
+        let sleepMs: Int?
+        /// Fail the first `failTimes` attempts (all when absent) this way.
+        let fail: Failure?
+        let failTimes: Int?
+        /// Count each execution in the `noop:runs` hash, to prove exactly-once in tests.
+        let mark: Bool?
+        /// Push "<job id> <unix ms>" onto the `noop:notify` list when it starts, to time pickup.
+        let notify: Bool?
+        /// Follow-up jobs when it completes, at most 10.
+        let then: [Next]?
+        enum CodingKeys: String, CodingKey { case sleepMs = "sleep_ms", fail, failTimes = "fail_times", mark, notify, then }
+    }
 
     /// Entries kept in `noop:notify`: enough for any benchmark's pickup timings.
     static let notifyKept = 100_000
 
     public init() {}
 
-    public func perform(_ job: Job, context: JobContext) async throws -> JobOutcome {
-        let args = try JobArguments(job)
+    public func perform(_ job: Job, arguments: Arguments, context: JobContext) async throws -> JobOutcome {
         // What it leaves in Redis is bounded: the lists keep their newest entries, and every key
         // expires a day after its last use.
-        if try args.bool("mark") == true {
+        if arguments.mark == true {
             let runs = "\(context.keys.prefix):noop:runs"
             _ = try await context.redis.pipeline([RedisCommand("HINCRBY", runs, job.id, "1"), RedisCommand("EXPIRE", runs, "86400")])
         }
-        if try args.bool("notify") == true {
+        if arguments.notify == true {
             let list = "\(context.keys.prefix):noop:notify"
             _ = try await context.redis.pipeline([
                 RedisCommand("RPUSH", list, "\(job.id) \(context.clock.nowMillis())"),
                 RedisCommand("LTRIM", list, String(-Self.notifyKept), "-1"), RedisCommand("EXPIRE", list, "86400"),
             ])
         }
-        if let ms = try args.int("sleep_ms"), ms > 0 {
+        if let ms = arguments.sleepMs, ms > 0 {
             try await Task.sleep(for: .milliseconds(ms))
         }
-        if let mode = try args.string("fail"), try await shouldFail(job, mode: mode, times: args.int("fail_times") ?? Int.max, context: context) {
+        if let mode = arguments.fail, try await shouldFail(job, mode: mode, times: arguments.failTimes ?? Int.max, context: context) {
             switch mode {
-            case "retry": return .retry(error: "noop asked to fail (attempt \(job.attempt + 1))", delay: .milliseconds(10))
-            case "permanent": throw JobError.permanent("noop asked to fail permanently")
-            case "snooze": return .snooze(until: context.clock.nowMillis() + 100, reason: "noop asked to snooze")
-            default: throw JobError.malformedArgs("field 'fail': '\(mode)' is not retry, permanent or snooze")
+            case .retry: return .retry(error: "noop asked to fail (attempt \(job.attempt + 1))", delay: .milliseconds(10))
+            case .permanent: throw JobError.permanent("noop asked to fail permanently")
+            case .snooze: return .snooze(until: context.clock.nowMillis() + 100, reason: "noop asked to snooze")
             }
         }
-        return .completed(result: nil, followUps: try followUps(args))
-    }
-
-    /// The follow-ups `then` asks for (see FollowUp): a way to exercise chains through a real worker.
-    private func followUps(_ args: JobArguments) throws(JobError) -> [FollowUp] {
-        guard let value = args.fields["then"], value != .null else { return [] }
-        guard let items = value.arrayValue, items.count <= 10 else { throw .malformedArgs("field 'then': expected an array of at most 10 jobs") }
-        var followUps: [FollowUp] = []
-        for (index, item) in items.enumerated() {
-            guard let kind = item["kind"]?.stringValue else { throw .malformedArgs("field 'then[\(index)].kind': required, a string") }
-            let delay = item["delay_seconds"]?.numberValue.map { Duration.milliseconds(Int64($0 * 1000)) }
-            followUps.append(FollowUp(kind: kind, args: item["args"]?.text ?? "{}", queue: item["queue"]?.stringValue, delay: delay))
-        }
-        return followUps
+        let then = arguments.then ?? []
+        guard then.count <= 10 else { throw JobError.malformedArgs("args.then: at most 10 follow-ups, got \(then.count)") }
+        return .completed(result: nil, followUps: then.map {
+            FollowUp(kind: $0.kind, args: $0.args?.text ?? "{}", queue: $0.queue, delay: $0.delaySeconds.map { .milliseconds(Int64($0 * 1000)) })
+        })
     }
 
     /// Failures use attempts, so the attempt number counts them; snoozes use none, so they are counted apart.
-    private func shouldFail(_ job: Job, mode: String, times: Int, context: JobContext) async throws -> Bool {
-        guard mode == "snooze" else { return job.attempt < times }
+    private func shouldFail(_ job: Job, mode: Arguments.Failure, times: Int, context: JobContext) async throws -> Bool {
+        guard mode == .snooze else { return job.attempt < times }
         let counts = "\(context.keys.prefix):noop:snoozes"
         let replies = try await context.redis.pipeline([RedisCommand("HINCRBY", counts, job.id, "1"), RedisCommand("EXPIRE", counts, "86400")])
         let snoozes = try replies[0].checked("HINCRBY").int ?? 0

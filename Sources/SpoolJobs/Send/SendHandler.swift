@@ -18,8 +18,17 @@ import SpoolSupport
 /// sending → sent (with the provider's id) after it. A message found past sending is acknowledged
 /// without a call; one found in sending from an attempt that died is in doubt, and is looked up at the
 /// provider before anything is sent again.
-public struct SendHandler: JobHandler {
+public struct SendHandler: JobKind {
     public let kind = "send"
+
+    /// `Jobs/send.json`'s `args`. `from` and `segments` are what the limiters booked before the run.
+    public struct Arguments: Decodable, Sendable {
+        public let messageID: String
+        public let from: String
+        public let segments: Int
+        enum CodingKeys: String, CodingKey { case messageID = "message_id", from, segments }
+    }
+
     let services: JobServices?
     /// One per worker process: concurrent sends share its PostgreSQL round trips.
     let messages: MessageStore?
@@ -32,12 +41,11 @@ public struct SendHandler: JobHandler {
         messages = services?.postgres.map { MessageStore(pool: $0) }
     }
 
-    public func perform(_ job: Job, context: JobContext) async throws -> JobOutcome {
+    public func perform(_ job: Job, arguments: Arguments, context: JobContext) async throws -> JobOutcome {
         guard let services, let store = messages else {
             return .retry(error: "the send kind needs PostgreSQL: set DATABASE_URL for this worker", delay: .seconds(30))
         }
-        let args = try JobArguments(job)
-        guard let messageID = try args.string("message_id") else { throw JobError.malformedArgs("field 'message_id' is missing") }
+        let messageID = arguments.messageID
         guard var message = try await store.context(messageID) else { throw JobError.permanent("no message \(messageID.prefix(64)) in PostgreSQL") }
         // The job's limiter was booked with its `from`: it must be this message's sender, and the
         // message this job's tenant's. Spool writes both (send is an internal kind); a job that
@@ -45,7 +53,7 @@ public struct SendHandler: JobHandler {
         guard message.tenantID == job.tenant else {
             throw JobError.permanent("message \(messageID.prefix(64)) does not belong to this job's tenant")
         }
-        guard try args.string("from") == message.from else {
+        guard arguments.from == message.from else {
             throw JobError.permanent("args.from does not match the sender of message \(messageID.prefix(64))")
         }
         // A deployment without a provider is the operator's to fix: the job waits, using no attempt.
@@ -150,7 +158,7 @@ public struct SendHandler: JobHandler {
         default:
             try await store.requeue(message, token: token, jobID: job.id, reason: "\(verdict)")
             // A 429 pauses the sender's limiter until the provider's time and uses no attempt; 5xx retry with backoff.
-            if case .rateLimited = verdict { return verdict.outcome(limit: "sms:sender:{from}") }
+            if case .rateLimited = verdict { return verdict.outcome(limit: "sender") }
             return verdict.outcome()
         }
     }

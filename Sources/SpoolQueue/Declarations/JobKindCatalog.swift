@@ -104,6 +104,10 @@ public struct JobKindCatalog: Sendable {
             spec.limits = try limits.enumerated().map { index, value in
                 try LimitDeclaration.parse(value, at: "\(file): field 'limits[\(index)]'", arguments: spec.arguments)
             }
+            let names = spec.limits.compactMap(\.name)
+            if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+                throw SpoolConfigError("\(file): field 'limits': name '\(repeated)' is given twice")
+            }
             let keys = spec.limits.map(\.key.text)
             if let repeated = keys.first(where: { key in keys.filter { $0 == key }.count > 1 }) {
                 throw SpoolConfigError("\(file): field 'limits': key '\(repeated)' is declared twice")

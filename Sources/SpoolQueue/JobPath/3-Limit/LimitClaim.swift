@@ -7,6 +7,8 @@ struct LimitClaim: Sendable, Equatable {
     let template: String
     let spec: LimitSpec
     let cost: Int
+    /// The declaration's `name`, when it has one.
+    var name: String? = nil
 
     /// The ARGV that limit_acquire.lua and limit_refund.lua take after `now`: kind and its two numbers.
     /// `hold` is how long a concurrency slot lasts when its holder never gives it back (a crash).
@@ -50,7 +52,9 @@ extension JobKindSpec {
         if limits.isEmpty { return .success([]) }
         // Most keys name an argument; those that do not (`tenant:{tenant}`) spare the parse, a hot path.
         var args = JSONValue.object([:])
-        if limits.contains(where: { $0.needsArguments }) {
+        if let parsed = job.parsedArgs {
+            args = parsed
+        } else if limits.contains(where: { $0.needsArguments }) {
             guard let parsed = try? JSONValue.parse(job.args) else {
                 return .failure(LimitKeyError(message: "args are not valid JSON, so the limit keys cannot be filled in"))
             }
@@ -77,7 +81,7 @@ extension JobKindSpec {
             if case .quota(let units, _) = spec, cost > units {
                 return .failure(LimitKeyError(message: "limit '\(key)' allows \(units) units per window and this job costs \(cost): it could never run"))
             }
-            claims.append(LimitClaim(key: key, template: limit.key.text, spec: spec, cost: cost))
+            claims.append(LimitClaim(key: key, template: limit.key.text, spec: spec, cost: cost, name: limit.name))
         }
         return .success(claims)
     }

@@ -12,6 +12,9 @@ public struct LimitDeclaration: Sendable, Equatable {
     public var key: LimitKeyTemplate
     public var spec: LimitSpec
     public var cost: Cost
+    /// What a handler calls the limit (`"name": "sender"`), so that it names the declaration rather
+    /// than repeating the key template in Swift (`JobOutcome.throttled(limit: "sender")`).
+    public var name: String?
     /// The most units one job may cost, whatever its declaration says.
     public static let maximumCost = 1_000_000
 
@@ -21,10 +24,11 @@ public struct LimitDeclaration: Sendable, Equatable {
         return key.parts.contains { if case .placeholder(let name) = $0 { return !LimitKeyTemplate.builtins.contains(name) }; return false }
     }
 
-    public init(key: LimitKeyTemplate, spec: LimitSpec, cost: Cost = .fixed(1)) {
+    public init(key: LimitKeyTemplate, spec: LimitSpec, cost: Cost = .fixed(1), name: String? = nil) {
         self.key = key
         self.spec = spec
         self.cost = cost
+        self.name = name
     }
 
     /// Parses one entry of `limits`; `place` is like `Jobs/send.json: field 'limits[0]'`.
@@ -33,7 +37,14 @@ public struct LimitDeclaration: Sendable, Equatable {
             throw SpoolConfigError("\(place).key: is required, a template like sms:sender:{from}")
         }
         let key = try LimitKeyTemplate(keyText, at: "\(place).key", arguments: arguments)
-        let spec = try LimitSpec.parse(value, at: place, extra: ["key", "cost"])
+        let spec = try LimitSpec.parse(value, at: place, extra: ["key", "cost", "name"])
+        var name: String?
+        if let field = value["name"] {
+            guard let text = field.stringValue, JobKindCatalog.isValidName(text) else {
+                throw SpoolConfigError("\(place).name: expected 1-64 of a-z 0-9 - _, got \(field.text)")
+            }
+            name = text
+        }
         var cost = Cost.fixed(1)
         if let field = value["cost"] {
             if let units = field.intValue, units >= 1 {
@@ -55,7 +66,7 @@ public struct LimitDeclaration: Sendable, Equatable {
                 throw SpoolConfigError("\(place).cost: a concurrency limit counts jobs; it has no cost")
             }
         }
-        return LimitDeclaration(key: key, spec: spec, cost: cost)
+        return LimitDeclaration(key: key, spec: spec, cost: cost, name: name)
     }
 }
 

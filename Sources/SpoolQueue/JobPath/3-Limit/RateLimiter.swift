@@ -63,8 +63,10 @@ public final class RateLimiter: Sendable {
         var admission = Admission()
         var candidates: [Job] = []
         var claims: [[LimitClaim]] = []
-        for job in jobs {
+        for var job in jobs {
             guard let spec = catalog[job.kind], !spec.limits.isEmpty else { admission.admitted.append(job); continue }
+            // Parsed once here, when a limit reads the arguments; the handler reads the same value.
+            if job.parsedArgs == nil, spec.limits.contains(where: \.needsArguments) { job.parsedArgs = try? JSONValue.parse(job.args) }
             switch spec.claims(for: job, overrides: overrides) {
             case .success(let list):
                 candidates.append(job)

@@ -10,6 +10,13 @@ import SpoolRedis
 public protocol JobHandler: Sendable {
     var kind: String { get }
     func perform(_ job: Job, context: JobContext) async throws -> JobOutcome
+    /// Stops the process at start when the handler's arguments and the declaration disagree
+    /// (`JobKind` checks its Swift type; an untyped handler checks nothing).
+    func checkArguments(against spec: JobKindSpec, file: String) throws
+}
+
+extension JobHandler {
+    public func checkArguments(against spec: JobKindSpec, file: String) throws {}
 }
 
 /// What a handler may use besides its job.
@@ -36,5 +43,8 @@ public func checkHandlers(_ handlers: [any JobHandler], against catalog: JobKind
     }
     if let undeclared = handled.subtracting(declared).sorted().first {
         throw SpoolConfigError("a handler is registered for kind '\(undeclared)', but \(jobsDirectory)/\(undeclared).json does not exist")
+    }
+    for handler in handlers {
+        try handler.checkArguments(against: catalog[handler.kind]!, file: "\(jobsDirectory)/\(handler.kind).json")
     }
 }

@@ -10,8 +10,8 @@ public enum JobOutcome: Sendable, Equatable {
     /// Will never succeed: straight to the dead set with the reason.
     case dead(reason: String)
     /// The provider said "not before `until`" (a 429 with Retry-After, a spent x-ratelimit window): the
-    /// job's limiter named `limit` (a declared key template such as `sms:sender:{from}`; nil for all of
-    /// the job's rate limits) is paused until then for every process, and the job waits for it
+    /// job's limiter named `limit` (a declaration's `name`, such as `sender`, or its key template; nil
+    /// for all of the job's rate limits) is paused until then for every process, and the job waits for it
     /// without using an attempt.
     case throttled(until: Int64, reason: String, limit: String? = nil)
     /// The provider account has no quota or money left (OpenAI's `insufficient_quota`): waiting does

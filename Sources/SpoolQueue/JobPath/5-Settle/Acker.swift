@@ -237,7 +237,7 @@ public final class Acker: Sendable {
     /// The limiters a `throttled` outcome pauses: the named one, or all of the job's rate limits.
     private func throttledClaims(_ job: Job, limit: String?) -> [LimitClaim] {
         let claims = limiter?.claims(for: job) ?? []
-        if let limit { return claims.filter { $0.template == limit || $0.key == limit } }
+        if let limit { return claims.filter { $0.name == limit || $0.template == limit || $0.key == limit } }
         return claims.filter { if case .rate = $0.spec { return true }; return false }
     }
 

@@ -1,0 +1,66 @@
+@testable import SpoolQueue
+import SpoolJobs
+import SpoolSupport
+import TestSupport
+import Testing
+
+/// A kind's Swift argument type against its declaration, at start.
+@Suite struct ArgumentsCheckTests {
+    struct Typed: Decodable, Sendable {
+        enum Mode: String, Decodable, Sendable, CaseIterable { case a, b }
+        let to: String
+        let count: Int?
+        let mode: Mode?
+        let items: [String]?
+    }
+
+    static func spec(_ args: String) throws -> JobKindSpec {
+        try JobKindCatalog.parse(#"{"kind": "typed", "args": \#(args)}"#, file: "Jobs/typed.json")
+    }
+
+    @Test func theProbeSeesEveryTopLevelFieldWithItsTypeAndOptionality() {
+        #expect(ArgumentsCheck.fields(of: Typed.self) == [
+            "to": .init(type: .string, optional: false), "count": .init(type: .integer, optional: true),
+            "mode": .init(type: .string, optional: true), "items": .init(type: .array, optional: true),
+        ])
+    }
+
+    @Test func aMatchingDeclarationPasses() throws {
+        let spec = try Self.spec(#"{"to": {"type": "string", "required": true}, "count": {"type": "integer"}, "mode": {"type": "string"}, "items": {"type": "array"}}"#)
+        try ArgumentsCheck.check(Typed.self, against: spec, file: "Jobs/typed.json")
+    }
+
+    @Test(arguments: [
+        (#"{"to": {"type": "string", "required": true}, "count": {"type": "integer"}, "mode": {"type": "string"}}"#,
+         "Jobs/typed.json: field 'args.items': Typed reads it, but the declaration does not declare it"),
+        (#"{"to": {"type": "string", "required": true}, "count": {"type": "string"}, "mode": {"type": "string"}, "items": {"type": "array"}}"#,
+         "Jobs/typed.json: field 'args.count': declared string, but Typed reads it as integer"),
+        (#"{"to": {"type": "string"}, "count": {"type": "integer"}, "mode": {"type": "string"}, "items": {"type": "array"}}"#,
+         "Jobs/typed.json: field 'args.to': Typed needs it, but the declaration does not make it required"),
+    ])
+    func aDisagreementStopsTheProcessNamingFileAndField(args: String, message: String) throws {
+        let spec = try Self.spec(args)
+        #expect {
+            try ArgumentsCheck.check(Typed.self, against: spec, file: "Jobs/typed.json")
+        } throws: { error in
+            "\(error)" == message
+        }
+    }
+
+    /// The kinds Spool ships agree with their declarations.
+    @Test func theRepositorysKindsAgreeWithTheirDeclarations() throws {
+        let directory = TestEnvironment.packageRoot + "/Jobs"
+        try checkHandlers(JobRegistry.handlers(nil), against: try JobKindCatalog.load(directory: directory), jobsDirectory: directory)
+    }
+
+    /// A job whose arguments do not fit its kind's type is malformed, with the field named.
+    @Test func argumentsThatDoNotDecodeNameTheField() {
+        let job = Job(id: "j", queue: "sms", kind: "send", args: #"{"message_id":"m","from":"+1","segments":"two"}"#, attempt: 0, maxAttempts: 1,
+                      enqueuedAt: 0, tenant: nil, leaseToken: "t")
+        #expect {
+            _ = try SendHandler.arguments(of: job)
+        } throws: { error in
+            (error as? JobError)?.message.hasPrefix("args.segments: expected an integer, got string") == true
+        }
+    }
+}
