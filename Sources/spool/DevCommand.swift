@@ -83,7 +83,9 @@ struct SandboxService: Service {
     let onListening: @Sendable (Int) async -> Void
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { try await server.run(onListening: onListening) }
+        // Hummingbird's server is a Service: on the group's graceful shutdown it stops accepting and
+        // drains by itself. Cancelling it instead logs errors at every Ctrl-C.
+        try await server.run(onListening: onListening)
     }
 }
 
@@ -92,7 +94,7 @@ struct APIService: Service {
     let server: APIServer
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { try await server.runUntilCancelled { port in say("api on http://127.0.0.1:\(port)") } }
+        try await server.runUntilCancelled { port in say("api on http://127.0.0.1:\(port)") }
     }
 }
 

@@ -1,6 +1,7 @@
 import Synchronization
 
-/// Checks a kind's Swift argument type against its declaration at start.
+/// Checks a kind's Swift argument type against its declaration at start: every field the type needs
+/// is declared and required, and every declared field it reads has the declared type.
 ///
 /// The type is decoded once from a probe that answers every question with a placeholder and notes
 /// which top-level fields the type reads, as what JSON type, and whether it may be absent
@@ -23,8 +24,11 @@ enum ArgumentsCheck {
         let read = fields(of: type)
         for (name, field) in read.sorted(by: { $0.key < $1.key }) {
             let place = "\(file): field 'args.\(name)'"
+            // An optional field the declaration leaves out is simply never there (or, where the
+            // declaration admits other fields, checked when a job brings it).
             guard let declared = spec.arguments.fields[name] else {
-                throw SpoolConfigError("\(place): \(T.self) reads it, but the declaration does not declare it")
+                if field.optional { continue }
+                throw SpoolConfigError("\(place): \(T.self) needs it, but the declaration does not declare it")
             }
             // An integer is a number; a Double may read a declared integer too.
             let fits = declared.type == field.type || (field.type == .number && declared.type == .integer)
