@@ -25,18 +25,14 @@ extension Runtime {
         var configuration = APIServer.Configuration()
         configuration.host = host
         configuration.port = port
-        if let key = ProcessInfo.processInfo.environment["SPOOL_OPERATOR_KEY"], !key.isEmpty {
-            guard key.count >= 24 else { throw SpoolCommandError("SPOOL_OPERATOR_KEY must be at least 24 characters") }
-            configuration.operatorKey = key
-        }
-        let environment = currentEnvironment()
-        let twilio = TwilioConfiguration.fromEnvironment(environment)
+        configuration.operatorKey = settings.operatorKey
+        let twilio = TwilioConfiguration.from(settings)
         configuration.twilioAuthToken = twilio?.authToken
         if let twilio, twilio.usesSandbox { logger.warning("\(TwilioConfiguration.sandboxWarning)") }
         if twilio == nil { logger.warning("\(TwilioConfiguration.missingReason): delivery receipts (/v1/webhooks/twilio/status) are refused") }
-        configuration.publicURL = environment["SPOOL_PUBLIC_URL"] ?? "http://\(host):\(port)"
-        configuration.defaultRegion = environment["SPOOL_DEFAULT_REGION"] ?? "US"
-        configuration.segmentCents = Int(environment["SPOOL_SMS_SEGMENT_CENTS"] ?? "") ?? 1
+        configuration.publicURL = settings.publicURL ?? "http://\(host):\(port)"
+        configuration.defaultRegion = settings.defaultRegion
+        configuration.segmentCents = settings.segmentCents
         return APIServer(configuration: configuration, redis: redis(name: "api"), pool: try postgres(size: 8), settings: settings,
                          catalog: catalog, logger: logger)
     }

@@ -72,7 +72,7 @@ struct Runtime {
     /// (the sandbox only in sandbox mode, SPOOL_SANDBOX_URL).
     func handlers() throws -> [any JobHandler] {
         let postgres = settings.databaseURL == nil ? nil : try self.postgres(size: 8)
-        let twilio = TwilioConfiguration.fromEnvironment()
+        let twilio = TwilioConfiguration.from(settings)
         if postgres == nil { logger.warning("DATABASE_URL is not set: send jobs wait until a worker with PostgreSQL takes them") }
         if let twilio, twilio.usesSandbox { logger.warning("\(TwilioConfiguration.sandboxWarning)", metadata: ["url": "\(twilio.baseURL)"]) }
         if twilio == nil, catalog["send"] != nil { logger.error("\(TwilioConfiguration.missingReason); send jobs wait until it is") }

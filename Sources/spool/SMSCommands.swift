@@ -23,7 +23,7 @@ struct ContactsCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw SpoolCommandError("\(file): cannot be read") }
-            let region = currentEnvironment()["SPOOL_DEFAULT_REGION"] ?? "US"
+            let region = try Runtime.load(common).settings.defaultRegion
             let quiet = json
             let report = try await withSMS(common) { pool, _ in
                 var importer = ContactImporter(pool: pool, defaultRegion: region)
@@ -73,7 +73,7 @@ struct CampaignCommand: AsyncParsableCommand {
         func run() async throws {
             let report = try await withSMS(common) { pool, runtime in
                 var store = CampaignStore(pool: pool, enqueuer: Enqueuer(redis: runtime.redis(name: "launch"), catalog: runtime.catalog, keys: runtime.settings.keys))
-                store.segmentCents = Int(currentEnvironment()["SPOOL_SMS_SEGMENT_CENTS"] ?? "") ?? 1
+                store.segmentCents = runtime.settings.segmentCents
                 return try await store.launch(id: id)
             }
             if json { print(jsonText(report)); return }

@@ -25,6 +25,22 @@ import Testing
         return Run(status: status, output: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
     }
 
+    /// `spool config show` lists every setting with its source; `spool config check` reaches Redis and
+    /// names what production should not run with.
+    @Test func configShowsEverySettingAndCheckReachesRedis() throws {
+        let f = try QueueFixture()
+        let shown = try spool(f, ["config", "show", "--json"])
+        #expect(shown.status == 0, "\(shown.output)")
+        let entries = try JSONValue.parse(shown.output).arrayValue ?? []
+        let byName = Dictionary(uniqueKeysWithValues: entries.compactMap { entry in entry["name"]?.stringValue.map { ($0, entry) } })
+        #expect(byName["redis.key_prefix"]?["value"]?.stringValue == f.keys.prefix && byName["redis.key_prefix"]?["source"] == .string("SPOOL_KEY_PREFIX"))
+        #expect(byName["worker.concurrency"]?["source"]?.stringValue?.hasSuffix("config/spool.json") == true)
+        #expect(byName["api.operator_key"]?["value"] == .string("(unset)") && byName["sandbox.url"] != nil)
+        let checked = try spool(f, ["config", "check"])
+        #expect(checked.status == 0, "\(checked.output)")
+        #expect(checked.output.contains("reachable") && checked.output.contains("warning: api.operator_key: unset"))
+    }
+
     @Test func enqueuePrintsTheIdAndJobShowsIt() throws {
         let f = try QueueFixture()
         let enqueued = try spool(f, ["enqueue", "noop", "--args", #"{"sleep_ms": 5}"#, "--in", "60"])

@@ -48,3 +48,46 @@ import Testing
         }
     }
 }
+
+/// One settings type: every setting listed with where it came from, secrets hidden.
+@Suite struct SpoolSettingsSourcesTests {
+    @Test func everySettingSaysWhereItCameFromAndSecretsAreHidden() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString).json").path
+        try #"{"worker": {"concurrency": 7}, "sms": {"segment_cents": 2}, "sandbox": {"url": "http://127.0.0.1:4010"}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let settings = try SpoolSettings.load(configPath: path, environment: [
+            "SPOOL_CONCURRENCY": "9", "DATABASE_URL": "postgres://spool:hunter2@db:5432/spool",
+            "SPOOL_OPERATOR_KEY": "operator-key-0123456789abcdef", "TWILIO_AUTH_TOKEN": "tok", "TWILIO_ACCOUNT_SID": "AC1",
+        ])
+        let entries = Dictionary(uniqueKeysWithValues: settings.entries.map { ($0.name, ($0.value, $0.source)) })
+        #expect(entries["worker.concurrency"]! == ("9", "SPOOL_CONCURRENCY"))
+        #expect(entries["sms.segment_cents"]! == ("2", path))
+        #expect(entries["sandbox.url"]! == ("http://127.0.0.1:4010", path))
+        #expect(entries["sms.default_region"]! == ("US", "default"))
+        #expect(entries["postgres.url"]! == ("postgres://spool:***@db:5432/spool", "DATABASE_URL"))
+        #expect(entries["api.operator_key"]! == ("***", "SPOOL_OPERATOR_KEY"))
+        #expect(entries["providers.twilio.auth_token"]! == ("***", "TWILIO_AUTH_TOKEN"))
+        #expect(!settings.entries.contains { $0.value.contains("hunter2") || $0.value.contains("tok") && $0.name.hasSuffix("token") })
+        #expect(settings.warnings.isEmpty)
+    }
+
+    @Test(arguments: [
+        (["SPOOL_OPERATOR_KEY": "short"], "SPOOL_OPERATOR_KEY: must be at least 24 characters, got 5"),
+        (["SPOOL_SMS_SEGMENT_CENTS": "a lot"], "SPOOL_SMS_SEGMENT_CENTS='a lot': expected a whole number from 0 to 10000"),
+        (["SPOOL_DEFAULT_REGION": "XX"], "SPOOL_DEFAULT_REGION='XX': expected one of"),
+        (["SPOOL_SANDBOX_URL": "127.0.0.1:4010"], "SPOOL_SANDBOX_URL='127.0.0.1:4010': expected an http:// or https:// URL"),
+    ])
+    func badProviderAndAPIValuesNameTheVariable(environment: [String: String], message: String) {
+        #expect {
+            try SpoolSettings.load(configPath: nil, environment: environment)
+        } throws: { error in
+            "\(error)".hasPrefix(message)
+        }
+    }
+
+    @Test func aDeploymentWithoutKeysOrProvidersIsWarnedAbout() throws {
+        let settings = try SpoolSettings.load(configPath: nil, environment: [:])
+        #expect(settings.warnings.contains { $0.hasPrefix("api.operator_key: unset") })
+        #expect(settings.warnings.contains { $0.hasPrefix("providers.twilio: no credentials") })
+    }
+}

@@ -1,8 +1,8 @@
+import SpoolQueue
 import SpoolSupport
 
-/// Where the Twilio-compatible Messages API is, and how to sign in. From the environment:
-/// `TWILIO_BASE_URL`, `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, and `SPOOL_PUBLIC_URL` (the API's
-/// address, for the StatusCallback).
+/// Where the Twilio-compatible Messages API is, and how to sign in, from `SpoolSettings`
+/// (`providers.twilio.*`, and `api.public_url` for the StatusCallback).
 ///
 /// Without credentials, Spool uses the sandbox provider only in an explicit sandbox mode:
 /// `SPOOL_SANDBOX_URL` names the sandbox (`spool dev` sets it), and the sandbox's public, documented
@@ -27,15 +27,14 @@ public struct TwilioConfiguration: Sendable, Equatable {
         self.usesSandbox = usesSandbox
     }
 
-    /// The configuration the environment gives, or nil when it gives none (no credentials and no
+    /// The configuration the settings give, or nil when they give none (no credentials and no
     /// sandbox mode): see `missingReason`.
-    public static func fromEnvironment(_ environment: [String: String] = currentEnvironment()) -> TwilioConfiguration? {
-        let publicURL = environment["SPOOL_PUBLIC_URL"] ?? "http://127.0.0.1:8080"
-        if let sid = environment["TWILIO_ACCOUNT_SID"], let token = environment["TWILIO_AUTH_TOKEN"], !sid.isEmpty, !token.isEmpty {
-            return TwilioConfiguration(baseURL: environment["TWILIO_BASE_URL"] ?? "https://api.twilio.com", accountSid: sid,
-                                       authToken: token, publicURL: publicURL)
+    public static func from(_ settings: SpoolSettings) -> TwilioConfiguration? {
+        let publicURL = settings.publicURL ?? "http://127.0.0.1:8080"
+        if let sid = settings.twilioAccountSid, let token = settings.twilioAuthToken {
+            return TwilioConfiguration(baseURL: settings.twilioBaseURL ?? "https://api.twilio.com", accountSid: sid, authToken: token, publicURL: publicURL)
         }
-        guard let sandbox = environment["SPOOL_SANDBOX_URL"], !sandbox.isEmpty else { return nil }
+        guard let sandbox = settings.sandboxURL else { return nil }
         return TwilioConfiguration(baseURL: sandbox, accountSid: sandboxAccountSid, authToken: sandboxAuthToken, publicURL: publicURL, usesSandbox: true)
     }
 

@@ -2,8 +2,10 @@ import SpoolSupport
 import FoundationEssentials
 import SpoolRedis
 
-/// Everything a Spool process is configured with: defaults in `config/spool.json`, overridden by
-/// environment variables. A bad value stops the process at start with the variable or field, and the value.
+/// Everything a Spool process is configured with, in one place: defaults here, then `config/spool.json`,
+/// then environment variables (then a command's own flags). A bad value stops the process at start with
+/// the variable or field, and the value. `sources` remembers where each value came from, and `entries`
+/// lists every setting for `spool config show` (secrets as `***`). docs/configuration.md documents them.
 public struct SpoolSettings: Sendable {
     public enum QueueOrder: String, Sendable { case weighted, strict }
 
@@ -30,6 +32,31 @@ public struct SpoolSettings: Sendable {
     /// Write every settled job's outcome to PostgreSQL's job_results (when a database is configured).
     public var recordResults = true
 
+    // api
+    /// The key that acts across tenants (SPOOL_OPERATOR_KEY, 24 characters or more); nil: none. Secret.
+    public var operatorKey: String?
+    /// The API's address as providers reach it (SPOOL_PUBLIC_URL, `api.public_url`); nil: the API's own.
+    public var publicURL: String?
+    // sms
+    /// How national numbers in imports are read (SPOOL_DEFAULT_REGION, `sms.default_region`).
+    public var defaultRegion = "US"
+    /// What one SMS segment costs, in cents (SPOOL_SMS_SEGMENT_CENTS, `sms.segment_cents`).
+    public var segmentCents = 1
+    // providers.twilio
+    public var twilioAccountSid: String?
+    /// Secret.
+    public var twilioAuthToken: String?
+    /// A Twilio-compatible API's base URL (TWILIO_BASE_URL, `providers.twilio.base_url`); nil: Twilio's.
+    public var twilioBaseURL: String?
+    // sandbox
+    /// The explicit sandbox mode (SPOOL_SANDBOX_URL, `sandbox.url`): providers without credentials use
+    /// the sandbox provider here, with its public credentials. nil: no provider falls back to it.
+    public var sandboxURL: String?
+
+    /// Where each setting's value came from, by its name in `entries`: the file's path or the
+    /// variable's name; absent for a default.
+    public private(set) var sources: [String: String] = [:]
+
     public init() {}
 
     public var keys: KeySpace { KeySpace(prefix: keyPrefix) }
@@ -54,62 +81,180 @@ public struct SpoolSettings: Sendable {
         reader.optional("description")
         if let url = try reader.string("redis_url") {
             do { redisURL = try RedisURL(parsing: url) } catch let error as RedisError { throw SpoolConfigError("\(path): field 'redis_url': \(error.message)") }
+            sources["redis.url"] = path
         }
-        if let url = try reader.string("database_url") { databaseURL = url }
-        if let prefix = try reader.string("key_prefix") { keyPrefix = prefix }
-        if let dir = try reader.string("jobs_dir") { jobsDirectory = dir }
+        if let url = try reader.string("database_url") { databaseURL = url; sources["postgres.url"] = path }
+        if let prefix = try reader.string("key_prefix") { keyPrefix = prefix; sources["redis.key_prefix"] = path }
+        if let dir = try reader.string("jobs_dir") { jobsDirectory = dir; sources["jobs_dir"] = path }
         if let order = try reader.string("queue_order") {
             guard let value = QueueOrder(rawValue: order) else { throw SpoolConfigError("\(path): field 'queue_order': '\(order)' is not weighted or strict") }
             queueOrder = value
+            sources["queue_order"] = path
         }
         if var queues = try reader.object("queues") {
             for name in queues.remainingKeys {
                 guard JobKindCatalog.isValidName(name) else { throw SpoolConfigError("\(path): field 'queues.\(name)': queue names are 1-64 of a-z 0-9 - _") }
                 var queue = try queues.object(name, required: true)!
                 queueWeights[name] = Int(try queue.number("weight", range: 1...1000, integer: true) ?? 1)
+                sources["queues.\(name).weight"] = path
                 try queue.finish()
             }
         }
         if var worker = try reader.object("worker") {
-            if let value = try worker.number("concurrency", range: 1...10_000, integer: true) { concurrency = Int(value) }
-            if let value = try worker.number("prefetch", range: 0...10_000, integer: true) { prefetch = Int(value) }
-            if let value = try worker.number("lease_seconds", range: 1...86_400) { lease = .milliseconds(Int64(value * 1000)) }
-            if let value = try worker.number("shutdown_grace_seconds", range: 0...3600) { shutdownGrace = .milliseconds(Int64(value * 1000)) }
+            if let value = try worker.number("concurrency", range: 1...10_000, integer: true) { concurrency = Int(value); sources["worker.concurrency"] = path }
+            if let value = try worker.number("prefetch", range: 0...10_000, integer: true) { prefetch = Int(value); sources["worker.prefetch"] = path }
+            if let value = try worker.number("lease_seconds", range: 1...86_400) { lease = .milliseconds(Int64(value * 1000)); sources["worker.lease"] = path }
+            if let value = try worker.number("shutdown_grace_seconds", range: 0...3600) {
+                shutdownGrace = .milliseconds(Int64(value * 1000))
+                sources["worker.shutdown_grace"] = path
+            }
             try worker.finish()
         }
         if var scheduler = try reader.object("scheduler") {
-            if let value = try scheduler.number("poll_interval_ms", range: 10...60_000, integer: true) { pollInterval = .milliseconds(Int64(value)) }
+            if let value = try scheduler.number("poll_interval_ms", range: 10...60_000, integer: true) {
+                pollInterval = .milliseconds(Int64(value))
+                sources["scheduler.poll_interval"] = path
+            }
             try scheduler.finish()
         }
         if var retention = try reader.object("retention") {
-            if let value = try retention.number("completed_seconds", range: 0...31_536_000, integer: true) { completedTTL = .seconds(Int64(value)) }
-            if let value = try retention.number("dead_max_jobs", range: 1...100_000_000, integer: true) { deadMaxJobs = Int(value) }
-            if let value = try retention.number("dead_max_age_days", range: 0.001...3650) { deadMaxAge = .seconds(Int64(value * 86_400)) }
+            if let value = try retention.number("completed_seconds", range: 0...31_536_000, integer: true) {
+                completedTTL = .seconds(Int64(value))
+                sources["retention.completed"] = path
+            }
+            if let value = try retention.number("dead_max_jobs", range: 1...100_000_000, integer: true) { deadMaxJobs = Int(value); sources["retention.dead_max_jobs"] = path }
+            if let value = try retention.number("dead_max_age_days", range: 0.001...3650) {
+                deadMaxAge = .seconds(Int64(value * 86_400))
+                sources["retention.dead_max_age"] = path
+            }
             try retention.finish()
         }
-        if let flag = try reader.bool("record_results") { recordResults = flag }
-        if let level = try reader.string("log_level") { logLevel = try Self.checkedLogLevel(level, source: "\(path): field 'log_level'") }
+        if let flag = try reader.bool("record_results") { recordResults = flag; sources["postgres.record_results"] = path }
+        if let level = try reader.string("log_level") { logLevel = try Self.checkedLogLevel(level, source: "\(path): field 'log_level'"); sources["log_level"] = path }
+        if var api = try reader.object("api") {
+            if let url = try api.string("public_url") { publicURL = try Self.checkedURL(url, source: "\(path): field 'api.public_url'"); sources["api.public_url"] = path }
+            try api.finish()
+        }
+        if var sms = try reader.object("sms") {
+            if let region = try sms.string("default_region") {
+                defaultRegion = try Self.checkedRegion(region, source: "\(path): field 'sms.default_region'")
+                sources["sms.default_region"] = path
+            }
+            if let cents = try sms.number("segment_cents", range: 0...10_000, integer: true) { segmentCents = Int(cents); sources["sms.segment_cents"] = path }
+            try sms.finish()
+        }
+        if var providers = try reader.object("providers") {
+            if var twilio = try providers.object("twilio") {
+                // Credentials come from the environment only, never a file in the repository.
+                if let url = try twilio.string("base_url") {
+                    twilioBaseURL = try Self.checkedURL(url, source: "\(path): field 'providers.twilio.base_url'")
+                    sources["providers.twilio.base_url"] = path
+                }
+                try twilio.finish()
+            }
+            try providers.finish()
+        }
+        if var sandbox = try reader.object("sandbox") {
+            if let url = try sandbox.string("url") { sandboxURL = try Self.checkedURL(url, source: "\(path): field 'sandbox.url'"); sources["sandbox.url"] = path }
+            try sandbox.finish()
+        }
         try reader.finish()
     }
 
     mutating func apply(environment: [String: String]) throws {
-        if let url = environment["REDIS_URL"], !url.isEmpty {
+        func text(_ name: String, _ setting: String) -> String? {
+            guard let value = environment[name], !value.isEmpty else { return nil }
+            sources[setting] = name
+            return value
+        }
+        func number(_ name: String, _ setting: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let value = try Self.int(environment, name, range) else { return nil }
+            sources[setting] = name
+            return value
+        }
+        if let url = text("REDIS_URL", "redis.url") {
             do { redisURL = try RedisURL(parsing: url) } catch let error as RedisError { throw SpoolConfigError(error.message) }
         }
-        if let url = environment["DATABASE_URL"], !url.isEmpty { databaseURL = url }
-        if let prefix = environment["SPOOL_KEY_PREFIX"], !prefix.isEmpty { keyPrefix = prefix }
-        if let dir = environment["SPOOL_JOBS_DIR"], !dir.isEmpty { jobsDirectory = dir }
-        if let value = try Self.int(environment, "SPOOL_CONCURRENCY", 1...10_000) { concurrency = value }
-        if let value = try Self.int(environment, "SPOOL_PREFETCH", 0...10_000) { prefetch = value }
-        if let value = try Self.int(environment, "SPOOL_LEASE_MS", 100...86_400_000) { lease = .milliseconds(Int64(value)) }
-        if let value = try Self.int(environment, "SPOOL_SHUTDOWN_GRACE_MS", 0...3_600_000) { shutdownGrace = .milliseconds(Int64(value)) }
-        if let value = try Self.int(environment, "SPOOL_POLL_INTERVAL_MS", 10...60_000) { pollInterval = .milliseconds(Int64(value)) }
-        if let value = try Self.int(environment, "SPOOL_COMPLETED_TTL_SECONDS", 0...31_536_000) { completedTTL = .seconds(Int64(value)) }
-        if let flag = environment["SPOOL_RECORD_RESULTS"], !flag.isEmpty {
+        if let url = text("DATABASE_URL", "postgres.url") { databaseURL = url }
+        if let prefix = text("SPOOL_KEY_PREFIX", "redis.key_prefix") { keyPrefix = prefix }
+        if let dir = text("SPOOL_JOBS_DIR", "jobs_dir") { jobsDirectory = dir }
+        if let value = try number("SPOOL_CONCURRENCY", "worker.concurrency", 1...10_000) { concurrency = value }
+        if let value = try number("SPOOL_PREFETCH", "worker.prefetch", 0...10_000) { prefetch = value }
+        if let value = try number("SPOOL_LEASE_MS", "worker.lease", 100...86_400_000) { lease = .milliseconds(Int64(value)) }
+        if let value = try number("SPOOL_SHUTDOWN_GRACE_MS", "worker.shutdown_grace", 0...3_600_000) { shutdownGrace = .milliseconds(Int64(value)) }
+        if let value = try number("SPOOL_POLL_INTERVAL_MS", "scheduler.poll_interval", 10...60_000) { pollInterval = .milliseconds(Int64(value)) }
+        if let value = try number("SPOOL_COMPLETED_TTL_SECONDS", "retention.completed", 0...31_536_000) { completedTTL = .seconds(Int64(value)) }
+        if let flag = text("SPOOL_RECORD_RESULTS", "postgres.record_results") {
             guard flag == "0" || flag == "1" else { throw SpoolConfigError("SPOOL_RECORD_RESULTS='\(flag)': expected 0 or 1") }
             recordResults = flag == "1"
         }
-        if let level = environment["SPOOL_LOG_LEVEL"], !level.isEmpty { logLevel = try Self.checkedLogLevel(level, source: "SPOOL_LOG_LEVEL") }
+        if let level = text("SPOOL_LOG_LEVEL", "log_level") { logLevel = try Self.checkedLogLevel(level, source: "SPOOL_LOG_LEVEL") }
+        if let key = text("SPOOL_OPERATOR_KEY", "api.operator_key") {
+            guard key.count >= 24 else { throw SpoolConfigError("SPOOL_OPERATOR_KEY: must be at least 24 characters, got \(key.count)") }
+            operatorKey = key
+        }
+        if let url = text("SPOOL_PUBLIC_URL", "api.public_url") { publicURL = try Self.checkedURL(url, source: "SPOOL_PUBLIC_URL") }
+        if let region = text("SPOOL_DEFAULT_REGION", "sms.default_region") { defaultRegion = try Self.checkedRegion(region, source: "SPOOL_DEFAULT_REGION") }
+        if let cents = try number("SPOOL_SMS_SEGMENT_CENTS", "sms.segment_cents", 0...10_000) { segmentCents = cents }
+        if let sid = text("TWILIO_ACCOUNT_SID", "providers.twilio.account_sid") { twilioAccountSid = sid }
+        if let token = text("TWILIO_AUTH_TOKEN", "providers.twilio.auth_token") { twilioAuthToken = token }
+        if let url = text("TWILIO_BASE_URL", "providers.twilio.base_url") { twilioBaseURL = try Self.checkedURL(url, source: "TWILIO_BASE_URL") }
+        if let url = text("SPOOL_SANDBOX_URL", "sandbox.url") { sandboxURL = try Self.checkedURL(url, source: "SPOOL_SANDBOX_URL") }
+    }
+
+    static func checkedURL(_ text: String, source: String) throws -> String {
+        guard text.hasPrefix("http://") || text.hasPrefix("https://"), text.count > 8 else {
+            throw SpoolConfigError("\(source)='\(text.prefix(80))': expected an http:// or https:// URL")
+        }
+        return text
+    }
+
+    static func checkedRegion(_ region: String, source: String) throws -> String {
+        guard PhoneNumber.regions[region.uppercased()] != nil else {
+            throw SpoolConfigError("\(source)='\(region.prefix(20))': expected one of \(PhoneNumber.regions.keys.sorted().joined(separator: " "))")
+        }
+        return region.uppercased()
+    }
+
+    /// Every setting with its value (secrets as `***`, passwords in URLs too) and where it came from.
+    public var entries: [(name: String, value: String, source: String)] {
+        func seconds(_ duration: Duration) -> String { "\(duration.milliseconds) ms" }
+        func secret(_ value: String?) -> String { value == nil ? "(unset)" : "***" }
+        func url(_ value: String?) -> String {
+            guard let value else { return "(unset)" }
+            // user:password@ → user:***@
+            guard let at = value.firstIndex(of: "@"), let scheme = value.firstRange(of: "://"), scheme.upperBound < at,
+                  let colon = value[scheme.upperBound..<at].firstIndex(of: ":") else { return value }
+            return String(value[..<value.index(after: colon)]) + "***" + String(value[at...])
+        }
+        var rows: [(String, String)] = [
+            ("redis.url", url(redisURL.urlString)), ("redis.key_prefix", keyPrefix), ("postgres.url", url(databaseURL)),
+            ("postgres.record_results", String(recordResults)), ("jobs_dir", jobsDirectory), ("log_level", logLevel),
+            ("worker.concurrency", String(concurrency)), ("worker.prefetch", prefetch.map(String.init) ?? "adaptive"),
+            ("worker.lease", seconds(lease)), ("worker.shutdown_grace", seconds(shutdownGrace)),
+            ("scheduler.poll_interval", seconds(pollInterval)), ("queue_order", queueOrder.rawValue),
+            ("retention.completed", seconds(completedTTL)), ("retention.dead_max_jobs", String(deadMaxJobs)),
+            ("retention.dead_max_age", seconds(deadMaxAge)),
+            ("api.operator_key", secret(operatorKey)), ("api.public_url", publicURL ?? "(the API's own address)"),
+            ("sms.default_region", defaultRegion), ("sms.segment_cents", String(segmentCents)),
+            ("providers.twilio.account_sid", twilioAccountSid ?? "(unset)"), ("providers.twilio.auth_token", secret(twilioAuthToken)),
+            ("providers.twilio.base_url", twilioBaseURL ?? "https://api.twilio.com"), ("sandbox.url", sandboxURL ?? "(unset: no sandbox mode)"),
+        ]
+        rows += queueWeights.sorted { $0.key < $1.key }.map { ("queues.\($0.key).weight", String($0.value)) }
+        return rows.map { (name: $0.0, value: $0.1, source: sources[$0.0] ?? "default") }
+    }
+
+    /// What a production deployment should not run with; empty when nothing.
+    public var warnings: [String] {
+        var warnings: [String] = []
+        if operatorKey == nil { warnings.append("api.operator_key: unset (SPOOL_OPERATOR_KEY); no key acts across tenants") }
+        if twilioAccountSid == nil || twilioAuthToken == nil {
+            warnings.append(sandboxURL == nil
+                ? "providers.twilio: no credentials (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN) and no sandbox mode: send jobs wait and receipts are refused"
+                : "sandbox.url: sandbox mode; SMS go to the sandbox provider at \(sandboxURL!), receipts are checked with its public token")
+        }
+        if databaseURL == nil { warnings.append("postgres.url: unset (DATABASE_URL); the API, SMS and job results need it") }
+        return warnings
     }
 
     static func int(_ environment: [String: String], _ name: String, _ range: ClosedRange<Int>) throws -> Int? {
