@@ -35,7 +35,7 @@ struct APIServices: Sendable {
         let repeated = results.indices.filter { !results[$0].created }
         let stored = try await admin.states(of: repeated.map { (results[$0].id, results[$0].queue) })
         var statuses = results.map { $0.scheduled ? "scheduled" : "pending" }
-        for (index, state) in zip(repeated, stored) { statuses[index] = state }
+        for (index, state) in zip(repeated, stored) { statuses[index] = state.rawValue }
         return statuses
     }
 }

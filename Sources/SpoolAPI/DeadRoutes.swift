@@ -44,7 +44,7 @@ struct DeadRoutes: Sendable {
     private func act(_ context: APIContext, retry: Bool) async throws -> Response {
         let principal = try context.require(.admin)
         let id = context.parameters.get("id") ?? ""
-        guard let record = try await services.admin.job(id), record.state == "dead", principal.owns(record.fields["tenant"]) else {
+        guard let record = try await services.admin.job(id), record.state == .dead, principal.owns(record.fields["tenant"]) else {
             throw APIError.notFound("dead job \(id.prefix(64))")
         }
         let changed = retry ? try await services.admin.retryDead(ids: [id]) : try await services.admin.discardDead(ids: [id])

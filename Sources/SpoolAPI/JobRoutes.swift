@@ -66,7 +66,7 @@ struct JobRoutes: Sendable {
         var result: JSONValue = .null
         if let stored = f["result"] { result = (try? JSONValue.parse(stored)) ?? .string(stored) }
         return .object([
-            "id": .string(record.id), "kind": text("kind"), "queue": .string(record.queue), "status": .string(record.state),
+            "id": .string(record.id), "kind": text("kind"), "queue": .string(record.queue), "status": .string(record.state.rawValue),
             "tenant": text("tenant"), "args": args, "attempts": .number(Double(Int(f["attempt"] ?? "0") ?? 0)),
             "max_attempts": .number(Double(Int(f["max_attempts"] ?? "0") ?? 0)), "last_error": text("last_error"),
             "dead_reason": text("dead_reason"), "enqueued_at": time("enqueued_at"), "run_at": time("run_at"),

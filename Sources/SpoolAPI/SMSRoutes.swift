@@ -164,7 +164,7 @@ struct SMSRoutes: Sendable {
 
     static func json(_ campaign: Campaign) -> JSONValue {
         .object(["id": .string(campaign.id), "tenant": .string(campaign.tenantID), "name": .string(campaign.name), "body": .string(campaign.body),
-                 "from": .string(campaign.sender), "status": .string(campaign.status)])
+                 "from": .string(campaign.sender), "status": .string(campaign.status.rawValue)])
     }
 }
 

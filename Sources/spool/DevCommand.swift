@@ -171,7 +171,7 @@ struct CampaignDemo {
             guard let now = try await reports.report(campaignID: campaign.id) else { continue }
             let counts = now.byStatus.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             say("campaign demo t=\(String(format: (monotonicNow() - started).secondsDouble))s  \(counts)")
-            if now.campaign.status == "completed", (now.byStatus["sent"] ?? 0) == 0 {
+            if now.campaign.status == .completed, (now.byStatus["sent"] ?? 0) == 0 {
                 say("campaign demo: done; delivery rate \(now.deliveryRate.map { String(format: $0 * 100) + "%" } ?? "-"), cost \(now.costCents) cents; skipped: \(now.bySkipReason)")
                 return
             }

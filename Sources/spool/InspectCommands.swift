@@ -53,7 +53,7 @@ struct JobCommand: AsyncParsableCommand {
         if json {
             print(jsonText(record.fields.merging(["id": record.id, "queue": record.queue]) { $1 }))
         } else {
-            print("\(record.id)  \(record.state)  queue=\(record.queue)")
+            print("\(record.id)  \(record.state.rawValue)  queue=\(record.queue)")
             for (key, value) in record.fields.sorted(by: { $0.key < $1.key }) where key != "state" { print("  \(key): \(value)") }
         }
     }

@@ -113,7 +113,7 @@ struct CampaignCommand: AsyncParsableCommand {
                 throw SpoolCommandError("no campaign '\(id)'")
             }
             if json { print(jsonText(report)); return }
-            print("\(report.campaign.id)  \(report.campaign.status)  \(report.campaign.name)  \(report.total) messages")
+            print("\(report.campaign.id)  \(report.campaign.status.rawValue)  \(report.campaign.name)  \(report.total) messages")
             for (status, count) in report.byStatus.sorted(by: { $0.key < $1.key }) { print("  \(status): \(count)") }
             for (reason, count) in report.bySkipReason.sorted(by: { $0.key < $1.key }) { print("  skipped, \(reason): \(count)") }
             print("  delivery rate: \(report.deliveryRate.map { String(format: $0 * 100) + "%" } ?? "no receipts yet"), cost: \(report.costCents) cents")
@@ -123,7 +123,7 @@ struct CampaignCommand: AsyncParsableCommand {
 
     static func control(_ common: CommonOptions, _ id: String, _ action: CampaignStore.Control) async throws {
         let campaign = try await withSMS(common) { pool, _ in try await CampaignStore(pool: pool, enqueuer: nil).control(id: id, action) }
-        print("\(campaign.id): \(campaign.status)")
+        print("\(campaign.id): \(campaign.status.rawValue)")
     }
 }
 

@@ -19,7 +19,7 @@ import Testing
             let dead = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "args": {"fail": "permanent"}}"#)
             let deadID = try #require(dead.body["id"]?.stringValue)
             let worker = RunningWorker(f.queue, handlers: [NoopHandler()])
-            try await waitUntil("the failing job to die") { try await f.queue.admin.job(deadID)?.state == "dead" }
+            try await waitUntil("the failing job to die") { try await f.queue.admin.job(deadID)?.state == .dead }
             try await worker.stop()
 
             for (method, path) in [(HTTPRequest.Method.get, "/v1/jobs/\(id)"), (.delete, "/v1/jobs/\(id)"), (.post, "/v1/dead/\(deadID)/retry"),
@@ -102,13 +102,13 @@ import Testing
             while !parked {
                 let probe = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#)
                 let probeID = try #require(probe.body["id"]?.stringValue)
-                try await waitUntil("the probe job to be parked or run") { ["parked", "completed"].contains(try await f.queue.admin.job(probeID)?.state) }
-                parked = try await f.queue.admin.job(probeID)?.state == "parked"
+                try await waitUntil("the probe job to be parked or run") { [JobState.parked, .completed].contains(try await f.queue.admin.job(probeID)?.state) }
+                parked = try await f.queue.admin.job(probeID)?.state == .parked
             }
             for _ in 0..<20 { _ = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "args": {"mark": true}}"#) }
             let b = try await client.call(.post, "/v1/jobs", key: f.b.enqueue, json: #"{"kind": "noop"}"#)
             let bID = try #require(b.body["id"]?.stringValue)
-            try await waitUntil("tenant B's job to complete") { try await f.queue.admin.job(bID)?.state == "completed" }
+            try await waitUntil("tenant B's job to complete") { try await f.queue.admin.job(bID)?.state == .completed }
             try await waitUntil("tenant A's jobs to be parked") { try await f.queue.admin.parkedCount(queue: "default") == 21 }
             #expect(try await f.queue.runCounts().isEmpty)
             let queues = try await client.call(.get, "/v1/queues", key: f.a.read)

@@ -72,7 +72,7 @@ import Testing
         let reports = CampaignReports(pool: f.pool)
         try await waitUntil("every message to reach a final state with its receipt", timeout: .seconds(30)) {
             let report = try await reports.report(campaignID: campaign.id)!
-            return (report.byStatus["delivered"] ?? 0) == 20 && report.campaign.status == "completed"
+            return (report.byStatus["delivered"] ?? 0) == 20 && report.campaign.status == .completed
         }
         try await worker.stop()
         await sandbox.stop()

@@ -189,11 +189,11 @@ import Testing
         f.settings.shutdownGrace = .milliseconds(100)
         let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"sleep_ms":3000}"#)).id
         let worker = RunningWorker(f, handlers: [NoopHandler()], concurrency: 1)
-        try await waitUntil("the job is running") { try await f.admin.job(id)?.state == "active" }
+        try await waitUntil("the job is running") { try await f.admin.job(id)?.state == .active }
         try await worker.stop()
         let job = try await f.fields(id)
         #expect(job["state"] == "pending" && (job["attempt"] ?? "0") == "0")
-        #expect(try await f.admin.job(id)?.state == "pending")
+        #expect(try await f.admin.job(id)?.state == .pending)
         #expect(try await f.listItems(f.keys.pending("default")) == [id])
     }
 

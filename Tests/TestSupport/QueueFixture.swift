@@ -74,7 +74,7 @@ public struct QueueFixture: Sendable {
 
     /// A job's state as `spool job` reports it (the hash, resolved against the active and completed sets).
     public func state(_ id: String) async throws -> String? {
-        try await admin.job(id)?.state
+        try await admin.job(id)?.state.rawValue
     }
 
     /// A job's fields as `spool job` reports them.

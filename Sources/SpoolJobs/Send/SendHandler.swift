@@ -64,18 +64,18 @@ public struct SendHandler: JobKind {
         let now = context.clock.nowMillis()
 
         switch message.status {
-        case "sending", "in_doubt":
-            if message.status == "sending" { try await store.markInDoubt(message, jobID: job.id) }
+        case .sending, .inDoubt:
+            if message.status == .sending { try await store.markInDoubt(message, jobID: job.id) }
             guard let refreshed = try await store.context(messageID) else { throw JobError.permanent("message \(messageID) vanished") }
             message = refreshed
             if let outcome = try await reconcile(message, store: store, twilio: twilio, job: job) { return outcome }
             guard let released = try await store.context(messageID) else { throw JobError.permanent("message \(messageID) vanished") }
             message = released
-        case "queued":
+        case .queued:
             break
-        default:
+        case .sent, .delivered, .undelivered, .failed, .skipped:
             // Past sending already (a redelivered job): nothing to do, and certainly no second send.
-            return .completed(result: "message already \(message.status)")
+            return .completed(result: "message already \(message.status.rawValue)")
         }
 
         if let outcome = try await gates(message, store: store, job: job, now: now) { return outcome }
@@ -111,9 +111,9 @@ public struct SendHandler: JobKind {
             return .snooze(until: now + Self.pausedRecheck, reason: "tenant paused")
         }
         switch message.campaignStatus {
-        case "paused"?:
+        case .paused?:
             return .snooze(until: now + Self.pausedRecheck, reason: "campaign paused")
-        case "cancelled"?:
+        case .cancelled?:
             try await store.skip(message, jobID: job.id, reason: "campaign_cancelled")
             return .completed(result: "skipped: campaign cancelled")
         default:

@@ -6,7 +6,7 @@ public struct JobRecord: Sendable, Codable, Equatable {
     public var id: String
     public var queue: String
     public var fields: [String: String]
-    public var state: String { fields["state"] ?? "unknown" }
+    public var state: JobState { fields["state"].flatMap(JobState.init(rawValue:)) ?? .unknown }
 }
 
 extension QueueAdmin {
@@ -14,7 +14,7 @@ extension QueueAdmin {
     /// trip: `active` and `completed` from their sets (fetch and ack leave the hash alone), else the
     /// hash's state; `unknown` when the record has expired. A paused tenant's pending job reads
     /// `pending` here (`job(_:)` tells `parked` apart).
-    public func states(of jobs: [(id: String, queue: String)]) async throws -> [String] {
+    public func states(of jobs: [(id: String, queue: String)]) async throws -> [JobState] {
         if jobs.isEmpty { return [] }
         let replies = try await redis.pipeline(jobs.flatMap { job in
             [RedisCommand("HGET", keys.job(job.queue, job.id), "state"), RedisCommand("ZSCORE", keys.active(job.queue), job.id),
@@ -22,9 +22,9 @@ extension QueueAdmin {
         })
         return try jobs.indices.map { index in
             let state = try replies[index * 3].checked("HGET").string
-            if try replies[index * 3 + 1].checked("ZSCORE").string != nil { return "active" }
-            if try replies[index * 3 + 2].checked("ZSCORE").string != nil { return "completed" }
-            return state ?? "unknown"
+            if try replies[index * 3 + 1].checked("ZSCORE").string != nil { return .active }
+            if try replies[index * 3 + 2].checked("ZSCORE").string != nil { return .completed }
+            return state.flatMap(JobState.init(rawValue:)) ?? .unknown
         }
     }
 

@@ -8,7 +8,7 @@ public struct Campaign: Sendable, Encodable, Equatable {
     public let name: String
     public let body: String
     public let sender: String
-    public let status: String
+    public let status: CampaignStatus
 
     enum CodingKeys: String, CodingKey { case id, tenantID = "tenant_id", name, body, sender, status }
 }
@@ -80,8 +80,8 @@ public struct CampaignStore: Sendable {
         guard let enqueuer else { throw InputError(message: "launch needs Redis to enqueue the send jobs") }
         let started = monotonicNow()
         guard let campaign = try await campaign(id: id) else { throw InputError(message: "campaign: no campaign '\(id.prefix(64))'") }
-        guard ["draft", "running", "paused"].contains(campaign.status) else {
-            throw InputError(message: "campaign \(id) is \(campaign.status); only a draft, running or paused campaign can be launched")
+        guard [.draft, .running, .paused].contains(campaign.status) else {
+            throw InputError(message: "campaign \(id) is \(campaign.status.rawValue); only a draft, running or paused campaign can be launched")
         }
         // A number removed since the campaign was made is no longer the tenant's to send from.
         guard try await SenderNumbers(pool: pool).isOwned(campaign.sender, by: campaign.tenantID) else {
@@ -219,21 +219,21 @@ public struct CampaignStore: Sendable {
             guard let current = try connection.query("SELECT \(Self.columns) FROM campaigns WHERE id = $1 FOR UPDATE", [id]).first.map(Self.campaign) else {
                 throw InputError(message: "campaign: no campaign '\(id.prefix(64))'")
             }
-            let allowed: [Control: (from: Set<String>, to: String)] = [
-                .pause: (["running"], "paused"), .resume: (["paused"], "running"), .cancel: (["draft", "running", "paused"], "cancelled"),
+            let allowed: [Control: (from: Set<CampaignStatus>, to: CampaignStatus)] = [
+                .pause: ([.running], .paused), .resume: ([.paused], .running), .cancel: ([.draft, .running, .paused], .cancelled),
             ]
             let rule = allowed[action]!
             if current.status == rule.to { return current }
             guard rule.from.contains(current.status) else {
-                throw InputError(message: "campaign \(id) is \(current.status); \(action.rawValue) needs it \(rule.from.sorted().joined(separator: " or "))")
+                throw InputError(message: "campaign \(id) is \(current.status.rawValue); \(action.rawValue) needs it \(rule.from.map(\.rawValue).sorted().joined(separator: " or "))")
             }
-            try connection.query("UPDATE campaigns SET status = $2 WHERE id = $1", [id, rule.to])
+            try connection.query("UPDATE campaigns SET status = $2 WHERE id = $1", [id, rule.to.rawValue])
             if action == .cancel {
                 try connection.query("""
                     UPDATE messages SET status = 'skipped', reason = 'campaign_cancelled', updated_at = now() WHERE campaign_id = $1 AND status = 'queued'
                     """, [id])
             }
-            try connection.query("INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, $3)", [current.tenantID, id, "campaign.\(rule.to)"])
+            try connection.query("INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, $3)", [current.tenantID, id, "campaign.\(rule.to.rawValue)"])
             return try connection.query("SELECT \(Self.columns) FROM campaigns WHERE id = $1", [id]).first.map(Self.campaign)!
         }
     }
@@ -242,6 +242,6 @@ public struct CampaignStore: Sendable {
 
     static func campaign(_ row: PostgresRow) throws -> Campaign {
         Campaign(id: try row.string("id")!, tenantID: try row.string("tenant_id")!, name: try row.string("name")!,
-                 body: try row.string("body")!, sender: try row.string("sender")!, status: try row.string("status")!)
+                 body: try row.string("body")!, sender: try row.string("sender")!, status: try row.enumeration("status", CampaignStatus.self)!)
     }
 }

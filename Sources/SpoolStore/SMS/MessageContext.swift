@@ -11,14 +11,14 @@ public struct MessageContext: Sendable {
     public let body: String
     public let segments: Int
     public let costCents: Int
-    public let status: String
+    public let status: MessageStatus
     public let sendToken: String?
     public let sendingAtMs: Int64?
     public let tenantPaused: Bool
     public let tenantTimezone: String
     public let dailyBudgetCents: Int?
     public let monthlyBudgetCents: Int?
-    public let campaignStatus: String?
+    public let campaignStatus: CampaignStatus?
     public let contactTimezone: String?
     public let consent: String?
     public let doNotContact: Bool
@@ -49,15 +49,25 @@ extension MessageStore {
                 MessageContext(
                     id: try row.string("id")!, tenantID: try row.string("tenant_id")!, campaignID: try row.string("campaign_id"),
                     to: try row.string("to_phone")!, from: try row.string("from_sender")!, body: try row.string("body")!,
-                    segments: try row.int("segments")!, costCents: try row.int("cost_cents")!, status: try row.string("status")!,
+                    segments: try row.int("segments")!, costCents: try row.int("cost_cents")!, status: try row.enumeration("status", MessageStatus.self)!,
                     sendToken: try row.string("send_token"), sendingAtMs: try row.int("sending_at_ms").map(Int64.init),
                     tenantPaused: try row.bool("paused")!, tenantTimezone: try row.string("timezone")!,
                     dailyBudgetCents: try row.int("daily_budget_cents"), monthlyBudgetCents: try row.int("monthly_budget_cents"),
-                    campaignStatus: try row.string("campaign_status"), contactTimezone: try row.string("contact_timezone"),
+                    campaignStatus: try row.enumeration("campaign_status", CampaignStatus.self), contactTimezone: try row.string("contact_timezone"),
                     consent: try row.string("consent"), doNotContact: try row.bool("dnc")!, senderOwned: try row.bool("sender_owned")!)
             }
         }
         let byID = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         return ids.map { byID[$0] }
+    }
+}
+
+extension PostgresRow {
+    /// A text column read as one of an enum's cases; a value the enum does not know is a decoding
+    /// error naming the column (the table's check constraint and the enum disagree).
+    func enumeration<E: RawRepresentable>(_ column: String, _ type: E.Type) throws -> E? where E.RawValue == String {
+        guard let text = try string(column) else { return nil }
+        guard let value = E(rawValue: text) else { throw PostgresError(.decoding, "column \(column): '\(text)' is not a \(E.self)") }
+        return value
     }
 }

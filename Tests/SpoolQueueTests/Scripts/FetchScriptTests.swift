@@ -18,7 +18,7 @@ import Testing
         #expect(fields[1] == "noop" && fields[2] == #"{"mark":true}"# && fields[3] == nil && fields[4] == "3")
         #expect(try await f.listItems(f.keys.pending("default")) == [ids[2]])
         #expect(try await f.zsetScores(f.keys.active("default")) == [ids[0]: 31_000, ids[1]: 31_000])
-        #expect(try await f.admin.job(ids[0])?.state == "active")
+        #expect(try await f.admin.job(ids[0])?.state == .active)
         #expect(try await f.redis.run("HGETALL", f.keys.leases("default")).array?.count == 4)
         #expect(try await f.redis.run("HGET", f.keys.leases("default"), ids[1]).string == "w1.1")
     }

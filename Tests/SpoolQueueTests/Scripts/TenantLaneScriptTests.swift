@@ -20,7 +20,7 @@ import Testing
         #expect(try await f.listItems(f.keys.lane("default", tenant: "a")) == [ids[2], ids[0]])
         #expect(try await f.listItems(f.keys.lanes("default")).isEmpty)
         #expect(try await f.redis.run("SMEMBERS", f.keys.parkedTenants("default")).array?.compactMap(\.string) == ["a"])
-        #expect(try await f.admin.job(ids[0])?.state == "parked")
+        #expect(try await f.admin.job(ids[0])?.state == .parked)
         #expect(try await f.zsetScores(f.keys.active("default")).count == 2)
         #expect(try await f.admin.parkedCount(queue: "default") == 2)
     }
@@ -56,7 +56,7 @@ import Testing
         _ = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.1", pausedTenants: ["a"]))
         #expect(try await f.admin.cancel(ids[0]) == .cancelled)
         #expect(try await f.listItems(f.keys.lane("default", tenant: "a")) == [ids[1]])
-        #expect(try await f.admin.job(ids[0])?.state == "cancelled")
+        #expect(try await f.admin.job(ids[0])?.state == .cancelled)
     }
 
     @Test func fetchServesTenantsInTurnSoABigBacklogDoesNotHoldBackASmallOne() async throws {
