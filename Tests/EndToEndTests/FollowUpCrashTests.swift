@@ -12,17 +12,19 @@ import Testing
         // A Redis of its own: the test pauses its writes, which would stall every other test's.
         let server = try RedisServer()
         let f = try QueueFixture(url: server.url)
-        let args = #"{"mark":true,"sleep_ms":300,"then":[{"kind":"noop","args":{"mark":true}},{"kind":"noop","args":{"mark":true}}]}"#
+        // The handler sleeps 3 s after it is seen to start: time enough to pause Redis's writes before it
+        // returns, even on a busy machine.
+        let args = #"{"mark":true,"sleep_ms":3000,"then":[{"kind":"noop","args":{"mark":true}},{"kind":"noop","args":{"mark":true}}]}"#
         let parent = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: args, tenant: "acme")).id
         let first = try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 2, lease: .seconds(2))
         try await waitUntil("the parent to start") { try await f.runCounts()[parent] == 1 }
-        // Writes wait from here: the handler sleeps 300 ms, returns, and its settle (complete.lua) blocks.
-        _ = try await f.redis.run("CLIENT", "PAUSE", "20000", "WRITE").checked("CLIENT PAUSE")
-        let paused = monotonicNow()
-        try await waitUntil("the settle to wait behind the pause", timeout: .seconds(20)) {
+        let started = monotonicNow()
+        // Writes wait from here: the handler returns when its sleep ends, and its settle (complete.lua) blocks.
+        _ = try await f.redis.run("CLIENT", "PAUSE", "30000", "WRITE").checked("CLIENT PAUSE")
+        try await waitUntil("the settle to wait behind the pause", timeout: .seconds(25)) {
             let info = try await f.redis.run("INFO", "clients").string ?? ""
             let blocked = info.split(separator: "\r\n").first { $0.hasPrefix("blocked_clients:") }.flatMap { Int($0.dropFirst(16)) } ?? 0
-            return blocked >= 1 && monotonicNow() - paused > .milliseconds(800)
+            return blocked >= 1 && monotonicNow() - started > .milliseconds(3500)
         }
         first.kill9()
         _ = try await f.redis.run("CLIENT", "UNPAUSE").checked("CLIENT UNPAUSE")

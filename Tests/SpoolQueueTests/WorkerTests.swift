@@ -11,7 +11,7 @@ import Testing
         let f = try QueueFixture()
         let ids = try await f.seedPending(200, args: #"{"mark":true}"#)
         let worker = RunningWorker(f, handlers: [NoopHandler()], concurrency: 8)
-        try await waitUntil("200 jobs processed") { try await f.stats().processed == 200 }
+        try await waitUntil("200 jobs processed", timeout: .seconds(60)) { try await f.stats().processed == 200 }
         try await worker.stop()
         let runs = try await f.runCounts()
         #expect(ids.allSatisfy { runs[$0] == 1 })
@@ -219,7 +219,7 @@ import Testing
             }
         }
         let worker = RunningWorker(f, handlers: [Urgent(), Ordinary()], concurrency: 1)
-        try await waitUntil("all 100 ran") { try await f.redis.run("LLEN", "\(f.keys.prefix):order").int == 100 }
+        try await waitUntil("all 100 ran", timeout: .seconds(60)) { try await f.redis.run("LLEN", "\(f.keys.prefix):order").int == 100 }
         try await worker.stop()
         let order = try await f.listItems("\(f.keys.prefix):order")
         #expect(order.prefix(50).allSatisfy { $0 == "critical" })
