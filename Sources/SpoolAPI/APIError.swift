@@ -71,7 +71,7 @@ struct ErrorMiddleware: RouterMiddleware {
             let code = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "http_\(error.status.code)"
             let message = error.status == .notFound ? "no route \(request.method.rawValue) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
             return APIResponse.json(error.status.code, APIError(status: error.status.code, code: code, message: message).json)
-        } catch let error as RedisError where error.isConnectionError || error.isTransientReply || error.message.hasPrefix("OOM") {
+        } catch let error as RedisError where error.isConnectionError || error.isTransientReply {
             logger.warning("request failed on Redis", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return APIResponse.json(503, APIError(status: 503, code: "unavailable", message: "Redis is unavailable; try again").json)
         } catch let error as PostgresError where error.code == .connection || error.code == .poolTimeout || error.isTransient || error.isUnavailable {

@@ -1,6 +1,7 @@
 import Hummingbird
 import HTTPTypes
 import SpoolQueue
+import SpoolStore
 import SpoolSupport
 
 /// `GET /v1/limits` (limiters in use and run-time settings), and for the operator `PUT /v1/limits`
@@ -22,9 +23,7 @@ struct LimitRoutes: Sendable {
         var overrides = try await services.admin.limitOverrides()
         if let tenant = principal.tenantID {
             // A tenant sees the limiters on its own keys only: its tenant id, or a sender number it owns.
-            let numbers = Set(try await services.pool.withConnection { db in
-                try db.query("SELECT number FROM sender_numbers WHERE tenant_id = $1", [tenant]).rows.compactMap { try $0.string("number") }
-            })
+            let numbers = Set(try await SenderNumbers(pool: services.pool).list(tenantID: tenant).map(\.number))
             func owns(_ key: String, template: String) -> Bool {
                 guard let values = (try? LimitKeyTemplate(template))?.values(in: key), !values.isEmpty else { return false }
                 if let owner = values["tenant"], owner != tenant { return false }

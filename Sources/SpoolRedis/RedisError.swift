@@ -54,6 +54,7 @@ extension RedisReply {
         guard let message = errorMessage else { return false }
         // The first word is the error code: BUSY is transient, BUSYKEY and BUSYGROUP are not.
         let code = message.prefix { $0 != " " }
-        return ["LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"].contains { code == $0 }
+        // OOM: Redis is at maxmemory; the same write may fit once something has expired or drained.
+        return ["LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM"].contains { code == $0 }
     }
 }

@@ -219,7 +219,7 @@ public final class WorkerService: Service {
     /// Redis away, or a reply that says "not now" (loading, busy, out of memory): the same call may
     /// work a moment later, and says nothing about the job.
     static func isNotNow(_ error: RedisError) -> Bool {
-        error.isConnectionError || error.isTransientReply || (error.code == .server && error.message.hasPrefix("OOM"))
+        error.isConnectionError || error.isTransientReply
     }
 
     private func admitted(_ jobs: [Job], limiter: RateLimiter, acker: Acker, leases: LeaseTable) async throws -> [Job] {
