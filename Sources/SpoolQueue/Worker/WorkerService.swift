@@ -110,18 +110,20 @@ public final class WorkerService: Service {
                     }
                 }
                 group.addTask { [logger] in
-                    // Beats until the drain is over, even when the worker is cancelled: leases of jobs still
-                    // running in the grace period must not expire under them.
-                    while !drained.isFired {
+                    // Beats until the drain is over, not only until stop is requested: leases of jobs
+                    // still running in the grace period must not expire under them.
+                    while !drained.isFired && !Task.isCancelled {
                         do {
                             try await heartbeat.beat(leases.all)
                             if limiter.isNeeded { try await limiter.renewHolds() }
                         } catch let error as RedisError where error.isConnectionError {
                         } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
-                        await pause(options.lease / 3, unless: drained)
+                        await drained.wait(atMost: options.lease / 3)
                     }
                 }
                 group.addTask { await acker.run() }
+                group.addTask { await limiter.runReleases() }
+                group.addTask { await slots.run(count: options.concurrency) }
                 group.addTask {
                     while !Task.isCancelled {
                         try? await pausedTenants.refresh(redis: redis, keys: keys)
@@ -131,21 +133,15 @@ public final class WorkerService: Service {
                         try? await Task.sleep(for: min(PausedTenants.refreshInterval, LimitOverrides.refreshInterval))
                     }
                 }
-                group.addTask {
-                    while !Task.isCancelled {
-                        slots.reapOverdue()
-                        try? await Task.sleep(for: .milliseconds(100))
-                    }
-                }
                 if options.runsScheduler {
                     group.addTask { [clock, logger] in
                         let scheduler = SchedulerService(redis: redis, settings: settings, declaredQueues: options.queues, clock: clock, logger: logger)
                         try? await scheduler.run()
                     }
                 }
-                slots.start(count: options.concurrency)
-
-                await withTaskCancellationHandler { await stopRequested.wait() } onCancel: { stopRequested.fire() }
+                // A stop request drains gracefully; cancellation is a hard stop: the grace period is
+                // skipped, and running jobs are cancelled and handed back at once.
+                await stopRequested.wait()
                 await drain(buffer: buffer, signal: signal, slots: slots, leases: leases, acker: acker, limiter: limiter, fetchLoopDone: fetchLoopDone)
                 drained.fire()
                 group.cancelAll()
@@ -256,15 +252,12 @@ public final class WorkerService: Service {
         stopping.store(true, ordering: .releasing)
         let notStarted = buffer.close()
         signal.close()
-        await fetchLoopDone.wait()
+        await fetchLoopDone.waitIgnoringCancellation()
         if !notStarted.isEmpty {
             let landed = await acker.requeue(notStarted)
             for (job, landed) in zip(notStarted, landed) { leases.remove(job); limiter.settled(job, landed: landed) }
         }
-        let deadline = monotonicNow() + options.shutdownGrace
-        while slots.liveCount > 0 && monotonicNow() < deadline {
-            await pause(.milliseconds(10))
-        }
+        await slots.allEnded.wait(atMost: options.shutdownGrace)
         let cut = slots.abandonRunning()
         if !cut.isEmpty {
             logger.warning("grace period over; handing running jobs back", metadata: ["jobs": "\(cut.count)"])
@@ -276,5 +269,6 @@ public final class WorkerService: Service {
         let left = leases.all
         let landed = await acker.requeue(left)
         for (job, landed) in zip(left, landed) { leases.remove(job); limiter.settled(job, landed: landed) }
+        await limiter.finishReleases()
     }
 }

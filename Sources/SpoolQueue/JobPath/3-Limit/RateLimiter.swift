@@ -44,6 +44,10 @@ public final class RateLimiter: Sendable {
     static let recordEvery: Int64 = 10_000
     /// Lua's unpack() has a stack limit.
     static let requestsPerCall = 250
+    /// Slots to give back, in settle order (see `runReleases`).
+    private let releases: AsyncStream<(job: Job, slots: [String])>
+    private let releaseSink: AsyncStream<(job: Job, slots: [String])>.Continuation
+    private let releasesEnded = Latch()
 
     public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock, lease: Duration,
                 overrides: LimitOverrides = LimitOverrides(), logger: Logger) {
@@ -54,6 +58,7 @@ public final class RateLimiter: Sendable {
         self.clock = clock
         self.overrides = overrides
         self.logger = logger
+        (releases, releaseSink) = AsyncStream.makeStream()
     }
 
     /// True when some declared kind has limits: a worker without any skips the limiter altogether.
@@ -264,8 +269,9 @@ public final class RateLimiter: Sendable {
     }
 
     /// A job settled or was handed back: its concurrency slots go back, and each slot goes straight to
-    /// a job waiting for it. When the settle did not land (the lease was lost, and another worker may
-    /// run the job now under the same slot, which is keyed by job id), the slot is left to expire.
+    /// a job waiting for it (see `runReleases`). When the settle did not land (the lease was lost, and
+    /// another worker may run the job now under the same slot, which is keyed by job id), the slot is
+    /// left to expire.
     public func settled(_ job: Job, landed: Bool = true) {
         let slots = held.withLock { held -> [String]? in
             guard let entry = held[job.id], entry.token == job.leaseToken else { return nil }
@@ -273,8 +279,14 @@ public final class RateLimiter: Sendable {
             return entry.keys
         }
         guard let slots, landed else { return }
-        let redis = self.redis, keys = self.keys, clock = self.clock, logger = self.logger
-        Task {
+        releaseSink.yield((job, slots))
+    }
+
+    /// Gives concurrency slots back as jobs settle, off the settle path, until `finishReleases()`;
+    /// the worker runs it as one of its tasks.
+    public func runReleases() async {
+        defer { releasesEnded.fire() }
+        for await (job, slots) in releases {
             do {
                 let replies = try await redis.run(slots.map { ScriptCall(Scripts.limitRelease, keys: [keys.limiter($0)], arguments: [job.id]) })
                 let handoffs = zip(slots, replies).filter { $0.1.int == 1 }.map { slot, _ in
@@ -286,6 +298,12 @@ public final class RateLimiter: Sendable {
                 logger.warning("could not give a concurrency slot back", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
             }
         }
+    }
+
+    /// No more releases: `runReleases` returns once it has given back the slots already queued.
+    public func finishReleases() async {
+        releaseSink.finish()
+        await releasesEnded.wait()
     }
 
     /// After a run-time change, jobs already waiting are released at the new pace at once: a limit
