@@ -151,10 +151,12 @@ let package = Package(
             name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "SpoolHTTP", "TestSupport"],
             exclude: ["Fixtures"]   // read from the source tree by path (#filePath), not bundled
         ),
+        .testTarget(name: "SpoolHTTPTests", dependencies: ["SpoolHTTP", "SpoolSupport", "TestSupport"]),
         .testTarget(
-            name: "SpoolHTTPTests",
-            dependencies: ["SpoolHTTP", "SpoolSandbox", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]
+            name: "SpoolSandboxTests",
+            dependencies: ["SpoolSandbox", "SpoolHTTP", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]
         ),
+        .testTarget(name: "SpoolJobsTests", dependencies: ["SpoolJobs", "SpoolQueue", "SpoolHTTP", "TestSupport"]),
         .testTarget(
             name: "SpoolAPITests",
             dependencies: ["SpoolAPI", "SpoolClient", "SpoolStore", "SpoolQueue", "SpoolJobs", "SpoolPostgres", "SpoolHTTP", "SpoolSupport", "TestSupport",

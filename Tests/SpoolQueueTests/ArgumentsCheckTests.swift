@@ -1,7 +1,5 @@
 @testable import SpoolQueue
-import SpoolJobs
 import SpoolSupport
-import TestSupport
 import Testing
 
 /// A kind's Swift argument type against its declaration, at start.
@@ -46,23 +44,6 @@ import Testing
             try ArgumentsCheck.check(Typed.self, against: spec, file: "Jobs/typed.json")
         } throws: { error in
             "\(error)" == message
-        }
-    }
-
-    /// The kinds Spool ships agree with their declarations.
-    @Test func theRepositorysKindsAgreeWithTheirDeclarations() throws {
-        let directory = TestEnvironment.packageRoot + "/Jobs"
-        try checkHandlers(JobRegistry.handlers(nil), against: try JobKindCatalog.load(directory: directory), jobsDirectory: directory)
-    }
-
-    /// A job whose arguments do not fit its kind's type is malformed, with the field named.
-    @Test func argumentsThatDoNotDecodeNameTheField() {
-        let job = Job(id: "j", queue: "sms", kind: "send", args: #"{"message_id":"m","from":"+1","segments":"two"}"#, attempt: 0, maxAttempts: 1,
-                      enqueuedAt: 0, tenant: nil, leaseToken: "t")
-        #expect {
-            _ = try SendHandler.arguments(of: job)
-        } throws: { error in
-            (error as? JobError)?.message.hasPrefix("args.segments: expected an integer, got string") == true
         }
     }
 }
