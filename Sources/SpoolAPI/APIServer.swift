@@ -34,7 +34,7 @@ struct APIServices: Sendable {
     func statuses(of results: [EnqueueResult]) async throws -> [String] {
         let repeated = results.indices.filter { !results[$0].created }
         let stored = try await admin.states(of: repeated.map { (results[$0].id, results[$0].queue) })
-        var statuses = results.map { $0.scheduled ? "scheduled" : "pending" }
+        var statuses = results.map { ($0.scheduled ? JobState.scheduled : .pending).rawValue }
         for (index, state) in zip(repeated, stored) { statuses[index] = state.rawValue }
         return statuses
     }

@@ -44,11 +44,11 @@ struct DeadRoutes: Sendable {
     private func act(_ context: APIContext, retry: Bool) async throws -> Response {
         let principal = try context.require(.admin)
         let id = context.parameters.get("id") ?? ""
-        guard let record = try await services.admin.job(id), record.state == .dead, principal.owns(record.fields["tenant"]) else {
+        guard let record = try await services.admin.job(id), record.state == .dead, principal.owns(record.tenant) else {
             throw APIError.notFound("dead job \(id.prefix(64))")
         }
         let changed = retry ? try await services.admin.retryDead(ids: [id]) : try await services.admin.discardDead(ids: [id])
         guard changed == 1 else { throw APIError.notFound("dead job \(id.prefix(64))") }
-        return APIResponse.json(200, .object(["id": .string(id), "status": .string(retry ? "pending" : "discarded")]))
+        return APIResponse.json(200, .object(["id": .string(id), "status": .string(retry ? JobState.pending.rawValue : "discarded")]))
     }
 }

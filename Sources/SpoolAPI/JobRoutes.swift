@@ -41,7 +41,7 @@ struct JobRoutes: Sendable {
         let record = try await ownedJob(context, principal)
         switch try await services.admin.cancel(record.id) {
         case .cancelled:
-            return APIResponse.json(200, .object(["id": .string(record.id), "status": .string("cancelled")]))
+            return APIResponse.json(200, .object(["id": .string(record.id), "status": .string(JobState.cancelled.rawValue)]))
         case .notFound:
             throw APIError.notFound("job \(record.id)")
         case .notCancellable(let state):
@@ -51,7 +51,7 @@ struct JobRoutes: Sendable {
 
     private func ownedJob(_ context: APIContext, _ principal: Principal) async throws -> JobRecord {
         let id = context.parameters.get("id") ?? ""
-        guard let record = try await services.admin.job(id), principal.owns(record.fields["tenant"]) else {
+        guard let record = try await services.admin.job(id), principal.owns(record.tenant) else {
             throw APIError.notFound("job \(id.prefix(64))")
         }
         return record
@@ -59,19 +59,18 @@ struct JobRoutes: Sendable {
 
     /// A job's record as the API shows it; times are RFC 3339.
     static func resource(_ record: JobRecord) -> JSONValue {
-        let f = record.fields
-        func time(_ name: String) -> JSONValue { f[name].flatMap { Int64($0) }.map { .string(RFC3339.format($0)) } ?? .null }
-        func text(_ name: String) -> JSONValue { f[name].map { .string($0) } ?? .null }
-        let args = f["args"].flatMap { try? JSONValue.parse($0) } ?? .null
+        func time(_ ms: Int64?) -> JSONValue { ms.map { .string(RFC3339.format($0)) } ?? .null }
+        func text(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
+        let args = record.args.flatMap { try? JSONValue.parse($0) } ?? .null
         var result: JSONValue = .null
-        if let stored = f["result"] { result = (try? JSONValue.parse(stored)) ?? .string(stored) }
+        if let stored = record.result { result = (try? JSONValue.parse(stored)) ?? .string(stored) }
         return .object([
-            "id": .string(record.id), "kind": text("kind"), "queue": .string(record.queue), "status": .string(record.state.rawValue),
-            "tenant": text("tenant"), "args": args, "attempts": .number(Double(Int(f["attempt"] ?? "0") ?? 0)),
-            "max_attempts": .number(Double(Int(f["max_attempts"] ?? "0") ?? 0)), "last_error": text("last_error"),
-            "dead_reason": text("dead_reason"), "enqueued_at": time("enqueued_at"), "run_at": time("run_at"),
-            "finished_at": time("finished_at"), "result": result, "idempotency_key": text("idempotency_key"),
-            "parent_id": text("parent_id"),
+            "id": .string(record.id), "kind": text(record.kind), "queue": .string(record.queue), "status": .string(record.state.rawValue),
+            "tenant": text(record.tenant), "args": args, "attempts": .number(Double(record.attempt ?? 0)),
+            "max_attempts": .number(Double(record.maxAttempts ?? 0)), "last_error": text(record.lastError),
+            "dead_reason": text(record.deadReason), "enqueued_at": time(record.enqueuedAt), "run_at": time(record.runAt),
+            "finished_at": time(record.finishedAt), "result": result, "idempotency_key": text(record.idempotencyKey),
+            "parent_id": text(record.parentID),
         ])
     }
 }

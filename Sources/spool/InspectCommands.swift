@@ -50,11 +50,14 @@ struct JobCommand: AsyncParsableCommand {
             printError("no job with id '\(id)' (never enqueued, or its record expired)")
             throw ExitCode(1)
         }
+        // The whole hash as text, unknown fields too: this is the operator's debugging view.
+        let fields = record.textFields
         if json {
-            print(jsonText(record.fields.merging(["id": record.id, "queue": record.queue]) { $1 }))
+            print(jsonText(fields.merging(["id": record.id, "queue": record.queue]) { $1 }))
         } else {
             print("\(record.id)  \(record.state.rawValue)  queue=\(record.queue)")
-            for (key, value) in record.fields.sorted(by: { $0.key < $1.key }) where key != "state" { print("  \(key): \(value)") }
+            let state = JobRecord.Field.state.rawValue
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) where key != state { print("  \(key): \(value)") }
         }
     }
 }

@@ -42,6 +42,6 @@ import Testing
         #expect(followUps.count == 2, "\(followUps)")
         let runs = try await f.runCounts()
         #expect(followUps.allSatisfy { runs[$0] == 1 }, "\(runs)")
-        for id in followUps { #expect(try await f.admin.job(id)?.fields["tenant"] == "acme") }
+        for id in followUps { #expect(try await f.admin.job(id)?.tenant == "acme") }
     }
 }

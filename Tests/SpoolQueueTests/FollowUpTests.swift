@@ -19,7 +19,7 @@ import Testing
         #expect(followUps.count == 2)
         for id in followUps {
             let record = try #require(try await f.admin.job(id))
-            #expect(record.fields["tenant"] == "acme" && record.fields["parent_id"] == parent && record.state == .completed)
+            #expect(record.tenant == "acme" && record.parentID == parent && record.state == .completed)
         }
         #expect(try await f.runCounts().values.allSatisfy { $0 == 1 })
         #expect(try await f.redis.run("HLEN", f.keys.outbox("default")).int == 0)

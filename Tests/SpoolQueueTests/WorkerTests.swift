@@ -38,7 +38,7 @@ import Testing
         try await waitUntil("the job completes") { try await f.state(id) == "completed" }
         try await worker.stop()
         let job = try await f.record(id)
-        #expect(job["attempt"] == "3" && job["last_error"] == "noop asked to fail (attempt 2)")
+        #expect(job?.attempt == 3 && job?.lastError == "noop asked to fail (attempt 2)")
     }
 
     @Test func aPermanentErrorGoesStraightToDead() async throws {
@@ -58,9 +58,9 @@ import Testing
         try await waitUntil("the job completes") { try await f.state(id) == "completed" }
         try await worker.stop()
         let job = try await f.record(id)
-        #expect(job["snoozes"] == "1")
+        #expect(job?.snoozes == 1)
         // attempt 0 at the snooze stayed 0, so the run after it is the first attempt.
-        #expect(job["attempt"] == "1")
+        #expect(job?.attempt == 1)
     }
 
     @Test func malformedPayloadsGoDeadAndTheWorkerStaysAlive() async throws {
@@ -170,7 +170,7 @@ import Testing
         try await waitUntil("the long job completes", timeout: .seconds(15)) { try await f.state(id) == "completed" }
         try await worker.stop()
         #expect(try await f.runCounts()[id] == 1)
-        #expect(try await f.record(id)["last_error"] == nil, "the lease expired and the job was recovered")
+        #expect(try await f.record(id)?.lastError == nil, "the lease expired and the job was recovered")
     }
 
     @Test func stoppingDoesNotWaitOutTheHeartbeatInterval() async throws {

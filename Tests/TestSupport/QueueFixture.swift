@@ -77,9 +77,9 @@ public struct QueueFixture: Sendable {
         try await admin.job(id)?.state.rawValue
     }
 
-    /// A job's fields as `spool job` reports them.
-    public func record(_ id: String) async throws -> [String: String] {
-        try await admin.job(id)?.fields ?? [:]
+    /// A job's record as `spool job` reports it; nil when it does not exist.
+    public func record(_ id: String) async throws -> JobRecord? {
+        try await admin.job(id)
     }
 
     /// Puts ids straight onto the untenanted lane, as a job enqueued by hand or by an older version would be.

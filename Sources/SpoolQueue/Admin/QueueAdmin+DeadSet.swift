@@ -62,7 +62,7 @@ extension QueueAdmin {
                     continue
                 }
                 let replies = try await redis.pipeline(entries.map {
-                    RedisCommand("HMGET", keys.job(q, $0.id), "kind", "attempt", "dead_reason", "last_error", "tenant")
+                    RedisCommand("HMGET", [keys.job(q, $0.id)] + Self.deadJobFields)
                 })
                 for (entry, reply) in zip(entries, replies) {
                     position = DeadCursor(diedAt: entry.at, id: entry.id)
@@ -91,6 +91,9 @@ extension QueueAdmin {
     public func discardDead(ids: [String]?) async throws -> Int {
         try await forDead(ids: ids) { queue, batch in keys.deadDiscardCall(queue, ids: batch) }
     }
+
+    /// The hash fields a `DeadJob` is read from, in the order `deadJobs` reads them.
+    private static let deadJobFields: [String] = ([.kind, .attempt, .deadReason, .lastError, .tenant] as [JobRecord.Field]).map(\.rawValue)
 
     private func forDead(ids: [String]?, call: (String, [String]) -> ScriptCall) async throws -> Int {
         var total = 0

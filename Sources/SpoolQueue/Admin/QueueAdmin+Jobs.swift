@@ -1,14 +1,6 @@
 import SpoolSupport
 import SpoolRedis
 
-/// A job's record as `spool job ID` shows it.
-public struct JobRecord: Sendable, Codable, Equatable {
-    public var id: String
-    public var queue: String
-    public var fields: [String: String]
-    public var state: JobState { fields["state"].flatMap(JobState.init(rawValue:)) ?? .unknown }
-}
-
 extension QueueAdmin {
     /// The states of jobs whose queue is known (answers to repeated idempotency keys), in one round
     /// trip: `active` and `completed` from their sets (fetch and ack leave the hash alone), else the
@@ -17,8 +9,8 @@ extension QueueAdmin {
     public func states(of jobs: [(id: String, queue: String)]) async throws -> [JobState] {
         if jobs.isEmpty { return [] }
         let replies = try await redis.pipeline(jobs.flatMap { job in
-            [RedisCommand("HGET", keys.job(job.queue, job.id), "state"), RedisCommand("ZSCORE", keys.active(job.queue), job.id),
-             RedisCommand("ZSCORE", keys.completed(job.queue), job.id)]
+            [RedisCommand("HGET", keys.job(job.queue, job.id), JobRecord.Field.state.rawValue),
+             RedisCommand("ZSCORE", keys.active(job.queue), job.id), RedisCommand("ZSCORE", keys.completed(job.queue), job.id)]
         })
         return try jobs.indices.map { index in
             let state = try replies[index * 3].checked("HGET").string
@@ -38,22 +30,11 @@ extension QueueAdmin {
         })
         for (index, queue) in queues.enumerated() {
             guard let flat = try replies[index * 4].checked("HGETALL").array, !flat.isEmpty else { continue }
-            var fields: [String: String] = [:]
-            for pair in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[pair].string ?? ""] = flat[pair + 1].string ?? "" }
-            // Fetch and ack do not touch the hash (hot path): the active and completed sets say where the job is.
-            if let deadline = replies[index * 4 + 1].string {
-                fields["state"] = "active"
-                fields["lease_deadline"] = deadline
-            } else if let finished = replies[index * 4 + 2].string {
-                fields["state"] = "completed"
-                fields["finished_at"] = finished
-                fields["attempt"] = String((Int(fields["attempt"] ?? "0") ?? 0) + 1)
-            } else if fields["state"] == "pending", let tenant = fields["tenant"],
-                      replies[index * 4 + 3].array?.contains(where: { $0.string == tenant }) == true {
-                // Its tenant is paused and fetch parked the tenant's lane: the job waits there.
-                fields["state"] = "parked"
-            }
-            return JobRecord(id: id, queue: queue, fields: fields)
+            var hash: [String: String] = [:]
+            for pair in stride(from: 0, to: flat.count - 1, by: 2) { hash[flat[pair].string ?? ""] = flat[pair + 1].string ?? "" }
+            return try JobRecord(id: id, queue: queue, hash: hash, activeScore: replies[index * 4 + 1].string,
+                                 completedScore: replies[index * 4 + 2].string,
+                                 parkedTenants: Set(replies[index * 4 + 3].array?.compactMap(\.string) ?? []))
         }
         return nil
     }

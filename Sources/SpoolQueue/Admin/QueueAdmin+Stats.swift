@@ -48,10 +48,11 @@ extension QueueAdmin {
         if lanes.isEmpty { return stats }
         let ends = try await redis.pipeline(lanes.flatMap { [RedisCommand("LLEN", $0.key), RedisCommand("LINDEX", $0.key, "-1")] })
         var oldest: [(index: Int, command: RedisCommand)] = []
+        let timeFields = [JobRecord.Field.runAt.rawValue, JobRecord.Field.enqueuedAt.rawValue]
         for (position, lane) in lanes.enumerated() {
             stats[lane.index].pending += ends[position * 2].int ?? 0
             if let id = ends[position * 2 + 1].string {
-                oldest.append((lane.index, RedisCommand("HMGET", keys.job(queues[lane.index], id), "run_at", "enqueued_at")))
+                oldest.append((lane.index, RedisCommand("HMGET", [keys.job(queues[lane.index], id)] + timeFields)))
             }
         }
         let now = clock.nowMillis()

@@ -28,7 +28,7 @@ import Testing
         #expect(try await ack(f, [(id, "w.1")]) == .array([.integer(1)]))
         #expect(try await f.zsetScores(f.keys.active("default")).isEmpty)
         let job = try await f.record(id)
-        #expect(job["state"] == "completed" && job["result"] == "ok" && job["finished_at"] == "2000" && job["attempt"] == "1")
+        #expect(job?.state == .completed && job?.result == "ok" && job?.finishedAt == 2000 && job?.attempt == 1)
         #expect(try await leaseOf(f, id) == nil)
         #expect(try await f.zsetScores(f.keys.completed("default")) == [id: 2000])
         #expect(try await f.redis.run("HGET", f.keys.stats("default"), "processed").int == 1)
