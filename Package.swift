@@ -31,9 +31,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .target(name: "SpoolSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Everything SMS-specific that is not persistence: segments, recipients' zones, quiet hours, the send gates.
         .target(
-            name: "SpoolSupport",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            name: "SpoolSMS",
+            dependencies: ["SpoolSupport"],
             resources: [.embedInCode("Resources/phone_zones.tsv")]
         ),
         .systemLibrary(name: "CLibpq", providers: [.apt(["libpq-dev"])]),
@@ -42,7 +44,7 @@ let package = Package(
         .target(
             name: "SpoolSandbox",
             dependencies: [
-                "SpoolHTTP", "SpoolSupport",
+                "SpoolHTTP", "SpoolSMS", "SpoolSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -106,7 +108,7 @@ let package = Package(
         ),
         .target(
             name: "SpoolStore",
-            dependencies: ["SpoolPostgres", "SpoolQueue", "SpoolSupport",
+            dependencies: ["SpoolPostgres", "SpoolQueue", "SpoolSMS", "SpoolSupport",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
@@ -125,12 +127,12 @@ let package = Package(
         .target(name: "SpoolClient", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport"]),
         .target(
             name: "SpoolJobs",
-            dependencies: ["SpoolQueue", "SpoolRedis", "SpoolHTTP", "SpoolPostgres", "SpoolStore"]
+            dependencies: ["SpoolQueue", "SpoolRedis", "SpoolHTTP", "SpoolPostgres", "SpoolSMS", "SpoolStore"]
         ),
         .executableTarget(
             name: "spool",
             dependencies: [
-                "SpoolQueue", "SpoolJobs", "SpoolRedis", "SpoolSupport", "SpoolPostgres", "SpoolStore",
+                "SpoolQueue", "SpoolJobs", "SpoolRedis", "SpoolSupport", "SpoolSMS", "SpoolPostgres", "SpoolStore",
                 "SpoolHTTP", "SpoolSandbox", "SpoolAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -144,13 +146,14 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "SpoolSupportTests", dependencies: ["SpoolSupport"]),
+        .testTarget(
+            name: "SpoolSMSTests", dependencies: ["SpoolSMS", "SpoolSupport"],
+            exclude: ["Fixtures"]   // read from the source tree by path (#filePath), not bundled
+        ),
         .testTarget(name: "SpoolRedisTests", dependencies: ["SpoolRedis", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolStoreTests", dependencies: ["SpoolStore", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
-        .testTarget(
-            name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "SpoolHTTP", "TestSupport"],
-            exclude: ["Fixtures"]   // read from the source tree by path (#filePath), not bundled
-        ),
+        .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "TestSupport"]),
         .testTarget(name: "SpoolHTTPTests", dependencies: ["SpoolHTTP", "SpoolSupport", "TestSupport"]),
         .testTarget(
             name: "SpoolSandboxTests",
@@ -159,7 +162,7 @@ let package = Package(
         .testTarget(name: "SpoolJobsTests", dependencies: ["SpoolJobs", "SpoolQueue", "SpoolHTTP", "TestSupport"]),
         .testTarget(
             name: "SpoolAPITests",
-            dependencies: ["SpoolAPI", "SpoolClient", "SpoolStore", "SpoolQueue", "SpoolJobs", "SpoolPostgres", "SpoolHTTP", "SpoolSupport", "TestSupport",
+            dependencies: ["SpoolAPI", "SpoolClient", "SpoolStore", "SpoolQueue", "SpoolJobs", "SpoolPostgres", "SpoolHTTP", "SpoolSMS", "SpoolSupport", "TestSupport",
                            .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport", "TestSupport"]),

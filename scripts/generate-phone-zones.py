@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the phone-prefix -> IANA time zone table that SMS quiet hours use
-(Sources/SpoolSupport/Resources/phone_zones.tsv), and the list of NANP area codes the tests check
-it against (Tests/SpoolQueueTests/Fixtures/nanp_area_codes.txt).
+(Sources/SpoolSMS/Resources/phone_zones.tsv), and the list of NANP area codes the tests check
+it against (Tests/SpoolSMSTests/Fixtures/nanp_area_codes.txt).
 
 The data comes from the Python package `phonenumbers`, a port of Google's libphonenumber, which
 carries libphonenumber's time-zone map (prefix -> IANA zones) and its numbering metadata:
@@ -9,8 +9,8 @@ carries libphonenumber's time-zone map (prefix -> IANA zones) and its numbering 
     python3 -m venv /tmp/pnvenv
     /tmp/pnvenv/bin/pip install phonenumbers regex      # regex: for partial (prefix) pattern matches
     /tmp/pnvenv/bin/python scripts/generate-phone-zones.py \
-        Sources/SpoolSupport/Resources/phone_zones.tsv \
-        --nanp-fixture Tests/SpoolQueueTests/Fixtures/nanp_area_codes.txt
+        Sources/SpoolSMS/Resources/phone_zones.tsv \
+        --nanp-fixture Tests/SpoolSMSTests/Fixtures/nanp_area_codes.txt
 
 Output: `#` comment lines, then `prefix<TAB>zone,zone...` per line, where the prefix is the digits
 after `+` (country code first). A number's zones are those of its longest matching prefix.

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Hummingbird
 import SpoolHTTP
+import SpoolSMS
 import SpoolSupport
 
 /// Twilio's Messages resource: create (form-encoded, Basic auth), fetch by sid, and list by To/From.

@@ -4,6 +4,7 @@ import Synchronization
 import SpoolPostgres
 import SpoolQueue
 import SpoolRedis
+import SpoolSMS
 import SpoolSandbox
 import SpoolStore
 import SpoolSupport

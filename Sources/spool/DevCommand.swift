@@ -6,6 +6,7 @@ import SpoolQueue
 import SpoolRedis
 import SpoolAPI
 import SpoolSandbox
+import SpoolSMS
 import SpoolStore
 #if canImport(Glibc)
 import Glibc

@@ -4,6 +4,7 @@ import SpoolHTTP
 import SpoolJobs
 import SpoolPostgres
 import SpoolQueue
+import SpoolSMS
 import SpoolStore
 import SpoolSupport
 import Synchronization

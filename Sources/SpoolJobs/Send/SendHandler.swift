@@ -2,17 +2,16 @@ import FoundationEssentials
 import SpoolHTTP
 import SpoolPostgres
 import SpoolQueue
+import SpoolSMS
 import SpoolStore
 import SpoolSupport
 
 /// The `send` kind: one SMS to one recipient, for one row of `messages`.
 ///
-/// Gates, in order, here in the handler so that no producer can skip them; each decision is an event:
-/// 1. tenant paused, or campaign paused → postponed; campaign cancelled → skipped;
-/// 2. sender no longer the tenant's → skipped; number not E.164 → failed, dead (permanent);
-/// 3. do-not-contact → skipped; 4. no consent → skipped;
-/// 5. quiet hours in the recipient's time zone → postponed to the next allowed minute;
-/// 6. budget → reserved atomically with queued → sending, or postponed to the next period.
+/// Gates: `SendGates` (SpoolSMS) decides, in order, tenant or campaign paused, campaign cancelled,
+/// sender not owned, invalid number, do-not-contact, consent and quiet hours; this handler applies the
+/// decision, so that no producer can skip them. The budget is reserved atomically with
+/// queued → sending (`MessageStore.begin`), or the send is postponed to the next period.
 ///
 /// No double send: queued → sending (with this attempt's token) commits before the provider call, and
 /// sending → sent (with the provider's id) after it. A message found past sending is acknowledged
@@ -32,9 +31,8 @@ public struct SendHandler: JobKind {
     let services: JobServices?
     /// One per worker process: concurrent sends share its PostgreSQL round trips.
     let messages: MessageStore?
-    public static let quietHours = QuietHours()
-    /// How long a paused tenant's or campaign's message waits before it looks again.
-    public static let pausedRecheck: Int64 = 30_000
+    /// The defaults: texts go out 08:00-21:00 in the recipient's zone, a paused message looks again after 30 s.
+    public static let sendGates = SendGates()
 
     public init(services: JobServices?) {
         self.services = services
@@ -105,48 +103,32 @@ public struct SendHandler: JobKind {
         }
     }
 
+    /// Applies `SendGates`' decision: the event, the skipped or failed row, and the job's outcome.
     private func gates(_ message: MessageContext, store: MessageStore, job: Job, now: Int64) async throws -> JobOutcome? {
-        if message.tenantPaused {
-            try await store.note(message, jobID: job.id, kind: "gate.tenant_paused", payload: .object([:]))
-            return .snooze(until: now + Self.pausedRecheck, reason: "tenant paused")
+        switch Self.sendGates.decide(message.gateInput, nowMs: now) {
+        case .pass:
+            return nil
+        case .postpone(let until, let reason, let event):
+            if let event { try await store.note(message, jobID: job.id, kind: event.kind, payload: event.payload) }
+            return .snooze(until: until, reason: reason)
+        case .skip(let reason):
+            try await store.skip(message, jobID: job.id, reason: reason.rawValue)
+            return .completed(result: Self.skippedResult(reason, from: message.from))
+        case .fail(let code, let reason):
+            try await store.fail(message, token: nil, jobID: job.id, code: code.rawValue, reason: reason, optedOut: false)
+            let what = switch code { case .invalidNumber: "invalid number" }
+            throw JobError.permanent("\(what): \(reason)")
         }
-        switch message.campaignStatus {
-        case .paused?:
-            return .snooze(until: now + Self.pausedRecheck, reason: "campaign paused")
-        case .cancelled?:
-            try await store.skip(message, jobID: job.id, reason: "campaign_cancelled")
-            return .completed(result: "skipped: campaign cancelled")
-        default:
-            break
+    }
+
+    /// The job's result for a skipped message, as `spool job` shows it.
+    static func skippedResult(_ reason: SkipReason, from: String) -> String {
+        switch reason {
+        case .campaignCancelled: "skipped: campaign cancelled"
+        case .senderNotOwned: "skipped: \(from) is no longer one of the tenant's sender numbers"
+        case .doNotContact: "skipped: do not contact"
+        case .noConsent: "skipped: no consent"
         }
-        // The number may have been removed from the tenant (and given to another) since launch.
-        if !message.senderOwned {
-            try await store.skip(message, jobID: job.id, reason: "sender_not_owned")
-            return .completed(result: "skipped: \(message.from) is no longer one of the tenant's sender numbers")
-        }
-        let phone: PhoneNumber
-        do { phone = try PhoneNumber(e164: message.to) } catch {
-            try await store.fail(message, token: nil, jobID: job.id, code: "invalid_number", reason: error.message, optedOut: false)
-            throw JobError.permanent("invalid number: \(error.message)")
-        }
-        if message.doNotContact {
-            try await store.skip(message, jobID: job.id, reason: "do_not_contact")
-            return .completed(result: "skipped: do not contact")
-        }
-        if message.campaignID != nil, message.consent != "opted_in" {
-            try await store.skip(message, jobID: job.id, reason: "no_consent")
-            return .completed(result: "skipped: no consent")
-        }
-        // Quiet hours follow the recipient, never the tenant: the contact's zone, else the number's (area
-        // code, prefix, country). A number that may be in several zones waits for their common window.
-        let zoneNames = RecipientZones.zones(for: phone, contactZone: message.contactTimezone)
-        let zoneName = zoneNames.joined(separator: ",")
-        if let next = Self.quietHours.nextAllowed(nowMs: now, zones: zoneNames.compactMap(ZoneInfo.named)) {
-            try await store.note(message, jobID: job.id, kind: "gate.quiet_hours",
-                                 payload: .object(["zone": .string(zoneName), "until": .number(Double(next))]))
-            return .snooze(until: next, reason: "quiet hours in \(zoneName)")
-        }
-        return nil
     }
 
     /// An answer that says the message was not sent.

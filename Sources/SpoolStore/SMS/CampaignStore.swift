@@ -1,5 +1,6 @@
 import SpoolPostgres
 import SpoolQueue
+import SpoolSMS
 import SpoolSupport
 
 public struct Campaign: Sendable, Encodable, Equatable {

@@ -1,4 +1,5 @@
 import SpoolPostgres
+import SpoolSMS
 import SpoolSupport
 
 /// A message's row and everything its gates need, read in one query.
@@ -24,6 +25,20 @@ public struct MessageContext: Sendable {
     public let doNotContact: Bool
     /// The sender is one of the message's tenant's numbers now (it may have been removed since launch).
     public let senderOwned: Bool
+}
+
+extension MessageContext {
+    /// What `SendGates` decides on. Draft, running and completed campaigns read as active: only a
+    /// pause or a cancel holds a message back.
+    public var gateInput: GateInput {
+        let campaign: GateInput.Campaign? = switch campaignStatus {
+        case .paused?: .paused
+        case .cancelled?: .cancelled
+        default: campaignID == nil ? nil : .active
+        }
+        return GateInput(tenantPaused: tenantPaused, campaign: campaign, senderOwned: senderOwned, to: to,
+                         doNotContact: doNotContact, consent: consent, contactTimezone: contactTimezone)
+    }
 }
 
 extension MessageStore {

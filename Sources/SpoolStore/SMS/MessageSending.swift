@@ -31,6 +31,7 @@ extension MessageStore {
 
     /// queued → sending with this attempt's token, reserving the cost against the tenant's daily and
     /// monthly caps, in one transaction. Spend rows are locked, so racing workers cannot overspend.
+    /// This is the budget gate, gate 6 of `SendGates` (SpoolSMS), which decides the others before it.
     public func begin(_ message: MessageContext, token: String, jobID: String, nowMs: Int64) async throws -> Begin {
         try await begins.submit(BeginRequest(message: message, token: token, jobID: jobID, nowMs: nowMs))
     }

@@ -1,3 +1,5 @@
+import SpoolSupport
+
 /// When texts may go out in the recipient's local time: by default 08:00 to 21:00. Outside it, a send
 /// waits for the next allowed minute. Time zones come from the system's zoneinfo (tzdata), so
 /// daylight saving time and the date line are the operating system's, not ours.

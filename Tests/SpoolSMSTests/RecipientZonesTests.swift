@@ -1,4 +1,5 @@
 import Foundation
+import SpoolSMS
 import SpoolSupport
 import Testing
 

@@ -1,3 +1,5 @@
+import SpoolSupport
+
 /// The IANA time zones a text's recipient may be in, for quiet hours.
 ///
 /// The contact's own zone wins when it names a zone of the system's zoneinfo. Otherwise the number
