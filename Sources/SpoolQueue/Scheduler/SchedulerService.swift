@@ -76,6 +76,8 @@ public struct SchedulerService: Service {
                 }
             } catch let error as RedisError where error.isConnectionError {
                 // Logged once per outage by the client.
+            } catch is CancellationError {
+                break
             } catch {
                 logger.error("scheduler step failed", metadata: ["error": "\(error)"])
             }
