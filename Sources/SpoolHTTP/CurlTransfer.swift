@@ -44,7 +44,7 @@ final class Transfer: @unchecked Sendable {
         errorBuffer.deallocate()
     }
 
-    func fail(_ error: HTTPClientError) {
+    func fail(_ error: any Error) {
         continuation?.resume(throwing: error)
         continuation = nil
     }

@@ -7,6 +7,10 @@ import SpoolSupport
 /// 200 slots has 200 requests in flight on one thread, with no thread per request. Connections stay
 /// open in the multi handle's cache and are reused by later requests to the same host. TLS peer and
 /// host verification stay on (libcurl's default); `Options.caBundlePath` adds trust, it never removes it.
+///
+/// A cancelled caller gets `CancellationError` at once: a request not started yet is dropped, and one
+/// in flight is taken out of the multi handle, which closes its connection. The provider may have
+/// received it all the same.
 public final class HTTPClient: Sendable {
     public struct Options: Sendable {
         /// Idle connections kept open for reuse; set it at least to the number of requests in flight.
@@ -30,12 +34,18 @@ public final class HTTPClient: Sendable {
     deinit { engine.shutdown() }
 
     /// Sends one request. A status of 4xx or 5xx is an answer, not an error: only a request that got
-    /// no answer throws, as an `HTTPClientError`.
+    /// no answer throws, as an `HTTPClientError`, or as `CancellationError` when the caller was cancelled.
     public func send(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        try Task.checkCancellation()
+        let engine = self.engine
         let transfer = try Transfer(request: request, options: engine.options)
-        return try await withUnsafeThrowingContinuation { continuation in
-            transfer.continuation = continuation
-            engine.submit(transfer)
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                transfer.continuation = continuation
+                engine.submit(transfer)
+            }
+        } onCancel: {
+            engine.cancel(transfer)
         }
     }
 
@@ -43,13 +53,15 @@ public final class HTTPClient: Sendable {
     public func close() { engine.shutdown() }
 }
 
-/// Shared between callers and the client's thread. `incoming` and the flags are guarded by `lock`;
-/// everything else belongs to the thread.
+/// Shared between callers and the client's thread. `incoming`, `cancelled` and the flags are guarded
+/// by `lock`; everything else belongs to the thread.
 private final class CurlEngine: @unchecked Sendable {
     let options: HTTPClient.Options
     private let multi: UnsafeMutableRawPointer
     private let lock = ConditionLock()
     private var incoming: [Transfer] = []
+    /// Transfers whose callers were cancelled after the thread took them: it aborts those still running.
+    private var cancelled: [Transfer] = []
     private var closed = false
     private var finished = false
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
@@ -71,8 +83,31 @@ private final class CurlEngine: @unchecked Sendable {
             transfer.fail(HTTPClientError(.closed, "\(transfer.summary): the HTTP client is closed"))
             return
         }
+        // Checked under the lock: a cancellation that comes later finds the transfer here (`cancel`).
+        if Task.isCancelled {
+            lock.unlock()
+            transfer.fail(CancellationError())
+            return
+        }
         incoming.append(transfer)
         curl_multi_wakeup(multi)
+        lock.unlock()
+    }
+
+    /// A cancelled caller's transfer: one not started yet is failed here, one the thread took is
+    /// handed to the thread to abort (a no-op if it has finished meanwhile).
+    func cancel(_ transfer: Transfer) {
+        lock.lock()
+        if let index = incoming.firstIndex(where: { $0 === transfer }) {
+            incoming.remove(at: index)
+            lock.unlock()
+            transfer.fail(CancellationError())
+            return
+        }
+        if !finished {
+            cancelled.append(transfer)
+            curl_multi_wakeup(multi)
+        }
         lock.unlock()
     }
 
@@ -87,13 +122,17 @@ private final class CurlEngine: @unchecked Sendable {
     /// finished ones, and sleep in poll until a socket is ready or a caller wakes it.
     func serve() {
         var fresh: [Transfer] = []
+        var aborting: [Transfer] = []
         while true {
             lock.lock()
             swap(&fresh, &incoming)
+            swap(&aborting, &cancelled)
             let stopping = closed
             lock.unlock()
             for transfer in fresh { start(transfer) }
             fresh.removeAll(keepingCapacity: true)
+            for transfer in aborting { abort(transfer) }
+            aborting.removeAll(keepingCapacity: true)
 
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
@@ -128,6 +167,17 @@ private final class CurlEngine: @unchecked Sendable {
             spareHandles.append(handle)
             transfer.fail(HTTPClientError(.transport, "\(transfer.summary): \(String(cString: curl_multi_strerror(added)))"))
         }
+    }
+
+    /// Stops a running transfer whose caller was cancelled. Removing the handle ends the transfer and
+    /// closes its connection, which a half-read response leaves unusable.
+    private func abort(_ transfer: Transfer) {
+        guard let handle = active.first(where: { $0.value === transfer })?.key else { return }
+        active[handle] = nil
+        curl_multi_remove_handle(multi, handle)
+        curl_easy_reset(handle)
+        if spareHandles.count < options.maximumConnections { spareHandles.append(handle) } else { curl_easy_cleanup(handle) }
+        transfer.fail(CancellationError())
     }
 
     private func collectFinished() {

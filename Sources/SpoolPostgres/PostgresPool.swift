@@ -7,6 +7,10 @@ import Synchronization
 /// Each connection is served by an OS thread of its own: a caller's closure runs on that thread, where
 /// blocking libpq calls belong, while the caller suspends. A broken connection is dropped and reopened
 /// on its next use. When every connection is busy, callers wait in line, up to `acquireTimeout`.
+///
+/// A cancelled caller still in line leaves it with `CancellationError`. A closure already running on a
+/// connection's thread is not interrupted: libpq's cancel request can land on the statement after it,
+/// and a commit cannot be taken back, so it finishes (within the statement timeout) and its result is returned.
 public final class PostgresPool: Sendable {
     public struct Options: Sendable {
         public var size = 10
@@ -40,8 +44,11 @@ public final class PostgresPool: Sendable {
 
     /// Runs `body` with a connection, on that connection's thread.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try Task.checkCancellation()
         let connection = try await acquire()
         defer { release(connection) }
+        // Handed over just as the caller was cancelled: nothing has run, so nothing runs.
+        try Task.checkCancellation()
         return try await connection.run(body)
     }
 
@@ -74,6 +81,9 @@ public final class PostgresPool: Sendable {
     /// Connections not in use right now.
     public var idleCount: Int { state.withLock { $0.idle.count } }
 
+    /// Callers waiting in line for a connection.
+    public var waitingCount: Int { state.withLock { $0.waiters.count } }
+
     /// Closes every connection; later calls fail.
     public func close() {
         let (idle, waiters) = state.withLock { state in
@@ -88,19 +98,33 @@ public final class PostgresPool: Sendable {
     private func acquire() async throws -> PooledConnection {
         let id = nextWaiter.wrappingAdd(1, ordering: .relaxed).newValue
         let timeout = options.acquireTimeout
-        return try await withUnsafeThrowingContinuation { continuation in
-            let ready: Result<PooledConnection, any Error>? = state.withLock { state in
-                if state.closed { return .failure(PostgresError(.connection, "the pool is closed")) }
-                if let connection = state.idle.popLast() { return .success(connection) }
-                state.waiters.append((id, continuation))
-                return nil
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                let ready: Result<PooledConnection, any Error>? = state.withLock { state in
+                    if state.closed { return .failure(PostgresError(.connection, "the pool is closed")) }
+                    // Checked under the lock: a cancellation that comes later finds the waiter in line (`cancel`).
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if let connection = state.idle.popLast() { return .success(connection) }
+                    state.waiters.append((id, continuation))
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready); return }
+                Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    self?.expire(waiter: id)
+                }
             }
-            if let ready { continuation.resume(with: ready); return }
-            Task { [weak self] in
-                try? await Task.sleep(for: timeout)
-                self?.expire(waiter: id)
-            }
+        } onCancel: {
+            self.cancel(waiter: id)
         }
+    }
+
+    /// A waiter whose task was cancelled leaves the line; a connection already handed to it stays its own.
+    private func cancel(waiter id: Int) {
+        let cancelled = state.withLock { state in
+            state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0).continuation }
+        }
+        cancelled?.resume(throwing: CancellationError())
     }
 
     /// A waiter still in line after the acquire timeout gets an error instead of a connection.

@@ -1,5 +1,6 @@
 import Logging
 import SpoolSupport
+import Synchronization
 
 /// An async Redis client: one connection, served by one OS thread of its own.
 ///
@@ -11,6 +12,10 @@ import SpoolSupport
 /// When Redis goes away, pending commands fail with a connection error at once, the client reconnects
 /// with capped exponential backoff on the next use, and the outage is logged once when it starts and
 /// once when it ends, never once per command.
+///
+/// A cancelled caller whose commands still wait for the thread leaves the queue with `CancellationError`.
+/// Commands already sent are not abandoned: their replies must be read to keep the connection in step,
+/// and a command that ran must not look as if it had not, so the caller gets their replies.
 public final class RedisClient: Sendable {
     public struct Options: Sendable {
         public var connectTimeout: Duration = .seconds(2)
@@ -53,8 +58,15 @@ public final class RedisClient: Sendable {
     /// Runs commands in one round trip. Error replies come back in place, not thrown.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
         if commands.isEmpty { return [] }
-        return try await withUnsafeThrowingContinuation { continuation in
-            core.submit(Request(commands: commands, continuation: continuation))
+        try Task.checkCancellation()
+        let core = self.core
+        let id = core.nextRequestID()
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                core.submit(Request(id: id, commands: commands, continuation: continuation))
+            }
+        } onCancel: {
+            core.cancel(id)
         }
     }
 
@@ -66,9 +78,13 @@ public final class RedisClient: Sendable {
 
     /// True while the last attempt to reach Redis succeeded.
     public var isConnected: Bool { core.connected }
+
+    /// Callers whose commands wait for the next round trip.
+    public var waitingCount: Int { core.waitingCount }
 }
 
 struct Request {
+    let id: UInt64
     let commands: [RedisCommand]
     let continuation: UnsafeContinuation<[RedisReply], any Error>
 }
@@ -82,6 +98,7 @@ private final class Core: @unchecked Sendable {
     let lock = ConditionLock()
     private var queue: [Request] = []
     private var closed = false
+    private let requestIDs = Atomic<UInt64>(0)
     // Connection state: touched only by the serving thread, except the two flags read under `lock`.
     private var connection: RedisConnection?
     private var backoff: Duration
@@ -103,6 +120,9 @@ private final class Core: @unchecked Sendable {
 
     var currentBackoff: Duration { lock.withLock { backoff } }
     var connected: Bool { lock.withLock { lastConnected } }
+    var waitingCount: Int { lock.withLock { queue.count } }
+
+    func nextRequestID() -> UInt64 { requestIDs.wrappingAdd(1, ordering: .relaxed).newValue }
 
     func submit(_ request: Request) {
         lock.lock()
@@ -111,9 +131,23 @@ private final class Core: @unchecked Sendable {
             request.continuation.resume(throwing: RedisError(.connection, "client '\(name)' is closed", command: request.commands.first?.label))
             return
         }
+        // Checked under the lock: a cancellation that comes later finds the request in the queue (`cancel`).
+        if Task.isCancelled {
+            lock.unlock()
+            request.continuation.resume(throwing: CancellationError())
+            return
+        }
         queue.append(request)
         if queue.count == 1 { lock.signal() }
         lock.unlock()
+    }
+
+    /// Takes a cancelled caller's request out of the queue; one the thread took already runs to the end.
+    func cancel(_ id: UInt64) {
+        lock.lock()
+        let request = queue.firstIndex { $0.id == id }.map { queue.remove(at: $0) }
+        lock.unlock()
+        request?.continuation.resume(throwing: CancellationError())
     }
 
     func shutdown() {

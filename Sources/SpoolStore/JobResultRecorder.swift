@@ -69,7 +69,8 @@ public final class JobResultRecorder: SettleObserver, Service {
             await flush()
             try? await Task.sleep(for: interval)
         }
-        await flush()
+        // Cancelled, the last rows are still worth writing.
+        await withoutCancellation { await self.flush() }
     }
 
     /// Writes everything buffered now, a batch per transaction; returns when done or when PostgreSQL failed.
@@ -92,7 +93,8 @@ public final class JobResultRecorder: SettleObserver, Service {
                 // PostgreSQL is away, read-only, out of disk, timing out...: keep what was not written
                 // (a halved batch may have written its first part) and try again.
                 buffer.withLock { $0.insert(contentsOf: batch[settled...], at: 0) }
-                if !failing.exchange(true, ordering: .relaxed) {
+                // A cancelled flush is no outage: `run` writes the rows once more before it returns.
+                if !(error is CancellationError), !failing.exchange(true, ordering: .relaxed) {
                     logger.warning("could not record job results; retrying until PostgreSQL answers", metadata: ["error": "\(error)"])
                 }
                 return

@@ -76,3 +76,9 @@ public func monotonicNow() -> Duration {
     clock_gettime(CLOCK_MONOTONIC, &now)
     return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
 }
+
+/// Runs `body` in a task that the caller's cancellation does not reach, and waits for it: for the last
+/// writes of a cancelled service, which the Redis, PostgreSQL and HTTP clients refuse to a cancelled task.
+public func withoutCancellation<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
+    await Task { await body() }.value
+}

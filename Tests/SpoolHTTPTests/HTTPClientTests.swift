@@ -69,6 +69,39 @@ import Testing
         await sandbox.stop()
     }
 
+    @Test func cancellingAbortsATransferInFlight() async throws {
+        let sandbox = try await RunningSandbox.start()
+        try await sandbox.setFaults(#"{"scope": "echo", "latency_ms": 30000}"#)
+        let client = HTTPClient()
+        defer { client.close() }
+        let request = HTTPClientRequest("GET", sandbox.baseURL + "/_sandbox/echo", timeout: .seconds(60))
+        let call = Task { try await client.send(request) }
+        try await waitUntil("the request reaches the sandbox") { try await sandbox.counters()["requests"]?["echo"]?.intValue == 1 }
+        let cancelled = ContinuousClock.now
+        call.cancel()
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(ContinuousClock.now - cancelled < .seconds(5))  // the sandbox would answer after 30 s
+        // The client goes on serving.
+        try await sandbox.setFaults(#"{"scope": "echo", "latency_ms": 0}"#)
+        #expect(try await client.send(HTTPClientRequest("GET", sandbox.baseURL + "/_sandbox/echo")).status == 200)
+        await sandbox.stop()
+    }
+
+    @Test func aRequestFromACancelledTaskIsNotSent() async throws {
+        let sandbox = try await RunningSandbox.start()
+        let client = HTTPClient()
+        defer { client.close() }
+        let request = HTTPClientRequest("GET", sandbox.baseURL + "/_sandbox/echo")
+        let call = Task {
+            try? await Task.sleep(for: .seconds(60))  // ends when the task is cancelled
+            return try await client.send(request)
+        }
+        call.cancel()
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(try await sandbox.counters()["requests"]?["echo"]?.intValue ?? 0 == 0)
+        await sandbox.stop()
+    }
+
     @Test func refusedAndDroppedConnectionsAreRetryable() async throws {
         let sandbox = try await RunningSandbox.start()
         let client = HTTPClient()

@@ -69,6 +69,40 @@ import Testing
         #expect(try await pool.withConnection { try $0.query("SELECT 1 AS one").first?.int("one") } == 1)
     }
 
+    @Test func aCancelledWaiterLeavesTheLineAndTheConnectionGoesToTheNextCaller() async throws {
+        let pool = try pool(size: 1, acquireTimeout: .seconds(60))
+        let gate = Gate()
+        let holder = Task { try await pool.withConnection { _ in gate.wait() } }
+        try await waitUntil("the only connection is taken") { pool.idleCount == 0 }
+        let waiter = Task { try await pool.withConnection { try $0.query("SELECT 1") } }
+        try await waitUntil("the second caller waits in line") { pool.waitingCount == 1 }
+        let cancelled = ContinuousClock.now
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        #expect(ContinuousClock.now - cancelled < .seconds(5))  // the acquire timeout is 60 s
+        #expect(pool.waitingCount == 0)
+        gate.open()
+        try await holder.value
+        // Released, the connection goes to the next caller, not to the cancelled one.
+        let started = ContinuousClock.now
+        #expect(try await pool.withConnection { try $0.query("SELECT 1 AS one").first?.int("one") } == 1)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(pool.idleCount == 1)
+    }
+
+    @Test func aCallFromACancelledTaskRunsNothing() async throws {
+        let pool = try pool(size: 1)
+        let gate = Gate()
+        let call = Task {
+            try? await Task.sleep(for: .seconds(60))  // ends when the task is cancelled
+            try await pool.withConnection { _ in gate.open() }
+        }
+        call.cancel()
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(!gate.isOpen)
+        #expect(pool.idleCount == 1)
+    }
+
     @Test func aServerRestartBreaksConnectionsThatArethenReplaced() async throws {
         let server = try PostgresServer()
         let pool = try pool(size: 3, url: server.createDatabase())
@@ -81,5 +115,27 @@ import Testing
         for _ in 0..<6 { try await pool.withConnection { try $0.query("INSERT INTO r VALUES (2)") } }
         server.stop()
         await #expect(throws: PostgresError.self) { try await pool.withConnection { try $0.query("SELECT 1") } }
+    }
+}
+
+/// Holds a connection's thread until the test opens it (for a minute at most, should the test fail first).
+final class Gate: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var opened = false
+
+    func open() {
+        lock.withLock {
+            opened = true
+            lock.broadcast()
+        }
+    }
+
+    var isOpen: Bool { lock.withLock { opened } }
+
+    func wait() {
+        let deadline = monotonicNow() + .seconds(60)
+        lock.withLock {
+            while !opened && monotonicNow() < deadline { lock.wait(for: .seconds(1)) }
+        }
     }
 }

@@ -85,6 +85,47 @@ import Testing
         #expect(try await redis.run("PING") == .status("PONG"))
     }
 
+    @Test func aCancelledCallerLeavesTheQueueAndItsCommandNeverRuns() async throws {
+        var options = RedisClient.Options()
+        options.commandTimeout = .seconds(60)
+        let redis = try client(options)
+        let other = try client()
+        let key = self.key
+        // While the connection waits on BLPOP, later commands queue behind it.
+        let name = "cancel-\(key)"
+        try await redis.run("CLIENT", "SETNAME", name)
+        let blocked = Task { try await redis.run("BLPOP", key + ":wake", "30") }
+        try await waitUntil("BLPOP holds the connection") {
+            let clients = try await other.run("CLIENT", "LIST").string ?? ""
+            return clients.split(separator: "\n").contains { $0.contains("name=\(name) ") && $0.contains("cmd=blpop") }
+        }
+        let incr = Task { try await redis.run("INCR", key + ":n") }
+        try await waitUntil("the INCR waits in the queue") { redis.waitingCount == 1 }
+        let cancelled = ContinuousClock.now
+        incr.cancel()
+        await #expect(throws: CancellationError.self) { try await incr.value }
+        #expect(ContinuousClock.now - cancelled < .seconds(5))  // BLPOP would hold it for 30 s
+        #expect(redis.waitingCount == 0)
+        try await other.run("RPUSH", key + ":wake", "go")
+        #expect(try await blocked.value.array?.count == 2)
+        // The next caller is served at once, and the cancelled INCR was never sent.
+        let started = ContinuousClock.now
+        #expect(try await redis.run("GET", key + ":n") == .null)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func aCallFromACancelledTaskSendsNothing() async throws {
+        let redis = try client()
+        let key = self.key
+        let call = Task {
+            try? await Task.sleep(for: .seconds(60))  // ends when the task is cancelled
+            return try await redis.run("INCR", key)
+        }
+        call.cancel()
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(try await redis.run("GET", key) == .null)
+    }
+
     @Test func logsInAndSelectsTheDatabase() async throws {
         let server = try RedisServer(extraArguments: ["--requirepass", "pa:ss"])
         var url = server.url

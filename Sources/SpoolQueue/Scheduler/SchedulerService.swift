@@ -109,6 +109,8 @@ public struct SchedulerService: Service {
                 if let sooner = try await duty.step(queues.current) { wait = sooner }
             } catch let error as RedisError where error.isConnectionError {
                 // Logged once per outage by the client.
+            } catch is CancellationError {
+                break
             } catch {
                 logger.error("scheduler step failed", metadata: ["duty": "\(duty.name)", "error": "\(error)"])
             }

@@ -62,6 +62,17 @@ public final class WorkerService: Service {
     public func requestStop() { stopRequested.fire() }
 
     public func run() async throws {
+        // Cancelled, the worker stops as on SIGTERM; its drain and heartbeat still need Redis, whose client
+        // refuses a cancelled task's calls, so the worker runs in a task that the cancellation does not reach.
+        let worker = Task { try await self.runUntilDrained() }
+        try await withTaskCancellationHandler {
+            try await worker.value
+        } onCancel: {
+            self.stopRequested.fire()
+        }
+    }
+
+    private func runUntilDrained() async throws {
         let settings = self.settings
         let options = self.options
         let keys = settings.keys

@@ -6,7 +6,8 @@ import SpoolRedis
 ///
 /// Return an outcome, or throw: `JobError.permanent` and `JobError.malformedArgs` send the job to the
 /// dead set; any other error is retried with the kind's backoff. Handlers should honour task cancellation,
-/// which is how a timeout or a forced shutdown asks them to stop.
+/// which is how a timeout or a forced shutdown asks them to stop. The Redis, PostgreSQL and HTTP clients
+/// do: a cancelled call that waits for its turn throws `CancellationError`, and so does an HTTP transfer in flight.
 public protocol JobHandler: Sendable {
     var kind: String { get }
     func perform(_ job: Job, context: JobContext) async throws -> JobOutcome

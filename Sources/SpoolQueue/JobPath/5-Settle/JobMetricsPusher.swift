@@ -45,7 +45,8 @@ public final class JobMetricsPusher: SettleObserver, Service {
             try? await Task.sleep(for: .seconds(1))
             await flush()
         }
-        await flush()
+        // Cancelled, the last counts are still worth sending.
+        await withoutCancellation { await self.flush() }
     }
 
     /// Adds what was counted since the last flush; on failure the counts wait for the next one.
