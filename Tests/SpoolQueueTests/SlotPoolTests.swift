@@ -1,4 +1,5 @@
 @testable import SpoolQueue
+import SpoolSupport
 import Synchronization
 import TestSupport
 import Testing
@@ -42,7 +43,7 @@ import Testing
         let release = Latch()
         let slots = Self.pool(buffer, timeout: .milliseconds(100), settled: settled) { job in
             // "stuck" ignores cancellation until the test lets it go.
-            if job.id == "stuck" { await release.waitIgnoringCancellation() }
+            if job.id == "stuck" { await withoutCancellation { await release.wait() } }
             return .completed
         }
         let running = Task { await slots.run(count: 1) }

@@ -43,20 +43,6 @@ final class Latch: Sendable {
         }
     }
 
-    /// Returns once the latch fired, cancelled or not: for short waits that the shutdown must not cut
-    /// (the fetch loop's end, bounded by one Redis call).
-    func waitIgnoringCancellation() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state in
-                if state.fired { return true }
-                state.waiters[state.nextID] = continuation
-                state.nextID += 1
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
-    }
-
     /// Waits for the latch, for at most `duration`. Returns whether it fired.
     @discardableResult
     func wait(atMost duration: Duration) async -> Bool {

@@ -38,6 +38,8 @@ public final class WorkerService: Service {
     private let logger: Logger
     private let stopRequested = Latch()
     private let stopping = Atomic<Bool>(false)
+    /// Set when the worker's task is cancelled: the drain skips the grace period.
+    private let hardStop = Atomic<Bool>(false)
 
     public init(settings: SpoolSettings, catalog: JobKindCatalog, handlers: [any JobHandler], queues: [String]? = nil,
                 concurrency: Int? = nil, runsScheduler: Bool = true, observers: [any SettleObserver] = [],
@@ -62,12 +64,14 @@ public final class WorkerService: Service {
     public func requestStop() { stopRequested.fire() }
 
     public func run() async throws {
-        // Cancelled, the worker stops as on SIGTERM; its drain and heartbeat still need Redis, whose client
-        // refuses a cancelled task's calls, so the worker runs in a task that the cancellation does not reach.
+        // Cancelled, the worker stops at once: no grace period, running jobs are cancelled and handed
+        // back. That hand-back still needs Redis, whose client refuses a cancelled task's calls, so the
+        // worker runs in a task that the cancellation does not reach, and is told to stop instead.
         let worker = Task { try await self.runUntilDrained() }
         try await withTaskCancellationHandler {
             try await worker.value
         } onCancel: {
+            self.hardStop.store(true, ordering: .releasing)
             self.stopRequested.fire()
         }
     }
@@ -150,8 +154,6 @@ public final class WorkerService: Service {
                         try? await scheduler.run()
                     }
                 }
-                // A stop request drains gracefully; cancellation is a hard stop: the grace period is
-                // skipped, and running jobs are cancelled and handed back at once.
                 await stopRequested.wait()
                 await drain(buffer: buffer, signal: signal, slots: slots, leases: leases, acker: acker, limiter: limiter, fetchLoopDone: fetchLoopDone)
                 drained.fire()
@@ -263,12 +265,12 @@ public final class WorkerService: Service {
         stopping.store(true, ordering: .releasing)
         let notStarted = buffer.close()
         signal.close()
-        await fetchLoopDone.waitIgnoringCancellation()
+        await fetchLoopDone.wait()
         if !notStarted.isEmpty {
             let landed = await acker.requeue(notStarted)
             for (job, landed) in zip(notStarted, landed) { leases.remove(job); limiter.settled(job, landed: landed) }
         }
-        await slots.allEnded.wait(atMost: options.shutdownGrace)
+        await slots.allEnded.wait(atMost: hardStop.load(ordering: .acquiring) ? .zero : options.shutdownGrace)
         let cut = slots.abandonRunning()
         if !cut.isEmpty {
             logger.warning("grace period over; handing running jobs back", metadata: ["jobs": "\(cut.count)"])
