@@ -108,9 +108,11 @@ let package = Package(
         ),
         .target(
             name: "SpoolStore",
-            dependencies: ["SpoolPostgres", "SpoolQueue", "SpoolSMS", "SpoolSupport",
-                           .product(name: "Logging", package: "swift-log"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+            dependencies: [
+                "SpoolPostgres", "SpoolQueue", "SpoolSMS", "SpoolSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "SpoolAPI",
@@ -148,22 +150,29 @@ let package = Package(
         .testTarget(name: "SpoolSupportTests", dependencies: ["SpoolSupport"]),
         .testTarget(
             name: "SpoolSMSTests", dependencies: ["SpoolSMS", "SpoolSupport"],
-            exclude: ["Fixtures"]   // read from the source tree by path (#filePath), not bundled
+            exclude: ["Fixtures"]  // read from the source tree by path (#filePath), not bundled
         ),
         .testTarget(name: "SpoolRedisTests", dependencies: ["SpoolRedis", "SpoolSupport", "TestSupport"]),
         .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
-        .testTarget(name: "SpoolStoreTests", dependencies: ["SpoolStore", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
+        .testTarget(
+            name: "SpoolStoreTests",
+            dependencies: ["SpoolStore", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
         .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "TestSupport"]),
         .testTarget(name: "SpoolHTTPTests", dependencies: ["SpoolHTTP", "SpoolSupport", "TestSupport"]),
         .testTarget(
             name: "SpoolSandboxTests",
-            dependencies: ["SpoolSandbox", "SpoolHTTP", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "SpoolSandbox", "SpoolHTTP", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird"),
+            ]
         ),
         .testTarget(name: "SpoolJobsTests", dependencies: ["SpoolJobs", "SpoolQueue", "SpoolHTTP", "TestSupport"]),
         .testTarget(
             name: "SpoolAPITests",
-            dependencies: ["SpoolAPI", "SpoolClient", "SpoolStore", "SpoolQueue", "SpoolJobs", "SpoolPostgres", "SpoolHTTP", "SpoolSMS", "SpoolSupport", "TestSupport",
-                           .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")]
+            dependencies: [
+                "SpoolAPI", "SpoolClient", "SpoolStore", "SpoolQueue", "SpoolJobs", "SpoolPostgres", "SpoolHTTP", "SpoolSMS",
+                "SpoolSupport", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport", "TestSupport"]),
     ],

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import SpoolStore
 
 /// Who is asking: a tenant's key with its scope, or the operator key, which acts across tenants.
@@ -34,7 +34,9 @@ public struct APIContext: RequestContext {
     func require(_ scope: APIScope) throws(APIError) -> Principal {
         guard let principal else { throw APIError.unauthorized("missing API key") }
         guard principal.scope.allows(scope) else {
-            throw APIError(status: 403, code: "insufficient_scope", message: "this key's scope is '\(principal.scope.rawValue)'; '\(scope.rawValue)' is needed")
+            throw APIError(
+                status: 403, code: "insufficient_scope",
+                message: "this key's scope is '\(principal.scope.rawValue)'; '\(scope.rawValue)' is needed")
         }
         return principal
     }

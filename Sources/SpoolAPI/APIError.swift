@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import NIOCore
 import SpoolPostgres
@@ -63,18 +63,28 @@ struct ErrorMiddleware: RouterMiddleware {
             return try error.response(from: request, context: context)
         } catch let error as HTTPError where error.status == .notFound && KnownRoutes.methods(for: request.uri.path) != nil {
             let allowed = KnownRoutes.methods(for: request.uri.path)!
-            var response = APIResponse.json(405, APIError(status: 405, code: "method_not_allowed",
-                                                          message: "\(request.uri.path) takes \(allowed.map(\.rawValue).joined(separator: ", "))").json)
+            var response = APIResponse.json(
+                405,
+                APIError(
+                    status: 405, code: "method_not_allowed",
+                    message: "\(request.uri.path) takes \(allowed.map(\.rawValue).joined(separator: ", "))"
+                ).json)
             response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
             return response
         } catch let error as HTTPError {
-            let code = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "http_\(error.status.code)"
-            let message = error.status == .notFound ? "no route \(request.method.rawValue) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
+            let code =
+                error.status == .notFound
+                ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "http_\(error.status.code)"
+            let message =
+                error.status == .notFound
+                ? "no route \(request.method.rawValue) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
             return APIResponse.json(error.status.code, APIError(status: error.status.code, code: code, message: message).json)
         } catch let error as RedisError where error.isConnectionError || error.isTransientReply {
             logger.warning("request failed on Redis", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return APIResponse.json(503, APIError(status: 503, code: "unavailable", message: "Redis is unavailable; try again").json)
-        } catch let error as PostgresError where error.code == .connection || error.code == .poolTimeout || error.isTransient || error.isUnavailable {
+        } catch let error as PostgresError
+            where error.code == .connection || error.code == .poolTimeout || error.isTransient || error.isUnavailable
+        {
             logger.warning("request failed on PostgreSQL", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return APIResponse.json(503, APIError(status: 503, code: "unavailable", message: "PostgreSQL is unavailable; try again").json)
         } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
@@ -84,7 +94,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return APIResponse.json(422, APIError.invalid("(body)", "a value cannot be stored: \(error.message.prefix(200))").json)
         } catch let error as PostgresError where error.sqlState?.hasPrefix("23") == true {
             logger.notice("request conflicts with stored data", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            return APIResponse.json(409, APIError(status: 409, code: "conflict", message: "conflicts with stored data: \(error.message.prefix(200))").json)
+            return APIResponse.json(
+                409, APIError(status: 409, code: "conflict", message: "conflicts with stored data: \(error.message.prefix(200))").json)
         } catch {
             logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return APIResponse.json(500, APIError(status: 500, code: "internal", message: "internal error").json)

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import Metrics
 import NIOCore
@@ -67,15 +67,19 @@ public struct APIServer: Sendable {
     let services: APIServices
     let logger: Logger
 
-    public init(configuration: Configuration, redis: RedisClient, pool: PostgresPool, settings: SpoolSettings, catalog: JobKindCatalog,
-                clock: any WallClock = SystemClock(), logger: Logger) {
+    public init(
+        configuration: Configuration, redis: RedisClient, pool: PostgresPool, settings: SpoolSettings, catalog: JobKindCatalog,
+        clock: any WallClock = SystemClock(), logger: Logger
+    ) {
         self.configuration = configuration
         self.logger = logger
-        let admin = QueueAdmin(redis: redis, keys: settings.keys, declaredQueues: catalog.queues, completedTTL: settings.completedTTL, clock: clock)
-        services = APIServices(redis: redis, pool: pool, keys: settings.keys,
-                               enqueuer: Enqueuer(redis: redis, catalog: catalog, keys: settings.keys, clock: clock),
-                               admin: admin, tenants: TenantStore(pool: pool, admin: admin), clock: clock,
-                               declaredQueues: Set(catalog.queues).union(settings.queueWeights.keys))
+        let admin = QueueAdmin(
+            redis: redis, keys: settings.keys, declaredQueues: catalog.queues, completedTTL: settings.completedTTL, clock: clock)
+        services = APIServices(
+            redis: redis, pool: pool, keys: settings.keys,
+            enqueuer: Enqueuer(redis: redis, catalog: catalog, keys: settings.keys, clock: clock),
+            admin: admin, tenants: TenantStore(pool: pool, admin: admin), clock: clock,
+            declaredQueues: Set(catalog.queues).union(settings.queueWeights.keys))
     }
 
     /// Every route, for the server and for route tests.
@@ -87,11 +91,15 @@ public struct APIServer: Sendable {
         MetricsRoutes(services: services, registry: APIMetrics.registry, mirror: APIMetrics.mirror).register(on: router)
         let document = OpenAPIDocument(kinds: services.enqueuer.catalog.kinds)
         router.get("/v1/openapi.json") { _, _ in document.response() }
-        TwilioWebhookRoutes(services: services, authToken: configuration.twilioAuthToken, publicURL: configuration.publicURL).register(on: router)
+        TwilioWebhookRoutes(services: services, authToken: configuration.twilioAuthToken, publicURL: configuration.publicURL).register(
+            on: router)
         let v1 = router.group("/v1")
-            .add(middleware: Authenticator(tenants: services.tenants, operatorKey: configuration.operatorKey, cache: KeyCache(),
-                                           failures: FailedAuthentications(burst: configuration.failedAuthenticationBurst,
-                                                                           perSecond: configuration.failedAuthenticationsPerSecond)))
+            .add(
+                middleware: Authenticator(
+                    tenants: services.tenants, operatorKey: configuration.operatorKey, cache: KeyCache(),
+                    failures: FailedAuthentications(
+                        burst: configuration.failedAuthenticationBurst,
+                        perSecond: configuration.failedAuthenticationsPerSecond)))
         JobRoutes(services: services).register(on: v1)
         BulkRoutes(services: services).register(on: v1)
         QueueRoutes(services: services).register(on: v1)
@@ -120,8 +128,9 @@ public struct APIServer: Sendable {
     private func application(onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         var logger = self.logger
         logger.logLevel = max(logger.logLevel, .notice)
-        return Application(router: router(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "spool"),
-                           onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) }, logger: logger)
+        return Application(
+            router: router(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "spool"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) }, logger: logger)
     }
 }
 

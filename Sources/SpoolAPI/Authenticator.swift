@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import SpoolStore
 import SpoolSupport
 import Synchronization
@@ -43,7 +43,9 @@ struct Authenticator: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        guard let header = request.headers[.authorization] else { throw APIError.unauthorized("missing API key: send Authorization: Bearer <key>") }
+        guard let header = request.headers[.authorization] else {
+            throw APIError.unauthorized("missing API key: send Authorization: Bearer <key>")
+        }
         // The scheme is case-insensitive (RFC 9110); the key is everything after one space.
         guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw APIError.unauthorized("the Authorization header must be 'Bearer <key>'")
@@ -59,14 +61,16 @@ struct Authenticator: RouterMiddleware {
             // concurrent guesses cannot all pass on one token.
             let vetted = cache.wasGood(key)
             if !vetted, let wait = failures.take(address) {
-                var error = APIError(status: 429, code: "too_many_failed_authentications",
-                                     message: "too many failed authentications from \(address); try again in \(wait) s")
+                var error = APIError(
+                    status: 429, code: "too_many_failed_authentications",
+                    message: "too many failed authentications from \(address); try again in \(wait) s")
                 error.headers = [("Retry-After", String(wait))]
                 throw error
             }
             // Not shaped like a key: refused without touching the cache or the database.
             guard APIKeySecret.id(in: key) != nil,
-                  let principal = try await cache.principal(for: key, lookup: { try await tenants.authenticate($0).map(Principal.tenant) }) else {
+                let principal = try await cache.principal(for: key, lookup: { try await tenants.authenticate($0).map(Principal.tenant) })
+            else {
                 throw APIError.unauthorized("invalid or revoked API key")
             }
             if !vetted { failures.giveBack(address) }

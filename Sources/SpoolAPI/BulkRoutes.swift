@@ -1,10 +1,11 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import NIOCore
 import SpoolQueue
 import SpoolSupport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `POST /v1/jobs/bulk`: up to 10,000 jobs as `{"jobs": [...]}`, or any number as NDJSON (one job per
@@ -60,9 +61,11 @@ struct BulkRoutes: Sendable {
         mutating func accept(_ index: Int, _ stored: EnqueueResult, status: String?) {
             accepted += 1
             guard let status, !streamed else { return }
-            items.append(.object([
-                "index": .number(Double(index)), "id": .string(stored.id), "status": .string(status), "duplicate": .bool(!stored.created),
-            ]))
+            items.append(
+                .object([
+                    "index": .number(Double(index)), "id": .string(stored.id), "status": .string(status),
+                    "duplicate": .bool(!stored.created),
+                ]))
         }
 
         mutating func reject(_ index: Int, _ error: APIError) {
@@ -92,7 +95,9 @@ struct BulkRoutes: Sendable {
     /// At most `maximumQuoted` bytes of `text`.
     static func clipped(_ text: String) -> String {
         let utf8 = text.utf8
-        guard let end = utf8.index(utf8.startIndex, offsetBy: maximumQuoted, limitedBy: utf8.endIndex), end < utf8.endIndex else { return text }
+        guard let end = utf8.index(utf8.startIndex, offsetBy: maximumQuoted, limitedBy: utf8.endIndex), end < utf8.endIndex else {
+            return text
+        }
         return String(decoding: utf8[..<end], as: UTF8.self) + "…"
     }
 
@@ -101,7 +106,9 @@ struct BulkRoutes: Sendable {
         var request = request
         var atomic = false
         if let flag = request.uri.queryParameters["atomic"] {
-            guard ["true", "false", "1", "0"].contains(flag) else { throw APIError.invalid("atomic", "expected true or false, got '\(flag.prefix(20))'") }
+            guard ["true", "false", "1", "0"].contains(flag) else {
+                throw APIError.invalid("atomic", "expected true or false, got '\(flag.prefix(20))'")
+            }
             atomic = flag == "true" || flag == "1"
         }
         var outcome: Outcome
@@ -116,9 +123,15 @@ struct BulkRoutes: Sendable {
             let body = try await RequestBody.bytes(&request, limit: Self.maximumJSONBody)
             let json: JSONValue
             // 10,000 jobs take some 100,000 values; 32 MiB of tiny ones would take gigabytes parsed.
-            do { json = try JSONValue.parse(bytes: body, maximumValues: Self.maximumJSONValues) } catch { throw APIError.badJSON(error.message) }
-            guard let fields = json.objectValue else { throw APIError.invalid("(body)", "expected {\"jobs\": [...]}, got \(json.typeName)") }
-            if let unknown = fields.keys.first(where: { $0 != "jobs" && $0 != "atomic" }) { throw APIError.invalid(unknown, "unknown field") }
+            do { json = try JSONValue.parse(bytes: body, maximumValues: Self.maximumJSONValues) } catch {
+                throw APIError.badJSON(error.message)
+            }
+            guard let fields = json.objectValue else {
+                throw APIError.invalid("(body)", "expected {\"jobs\": [...]}, got \(json.typeName)")
+            }
+            if let unknown = fields.keys.first(where: { $0 != "jobs" && $0 != "atomic" }) {
+                throw APIError.invalid(unknown, "unknown field")
+            }
             if let flag = fields["atomic"] {
                 guard let value = flag.boolValue else { throw APIError.invalid("atomic", "expected true or false") }
                 atomic = atomic || value
@@ -156,15 +169,20 @@ struct BulkRoutes: Sendable {
     /// answer counts them and says from which line to send again. An atomic request stored nothing.
     private func tooLarge(_ stream: LineStream) -> Response {
         let outcome = stream.outcome
-        let message = stream.atomic
+        let message =
+            stream.atomic
             ? "the NDJSON body is over \(stream.limit) bytes, the most an atomic request takes; nothing was enqueued"
             : "the NDJSON body is over \(stream.limit) bytes: reading stopped after line \(stream.index), and the \(outcome.accepted) jobs "
                 + "accepted up to there stay enqueued; send the lines after line \(stream.index) in another request"
-        return APIResponse.json(413, .object([
-            "error": APIError(status: 413, code: "too_large", message: message).json["error"]!,
-            "accepted": .number(Double(outcome.accepted)), "rejected": .number(Double(outcome.rejected)), "atomic": .bool(stream.atomic),
-            "lines_read": .number(Double(stream.index)), "items": .array(outcome.sortedItems), "items_truncated": .bool(outcome.truncated),
-        ]))
+        return APIResponse.json(
+            413,
+            .object([
+                "error": APIError(status: 413, code: "too_large", message: message).json["error"]!,
+                "accepted": .number(Double(outcome.accepted)), "rejected": .number(Double(outcome.rejected)),
+                "atomic": .bool(stream.atomic),
+                "lines_read": .number(Double(stream.index)), "items": .array(outcome.sortedItems),
+                "items_truncated": .bool(outcome.truncated),
+            ]))
     }
 
     /// NDJSON: lines are parsed as they arrive and stored a batch at a time (all at the end when atomic,
@@ -300,8 +318,9 @@ struct BulkRoutes: Sendable {
     /// An item as a request; with `validate`, also checked against its kind now (atomic requests store
     /// nothing until every item has passed). Otherwise the Enqueuer checks it as it stores the batch.
     private func parse(_ item: JSONValue, _ principal: Principal, validate: Bool) throws(APIError) -> EnqueueRequest {
-        let request = try JobSubmission.parse(item, principal: principal, headerIdempotencyKey: nil, declaredQueues: services.declaredQueues,
-                                                 nowMs: services.clock.nowMillis())
+        let request = try JobSubmission.parse(
+            item, principal: principal, headerIdempotencyKey: nil, declaredQueues: services.declaredQueues,
+            nowMs: services.clock.nowMillis())
         if validate {
             do { try services.enqueuer.validate(request) } catch { throw APIError.invalid(error.field, error.message) }
         }

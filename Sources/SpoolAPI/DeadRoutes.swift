@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import SpoolQueue
 import SpoolSupport
 
@@ -19,7 +19,9 @@ struct DeadRoutes: Sendable {
         let query = request.uri.queryParameters
         var limit = 50
         if let text = query["limit"] {
-            guard let value = Int(text), (1...500).contains(value) else { throw APIError.invalid("limit", "expected an integer from 1 to 500") }
+            guard let value = Int(text), (1...500).contains(value) else {
+                throw APIError.invalid("limit", "expected an integer from 1 to 500")
+            }
             limit = value
         }
         var after: QueueAdmin.DeadCursor?
@@ -37,7 +39,8 @@ struct DeadRoutes: Sendable {
                 "tenant": job.tenant.map { .string($0) } ?? .null,
             ])
         }
-        let next: JSONValue = jobs.count == limit ? .string(QueueAdmin.DeadCursor(diedAt: jobs.last!.diedAt, id: jobs.last!.id).text) : .null
+        let next: JSONValue =
+            jobs.count == limit ? .string(QueueAdmin.DeadCursor(diedAt: jobs.last!.diedAt, id: jobs.last!.id).text) : .null
         return APIResponse.json(200, .object(["jobs": .array(items), "next_before": next]))
     }
 

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import SpoolPostgres
 import SpoolRedis
 import SpoolSupport
@@ -20,10 +20,12 @@ struct HealthRoutes: Sendable {
         let results = await ["redis": redis, "postgres": postgres]
         let failed = results.filter { $0.value != nil }
         let checks = JSONValue.object(results.mapValues { $0.map { .string("failed: \($0)") } ?? .string("ok") })
-        return APIResponse.json(failed.isEmpty ? 200 : 503, .object([
-            "status": .string(failed.isEmpty ? "ok" : "unavailable"), "checks": checks,
-            "failed": .array(failed.keys.sorted().map { .string($0) }),
-        ]))
+        return APIResponse.json(
+            failed.isEmpty ? 200 : 503,
+            .object([
+                "status": .string(failed.isEmpty ? "ok" : "unavailable"), "checks": checks,
+                "failed": .array(failed.keys.sorted().map { .string($0) }),
+            ]))
     }
 
     /// nil when the check passed, otherwise why not. Each client's own timeouts bound the wait.

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import SpoolQueue
 import SpoolSupport
 
@@ -20,14 +20,19 @@ struct JobRoutes: Sendable {
         var request = request
         let body = try await RequestBody.json(&request, limit: Self.maximumBody)
         let header = request.headers[.idempotencyKey]
-        let job = try JobSubmission.parse(body, principal: principal, headerIdempotencyKey: header, declaredQueues: services.declaredQueues,
-                                          nowMs: services.clock.nowMillis())
+        let job = try JobSubmission.parse(
+            body, principal: principal, headerIdempotencyKey: header, declaredQueues: services.declaredQueues,
+            nowMs: services.clock.nowMillis())
         let result: EnqueueResult
-        do { result = try await services.enqueuer.enqueue(job) } catch let error as EnqueueError { throw APIError.invalid(error.field, error.message) }
-        return APIResponse.json(result.created ? 202 : 200, .object([
-            "id": .string(result.id), "queue": .string(result.queue),
-            "status": .string(try await services.status(of: result)), "duplicate": .bool(!result.created),
-        ]))
+        do { result = try await services.enqueuer.enqueue(job) } catch let error as EnqueueError {
+            throw APIError.invalid(error.field, error.message)
+        }
+        return APIResponse.json(
+            result.created ? 202 : 200,
+            .object([
+                "id": .string(result.id), "queue": .string(result.queue),
+                "status": .string(try await services.status(of: result)), "duplicate": .bool(!result.created),
+            ]))
     }
 
     private func status(_ context: APIContext) async throws -> Response {
@@ -45,7 +50,9 @@ struct JobRoutes: Sendable {
         case .notFound:
             throw APIError.notFound("job \(record.id)")
         case .notCancellable(let state):
-            throw APIError(status: 409, code: "not_cancellable", message: "job \(record.id) is \(state); only pending, scheduled, retrying or parked jobs can be cancelled")
+            throw APIError(
+                status: 409, code: "not_cancellable",
+                message: "job \(record.id) is \(state); only pending, scheduled, retrying or parked jobs can be cancelled")
         }
     }
 

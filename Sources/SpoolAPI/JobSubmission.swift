@@ -13,8 +13,10 @@ enum JobSubmission {
 
     /// The fields as an EnqueueRequest. The kind's own checks (declared kind, args schema, queue name)
     /// happen when it is enqueued, or with `Enqueuer.validate` first when nothing may be stored unchecked.
-    static func parse(_ value: JSONValue, principal: Principal, headerIdempotencyKey: String?, declaredQueues: Set<String>,
-                      nowMs: Int64) throws(APIError) -> EnqueueRequest {
+    static func parse(
+        _ value: JSONValue, principal: Principal, headerIdempotencyKey: String?, declaredQueues: Set<String>,
+        nowMs: Int64
+    ) throws(APIError) -> EnqueueRequest {
         guard let fields = value.objectValue else { throw APIError.invalid("(body)", "expected a JSON object, got \(value.typeName)") }
         if let unknown = fields.keys.sorted().first(where: { !knownFields.contains($0) }) {
             throw APIError.invalid(unknown, "unknown field; known fields: \(knownFields.sorted().joined(separator: ", "))")
@@ -30,18 +32,23 @@ enum JobSubmission {
         }
         var queue: String?
         if let queueValue = fields["queue"], queueValue != .null {
-            guard let text = queueValue.stringValue else { throw APIError.invalid("queue", "expected a string, got \(queueValue.typeName)") }
+            guard let text = queueValue.stringValue else {
+                throw APIError.invalid("queue", "expected a string, got \(queueValue.typeName)")
+            }
             // Only queues some kind declares: every queue costs every status lookup and sweep a little,
             // and a job in a queue no worker reads would wait forever.
             guard declaredQueues.contains(text) else {
-                throw APIError.invalid("queue", "'\(text.prefix(64))' is not a declared queue; declared: \(declaredQueues.sorted().joined(separator: ", "))")
+                throw APIError.invalid(
+                    "queue", "'\(text.prefix(64))' is not a declared queue; declared: \(declaredQueues.sorted().joined(separator: ", "))")
             }
             queue = text
         }
         let runAt = try runAt(fields, nowMs: nowMs)
         var idempotencyKey: String?
         if let keyValue = fields["idempotency_key"], keyValue != .null {
-            guard let text = keyValue.stringValue else { throw APIError.invalid("idempotency_key", "expected a string, got \(keyValue.typeName)") }
+            guard let text = keyValue.stringValue else {
+                throw APIError.invalid("idempotency_key", "expected a string, got \(keyValue.typeName)")
+            }
             idempotencyKey = text
         }
         if let header = headerIdempotencyKey {
@@ -52,8 +59,12 @@ enum JobSubmission {
         }
         var tenant = principal.tenantID
         if let tenantValue = fields["tenant"], tenantValue != .null {
-            guard principal.isOperator else { throw APIError.invalid("tenant", "only the operator key may name a tenant; a tenant's key enqueues for its own") }
-            guard let text = tenantValue.stringValue else { throw APIError.invalid("tenant", "expected a string, got \(tenantValue.typeName)") }
+            guard principal.isOperator else {
+                throw APIError.invalid("tenant", "only the operator key may name a tenant; a tenant's key enqueues for its own")
+            }
+            guard let text = tenantValue.stringValue else {
+                throw APIError.invalid("tenant", "expected a string, got \(tenantValue.typeName)")
+            }
             tenant = text
         }
         var request = EnqueueRequest(kind: kind, args: args, queue: queue, runAt: runAt, idempotencyKey: idempotencyKey, tenant: tenant)
@@ -68,7 +79,9 @@ enum JobSubmission {
         if runAtValue != nil && delayValue != nil { throw APIError.invalid("run_at", "give run_at or delay_seconds, not both") }
         if let delayValue {
             guard let seconds = delayValue.numberValue, seconds >= 0, seconds <= maximumDelaySeconds else {
-                throw APIError.invalid("delay_seconds", "expected a number of seconds from 0 to \(Int(maximumDelaySeconds)), got \(delayValue.text.prefix(40))")
+                throw APIError.invalid(
+                    "delay_seconds", "expected a number of seconds from 0 to \(Int(maximumDelaySeconds)), got \(delayValue.text.prefix(40))"
+                )
             }
             return seconds == 0 ? nil : nowMs + Int64((seconds * 1000).rounded())
         }

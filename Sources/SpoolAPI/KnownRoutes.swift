@@ -5,12 +5,15 @@ import HTTPTypes
 enum KnownRoutes {
     static let table: [(pattern: [Substring], methods: [HTTPRequest.Method])] = [
         ("/health", [.get]), ("/health/live", [.get]), ("/metrics", [.get]), ("/v1/openapi.json", [.get]),
-        ("/v1/jobs", [.post]), ("/v1/jobs/bulk", [.post]), ("/v1/jobs/*", [.get, .delete]), ("/v1/queues", [.get]), ("/v1/limits", [.get, .put, .delete]),
+        ("/v1/jobs", [.post]), ("/v1/jobs/bulk", [.post]), ("/v1/jobs/*", [.get, .delete]), ("/v1/queues", [.get]),
+        ("/v1/limits", [.get, .put, .delete]),
         ("/v1/queues/*/pause", [.post]), ("/v1/queues/*/resume", [.post]), ("/v1/dead", [.get]), ("/v1/dead/*", [.delete]),
         ("/v1/dead/*/retry", [.post]), ("/v1/tenants/*/pause", [.post]), ("/v1/tenants/*/resume", [.post]),
-        ("/v1/contacts/import", [.post]), ("/v1/campaigns", [.post]), ("/v1/campaigns/*/launch", [.post]), ("/v1/campaigns/*/pause", [.post]),
+        ("/v1/contacts/import", [.post]), ("/v1/campaigns", [.post]), ("/v1/campaigns/*/launch", [.post]),
+        ("/v1/campaigns/*/pause", [.post]),
         ("/v1/campaigns/*/resume", [.post]), ("/v1/campaigns/*/cancel", [.post]), ("/v1/campaigns/*/report", [.get]),
-        ("/v1/reports/dashboard", [.get]), ("/v1/webhooks/twilio/status", [.post]), ("/v1/numbers", [.get, .post]), ("/v1/numbers/*", [.delete]),
+        ("/v1/reports/dashboard", [.get]), ("/v1/webhooks/twilio/status", [.post]), ("/v1/numbers", [.get, .post]),
+        ("/v1/numbers/*", [.delete]),
     ].map { (String($0.0).split(separator: "/"), $0.1) }
 
     /// The methods a path takes, or nil when no route has this path.

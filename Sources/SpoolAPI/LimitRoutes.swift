@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import SpoolQueue
 import SpoolStore
 import SpoolSupport
@@ -36,17 +36,21 @@ struct LimitRoutes: Sendable {
                 key.contains("{") || limiters.contains { $0.key == key }
             }
         }
-        return APIResponse.json(200, .object([
-            "limiters": .array(limiters.map(Self.json)),
-            "overrides": .object(overrides.mapValues(\.json)),
-        ]))
+        return APIResponse.json(
+            200,
+            .object([
+                "limiters": .array(limiters.map(Self.json)),
+                "overrides": .object(overrides.mapValues(\.json)),
+            ]))
     }
 
     private func set(_ request: Request, _ context: APIContext) async throws -> Response {
         try context.requireOperator(Self.operatorOnly)
         var request = request
         let body = try await RequestBody.json(&request, limit: 4096)
-        guard let key = body["key"]?.stringValue else { throw APIError.invalid("key", "key: required, a limit key or a declared template such as sms:sender:{from}") }
+        guard let key = body["key"]?.stringValue else {
+            throw APIError.invalid("key", "key: required, a limit key or a declared template such as sms:sender:{from}")
+        }
         let spec: LimitSpec
         do {
             _ = try LimitKeyTemplate(key, at: "key")

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Metrics
 import NIOCore
 import Prometheus
@@ -40,55 +40,74 @@ struct MetricsRoutes: Sendable {
         for (field, value) in pairs(replies[0]) {
             let parts = field.split(separator: separator, omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 3, let total = Int(value) else { continue }
-            mirror.set(registry, "spool_jobs_settled_total", [("kind", parts[0]), ("queue", parts[1]), ("outcome", parts[2])], total,
-                       help: "Settled job attempts by kind, queue and outcome (completed, retry, snoozed, dead).")
+            mirror.set(
+                registry, "spool_jobs_settled_total", [("kind", parts[0]), ("queue", parts[1]), ("outcome", parts[2])], total,
+                help: "Settled job attempts by kind, queue and outcome (completed, retry, snoozed, dead).")
         }
         for (index, queue) in queues.enumerated() {
             for (field, value) in pairs(replies[2 + index]) where field.hasPrefix("enqueued:") {
                 guard let total = Int(value) else { continue }
-                mirror.set(registry, "spool_jobs_enqueued_total", [("kind", String(field.dropFirst(9))), ("queue", queue)], total,
-                           help: "Jobs enqueued by kind and queue.")
+                mirror.set(
+                    registry, "spool_jobs_enqueued_total", [("kind", String(field.dropFirst(9))), ("queue", queue)], total,
+                    help: "Jobs enqueued by kind and queue.")
             }
         }
         let rates = try await services.admin.throughput(queues: queues)
         for queue in stats {
-            for (state, size) in [("pending", queue.pending), ("scheduled", queue.scheduled), ("active", queue.active),
-                                  ("retry", queue.retry), ("dead", queue.dead)] {
-                registry.makeGauge(name: "spool_queue_jobs", labels: [("queue", queue.queue), ("state", state)],
-                                   help: "Jobs in each queue by state.").set(Double(size))
+            for (state, size) in [
+                ("pending", queue.pending), ("scheduled", queue.scheduled), ("active", queue.active),
+                ("retry", queue.retry), ("dead", queue.dead),
+            ] {
+                registry.makeGauge(
+                    name: "spool_queue_jobs", labels: [("queue", queue.queue), ("state", state)],
+                    help: "Jobs in each queue by state."
+                ).set(Double(size))
             }
-            registry.makeGauge(name: "spool_queue_latency_seconds", labels: [("queue", queue.queue)],
-                               help: "Age of the oldest pending job.").set(queue.oldestPendingAgeSeconds)
-            registry.makeGauge(name: "spool_queue_throughput_per_second", labels: [("queue", queue.queue)],
-                               help: "Jobs finished (completed or dead) per second over the last minute.")
-                .set(rates[queue.queue] ?? 0)
+            registry.makeGauge(
+                name: "spool_queue_latency_seconds", labels: [("queue", queue.queue)],
+                help: "Age of the oldest pending job."
+            ).set(queue.oldestPendingAgeSeconds)
+            registry.makeGauge(
+                name: "spool_queue_throughput_per_second", labels: [("queue", queue.queue)],
+                help: "Jobs finished (completed or dead) per second over the last minute."
+            )
+            .set(rates[queue.queue] ?? 0)
         }
         // Limiters used in the last hour (at most 200, the most recent: keys per sender number add up).
         for limiter in try await services.admin.limiters() {
             let labels = [("limit", limiter.key), ("kind", limiter.kind)]
             registry.makeGauge(name: "spool_limiter_postponed_jobs", labels: labels, help: "Jobs waiting for the limiter.")
                 .set(Double(limiter.postponed))
-            registry.makeGauge(name: "spool_limiter_paused_until_seconds", labels: labels,
-                               help: "Unix time until which a provider paused the limiter (0 when not paused).")
-                .set(Double(limiter.pausedUntil ?? 0) / 1000)
+            registry.makeGauge(
+                name: "spool_limiter_paused_until_seconds", labels: labels,
+                help: "Unix time until which a provider paused the limiter (0 when not paused)."
+            )
+            .set(Double(limiter.pausedUntil ?? 0) / 1000)
             if let tokens = limiter.tokens {
                 registry.makeGauge(name: "spool_limiter_tokens", labels: labels, help: "Units a rate limiter could admit now.").set(tokens)
             }
             if let holders = limiter.holders {
-                registry.makeGauge(name: "spool_limiter_holders", labels: labels, help: "Slots held now (concurrency limiters).").set(Double(holders))
+                registry.makeGauge(name: "spool_limiter_holders", labels: labels, help: "Slots held now (concurrency limiters).").set(
+                    Double(holders))
             }
             if let used = limiter.used {
-                registry.makeGauge(name: "spool_limiter_window_used", labels: labels, help: "Units used in the current window (quotas).").set(Double(used))
+                registry.makeGauge(name: "spool_limiter_window_used", labels: labels, help: "Units used in the current window (quotas).")
+                    .set(Double(used))
             }
-            for (decision, total) in [("admitted", limiter.admitted), ("denied", limiter.denied), ("provider_pause", limiter.providerPauses)] {
-                mirror.set(registry, "spool_limiter_decisions_total", labels + [("decision", decision)], total,
-                           help: "Limiter decisions: jobs admitted, jobs refused (postponed), pauses set by a provider.")
+            for (decision, total) in [
+                ("admitted", limiter.admitted), ("denied", limiter.denied), ("provider_pause", limiter.providerPauses),
+            ] {
+                mirror.set(
+                    registry, "spool_limiter_decisions_total", labels + [("decision", decision)], total,
+                    help: "Limiter decisions: jobs admitted, jobs refused (postponed), pauses set by a provider.")
             }
         }
         let alerts = try await services.admin.alerts(queues: queues)
         for queue in queues {
-            registry.makeGauge(name: "spool_queue_quota_alert", labels: [("queue", queue)],
-                               help: "1 while a provider's spent quota keeps the queue paused.").set(alerts[queue] == nil ? 0.0 : 1.0)
+            registry.makeGauge(
+                name: "spool_queue_quota_alert", labels: [("queue", queue)],
+                help: "1 while a provider's spent quota keeps the queue paused."
+            ).set(alerts[queue] == nil ? 0.0 : 1.0)
         }
         var text = registry.emitToString()
         text += Self.histograms(pairs(replies[1]), separator: separator)
@@ -141,7 +160,10 @@ final class CounterMirror: Sendable {
             seen[key] = total
             return delta
         }
-        if delta > 0 { registry.makeCounter(name: name, labels: labels, help: help).increment(by: Int64(delta)) }
-        else if delta == 0 { _ = registry.makeCounter(name: name, labels: labels, help: help) }
+        if delta > 0 {
+            registry.makeCounter(name: name, labels: labels, help: help).increment(by: Int64(delta))
+        } else if delta == 0 {
+            _ = registry.makeCounter(name: name, labels: labels, help: help)
+        }
     }
 }

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import SpoolStore
 import SpoolSupport
 
@@ -81,7 +81,9 @@ struct NumberRoutes: Sendable {
     }
 
     static func json(_ number: SenderNumber) -> JSONValue {
-        var fields: [String: JSONValue] = ["id": .number(Double(number.id)), "number": .string(number.number), "tenant": .string(number.tenantID)]
+        var fields: [String: JSONValue] = [
+            "id": .number(Double(number.id)), "number": .string(number.number), "tenant": .string(number.tenantID),
+        ]
         if let createdAt = number.createdAt { fields["created_at"] = .string(createdAt) }
         return .object(fields)
     }
@@ -94,7 +96,9 @@ struct NumberRoutes: Sendable {
         bytes.reserveCapacity(utf8.count)
         var index = 0
         while index < utf8.count {
-            if utf8[index] == UInt8(ascii: "%"), index + 2 < utf8.count, let high = hexValue(utf8[index + 1]), let low = hexValue(utf8[index + 2]) {
+            if utf8[index] == UInt8(ascii: "%"), index + 2 < utf8.count, let high = hexValue(utf8[index + 1]),
+                let low = hexValue(utf8[index + 2])
+            {
                 bytes.append(high << 4 | low)
                 index += 3
             } else {

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import NIOCore
 import SpoolSupport
 
@@ -15,8 +15,9 @@ struct OpenAPIDocument: Sendable {
             text = Self.source
             return
         }
-        document = document.replacing(["components", "schemas", "JobRequest", "properties", "kind", "enum"],
-                                      with: .array(kinds.sorted().map { .string($0) }))
+        document = document.replacing(
+            ["components", "schemas", "JobRequest", "properties", "kind", "enum"],
+            with: .array(kinds.sorted().map { .string($0) }))
         text = document.text
     }
 

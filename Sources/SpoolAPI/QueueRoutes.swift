@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import SpoolQueue
 import SpoolSupport
 
@@ -21,17 +21,18 @@ struct QueueRoutes: Sendable {
         var items: [JSONValue] = []
         for queue in stats {
             let throughput = rates[queue.queue] ?? 0
-            items.append(.object([
-                "name": .string(queue.queue), "paused": .bool(queue.paused),
-                "sizes": .object([
-                    "pending": .number(Double(queue.pending)), "scheduled": .number(Double(queue.scheduled)),
-                    "active": .number(Double(queue.active)), "retry": .number(Double(queue.retry)), "dead": .number(Double(queue.dead)),
-                    "parked": .number(Double(parked[queue.queue] ?? 0)),
-                ]),
-                "latency_seconds": .number(queue.oldestPendingAgeSeconds),
-                "processed_total": .number(Double(queue.processed)), "failed_total": .number(Double(queue.failed)),
-                "throughput_per_second": .number(throughput),
-            ]))
+            items.append(
+                .object([
+                    "name": .string(queue.queue), "paused": .bool(queue.paused),
+                    "sizes": .object([
+                        "pending": .number(Double(queue.pending)), "scheduled": .number(Double(queue.scheduled)),
+                        "active": .number(Double(queue.active)), "retry": .number(Double(queue.retry)), "dead": .number(Double(queue.dead)),
+                        "parked": .number(Double(parked[queue.queue] ?? 0)),
+                    ]),
+                    "latency_seconds": .number(queue.oldestPendingAgeSeconds),
+                    "processed_total": .number(Double(queue.processed)), "failed_total": .number(Double(queue.failed)),
+                    "throughput_per_second": .number(throughput),
+                ]))
         }
         return APIResponse.json(200, .object(["queues": .array(items)]))
     }

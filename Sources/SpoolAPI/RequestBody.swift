@@ -1,6 +1,6 @@
+import HTTPTypes
 import Hummingbird
 import NIOCore
-import HTTPTypes
 import SpoolSupport
 
 /// Reading a request body: the content type is checked, the size is capped (413), and JSON is parsed
@@ -24,8 +24,9 @@ enum RequestBody {
     static func requireJSON(_ request: Request) throws(APIError) {
         let type = mediaType(request)
         guard type == "application/json" else {
-            throw APIError(status: 415, code: "unsupported_media_type",
-                           message: "Content-Type must be application/json, got \(type.isEmpty ? "none" : "'\(type.prefix(60))'")")
+            throw APIError(
+                status: 415, code: "unsupported_media_type",
+                message: "Content-Type must be application/json, got \(type.isEmpty ? "none" : "'\(type.prefix(60))'")")
         }
     }
 
@@ -33,6 +34,8 @@ enum RequestBody {
         try requireJSON(request)
         let body = try await bytes(&request, limit: limit)
         // A value costs far more parsed than its bytes: bounded too (a job's args need a few hundred).
-        do { return try JSONValue.parse(bytes: body, maximumValues: max(1_000, limit / 16)) } catch { throw APIError.badJSON(error.message) }
+        do { return try JSONValue.parse(bytes: body, maximumValues: max(1_000, limit / 16)) } catch {
+            throw APIError.badJSON(error.message)
+        }
     }
 }

@@ -1,6 +1,6 @@
 import FoundationEssentials
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import NIOCore
 import SpoolHTTP
 import SpoolStore
@@ -37,12 +37,16 @@ struct SMSRoutes: Sendable {
         let principal = try context.require(.admin)
         let type = RequestBody.mediaType(request)
         guard type == "text/csv" else {
-            throw APIError(status: 415, code: "unsupported_media_type", message: "Content-Type must be text/csv, got \(type.isEmpty ? "none" : "'\(type.prefix(60))'")")
+            throw APIError(
+                status: 415, code: "unsupported_media_type",
+                message: "Content-Type must be text/csv, got \(type.isEmpty ? "none" : "'\(type.prefix(60))'")")
         }
         let query = request.uri.queryParameters
         func flag(_ name: String) throws -> Bool {
             guard let value = query.get(name) else { return false }
-            guard value == "true" || value == "false" else { throw APIError.invalid(name, "\(name): expected true or false, got '\(value.prefix(20))'") }
+            guard value == "true" || value == "false" else {
+                throw APIError.invalid(name, "\(name): expected true or false, got '\(value.prefix(20))'")
+            }
             return value == "true"
         }
         let tenantID = try tenant(principal, given: query.get("tenant"))
@@ -50,8 +54,9 @@ struct SMSRoutes: Sendable {
         // An import holds a PostgreSQL connection while it parses (and its body in memory): a few at
         // once, so that one tenant's imports cannot take the pool every other request needs.
         guard services.imports.enter() else {
-            var error = APIError(status: 429, code: "imports_busy",
-                                 message: "\(ImportGate.limit) contact imports are running on this API process; try again shortly")
+            var error = APIError(
+                status: 429, code: "imports_busy",
+                message: "\(ImportGate.limit) contact imports are running on this API process; try again shortly")
             error.headers = [("Retry-After", "5")]
             throw error
         }
@@ -62,12 +67,16 @@ struct SMSRoutes: Sendable {
             // The importer reads the file on a PostgreSQL connection's own thread, not on the task pool
             // that serves every request (two 60,000-column files once stalled /health/live for 21 s).
             let report = try await importer.run(tenantID: tenantID, csv: body, dryRun: dryRun, stopList: stopList)
-            return APIResponse.json(200, .object([
-                "rows": .number(Double(report.rows)), "valid": .number(Double(report.valid)), "inserted": .number(Double(report.inserted)),
-                "updated": .number(Double(report.updated)), "duplicates": .number(Double(report.duplicates)), "dry_run": .bool(report.dryRun),
-                "rejected": .array(report.rejected.map { .object(["line": .number(Double($0.line)), "reason": .string($0.reason)]) }),
-                "rejected_total": .number(Double(report.rejectedTotal)), "rejected_truncated": .bool(report.rejectedTruncated),
-            ]))
+            return APIResponse.json(
+                200,
+                .object([
+                    "rows": .number(Double(report.rows)), "valid": .number(Double(report.valid)),
+                    "inserted": .number(Double(report.inserted)),
+                    "updated": .number(Double(report.updated)), "duplicates": .number(Double(report.duplicates)),
+                    "dry_run": .bool(report.dryRun),
+                    "rejected": .array(report.rejected.map { .object(["line": .number(Double($0.line)), "reason": .string($0.reason)]) }),
+                    "rejected_total": .number(Double(report.rejectedTotal)), "rejected_truncated": .bool(report.rejectedTruncated),
+                ]))
         } catch let error as ContactImporter.InputError {
             throw APIError.invalid(error.message.hasPrefix("tenant") ? "tenant" : "body", error.message)
         }
@@ -96,13 +105,16 @@ struct SMSRoutes: Sendable {
         // escapes every character outside ASCII as \uXXXX pairs (an emoji is 12 bytes).
         let body = try await RequestBody.json(&request, limit: 64 << 10)
         func field(_ name: String) throws -> String {
-            guard let value = body[name]?.stringValue, !value.isEmpty else { throw APIError.invalid(name, "\(name): required, a non-empty string") }
+            guard let value = body[name]?.stringValue, !value.isEmpty else {
+                throw APIError.invalid(name, "\(name): required, a non-empty string")
+            }
             guard !value.utf8.contains(0) else { throw APIError.invalid(name, "\(name): contains a NUL byte, which cannot be stored") }
             return value
         }
         let tenantID = try tenant(principal, given: body["tenant"]?.stringValue)
         do {
-            let campaign = try await store.create(tenantID: tenantID, name: try field("name"), sender: try field("from"), body: try field("body"))
+            let campaign = try await store.create(
+                tenantID: tenantID, name: try field("name"), sender: try field("from"), body: try field("body"))
             return APIResponse.json(201, Self.json(campaign))
         } catch let error as ContactImporter.InputError {
             throw APIError.invalid(String(error.message.prefix { $0 != ":" }), error.message)
@@ -119,7 +131,9 @@ struct SMSRoutes: Sendable {
     private func owned(_ context: APIContext, scope: APIScope) async throws -> Campaign {
         let principal = try context.require(scope)
         let id = context.parameters.get("id") ?? ""
-        guard let campaign = try await store.campaign(id: id), principal.owns(campaign.tenantID) else { throw APIError.notFound("campaign \(id.prefix(64))") }
+        guard let campaign = try await store.campaign(id: id), principal.owns(campaign.tenantID) else {
+            throw APIError.notFound("campaign \(id.prefix(64))")
+        }
         return campaign
     }
 
@@ -128,10 +142,13 @@ struct SMSRoutes: Sendable {
         do {
             if action == "launch" {
                 let report = try await store.launch(id: campaign.id)
-                return APIResponse.json(200, .object([
-                    "id": .string(campaign.id), "status": .string("running"), "queued": .number(Double(report.queued)),
-                    "skipped": .number(Double(report.skipped)), "enqueued": .number(Double(report.enqueued)), "seconds": .number(report.seconds),
-                ]))
+                return APIResponse.json(
+                    200,
+                    .object([
+                        "id": .string(campaign.id), "status": .string("running"), "queued": .number(Double(report.queued)),
+                        "skipped": .number(Double(report.skipped)), "enqueued": .number(Double(report.enqueued)),
+                        "seconds": .number(report.seconds),
+                    ]))
             }
             let updated = try await store.control(id: campaign.id, CampaignStore.Control(rawValue: action)!)
             return APIResponse.json(200, Self.json(updated))
@@ -142,29 +159,40 @@ struct SMSRoutes: Sendable {
 
     private func report(_ context: APIContext) async throws -> Response {
         let campaign = try await owned(context, scope: .read)
-        guard let report = try await CampaignReports(pool: services.pool).report(campaignID: campaign.id) else { throw APIError.notFound("campaign") }
-        return APIResponse.json(200, .object([
-            "campaign": Self.json(report.campaign), "total": .number(Double(report.total)),
-            "by_status": .object(report.byStatus.mapValues { .number(Double($0)) }),
-            "by_skip_reason": .object(report.bySkipReason.mapValues { .number(Double($0)) }),
-            "delivery_rate": report.deliveryRate.map { .number($0) } ?? .null, "cost_cents": .number(Double(report.costCents)),
-            "sent_per_minute": .array(report.sentPerMinute.map { .object(["minute": .number(Double($0.minute)), "sent": .number(Double($0.sent))]) }),
-        ]))
+        guard let report = try await CampaignReports(pool: services.pool).report(campaignID: campaign.id) else {
+            throw APIError.notFound("campaign")
+        }
+        return APIResponse.json(
+            200,
+            .object([
+                "campaign": Self.json(report.campaign), "total": .number(Double(report.total)),
+                "by_status": .object(report.byStatus.mapValues { .number(Double($0)) }),
+                "by_skip_reason": .object(report.bySkipReason.mapValues { .number(Double($0)) }),
+                "delivery_rate": report.deliveryRate.map { .number($0) } ?? .null, "cost_cents": .number(Double(report.costCents)),
+                "sent_per_minute": .array(
+                    report.sentPerMinute.map { .object(["minute": .number(Double($0.minute)), "sent": .number(Double($0.sent))]) }),
+            ]))
     }
 
     private func dashboard(_ request: Request, _ context: APIContext) async throws -> Response {
         let principal = try context.require(.read)
         let tenantID = try tenant(principal, given: request.uri.queryParameters.get("tenant"))
         let dashboard = try await CampaignReports(pool: services.pool).dashboard(tenantID: tenantID)
-        return APIResponse.json(200, .object([
-            "contacts": .number(Double(dashboard.contacts)), "active_campaigns": .number(Double(dashboard.activeCampaigns)),
-            "sent_today": .number(Double(dashboard.sentToday)), "delivery_rate_7d": dashboard.deliveryRate7Days.map { .number($0) } ?? .null,
-        ]))
+        return APIResponse.json(
+            200,
+            .object([
+                "contacts": .number(Double(dashboard.contacts)), "active_campaigns": .number(Double(dashboard.activeCampaigns)),
+                "sent_today": .number(Double(dashboard.sentToday)),
+                "delivery_rate_7d": dashboard.deliveryRate7Days.map { .number($0) } ?? .null,
+            ]))
     }
 
     static func json(_ campaign: Campaign) -> JSONValue {
-        .object(["id": .string(campaign.id), "tenant": .string(campaign.tenantID), "name": .string(campaign.name), "body": .string(campaign.body),
-                 "from": .string(campaign.sender), "status": .string(campaign.status.rawValue)])
+        .object([
+            "id": .string(campaign.id), "tenant": .string(campaign.tenantID), "name": .string(campaign.name),
+            "body": .string(campaign.body),
+            "from": .string(campaign.sender), "status": .string(campaign.status.rawValue),
+        ])
     }
 }
 
@@ -190,21 +218,27 @@ struct TwilioWebhookRoutes: Sendable {
 
     private func receipt(_ request: Request) async throws -> Response {
         guard let authToken else {
-            throw APIError(status: 503, code: "not_configured", message: "delivery receipts are refused: no TWILIO_AUTH_TOKEN to check their signatures (and not in sandbox mode)")
+            throw APIError(
+                status: 503, code: "not_configured",
+                message: "delivery receipts are refused: no TWILIO_AUTH_TOKEN to check their signatures (and not in sandbox mode)")
         }
         var request = request
         let body = try await RequestBody.bytes(&request, limit: 64 << 10)
         let fields = FormEncoding.decode(String(decoding: body, as: UTF8.self))
         let url = publicURL + request.uri.description
         guard let signature = request.headers[HTTPField.Name("X-Twilio-Signature")!],
-              TwilioSignature.isValid(signature: signature, url: url, parameters: fields, authToken: authToken) else {
+            TwilioSignature.isValid(signature: signature, url: url, parameters: fields, authToken: authToken)
+        else {
             throw APIError(status: 403, code: "bad_signature", message: "X-Twilio-Signature is missing or does not match this request")
         }
         let value = { (name: String) in fields.first { $0.0 == name }?.1 }
-        guard let status = value("MessageStatus") ?? value("SmsStatus") else { throw APIError.invalid("MessageStatus", "MessageStatus: required") }
+        guard let status = value("MessageStatus") ?? value("SmsStatus") else {
+            throw APIError.invalid("MessageStatus", "MessageStatus: required")
+        }
         let reference: String? = request.uri.queryParameters.get("ref").map { String($0) }
-        let outcome = try await DeliveryReceipts(pool: services.pool).apply(reference: reference,
-                                                                           sid: value("MessageSid"), status: status, errorCode: value("ErrorCode"))
+        let outcome = try await DeliveryReceipts(pool: services.pool).apply(
+            reference: reference,
+            sid: value("MessageSid"), status: status, errorCode: value("ErrorCode"))
         let text: String
         switch outcome {
         case .applied: text = "applied"

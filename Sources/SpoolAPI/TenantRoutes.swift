@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import SpoolStore
 import SpoolSupport
 
@@ -21,7 +21,8 @@ struct TenantRoutes: Sendable {
         do {
             tenant = try await services.tenants.setPaused(id: id, paused, by: principal.isOperator ? .operator : .tenant)
         } catch is TenantStore.PausedByOperator {
-            throw APIError(status: 403, code: "paused_by_operator", message: "the operator paused this tenant; only the operator can resume it")
+            throw APIError(
+                status: 403, code: "paused_by_operator", message: "the operator paused this tenant; only the operator can resume it")
         }
         guard let tenant else { throw APIError.notFound("tenant \(id.prefix(64))") }
         return APIResponse.json(200, .object(["id": .string(tenant.id), "paused": .bool(tenant.paused)]))

@@ -1,9 +1,10 @@
-@_exported import struct SpoolQueue.EnqueueError
-@_exported import struct SpoolQueue.EnqueueRequest
-@_exported import struct SpoolQueue.EnqueueResult
 import SpoolQueue
 import SpoolRedis
 import SpoolSupport
+
+@_exported import struct SpoolQueue.EnqueueError
+@_exported import struct SpoolQueue.EnqueueRequest
+@_exported import struct SpoolQueue.EnqueueResult
 
 /// Enqueue from a Swift service straight to Redis, without the HTTP hop: the same validation against
 /// `Jobs/*.json` and the same `Enqueuer` the API and the CLI use.
@@ -30,8 +31,10 @@ public final class SpoolClient: Sendable {
 
     /// Enqueues one job. A bad request throws `EnqueueError` naming the field; a repeated idempotency
     /// key returns the first job's id with `created == false`.
-    public func enqueue(_ kind: String, args: String = "{}", queue: String? = nil, runAtMs: Int64? = nil,
-                        idempotencyKey: String? = nil, tenant: String? = nil) async throws -> EnqueueResult {
+    public func enqueue(
+        _ kind: String, args: String = "{}", queue: String? = nil, runAtMs: Int64? = nil,
+        idempotencyKey: String? = nil, tenant: String? = nil
+    ) async throws -> EnqueueResult {
         var request = EnqueueRequest(kind: kind, args: args, queue: queue, runAt: runAtMs, idempotencyKey: idempotencyKey, tenant: tenant)
         request.producer = .operator
         return try await enqueuer.enqueue(request)
@@ -41,6 +44,9 @@ public final class SpoolClient: Sendable {
     /// with this client is trusted like the operator: it may enqueue any kind but Spool's own
     /// (`"enqueue": "internal"`, such as `send`).
     public func enqueue(batch: [EnqueueRequest]) async throws -> [Result<EnqueueResult, EnqueueError>] {
-        try await enqueuer.enqueue(batch: batch.map { var request = $0; request.producer = .operator; return request })
+        try await enqueuer.enqueue(
+            batch: batch.map {
+                var request = $0; request.producer = .operator; return request
+            })
     }
 }

@@ -24,7 +24,8 @@ final class Transfer: @unchecked Sendable {
         for (name, value) in request.headers {
             // A CR or LF would let a value smuggle in headers of its own.
             if name.isEmpty || name.contains(where: { $0 == ":" || $0.isNewline || $0 == " " }) || value.contains(where: \.isNewline) {
-                throw HTTPClientError(.invalidRequest, "\(summary): header \"\(name)\" has a line break, colon or space where none is allowed")
+                throw HTTPClientError(
+                    .invalidRequest, "\(summary): header \"\(name)\" has a line break, colon or space where none is allowed")
             }
         }
         if let encoded = request.body?.encoded() {

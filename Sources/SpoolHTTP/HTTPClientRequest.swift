@@ -12,8 +12,10 @@ public struct HTTPClientRequest: Sendable {
     /// Time allowed for the whole exchange, connection included.
     public var timeout: Duration
 
-    public init(_ method: String, _ url: String, headers: HeaderFields = [:], body: HTTPClientBody? = nil,
-                connectTimeout: Duration = .seconds(5), timeout: Duration = .seconds(30)) {
+    public init(
+        _ method: String, _ url: String, headers: HeaderFields = [:], body: HTTPClientBody? = nil,
+        connectTimeout: Duration = .seconds(5), timeout: Duration = .seconds(30)
+    ) {
         self.method = method
         self.url = url
         self.headers = headers

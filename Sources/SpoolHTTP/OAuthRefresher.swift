@@ -15,8 +15,10 @@ public actor OAuthRefresher: ProviderCredentials {
     private var expiresAtMs: Int64 = 0
     private var pending: Task<String, any Error>?
 
-    public init(client: HTTPClient, tokenURL: String, clientID: String, clientSecret: String, refreshToken: String,
-                accessToken: String? = nil, expiresAtMs: Int64 = .max, clock: any WallClock = SystemClock()) {
+    public init(
+        client: HTTPClient, tokenURL: String, clientID: String, clientSecret: String, refreshToken: String,
+        accessToken: String? = nil, expiresAtMs: Int64 = .max, clock: any WallClock = SystemClock()
+    ) {
         self.client = client
         self.tokenURL = tokenURL
         self.clientID = clientID
@@ -58,10 +60,12 @@ public actor OAuthRefresher: ProviderCredentials {
     }
 
     private func exchange() async throws -> String {
-        let request = HTTPClientRequest("POST", tokenURL, body: .form([
-            ("grant_type", "refresh_token"), ("refresh_token", refreshToken),
-            ("client_id", clientID), ("client_secret", clientSecret),
-        ]), timeout: .seconds(15))
+        let request = HTTPClientRequest(
+            "POST", tokenURL,
+            body: .form([
+                ("grant_type", "refresh_token"), ("refresh_token", refreshToken),
+                ("client_id", clientID), ("client_secret", clientSecret),
+            ]), timeout: .seconds(15))
         let result = await client.call(clock: clock) { _ in request }
         guard result.verdict == .success, let response = result.response else {
             // A 400 or 401 from the token endpoint means the grant itself is gone; waiting will not help.

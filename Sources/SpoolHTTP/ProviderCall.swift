@@ -24,8 +24,10 @@ public struct ProviderResult: Sendable {
 extension HTTPClient {
     /// Sends a provider request and classifies the answer. With `credentials`, a refusal of expired
     /// credentials refreshes them once and sends again; a second refusal is permanent.
-    public func call(clock: any WallClock = SystemClock(), credentials: (any ProviderCredentials)? = nil,
-                     _ build: (_ credential: String?) -> HTTPClientRequest) async -> ProviderResult {
+    public func call(
+        clock: any WallClock = SystemClock(), credentials: (any ProviderCredentials)? = nil,
+        _ build: (_ credential: String?) -> HTTPClientRequest
+    ) async -> ProviderResult {
         var credential: String?
         if let credentials {
             do { credential = try await credentials.current() } catch { return ProviderResult(response: nil, verdict: error.verdict) }
@@ -39,8 +41,9 @@ extension HTTPClient {
         }
         first = await attempt(build(credential), clock: clock)
         if case .authExpired(let again) = first.verdict {
-            return ProviderResult(response: first.response,
-                                  verdict: .permanent(code: "auth_failed", reason: "credentials refused after a refresh: \(again) (first: \(reason))"))
+            return ProviderResult(
+                response: first.response,
+                verdict: .permanent(code: "auth_failed", reason: "credentials refused after a refresh: \(again) (first: \(reason))"))
         }
         return first
     }

@@ -24,7 +24,8 @@ public enum ProviderClassifier {
             return .authExpired(reason: reason)
         case 403 where error.code.map(rateLimitCodes.contains) == true, 429:
             if let code = error.code, quotaCodes.contains(code) { return .permanent(code: code, reason: reason) }
-            let until = RateLimitHeaders(response.headers).resumeAtMs(nowMs: nowMs)
+            let until =
+                RateLimitHeaders(response.headers).resumeAtMs(nowMs: nowMs)
                 ?? nowMs + defaultRateLimitPause.milliseconds
             return .rateLimited(untilMs: until, reason: reason)
         case 408, 425, 500...599:
@@ -59,7 +60,9 @@ struct ProviderErrorBody {
             code = code ?? text
             message = message ?? json["error_description"]?.stringValue
         case .object(let error)?:
-            let reason = error["errors"].flatMap { if case .array(let list) = $0 { return list.first?["reason"]?.stringValue }; return nil }
+            let reason = error["errors"].flatMap {
+                if case .array(let list) = $0 { return list.first?["reason"]?.stringValue }; return nil
+            }
             code = code ?? error["code"].flatMap(Self.text) ?? error["type"]?.stringValue ?? reason ?? error["status"]?.stringValue
             if code == nil || Int(code!) != nil, let reason { code = reason }  // Google's numeric code repeats the status
             message = message ?? error["message"]?.stringValue

@@ -96,10 +96,13 @@ public enum HTTPDate {
 
     public static func parse(_ text: String) -> Int64? {
         let parts = text.split(separator: " ")
-        guard parts.count == 6, parts[5] == "GMT" || parts[5] == "+0000", let day = Int(parts[1]), let monthIndex = months.firstIndex(of: String(parts[2])),
-              let year = Int(parts[3]), (1970...9999).contains(year) else { return nil }
+        guard parts.count == 6, parts[5] == "GMT" || parts[5] == "+0000", let day = Int(parts[1]),
+            let monthIndex = months.firstIndex(of: String(parts[2])),
+            let year = Int(parts[3]), (1970...9999).contains(year)
+        else { return nil }
         let clock = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard clock.count == 3, (1...31).contains(day), (0..<24).contains(clock[0]), (0..<60).contains(clock[1]), (0...60).contains(clock[2])
+        guard clock.count == 3, (1...31).contains(day), (0..<24).contains(clock[0]), (0..<60).contains(clock[1]),
+            (0...60).contains(clock[2])
         else { return nil }
         let days = CivilTime.daysFromCivil(year: year, month: monthIndex + 1, day: day)
         return (Int64(days) * 86_400 + Int64(clock[0] * 3600 + clock[1] * 60 + clock[2])) * 1000

@@ -29,12 +29,15 @@ public struct Migration: Sendable, Equatable {
 public enum SpoolMigrations {
     public static let all: [Migration] = [
         try! Migration(fileName: "0001_job_results.sql", sql: String(decoding: PackageResources._001_job_results_sql, as: UTF8.self)),
-        try! Migration(fileName: "0002_tenants_and_api_keys.sql",
-                       sql: String(decoding: PackageResources._002_tenants_and_api_keys_sql, as: UTF8.self)),
-        try! Migration(fileName: "0003_tenant_paused_by.sql", sql: String(decoding: PackageResources._003_tenant_paused_by_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0002_tenants_and_api_keys.sql",
+            sql: String(decoding: PackageResources._002_tenants_and_api_keys_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0003_tenant_paused_by.sql", sql: String(decoding: PackageResources._003_tenant_paused_by_sql, as: UTF8.self)),
         try! Migration(fileName: "0004_sms.sql", sql: String(decoding: PackageResources._004_sms_sql, as: UTF8.self)),
-        try! Migration(fileName: "0005_job_result_outcomes.sql",
-                       sql: String(decoding: PackageResources._005_job_result_outcomes_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0005_job_result_outcomes.sql",
+            sql: String(decoding: PackageResources._005_job_result_outcomes_sql, as: UTF8.self)),
         try! Migration(fileName: "0006_sender_numbers.sql", sql: String(decoding: PackageResources._006_sender_numbers_sql, as: UTF8.self)),
     ]
 }

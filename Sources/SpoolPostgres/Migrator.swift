@@ -18,12 +18,14 @@ public struct Migrator: Sendable {
     public func migrate() async throws -> [String] {
         let migrations = self.migrations
         if let duplicate = Dictionary(grouping: migrations, by: \.version).first(where: { $0.value.count > 1 }) {
-            throw PostgresError(.migration, "two migrations have version \(duplicate.key): \(duplicate.value.map(\.name).joined(separator: ", "))")
+            throw PostgresError(
+                .migration, "two migrations have version \(duplicate.key): \(duplicate.value.map(\.name).joined(separator: ", "))")
         }
         return try await pool.withConnection { connection in
             try connection.query("SELECT pg_advisory_lock($1)", [Self.lockKey])
             defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version bigint PRIMARY KEY,
                     name text NOT NULL,
@@ -37,7 +39,10 @@ public struct Migrator: Sendable {
             for migration in migrations {
                 guard let done = applied[migration.version] else { continue }
                 if done.checksum != migration.checksum {
-                    throw PostgresError(.migration, "\(migration.name).sql was applied (as \(done.name)) and has changed since: its checksum was \(done.checksum.prefix(12)), it is now \(migration.checksum.prefix(12)). Restore it and put the change in a new migration.")
+                    throw PostgresError(
+                        .migration,
+                        "\(migration.name).sql was applied (as \(done.name)) and has changed since: its checksum was \(done.checksum.prefix(12)), it is now \(migration.checksum.prefix(12)). Restore it and put the change in a new migration."
+                    )
                 }
             }
             var appliedNow: [String] = []
@@ -45,8 +50,9 @@ public struct Migrator: Sendable {
                 try connection.execute("BEGIN")
                 do {
                     try connection.execute(migration.sql)
-                    try connection.query("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                                         [migration.version, migration.name, migration.checksum])
+                    try connection.query(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                        [migration.version, migration.name, migration.checksum])
                     try connection.execute("COMMIT")
                 } catch {
                     try? connection.execute("ROLLBACK")

@@ -1,6 +1,7 @@
 import CLibpq
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking connection to PostgreSQL that owns one libpq `PGconn`.
@@ -20,7 +21,8 @@ public final class PostgresConnection {
         // client_connection_check_interval: a backend whose client died (a SIGKILLed worker) notices
         // within a second even while it waits on a lock, and lets go of the rows it holds, instead of
         // keeping them locked until the statement times out.
-        let options = "-c%20statement_timeout%3D\(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)"
+        let options =
+            "-c%20statement_timeout%3D\(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)"
             + "%20-c%20client_connection_check_interval%3D1000"
         let conninfo = "\(url.text)\(separator)connect_timeout=\(seconds)&application_name=spool&options=\(options)"
         guard let handle = PQconnectdb(conninfo) else { throw PostgresError(.connection, "libpq could not allocate a connection") }
@@ -56,7 +58,8 @@ public final class PostgresConnection {
         // libpq takes parameters as C strings: a NUL byte would silently cut the value short. Refused
         // instead, as PostgreSQL refuses NUL in text (22021), so callers see bad input, not truncation.
         if let index = texts.firstIndex(where: { $0?.utf8.contains(0) == true }) {
-            throw PostgresError(.server, "parameter $\(index + 1) contains a NUL byte, which text cannot hold", sqlState: "22021", query: sql)
+            throw PostgresError(
+                .server, "parameter $\(index + 1) contains a NUL byte, which text cannot hold", sqlState: "22021", query: sql)
         }
         let result: OpaquePointer? = withCStrings(texts) { pointers in
             PQexecParams(connection, sql, Int32(texts.count), nil, pointers, nil, nil, 0)
@@ -154,11 +157,16 @@ public final class PostgresConnection {
             return PostgresResult(rows: [], affectedRows: Int(tuples) ?? 0)
         default:
             let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            var message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? String(cString: PQresultErrorMessage(result))
+            var message =
+                PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+                ?? String(cString: PQresultErrorMessage(result))
             // DETAIL is left out on purpose: it repeats row values ("Key (email)=(...) already exists").
-            if let constraint = PQresultErrorField(result, Int32(UInt8(ascii: "n"))) { message += " (constraint \(String(cString: constraint)))" }
+            if let constraint = PQresultErrorField(result, Int32(UInt8(ascii: "n"))) {
+                message += " (constraint \(String(cString: constraint)))"
+            }
             let broken = connection.map { PQstatus($0) != CONNECTION_OK } ?? true
-            throw PostgresError(broken ? .connection : .server, Self.withoutQuotedValue(message.trimmingTrailingNewlines), sqlState: sqlState, query: sql)
+            throw PostgresError(
+                broken ? .connection : .server, Self.withoutQuotedValue(message.trimmingTrailingNewlines), sqlState: sqlState, query: sql)
         }
     }
 

@@ -54,8 +54,10 @@ public final class PostgresPool: Sendable {
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws. Serialization
     /// failures and deadlocks (SQLSTATE 40001, 40P01) run the whole transaction again, up to `attempts` times.
-    public func transaction<T: Sendable>(serializable: Bool = false, attempts: Int = 5,
-                                         _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(
+        serializable: Bool = false, attempts: Int = 5,
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
         var attempt = 1
         while true {
             do {
@@ -132,7 +134,9 @@ public final class PostgresPool: Sendable {
         let expired = state.withLock { state in
             state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0).continuation }
         }
-        expired?.resume(throwing: PostgresError(.poolTimeout, "no connection to \(url) became free within \(options.acquireTimeout) (pool of \(options.size))"))
+        expired?.resume(
+            throwing: PostgresError(
+                .poolTimeout, "no connection to \(url) became free within \(options.acquireTimeout) (pool of \(options.size))"))
     }
 
     private func release(_ connection: PooledConnection) {

@@ -37,7 +37,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             let portText = hostPort[hostPort.index(after: colon)...]
             guard let value = Int(portText), (1...65535).contains(value) else {
                 // A URL without `@host` puts the password where the port goes: quote digits only.
-                throw bad(portText.allSatisfy(\.isNumber) ? "port '\(portText)' is not a number from 1 to 65535" : "the port is not a number")
+                throw bad(
+                    portText.allSatisfy(\.isNumber) ? "port '\(portText)' is not a number from 1 to 65535" : "the port is not a number")
             }
             port = value
         }
@@ -63,7 +64,9 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         var result = text
         if let query = result.firstIndex(of: "?") {
             // password=... may also come as a query parameter.
-            let parameters = result[result.index(after: query)...].split(separator: "&").map { $0.hasPrefix("password=") ? "password=***" : String($0) }
+            let parameters = result[result.index(after: query)...].split(separator: "&").map {
+                $0.hasPrefix("password=") ? "password=***" : String($0)
+            }
             result = String(result[...query]) + parameters.joined(separator: "&")
         }
         guard let schemeEnd = result.firstRange(of: "://")?.upperBound else { return result }

@@ -18,8 +18,10 @@ public struct Job: Sendable, Equatable {
     /// so that the handler does not parse them again.
     public var parsedArgs: JSONValue?
 
-    public init(id: String, queue: String, kind: String, args: String, attempt: Int, maxAttempts: Int,
-                enqueuedAt: Int64, tenant: String?, leaseToken: String) {
+    public init(
+        id: String, queue: String, kind: String, args: String, attempt: Int, maxAttempts: Int,
+        enqueuedAt: Int64, tenant: String?, leaseToken: String
+    ) {
         self.id = id
         self.queue = queue
         self.kind = kind

@@ -128,7 +128,8 @@ private final class Core: @unchecked Sendable {
         lock.lock()
         if closed {
             lock.unlock()
-            request.continuation.resume(throwing: RedisError(.connection, "client '\(name)' is closed", command: request.commands.first?.label))
+            request.continuation.resume(
+                throwing: RedisError(.connection, "client '\(name)' is closed", command: request.commands.first?.label))
             return
         }
         // Checked under the lock: a cancellation that comes later finds the request in the queue (`cancel`).
@@ -248,7 +249,8 @@ private final class Core: @unchecked Sendable {
         let now = monotonicNow()
         if outageStarted == nil {
             outageStarted = now
-            logger.warning("redis connection lost; reconnecting with backoff", metadata: ["client": "\(name)", "url": "\(url)", "error": "\(error)"])
+            logger.warning(
+                "redis connection lost; reconnecting with backoff", metadata: ["client": "\(name)", "url": "\(url)", "error": "\(error)"])
             lock.withLock { lastConnected = false }
             nextAttempt = now  // the first reconnect is immediate: most outages are a single dropped socket
             return
@@ -257,4 +259,3 @@ private final class Core: @unchecked Sendable {
         lock.withLock { backoff = min(backoff * 2, options.maximumReconnectDelay) }
     }
 }
-

@@ -1,6 +1,7 @@
 import CHiredis
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking connection to Redis that owns one hiredis context.

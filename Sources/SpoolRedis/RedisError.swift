@@ -34,7 +34,6 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     /// An error reply that says "not now" rather than "never" (see `RedisReply.isTransientError`).
     public var isTransientReply: Bool { code == .server && RedisReply.error(message).isTransientError }
 
-
     public var description: String {
         if let command { return "redis \(code) error in \(command): \(message)" }
         return "redis \(code) error: \(message)"

@@ -1,4 +1,5 @@
 import SpoolSupport
+
 /// A Lua script run by EVALSHA. Its SHA-1 is computed locally, so nothing is sent before first use;
 /// on NOSCRIPT (a restarted or flushed Redis) the caller resends it once with EVAL, which also caches it.
 public struct RedisScript: Sendable {

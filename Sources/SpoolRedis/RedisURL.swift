@@ -49,7 +49,11 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             guard let close = rest.firstIndex(of: "]") else { throw bad("IPv6 host has no closing ]") }
             host = String(rest[rest.index(after: rest.startIndex)..<close])
             let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty { throw bad("unexpected '\(after)' after host") }
+            if after.hasPrefix(":") {
+                portText = after.dropFirst()
+            } else if !after.isEmpty {
+                throw bad("unexpected '\(after)' after host")
+            }
         } else if let colon = rest.lastIndex(of: ":") {
             host = String(rest[..<colon])
             portText = rest[rest.index(after: colon)...]
@@ -62,7 +66,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         if let portText {
             guard let value = Int(portText), (1...65535).contains(value) else {
                 // A URL without `@host` puts the password where the port goes: quote digits only.
-                throw bad(portText.allSatisfy(\.isNumber) ? "port '\(portText)' is not a number from 1 to 65535" : "the port is not a number")
+                throw bad(
+                    portText.allSatisfy(\.isNumber) ? "port '\(portText)' is not a number from 1 to 65535" : "the port is not a number")
             }
             port = value
         }
@@ -108,7 +113,8 @@ extension String {
         var iterator = Array(utf8)[...]
         while let byte = iterator.popFirst() {
             if byte == UInt8(ascii: "%"), iterator.count >= 2,
-               let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
+                let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16)
+            {
                 bytes.append(value)
                 iterator = iterator.dropFirst(2)
             } else {

@@ -18,9 +18,13 @@ public struct SMSEncoding: Sendable, Equatable {
         var septets = 0
         var gsm = true
         for scalar in body.unicodeScalars {
-            if Self.basic.contains(scalar) { septets += 1 }
-            else if Self.extended.contains(scalar) { septets += 2 }
-            else { gsm = false; break }
+            if Self.basic.contains(scalar) {
+                septets += 1
+            } else if Self.extended.contains(scalar) {
+                septets += 2
+            } else {
+                gsm = false; break
+            }
         }
         if gsm {
             scheme = .gsm7

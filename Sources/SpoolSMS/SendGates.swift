@@ -81,8 +81,10 @@ public struct GateInput: Sendable, Equatable {
     /// The contact's own IANA zone, which wins over the number's when the system knows it.
     public var contactTimezone: String?
 
-    public init(tenantPaused: Bool, campaign: Campaign?, senderOwned: Bool, to: String, doNotContact: Bool,
-                consent: String?, contactTimezone: String?) {
+    public init(
+        tenantPaused: Bool, campaign: Campaign?, senderOwned: Bool, to: String, doNotContact: Bool,
+        consent: String?, contactTimezone: String?
+    ) {
         self.tenantPaused = tenantPaused
         self.campaign = campaign
         self.senderOwned = senderOwned

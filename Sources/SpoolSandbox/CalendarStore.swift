@@ -59,7 +59,8 @@ extension CalendarStore.Calendar {
     mutating func add(startMs: Int64, nowMs: Int64) {
         sequence += 1
         let id = "evt\(nextEventNumber)"
-        events[id] = .init(id: id, summary: "Appointment \(nextEventNumber)", startMs: startMs, status: "confirmed", sequence: sequence, updatedMs: nowMs)
+        events[id] = .init(
+            id: id, summary: "Appointment \(nextEventNumber)", startMs: startMs, status: "confirmed", sequence: sequence, updatedMs: nowMs)
         nextEventNumber += 1
     }
 }

@@ -41,8 +41,9 @@ struct ChatCompletionsAPI: Sendable {
         var prompt = ""
         for (index, message) in messages.enumerated() {
             guard let role = message["role"]?.stringValue, let content = message["content"]?.stringValue else {
-                return OpenAIErrors.error(400, "messages[\(index)] needs a string 'role' and 'content'", type: "invalid_request_error",
-                                          param: "messages[\(index)]")
+                return OpenAIErrors.error(
+                    400, "messages[\(index)] needs a string 'role' and 'content'", type: "invalid_request_error",
+                    param: "messages[\(index)]")
             }
             prompt += role + ": " + content + "\n"
         }
@@ -56,20 +57,25 @@ struct ChatCompletionsAPI: Sendable {
         let verdict = state.withStore { store -> (Response?, [(String, String)]) in
             let settings = store.settings
             if settings.insufficientQuota {
-                return (OpenAIErrors.error(429, "You exceeded your current quota, please check your plan and billing details.",
-                                           type: "insufficient_quota", param: nil, code: "insufficient_quota"), [])
+                return (
+                    OpenAIErrors.error(
+                        429, "You exceeded your current quota, please check your plan and billing details.",
+                        type: "insufficient_quota", param: nil, code: "insufficient_quota"), []
+                )
             }
             var window = store.chat.windows[key] ?? .init(startMs: now)
             if now - window.startMs >= 60_000 { window = .init(startMs: now) }
             let resetMs = window.startMs + 60_000 - now
             let resetText = Self.goDuration(resetMs)
             func headers(_ window: ChatStore.Window) -> [(String, String)] {
-                [("x-ratelimit-limit-requests", String(settings.chatRequestsPerMinute)),
-                 ("x-ratelimit-remaining-requests", String(max(0, settings.chatRequestsPerMinute - window.requests))),
-                 ("x-ratelimit-reset-requests", resetText),
-                 ("x-ratelimit-limit-tokens", String(settings.chatTokensPerMinute)),
-                 ("x-ratelimit-remaining-tokens", String(max(0, settings.chatTokensPerMinute - window.tokens))),
-                 ("x-ratelimit-reset-tokens", resetText)]
+                [
+                    ("x-ratelimit-limit-requests", String(settings.chatRequestsPerMinute)),
+                    ("x-ratelimit-remaining-requests", String(max(0, settings.chatRequestsPerMinute - window.requests))),
+                    ("x-ratelimit-reset-requests", resetText),
+                    ("x-ratelimit-limit-tokens", String(settings.chatTokensPerMinute)),
+                    ("x-ratelimit-remaining-tokens", String(max(0, settings.chatTokensPerMinute - window.tokens))),
+                    ("x-ratelimit-reset-tokens", resetText),
+                ]
             }
             let overRequests = window.requests + 1 > settings.chatRequestsPerMinute
             let overTokens = window.tokens + promptTokens + completionTokens > settings.chatTokensPerMinute
@@ -77,9 +83,10 @@ struct ChatCompletionsAPI: Sendable {
                 let seconds = String(max(1, (resetMs + 999) / 1000))
                 let what = overRequests ? "requests" : "tokens"
                 let limit = overRequests ? settings.chatRequestsPerMinute : settings.chatTokensPerMinute
-                let refusal = OpenAIErrors.error(429, "Rate limit reached for \(model) on \(what) per min (RPM): Limit \(limit). Please try again in \(resetText).",
-                                                 type: what, param: nil, code: "rate_limit_exceeded",
-                                                 headers: headers(window) + [("retry-after", seconds), ("retry-after-ms", String(resetMs))])
+                let refusal = OpenAIErrors.error(
+                    429, "Rate limit reached for \(model) on \(what) per min (RPM): Limit \(limit). Please try again in \(resetText).",
+                    type: what, param: nil, code: "rate_limit_exceeded",
+                    headers: headers(window) + [("retry-after", seconds), ("retry-after-ms", String(resetMs))])
                 store.chat.windows[key] = window
                 return (refusal, [])
             }
@@ -90,21 +97,29 @@ struct ChatCompletionsAPI: Sendable {
         }
         if let refusal = verdict.0 { return refusal }
         let digest = Hashing.sha1Hex(Array(prompt.utf8))
-        return SandboxResponse.json(200, .object([
-            "id": .string("chatcmpl-" + digest.prefix(24)), "object": .string("chat.completion"),
-            "created": .number(Double(now / 1000)), "model": .string(model),
-            "choices": .array([.object([
-                "index": .number(0), "finish_reason": .string("stop"),
-                "message": .object(["role": .string("assistant"), "content": .string(reply)]),
-            ])]),
-            "usage": .object(["prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
-                              "total_tokens": .number(Double(promptTokens + completionTokens))]),
-        ]), headers: verdict.1)
+        return SandboxResponse.json(
+            200,
+            .object([
+                "id": .string("chatcmpl-" + digest.prefix(24)), "object": .string("chat.completion"),
+                "created": .number(Double(now / 1000)), "model": .string(model),
+                "choices": .array([
+                    .object([
+                        "index": .number(0), "finish_reason": .string("stop"),
+                        "message": .object(["role": .string("assistant"), "content": .string(reply)]),
+                    ])
+                ]),
+                "usage": .object([
+                    "prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
+                    "total_tokens": .number(Double(promptTokens + completionTokens)),
+                ]),
+            ]), headers: verdict.1)
     }
 
     private static let openings = ["Thanks for reaching out.", "Got it, thank you.", "Happy to help.", "Thanks for your message."]
-    private static let closings = ["We will get back to you shortly.", "A team member will confirm soon.",
-                                   "Reply STOP to opt out.", "Let us know if anything else comes up."]
+    private static let closings = [
+        "We will get back to you shortly.", "A team member will confirm soon.",
+        "Reply STOP to opt out.", "Let us know if anything else comes up.",
+    ]
 
     /// A reply that depends on the whole conversation and quotes the last thing the user said.
     static func reply(to lastUser: String, conversation: String) -> String {

@@ -43,20 +43,25 @@ struct GoogleCalendarAPI: Sendable {
         let now = SandboxTime.nowMs()
         let token = request.header("Authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
         guard state.withStore({ $0.oauth.isValid(token, nowMs: now) }) else {
-            return Self.error(401, "Request had invalid authentication credentials. Expected OAuth 2 access token.", reason: "authError",
-                              status: "UNAUTHENTICATED")
+            return Self.error(
+                401, "Request had invalid authentication credentials. Expected OAuth 2 access token.", reason: "authError",
+                status: "UNAUTHENTICATED")
         }
         if let status = decision.injectedStatus {
             let headers = decision.retryAfterSeconds.map { [("Retry-After", String($0))] } ?? []
             switch status {
-            case 429: return Self.error(429, "Rate Limit Exceeded", reason: "rateLimitExceeded", status: "RESOURCE_EXHAUSTED", headers: headers)
-            case 503: return Self.error(503, "The service is currently unavailable.", reason: "backendError", status: "UNAVAILABLE", headers: headers)
+            case 429:
+                return Self.error(429, "Rate Limit Exceeded", reason: "rateLimitExceeded", status: "RESOURCE_EXHAUSTED", headers: headers)
+            case 503:
+                return Self.error(
+                    503, "The service is currently unavailable.", reason: "backendError", status: "UNAVAILABLE", headers: headers)
             default: return Self.error(status, "Backend Error", reason: "backendError", status: "INTERNAL", headers: headers)
             }
         }
         let query = request.query
         guard let maxResults = Int(query["maxResults"] ?? "250"), (1...2500).contains(maxResults) else {
-            return Self.error(400, "Invalid value for maxResults: \(query["maxResults"] ?? "")", reason: "invalid", status: "INVALID_ARGUMENT")
+            return Self.error(
+                400, "Invalid value for maxResults: \(query["maxResults"] ?? "")", reason: "invalid", status: "INVALID_ARGUMENT")
         }
         let showDeleted = query["showDeleted"] == "true"
 
@@ -72,9 +77,10 @@ struct GoogleCalendarAPI: Sendable {
                 let parts = syncText.split(separator: ".")
                 let ttl = Int64(store.settings.syncTokenTTLSeconds) * 1000
                 guard parts.count == 3, parts[0] == "S", let after = Int(parts[1]), let issued = Int64(parts[2]),
-                      issued >= store.calendar.syncTokensValidAfterMs, now - issued <= ttl, after <= calendar.sequence
+                    issued >= store.calendar.syncTokensValidAfterMs, now - issued <= ttl, after <= calendar.sequence
                 else {
-                    return Self.error(410, "Sync token is no longer valid, a full sync is required.", reason: "fullSyncRequired", status: "GONE")
+                    return Self.error(
+                        410, "Sync token is no longer valid, a full sync is required.", reason: "fullSyncRequired", status: "GONE")
                 }
                 page = PageToken(afterSequence: after, snapshot: calendar.sequence, afterEvent: 0)
             } else {
@@ -92,8 +98,11 @@ struct GoogleCalendarAPI: Sendable {
                 "updated": .string(SandboxTime.rfc3339(now)), "items": .array(items.map(Self.resource)),
             ]
             if items.count < matching.count, let last = items.last {
-                body["nextPageToken"] = .string(PageToken(afterSequence: page.afterSequence, snapshot: page.snapshot,
-                                                          afterEvent: Self.number(last.id)).text)
+                body["nextPageToken"] = .string(
+                    PageToken(
+                        afterSequence: page.afterSequence, snapshot: page.snapshot,
+                        afterEvent: Self.number(last.id)
+                    ).text)
             } else {
                 body["nextSyncToken"] = .string("S.\(page.snapshot).\(now)")
             }
@@ -105,7 +114,8 @@ struct GoogleCalendarAPI: Sendable {
 
     static func resource(_ event: CalendarStore.Event) -> JSONValue {
         var fields: [String: JSONValue] = [
-            "kind": .string("calendar#event"), "etag": .string("\"\(event.sequence)\""), "id": .string(event.id), "status": .string(event.status),
+            "kind": .string("calendar#event"), "etag": .string("\"\(event.sequence)\""), "id": .string(event.id),
+            "status": .string(event.status),
         ]
         if event.status != "cancelled" {
             fields["summary"] = .string(event.summary)
@@ -117,9 +127,13 @@ struct GoogleCalendarAPI: Sendable {
     }
 
     static func error(_ code: Int, _ message: String, reason: String, status: String, headers: [(String, String)] = []) -> Response {
-        SandboxResponse.json(code, .object(["error": .object([
-            "code": .number(Double(code)), "message": .string(message), "status": .string(status),
-            "errors": .array([.object(["domain": .string("global"), "reason": .string(reason), "message": .string(message)])]),
-        ])]), headers: headers)
+        SandboxResponse.json(
+            code,
+            .object([
+                "error": .object([
+                    "code": .number(Double(code)), "message": .string(message), "status": .string(status),
+                    "errors": .array([.object(["domain": .string("global"), "reason": .string(reason), "message": .string(message)])]),
+                ])
+            ]), headers: headers)
     }
 }

@@ -10,7 +10,9 @@ enum LoopbackURL {
     /// A dotted-quad literal in 127.0.0.0/8; "127.example.com" is a name, not an address.
     static func isLoopbackIPv4(_ host: String) -> Bool {
         let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, octets.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy { $0.isASCII && $0.isNumber } }) else { return false }
+        guard octets.count == 4, octets.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy { $0.isASCII && $0.isNumber } }) else {
+            return false
+        }
         return octets.compactMap { Int($0) }.allSatisfy { $0 <= 255 } && octets[0] == "127"
     }
 

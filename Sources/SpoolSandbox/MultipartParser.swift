@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SpoolSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads a multipart/form-data body (RFC 7578) into its parts.
 struct MultipartParser {
@@ -42,7 +43,9 @@ struct MultipartParser {
             }
             let headers = String(decoding: body[cursor..<headerEnd], as: UTF8.self)
             let dataStart = headerEnd + 4
-            guard let dataEnd = find(separator, in: body, from: dataStart) else { throw SandboxInputError("a multipart part has no closing boundary") }
+            guard let dataEnd = find(separator, in: body, from: dataStart) else {
+                throw SandboxInputError("a multipart part has no closing boundary")
+            }
             var part = Part(name: "", filename: nil, contentType: nil, data: body[dataStart..<dataEnd])
             for line in headers.split(separator: "\r\n") {
                 let lower = line.lowercased()

@@ -29,8 +29,9 @@ struct OAuthTokenAPI: Sendable {
         var request = request
         let decision = try await state.enter(.token, endpoint: "token")
         if let status = decision.injectedStatus {
-            return SandboxResponse.json(status, .object(["error": .string(status == 429 ? "rate_limit_exceeded" : "internal_failure")]),
-                                        headers: decision.retryAfterSeconds.map { [("Retry-After", String($0))] } ?? [])
+            return SandboxResponse.json(
+                status, .object(["error": .string(status == 429 ? "rate_limit_exceeded" : "internal_failure")]),
+                headers: decision.retryAfterSeconds.map { [("Retry-After", String($0))] } ?? [])
         }
         guard let bytes = try await request.bodyBytes(limit: 64 * 1024) else { return Self.error(413, "invalid_request", "body too large") }
         let form = Dictionary(FormEncoding.decode(String(decoding: bytes, as: UTF8.self)), uniquingKeysWith: { first, _ in first })
@@ -40,7 +41,9 @@ struct OAuthTokenAPI: Sendable {
         guard let refreshToken = form["refresh_token"], !refreshToken.isEmpty else {
             return Self.error(400, "invalid_request", "Missing required parameter: refresh_token")
         }
-        guard let clientID = form["client_id"], !clientID.isEmpty else { return Self.error(401, "invalid_client", "The OAuth client was not found.") }
+        guard let clientID = form["client_id"], !clientID.isEmpty else {
+            return Self.error(401, "invalid_client", "The OAuth client was not found.")
+        }
         let now = SandboxTime.nowMs()
         let issued = state.withStore { store -> (String, Int)? in
             if store.settings.revokedRefreshTokens.contains(refreshToken) { return nil }
@@ -51,10 +54,12 @@ struct OAuthTokenAPI: Sendable {
             return (token, ttl)
         }
         guard let (token, ttl) = issued else { return Self.error(400, "invalid_grant", "Token has been expired or revoked.") }
-        return SandboxResponse.json(200, .object([
-            "access_token": .string(token), "expires_in": .number(Double(ttl)), "token_type": .string("Bearer"),
-            "scope": .string("https://www.googleapis.com/auth/calendar.readonly"),
-        ]))
+        return SandboxResponse.json(
+            200,
+            .object([
+                "access_token": .string(token), "expires_in": .number(Double(ttl)), "token_type": .string("Bearer"),
+                "scope": .string("https://www.googleapis.com/auth/calendar.readonly"),
+            ]))
     }
 
     private static func error(_ status: Int, _ code: String, _ description: String) -> Response {

@@ -56,6 +56,7 @@ struct SMSStore: Sendable {
     /// E.164: a plus, a non-zero country digit, 8 to 15 digits in all.
     static func isE164(_ number: String) -> Bool {
         let digits = number.dropFirst()
-        return number.first == "+" && (8...15).contains(digits.count) && digits.allSatisfy { $0.isASCII && $0.isNumber } && digits.first != "0"
+        return number.first == "+" && (8...15).contains(digits.count) && digits.allSatisfy { $0.isASCII && $0.isNumber }
+            && digits.first != "0"
     }
 }

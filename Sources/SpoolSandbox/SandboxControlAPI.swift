@@ -31,7 +31,8 @@ struct SandboxControlAPI: Sendable {
             var request = request
             let id = FormEncoding.unescape(context.parameters.get("calendar") ?? "")
             guard let bytes = try await request.bodyBytes(limit: 64 * 1024), let json = try? JSONValue.parse(bytes: bytes),
-                  let fields = json.objectValue else { return SandboxResponse.badRequest("expected a JSON object with add, update, delete") }
+                let fields = json.objectValue
+            else { return SandboxResponse.badRequest("expected a JSON object with add, update, delete") }
             var counts: [String: Int] = [:]
             for (name, value) in fields {
                 guard ["add", "update", "delete"].contains(name) else { return SandboxResponse.badRequest("unknown field '\(name)'") }
@@ -41,8 +42,10 @@ struct SandboxControlAPI: Sendable {
                 counts[name] = count
             }
             let sequence = state.withStore { store in
-                store.calendar.change(id, add: counts["add"] ?? 0, update: counts["update"] ?? 0, delete: counts["delete"] ?? 0,
-                                      nowMs: SandboxTime.nowMs()).sequence
+                store.calendar.change(
+                    id, add: counts["add"] ?? 0, update: counts["update"] ?? 0, delete: counts["delete"] ?? 0,
+                    nowMs: SandboxTime.nowMs()
+                ).sequence
             }
             return SandboxResponse.json(200, .object(["calendar": .string(id), "sequence": .number(Double(sequence))]))
         }
@@ -53,8 +56,9 @@ struct SandboxControlAPI: Sendable {
     private func echo() async throws -> Response {
         let decision = try await state.enter(.echo, endpoint: "echo")
         if let status = decision.injectedStatus {
-            return SandboxResponse.json(status, .object(["message": .string("injected fault")]),
-                                        headers: decision.retryAfterSeconds.map { [("Retry-After", String($0))] } ?? [])
+            return SandboxResponse.json(
+                status, .object(["message": .string("injected fault")]),
+                headers: decision.retryAfterSeconds.map { [("Retry-After", String($0))] } ?? [])
         }
         return SandboxResponse.json(200, .object(["ok": .bool(true)]))
     }

@@ -24,20 +24,25 @@ struct SandboxCounters: Sendable {
 
     var json: JSONValue {
         func perSecond(_ table: [String: [Int64: Int]]) -> JSONValue {
-            .object(table.mapValues { seconds in
-                .object(Dictionary(uniqueKeysWithValues: seconds.map { (String($0.key), .number(Double($0.value))) }))
-            })
+            .object(
+                table.mapValues { seconds in
+                    .object(Dictionary(uniqueKeysWithValues: seconds.map { (String($0.key), .number(Double($0.value))) }))
+                })
         }
         let accepted = smsAccepted.sorted { ($0.key.to, $0.key.body, $0.key.reference) < ($1.key.to, $1.key.body, $1.key.reference) }
         return .object([
             "requests": .object(requests.mapValues { .number(Double($0)) }),
-            "statuses": .object(statuses.mapValues { byStatus in
-                .object(Dictionary(uniqueKeysWithValues: byStatus.map { (String($0.key), .number(Double($0.value))) }))
-            }),
-            "sms_accepted": .array(accepted.map { entry in
-                .object(["to": .string(entry.key.to), "body": .string(entry.key.body), "reference": .string(entry.key.reference),
-                         "count": .number(Double(entry.value))])
-            }),
+            "statuses": .object(
+                statuses.mapValues { byStatus in
+                    .object(Dictionary(uniqueKeysWithValues: byStatus.map { (String($0.key), .number(Double($0.value))) }))
+                }),
+            "sms_accepted": .array(
+                accepted.map { entry in
+                    .object([
+                        "to": .string(entry.key.to), "body": .string(entry.key.body), "reference": .string(entry.key.reference),
+                        "count": .number(Double(entry.value)),
+                    ])
+                }),
             "sms_accepted_total": .number(Double(smsAccepted.values.reduce(0, +))),
             "sms_duplicates": .number(Double(smsAccepted.values.filter { $0 > 1 }.count)),
             "sender_requests_per_second": perSecond(senderRequests),

@@ -78,7 +78,9 @@ struct SandboxSettings: Sendable {
         var scope: SandboxScope?
         if let value = fields["scope"] {
             guard let text = value.stringValue, text == "*" || SandboxScope(rawValue: text) != nil else {
-                throw SandboxInputError("field 'scope': expected \"*\" or one of \(SandboxScope.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.text)")
+                throw SandboxInputError(
+                    "field 'scope': expected \"*\" or one of \(SandboxScope.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.text)"
+                )
             }
             scope = SandboxScope(rawValue: text)
         }
@@ -145,7 +147,8 @@ struct SandboxSettings: Sendable {
             "token_ttl_seconds": .number(Double(tokenTTLSeconds)), "sync_token_ttl_seconds": .number(Double(syncTokenTTLSeconds)),
             "revoked_refresh_tokens": .array(revokedRefreshTokens.sorted().map { .string($0) }),
             "insufficient_quota": .bool(insufficientQuota),
-            "chat_requests_per_minute": .number(Double(chatRequestsPerMinute)), "chat_tokens_per_minute": .number(Double(chatTokensPerMinute)),
+            "chat_requests_per_minute": .number(Double(chatRequestsPerMinute)),
+            "chat_tokens_per_minute": .number(Double(chatTokensPerMinute)),
         ])
     }
 
@@ -169,10 +172,14 @@ struct SandboxSettings: Sendable {
     }
 
     private static func strings(_ name: String, _ value: JSONValue) throws(SandboxInputError) -> Set<String> {
-        guard case .array(let items) = value else { throw SandboxInputError("field '\(name)': expected an array of strings, got \(value.typeName)") }
+        guard case .array(let items) = value else {
+            throw SandboxInputError("field '\(name)': expected an array of strings, got \(value.typeName)")
+        }
         var result: Set<String> = []
         for (index, item) in items.enumerated() {
-            guard let text = item.stringValue else { throw SandboxInputError("field '\(name)[\(index)]': expected a string, got \(item.text)") }
+            guard let text = item.stringValue else {
+                throw SandboxInputError("field '\(name)[\(index)]': expected a string, got \(item.text)")
+            }
             result.insert(text)
         }
         return result
@@ -192,7 +199,9 @@ struct SandboxSettings: Sendable {
     }
 
     private static func positiveNumbers(_ name: String, _ value: JSONValue) throws(SandboxInputError) -> [String: Double] {
-        guard let fields = value.objectValue else { throw SandboxInputError("field '\(name)': expected an object of sender → segments per second") }
+        guard let fields = value.objectValue else {
+            throw SandboxInputError("field '\(name)': expected an object of sender → segments per second")
+        }
         var result: [String: Double] = [:]
         for (key, rate) in fields {
             guard let number = rate.numberValue, number > 0 else {

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import NIOCore
 import SpoolHTTP
 import SpoolSupport
@@ -60,7 +60,7 @@ enum SandboxTime {
         let t = CivilTime(unixMillis: ms)
         let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][t.weekday]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return "\(weekday), \(CivilTime.pad(t.day)) \(months[t.month - 1]) \(t.year) \(CivilTime.pad(t.hour)):\(CivilTime.pad(t.minute)):\(CivilTime.pad(t.second)) +0000"
+        return
+            "\(weekday), \(CivilTime.pad(t.day)) \(months[t.month - 1]) \(t.year) \(CivilTime.pad(t.hour)):\(CivilTime.pad(t.minute)):\(CivilTime.pad(t.second)) +0000"
     }
 }
-

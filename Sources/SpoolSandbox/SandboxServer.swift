@@ -54,8 +54,10 @@ public struct SandboxServer: Sendable {
         try await application(client: client, minimumLevel: .notice, onListening: onListening).runService()
     }
 
-    private func application(client: HTTPClient, minimumLevel: Logger.Level,
-                             onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+    private func application(
+        client: HTTPClient, minimumLevel: Logger.Level,
+        onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: StatusCountingMiddleware(state: state))
         let callbacks = StatusCallbackSender(state: state, client: client, logger: logger)

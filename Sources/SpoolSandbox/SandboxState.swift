@@ -1,5 +1,5 @@
-import Synchronization
 import SpoolSupport
+import Synchronization
 
 /// Everything the sandbox remembers, behind one lock: settings, counters and each API's data.
 /// Handlers hold the lock only to read or change memory, never across a sleep or a network call.
@@ -57,7 +57,9 @@ final class SandboxState: Sendable {
                 var roll = store.random.nextUnit()
                 for (status, rate) in faults.errorRates.sorted(by: { $0.key < $1.key }) {
                     if roll < rate {
-                        return FaultDecision(latencyMs: latency, injectedStatus: status, retryAfterSeconds: status == 503 || status == 429 ? faults.retryAfterSeconds : nil)
+                        return FaultDecision(
+                            latencyMs: latency, injectedStatus: status,
+                            retryAfterSeconds: status == 503 || status == 429 ? faults.retryAfterSeconds : nil)
                     }
                     roll -= rate
                 }

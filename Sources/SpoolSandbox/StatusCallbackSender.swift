@@ -34,23 +34,28 @@ struct StatusCallbackSender: Sendable {
 
     private func post(sid: String, status: String, errorCode: Int?) async {
         let now = SandboxTime.nowMs()
-        guard let message = state.withStore({ store -> SMSStore.Message? in
-            store.sms.messages[sid]?.status = status
-            store.sms.messages[sid]?.errorCode = errorCode
-            store.sms.messages[sid]?.updatedMs = now
-            return store.sms.messages[sid]
-        }), let url = message.callbackURL else { return }
+        guard
+            let message = state.withStore({ store -> SMSStore.Message? in
+                store.sms.messages[sid]?.status = status
+                store.sms.messages[sid]?.errorCode = errorCode
+                store.sms.messages[sid]?.updatedMs = now
+                return store.sms.messages[sid]
+            }), let url = message.callbackURL
+        else { return }
         var parameters = [
             ("AccountSid", message.accountSid), ("ApiVersion", "2010-04-01"), ("From", message.from), ("To", message.to),
             ("MessageSid", message.sid), ("SmsSid", message.sid), ("MessageStatus", status), ("SmsStatus", status),
         ]
         if let errorCode { parameters.append(("ErrorCode", String(errorCode))) }
         let signature = TwilioSignature.sign(url: url, parameters: parameters, authToken: state.twilioAuthToken)
-        let request = HTTPClientRequest("POST", url, headers: ["X-Twilio-Signature": signature], body: .form(parameters), timeout: .seconds(15))
+        let request = HTTPClientRequest(
+            "POST", url, headers: ["X-Twilio-Signature": signature], body: .form(parameters), timeout: .seconds(15))
         do {
             let response = try await client.send(request)
             state.withStore { store in
-                if (200..<300).contains(response.status) { store.counters.callbacksDelivered += 1 } else {
+                if (200..<300).contains(response.status) {
+                    store.counters.callbacksDelivered += 1
+                } else {
                     store.counters.callbacksFailed += 1
                     store.counters.callbackFailures["status \(response.status)", default: 0] += 1
                 }

@@ -17,7 +17,8 @@ struct TranscriptionsAPI: Sendable {
         if let refusal = OpenAIErrors.authenticate(request) { return refusal }
         if let status = decision.injectedStatus { return OpenAIErrors.injected(status, retryAfter: decision.retryAfterSeconds) }
         guard let boundary = request.header("Content-Type").flatMap(MultipartParser.boundary(fromContentType:)) else {
-            return OpenAIErrors.error(400, "Content-Type must be multipart/form-data with a boundary", type: "invalid_request_error", param: "file")
+            return OpenAIErrors.error(
+                400, "Content-Type must be multipart/form-data with a boundary", type: "invalid_request_error", param: "file")
         }
         guard let body = try await request.bodyBytes(limit: Self.maximumFileBytes + 1024 * 1024) else { return Self.tooLarge() }
         let parts: [MultipartParser.Part]
@@ -27,7 +28,8 @@ struct TranscriptionsAPI: Sendable {
         guard let file = parts.first(where: { $0.name == "file" && $0.filename != nil }) else {
             return OpenAIErrors.error(400, "you must provide a file", type: "invalid_request_error", param: "file")
         }
-        guard let model = parts.first(where: { $0.name == "model" }).map({ String(decoding: $0.data, as: UTF8.self) }), !model.isEmpty else {
+        guard let model = parts.first(where: { $0.name == "model" }).map({ String(decoding: $0.data, as: UTF8.self) }), !model.isEmpty
+        else {
             return OpenAIErrors.error(400, "you must provide a model parameter", type: "invalid_request_error", param: "model")
         }
         if file.data.count > Self.maximumFileBytes { return Self.tooLarge() }

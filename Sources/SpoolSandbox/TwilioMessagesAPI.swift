@@ -50,7 +50,9 @@ struct TwilioMessagesAPI: Sendable {
             return Self.error(400, 21603, "A 'From' phone number is required.")
         }
         guard let body = form["Body"], !body.isEmpty else { return Self.error(400, 21602, "Message body is required.") }
-        if body.count > Self.maximumBody { return Self.error(400, 21617, "The concatenated message body exceeds the 1600 character limit.") }
+        if body.count > Self.maximumBody {
+            return Self.error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        }
         guard SMSStore.isE164(to) else { return Self.error(400, 21211, "The 'To' number \(to) is not a valid phone number.") }
         if let magic = SMSStore.magicRecipients[to] { return Self.error(400, magic.code, magic.message) }
         var reference = ""
@@ -70,10 +72,13 @@ struct TwilioMessagesAPI: Sendable {
             store.counters.senderRequests[from, default: [:]][arrivedSecond, default: 0] += 1
             if store.settings.optedOut.contains(to) { return Self.error(400, 21610, "Attempt to send to unsubscribed recipient") }
             let rate = store.settings.senderRates[from] ?? SMSStore.baseRate(of: from)
-            if let wait = store.sms.takeThroughput(from: from, segments: segments, perSecond: rate, burst: store.settings.smsBurst, nowMs: now) {
+            if let wait = store.sms.takeThroughput(
+                from: from, segments: segments, perSecond: rate, burst: store.settings.smsBurst, nowMs: now)
+            {
                 let seconds = max(1, Int((wait + 999) / 1000))
-                return Self.error(429, 14107, "Message rate limit exceeded for sender \(from): \(rate) segments per second",
-                                  headers: [("Retry-After", String(seconds))])
+                return Self.error(
+                    429, 14107, "Message rate limit exceeded for sender \(from): \(rate) segments per second",
+                    headers: [("Retry-After", String(seconds))])
             }
             let sid = "SM" + (0..<2).map { _ in hex(store.random.next()) }.joined()
             store.sms.messages[sid] = SMSStore.Message(
@@ -97,15 +102,18 @@ struct TwilioMessagesAPI: Sendable {
             var page: [JSONValue] = []
             for sid in store.sms.order.reversed() where page.count < pageSize {
                 guard let message = store.sms.messages[sid], message.accountSid == account,
-                      query["To"].map({ $0 == message.to }) ?? true, query["From"].map({ $0 == message.from }) ?? true else { continue }
+                    query["To"].map({ $0 == message.to }) ?? true, query["From"].map({ $0 == message.from }) ?? true
+                else { continue }
                 page.append(Self.resource(message))
             }
             return page
         }
-        return SandboxResponse.json(200, .object([
-            "messages": .array(found), "page": .number(0), "page_size": .number(Double(pageSize)),
-            "next_page_uri": .null, "uri": .string("/2010-04-01/Accounts/\(account)/Messages.json"),
-        ]))
+        return SandboxResponse.json(
+            200,
+            .object([
+                "messages": .array(found), "page": .number(0), "page_size": .number(Double(pageSize)),
+                "next_page_uri": .null, "uri": .string("/2010-04-01/Accounts/\(account)/Messages.json"),
+            ]))
     }
 
     private func fetch(_ request: Request, account: String, file: String) async -> Response {
@@ -121,11 +129,11 @@ struct TwilioMessagesAPI: Sendable {
     /// HTTP Basic with the account SID and auth token; the SID must also be the one in the path.
     private func authenticate(_ request: Request, account: String) -> Response? {
         guard let header = request.header("Authorization"), header.hasPrefix("Basic "),
-              let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ Array($0) }),
-              let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
-              String(decoding: decoded[..<colon], as: UTF8.self) == state.twilioAccountSid,
-              Hashing.constantTimeEqual(Array(decoded[(colon + 1)...]), Array(state.twilioAuthToken.utf8)),
-              account == state.twilioAccountSid
+            let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ Array($0) }),
+            let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
+            String(decoding: decoded[..<colon], as: UTF8.self) == state.twilioAccountSid,
+            Hashing.constantTimeEqual(Array(decoded[(colon + 1)...]), Array(state.twilioAuthToken.utf8)),
+            account == state.twilioAccountSid
         else { return Self.error(401, 20003, "Authenticate") }
         return nil
     }
@@ -137,7 +145,8 @@ struct TwilioMessagesAPI: Sendable {
             "to": .string(message.to), "from": .string(message.from), "body": .string(message.body),
             "status": .string(message.status), "num_segments": .string(String(message.segments)), "num_media": .string("0"),
             "direction": .string("outbound-api"), "messaging_service_sid": message.from.hasPrefix("MG") ? .string(message.from) : .null,
-            "date_created": .string(SandboxTime.rfc2822(message.createdMs)), "date_updated": .string(SandboxTime.rfc2822(message.updatedMs)),
+            "date_created": .string(SandboxTime.rfc2822(message.createdMs)),
+            "date_updated": .string(SandboxTime.rfc2822(message.updatedMs)),
             "date_sent": message.status == "queued" ? .null : .string(SandboxTime.rfc2822(message.updatedMs)),
             "error_code": message.errorCode.map { .number(Double($0)) } ?? .null, "error_message": .null,
             "price": .null, "price_unit": .string("USD"), "uri": .string(path + ".json"),
@@ -146,10 +155,12 @@ struct TwilioMessagesAPI: Sendable {
     }
 
     static func error(_ status: Int, _ code: Int, _ message: String, headers: [(String, String)] = []) -> Response {
-        SandboxResponse.json(status, .object([
-            "code": .number(Double(code)), "message": .string(message), "status": .number(Double(status)),
-            "more_info": .string("https://www.twilio.com/docs/errors/\(code)"),
-        ]), headers: headers)
+        SandboxResponse.json(
+            status,
+            .object([
+                "code": .number(Double(code)), "message": .string(message), "status": .number(Double(status)),
+                "more_info": .string("https://www.twilio.com/docs/errors/\(code)"),
+            ]), headers: headers)
     }
 
     static func injected(_ status: Int, retryAfter: Int?) -> Response {

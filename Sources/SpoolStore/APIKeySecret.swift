@@ -23,7 +23,8 @@ public enum APIKeySecret {
         let bytes = text.utf8
         guard bytes.count == prefix.utf8.count + 26 + 1 + 43, bytes.starts(with: prefix.utf8) else { return nil }
         let id = bytes.dropFirst(prefix.utf8.count).prefix(26)
-        let isAlphanumeric = { (byte: UInt8) in (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) }
+        let isAlphanumeric = { (byte: UInt8) in (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+        }
         guard bytes.dropFirst(prefix.utf8.count + 26).first == UInt8(ascii: "_"), id.allSatisfy(isAlphanumeric) else { return nil }
         return String(decoding: id, as: UTF8.self)
     }

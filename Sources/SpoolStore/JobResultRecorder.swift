@@ -26,8 +26,10 @@ public final class JobResultRecorder: SettleObserver, Service {
     /// Set while PostgreSQL is failing, so that an outage is logged once, not on every retry.
     private let failing = Atomic<Bool>(false)
 
-    public init(pool: PostgresPool, batchSize: Int = 5_000, interval: Duration = .milliseconds(100),
-                maximumBuffered: Int = 200_000, logger: Logger) {
+    public init(
+        pool: PostgresPool, batchSize: Int = 5_000, interval: Duration = .milliseconds(100),
+        maximumBuffered: Int = 200_000, logger: Logger
+    ) {
         self.pool = pool
         self.batchSize = batchSize
         self.interval = interval
@@ -47,8 +49,10 @@ public final class JobResultRecorder: SettleObserver, Service {
         case .throttled(_, let reason, _): detail = reason
         case .quotaExhausted(let reason): detail = reason
         }
-        let row = Row(values: [job.id, String(job.attempt + 1), job.queue, job.kind, job.tenant, outcome.label, detail,
-                               String(duration.secondsDouble * 1000), Self.timestamp(finishedAt)])
+        let row = Row(values: [
+            job.id, String(job.attempt + 1), job.queue, job.kind, job.tenant, outcome.label, detail,
+            String(duration.secondsDouble * 1000), Self.timestamp(finishedAt),
+        ])
         let overflow = buffer.withLock { rows -> Bool in
             rows.append(row)
             guard rows.count > maximumBuffered else { return false }
@@ -123,8 +127,9 @@ public final class JobResultRecorder: SettleObserver, Service {
                 dropped.add(1, ordering: .relaxed)
                 settled += 1
                 let row = rows.first!.values
-                logger.error("a job result was refused by PostgreSQL and dropped",
-                             metadata: ["job_id": "\(row[0] ?? "")", "outcome": "\(row[5] ?? "")", "error": "\(error)"])
+                logger.error(
+                    "a job result was refused by PostgreSQL and dropped",
+                    metadata: ["job_id": "\(row[0] ?? "")", "outcome": "\(row[5] ?? "")", "error": "\(error)"])
                 return 0
             }
             let middle = rows.startIndex + rows.count / 2
@@ -137,6 +142,7 @@ public final class JobResultRecorder: SettleObserver, Service {
     static func timestamp(_ millis: Int64) -> String {
         let t = CivilTime(unixMillis: millis)
         func two(_ n: Int) -> String { CivilTime.pad(n) }
-        return "\(t.year)-\(two(t.month))-\(two(t.day)) \(two(t.hour)):\(two(t.minute)):\(two(t.second)).\(CivilTime.pad(t.millisecond, 3))+00"
+        return
+            "\(t.year)-\(two(t.month))-\(two(t.day)) \(two(t.hour)):\(two(t.minute)):\(two(t.second)).\(CivilTime.pad(t.millisecond, 3))+00"
     }
 }

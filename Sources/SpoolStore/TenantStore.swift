@@ -1,10 +1,11 @@
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
 import SpoolPostgres
 import SpoolQueue
 import SpoolSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Tenants and their API keys in PostgreSQL, the system of record. Pausing a tenant also updates the
 /// copy in Redis that workers read (`QueueAdmin.pauseTenant`), PostgreSQL first: when Redis fails the
@@ -24,7 +25,9 @@ public struct TenantStore: Sendable {
         public var description: String { "\(field): \(message)" }
     }
 
-    public func create(name: String, timezone: String = "UTC", dailyBudgetCents: Int? = nil, monthlyBudgetCents: Int? = nil) async throws -> Tenant {
+    public func create(
+        name: String, timezone: String = "UTC", dailyBudgetCents: Int? = nil, monthlyBudgetCents: Int? = nil
+    ) async throws -> Tenant {
         let name = String(name.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         guard (1...200).contains(name.count) else { throw InputError(field: "name", message: "must be 1-200 characters") }
         guard TimeZoneName.isKnown(timezone) else {
@@ -35,10 +38,12 @@ public struct TenantStore: Sendable {
         }
         let id = "tn_" + JobID.make(now: SystemClock().nowMillis()).lowercased()
         return try await pool.withConnection { connection in
-            let row = try connection.query("""
+            let row = try connection.query(
+                """
                 INSERT INTO tenants (id, name, timezone, daily_budget_cents, monthly_budget_cents) VALUES ($1, $2, $3, $4, $5)
                 RETURNING \(Self.columns)
-                """, [id, name, timezone, dailyBudgetCents, monthlyBudgetCents]).first!
+                """, [id, name, timezone, dailyBudgetCents, monthlyBudgetCents]
+            ).first!
             return try Self.tenant(row)
         }
     }
@@ -66,10 +71,12 @@ public struct TenantStore: Sendable {
     public func setPaused(id: String, _ paused: Bool, by actor: Actor = .operator) async throws -> Tenant? {
         let updated = try await pool.withConnection { connection -> Tenant?? in
             let lifting = actor == .tenant && !paused
-            let row = try connection.query("""
+            let row = try connection.query(
+                """
                 UPDATE tenants SET paused = $2, paused_by = CASE WHEN $2 THEN $3 ELSE NULL END, updated_at = now()
                 WHERE id = $1 AND NOT ($4 AND paused_by = 'operator') RETURNING \(Self.columns)
-                """, [id, paused, actor.rawValue, lifting]).first
+                """, [id, paused, actor.rawValue, lifting]
+            ).first
             if let row { return try Self.tenant(row) }
             // No row: no such tenant, or an operator's pause the tenant may not lift.
             return try connection.query("SELECT 1 FROM tenants WHERE id = $1", [id]).first == nil ? .some(nil) : nil
@@ -96,11 +103,14 @@ public struct TenantStore: Sendable {
     }
 
     public func createKey(tenantID: String, scope: APIScope) async throws -> CreatedAPIKey {
-        guard try await tenant(id: tenantID) != nil else { throw InputError(field: "tenant", message: "no tenant '\(tenantID.prefix(64))'") }
+        guard try await tenant(id: tenantID) != nil else {
+            throw InputError(field: "tenant", message: "no tenant '\(tenantID.prefix(64))'")
+        }
         let (id, text) = APIKeySecret.make()
         try await pool.withConnection { connection in
-            _ = try connection.query("INSERT INTO api_keys (id, tenant_id, scope, secret_hash) VALUES ($1, $2, $3, $4)",
-                                     [id, tenantID, scope.rawValue, APIKeySecret.hash(text)])
+            _ = try connection.query(
+                "INSERT INTO api_keys (id, tenant_id, scope, secret_hash) VALUES ($1, $2, $3, $4)",
+                [id, tenantID, scope.rawValue, APIKeySecret.hash(text)])
         }
         return CreatedAPIKey(id: id, key: text, tenantID: tenantID, scope: scope)
     }
@@ -116,20 +126,24 @@ public struct TenantStore: Sendable {
     public func authenticate(_ text: String) async throws -> APIKey? {
         guard let id = APIKeySecret.id(in: text) else { return nil }
         let row = try await pool.withConnection { connection in
-            try connection.query("SELECT tenant_id, scope, secret_hash, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE id = $1", [id]).first
+            try connection.query(
+                "SELECT tenant_id, scope, secret_hash, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE id = $1", [id]
+            ).first
         }
         guard let row, let stored = row["secret_hash"], let scope = row["scope"].flatMap(APIScope.init(rawValue:)),
-              Hashing.constantTimeEqual(Array(stored.utf8), Array(APIKeySecret.hash(text).utf8)), try row.bool("revoked") == false
+            Hashing.constantTimeEqual(Array(stored.utf8), Array(APIKeySecret.hash(text).utf8)), try row.bool("revoked") == false
         else { return nil }
         return APIKey(id: id, tenantID: row["tenant_id"] ?? "", scope: scope, revoked: false)
     }
 
-    static let columns = "id, name, timezone, paused, daily_budget_cents, monthly_budget_cents, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at"
+    static let columns =
+        "id, name, timezone, paused, daily_budget_cents, monthly_budget_cents, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at"
 
     static func tenant(_ row: PostgresRow) throws -> Tenant {
-        Tenant(id: row["id"] ?? "", name: row["name"] ?? "", timezone: row["timezone"] ?? "UTC", paused: try row.bool("paused") ?? false,
-               dailyBudgetCents: try row.int("daily_budget_cents"), monthlyBudgetCents: try row.int("monthly_budget_cents"),
-               createdAt: row["created_at"] ?? "")
+        Tenant(
+            id: row["id"] ?? "", name: row["name"] ?? "", timezone: row["timezone"] ?? "UTC", paused: try row.bool("paused") ?? false,
+            dailyBudgetCents: try row.int("daily_budget_cents"), monthlyBudgetCents: try row.int("monthly_budget_cents"),
+            createdAt: row["created_at"] ?? "")
     }
 }
 
@@ -143,7 +157,8 @@ public enum TimeZoneName {
         guard allowed, !name.isEmpty, name.count <= 64, !name.hasPrefix("/"), !name.contains("..") else { return false }
         var status = stat()
         guard stat(directory + "/" + name, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
-              let file = fopen(directory + "/" + name, "rb") else { return false }
+            let file = fopen(directory + "/" + name, "rb")
+        else { return false }
         defer { fclose(file) }
         // A zone file starts with "TZif"; the folder also holds tables such as leapseconds.
         var magic = [UInt8](repeating: 0, count: 4)

@@ -118,7 +118,8 @@ public struct CSVReader: Sequence {
 
         private func record(_ line: Int, _ fields: [String], _ count: Int, _ overlong: Int?) -> Result<Record, Failure> {
             guard count <= maximumFields else {
-                return .failure(Failure(line: line, message: "\(count) fields, more than the \(maximumFields) a record may have", fieldCount: count))
+                return .failure(
+                    Failure(line: line, message: "\(count) fields, more than the \(maximumFields) a record may have", fieldCount: count))
             }
             if let overlong { return .failure(Failure(line: line, message: "field \(overlong) is over \(maximumFieldBytes) bytes")) }
             return .success(Record(line: line, fields: fields))

@@ -14,11 +14,13 @@ public struct JSONValueDecoder: Sendable {
     /// `args.segments: expected integer, got string "x"`: a decoding error as the rest of Spool words them.
     public static func describe(_ error: any Error) -> String {
         func path(_ codingPath: [any CodingKey]) -> String {
-            (["args"] + codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }).joined(separator: ".").replacing(".[", with: "[")
+            (["args"] + codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }).joined(separator: ".").replacing(
+                ".[", with: "[")
         }
         switch error {
         case DecodingError.keyNotFound(let key, let context): return "\(path(context.codingPath + [key])): required, missing"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
+            DecodingError.dataCorrupted(let context):
             return "\(path(context.codingPath)): \(context.debugDescription)"
         default: return "\(error)"
         }
@@ -44,7 +46,8 @@ private struct ValueDecoder: Decoder {
 }
 
 private func mismatch(_ expected: String, _ value: JSONValue, _ path: [any CodingKey]) -> DecodingError {
-    .typeMismatch(Any.self, .init(codingPath: path, debugDescription: "expected \(expected), got \(value.typeName) \(value.text.prefix(40))"))
+    .typeMismatch(
+        Any.self, .init(codingPath: path, debugDescription: "expected \(expected), got \(value.typeName) \(value.text.prefix(40))"))
 }
 
 /// One value read as a primitive: the rules every container shares.
@@ -112,7 +115,9 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decodeNil(forKey key: Key) throws -> Bool { object[key.stringValue] == nil || object[key.stringValue] == .null }
-    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try Primitive.decode(type, try value(key), codingPath + [key]) }
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        try Primitive.decode(type, try value(key), codingPath + [key])
+    }
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try Primitive.bool(try value(key), codingPath + [key]) }
     func decode(_ type: String.Type, forKey key: Key) throws -> String { try Primitive.string(try value(key), codingPath + [key]) }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try Primitive.double(try value(key), codingPath + [key]) }
@@ -127,7 +132,9 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func superDecoder() throws -> any Decoder { ValueDecoder(value: .object(object), codingPath: codingPath) }
-    func superDecoder(forKey key: Key) throws -> any Decoder { ValueDecoder(value: object[key.stringValue] ?? .null, codingPath: codingPath + [key]) }
+    func superDecoder(forKey key: Key) throws -> any Decoder {
+        ValueDecoder(value: object[key.stringValue] ?? .null, codingPath: codingPath + [key])
+    }
 }
 
 private struct UnkeyedContainer: UnkeyedDecodingContainer {
@@ -144,7 +151,8 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 
     private mutating func next() throws -> (JSONValue, [any CodingKey]) {
         guard !isAtEnd else {
-            throw DecodingError.valueNotFound(Any.self, .init(codingPath: codingPath + [IndexKey(currentIndex)], debugDescription: "past the end of the array"))
+            throw DecodingError.valueNotFound(
+                Any.self, .init(codingPath: codingPath + [IndexKey(currentIndex)], debugDescription: "past the end of the array"))
         }
         defer { currentIndex += 1 }
         return (array[currentIndex], codingPath + [IndexKey(currentIndex)])

@@ -23,7 +23,8 @@ public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
         "BE": ("32", "Europe/Brussels"), "CH": ("41", "Europe/Zurich"), "AT": ("43", "Europe/Vienna"), "SE": ("46", "Europe/Stockholm"),
         "NO": ("47", "Europe/Oslo"), "DK": ("45", "Europe/Copenhagen"), "FI": ("358", "Europe/Helsinki"), "PL": ("48", "Europe/Warsaw"),
         "JP": ("81", "Asia/Tokyo"), "KR": ("82", "Asia/Seoul"), "IN": ("91", "Asia/Kolkata"), "SG": ("65", "Asia/Singapore"),
-        "HK": ("852", "Asia/Hong_Kong"), "IL": ("972", "Asia/Jerusalem"), "ZA": ("27", "Africa/Johannesburg"), "CN": ("86", "Asia/Shanghai"),
+        "HK": ("852", "Asia/Hong_Kong"), "IL": ("972", "Asia/Jerusalem"), "ZA": ("27", "Africa/Johannesburg"),
+        "CN": ("86", "Asia/Shanghai"),
         "NZ": ("64", nil), "AU": ("61", nil), "ES": ("34", nil), "PT": ("351", nil), "BR": ("55", nil), "MX": ("52", nil),
     ]
 
@@ -46,10 +47,15 @@ public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
         var digits = ""
         var plus = false
         for (index, character) in text.trimmingSpaces.enumerated() {
-            if character.isASCII, character.isNumber { digits.append(character) }
-            else if character == "+" && index == 0 { plus = true }
-            else if " -./()\t".contains(character) { continue }
-            else { throw ParseError(message: "\(quoted) has a character that is not part of a phone number: '\(character)'") }
+            if character.isASCII, character.isNumber {
+                digits.append(character)
+            } else if character == "+" && index == 0 {
+                plus = true
+            } else if " -./()\t".contains(character) {
+                continue
+            } else {
+                throw ParseError(message: "\(quoted) has a character that is not part of a phone number: '\(character)'")
+            }
         }
         if digits.isEmpty { throw ParseError(message: "\(quoted) has no digits") }
         var international: String
@@ -59,11 +65,14 @@ public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
             international = String(digits.dropFirst(2))
         } else {
             guard let region = Self.regions[defaultRegion.uppercased()] else {
-                throw ParseError(message: "default region '\(defaultRegion)' is not one of \(Self.regions.keys.sorted().joined(separator: " "))")
+                throw ParseError(
+                    message: "default region '\(defaultRegion)' is not one of \(Self.regions.keys.sorted().joined(separator: " "))")
             }
             if region.code == "1" {
                 if digits.count == 11 && digits.hasPrefix("1") { digits.removeFirst() }
-                guard digits.count == 10 else { throw ParseError(message: "\(quoted) has \(digits.count) digits; a North American number has 10") }
+                guard digits.count == 10 else {
+                    throw ParseError(message: "\(quoted) has \(digits.count) digits; a North American number has 10")
+                }
                 international = "1" + digits
             } else {
                 if digits.hasPrefix("0") { digits.removeFirst() }
@@ -72,9 +81,13 @@ public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
         }
         if international.hasPrefix("1") {
             let national = international.dropFirst()
-            guard national.count == 10 else { throw ParseError(message: "\(quoted) has \(national.count) digits after +1; a North American number has 10") }
+            guard national.count == 10 else {
+                throw ParseError(message: "\(quoted) has \(national.count) digits after +1; a North American number has 10")
+            }
             let area = national.first!, exchange = national[national.index(national.startIndex, offsetBy: 3)]
-            guard area >= "2", exchange >= "2" else { throw ParseError(message: "\(quoted): a North American area code and exchange cannot start with 0 or 1") }
+            guard area >= "2", exchange >= "2" else {
+                throw ParseError(message: "\(quoted): a North American area code and exchange cannot start with 0 or 1")
+            }
         }
         try self.init(e164: "+" + international)
     }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A time zone read from the system's zoneinfo (tzdata's TZif files), for UTC offsets at any instant.
 ///
@@ -24,8 +25,9 @@ public struct ZoneInfo: Sendable {
         if let cached = cache.withLock({ $0[name] }) { return cached }
         if name == "UTC" || name == "Etc/UTC" { return ZoneInfo(name: name, transitions: [], offsets: [], initialOffset: 0, rule: nil) }
         guard !name.isEmpty, name.count <= 64, !name.hasPrefix("/"), !name.contains(".."),
-              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/_+-".contains($0)) }),
-              let bytes = readFile(directory + "/" + name), let zone = parse(name: name, bytes) else { return nil }
+            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/_+-".contains($0)) }),
+            let bytes = readFile(directory + "/" + name), let zone = parse(name: name, bytes)
+        else { return nil }
         cache.withLock { $0[name] = zone }
         return zone
     }
@@ -75,14 +77,19 @@ public struct ZoneInfo: Sendable {
         var typeOffsets: [Int] = []
         for index in 0..<h.type {
             let base = at + index * 6
-            typeOffsets.append(Int(Int32(bitPattern: UInt32(data[base]) << 24 | UInt32(data[base + 1]) << 16 | UInt32(data[base + 2]) << 8 | UInt32(data[base + 3]))))
+            typeOffsets.append(
+                Int(
+                    Int32(
+                        bitPattern: UInt32(data[base]) << 24 | UInt32(data[base + 1]) << 16 | UInt32(data[base + 2]) << 8
+                            | UInt32(data[base + 3]))))
         }
         var rule: PosixZoneRule?
         if timeSize == 8, needed < data.count, data[needed] == 10, let end = data[(needed + 1)...].firstIndex(of: 10) {
             rule = PosixZoneRule(String(decoding: data[(needed + 1)..<end], as: UTF8.self))
         }
         guard typeIndexes.allSatisfy({ $0 < typeOffsets.count }) else { return nil }
-        return ZoneInfo(name: name, transitions: transitions, offsets: typeIndexes.map { typeOffsets[$0] }, initialOffset: typeOffsets[0], rule: rule)
+        return ZoneInfo(
+            name: name, transitions: transitions, offsets: typeIndexes.map { typeOffsets[$0] }, initialOffset: typeOffsets[0], rule: rule)
     }
 
     static func readFile(_ path: String) -> [UInt8]? {
@@ -177,7 +184,9 @@ struct PosixZoneRule: Sendable {
         let first = CivilTime.daysFromCivil(year: year, month: rule.month, day: 1)
         let weekday = ((first + 4) % 7 + 7) % 7
         var day = 1 + (rule.day - weekday + 7) % 7 + (rule.week - 1) * 7
-        let nextMonth = rule.month == 12 ? CivilTime.daysFromCivil(year: year + 1, month: 1, day: 1) : CivilTime.daysFromCivil(year: year, month: rule.month + 1, day: 1)
+        let nextMonth =
+            rule.month == 12
+            ? CivilTime.daysFromCivil(year: year + 1, month: 1, day: 1) : CivilTime.daysFromCivil(year: year, month: rule.month + 1, day: 1)
         while day > nextMonth - first { day -= 7 }
         return Int64(first + day - 1) * 86_400 + Int64(rule.seconds) - Int64(offset)
     }

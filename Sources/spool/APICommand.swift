@@ -29,11 +29,14 @@ extension Runtime {
         let twilio = TwilioConfiguration.from(settings)
         configuration.twilioAuthToken = twilio?.authToken
         if let twilio, twilio.usesSandbox { logger.warning("\(TwilioConfiguration.sandboxWarning)") }
-        if twilio == nil { logger.warning("\(TwilioConfiguration.missingReason): delivery receipts (/v1/webhooks/twilio/status) are refused") }
+        if twilio == nil {
+            logger.warning("\(TwilioConfiguration.missingReason): delivery receipts (/v1/webhooks/twilio/status) are refused")
+        }
         configuration.publicURL = settings.publicURL ?? "http://\(host):\(port)"
         configuration.defaultRegion = settings.defaultRegion
         configuration.segmentCents = settings.segmentCents
-        return APIServer(configuration: configuration, redis: redis(name: "api"), pool: try postgres(size: 8), settings: settings,
-                         catalog: catalog, logger: logger)
+        return APIServer(
+            configuration: configuration, redis: redis(name: "api"), pool: try postgres(size: 8), settings: settings,
+            catalog: catalog, logger: logger)
     }
 }

@@ -1,18 +1,20 @@
 import ArgumentParser
 import SpoolPostgres
 import SpoolQueue
-import SpoolStore
 import SpoolRedis
+import SpoolStore
+
 #if canImport(Glibc)
-import Glibc
-import SpoolSupport
+    import Glibc
+    import SpoolSupport
 #endif
 
 /// `spool bench`: the benchmark, with `noop` jobs against the configured Redis.
 /// Keys live under a throwaway prefix and are deleted afterwards. Workers run as separate processes
 /// (this binary's `worker` command), so their throughput and peak RSS are a real worker's.
 struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure enqueue, throughput, pickup latency and worker memory.")
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure enqueue, throughput, pickup latency and worker memory.")
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Jobs for the bulk-enqueue measure.") var enqueueJobs = 200_000
@@ -42,7 +44,8 @@ struct BenchCommand: AsyncParsableCommand {
         for level in levels {
             try await admin.pause(queue: "default")
             try await enqueueMany(enqueuer, EnqueueRequest(kind: "noop"), count: jobs)
-            let worker = try startBenchWorker(prefix: prefix, concurrency: level, runtime: runtime, config: common.config, recordResults: recordResults)
+            let worker = try startBenchWorker(
+                prefix: prefix, concurrency: level, runtime: runtime, config: common.config, recordResults: recordResults)
             try await waitForBenchWorker(admin)
             try await admin.resume(queue: "default")
             started = monotonicNow()
@@ -59,7 +62,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         // 3. Idle pickup latency: one job at a time into an idle worker; the job reports when it ran.
-        let worker = try startBenchWorker(prefix: prefix, concurrency: 10, runtime: runtime, config: common.config, recordResults: recordResults)
+        let worker = try startBenchWorker(
+            prefix: prefix, concurrency: 10, runtime: runtime, config: common.config, recordResults: recordResults)
         try await waitForBenchWorker(admin)
         let listener = RedisClient(url: settings.redisURL, name: "bench-listen")
         var latencies: [Double] = []
@@ -73,7 +77,8 @@ struct BenchCommand: AsyncParsableCommand {
         latencies.sort()
         let p50 = latencies[latencies.count / 2]
         let p99 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
-        print("idle pickup latency (enqueue → handler ran, \(samples) samples): p50 \(String(format: p50)) ms, p99 \(String(format: p99)) ms")
+        print(
+            "idle pickup latency (enqueue → handler ran, \(samples) samples): p50 \(String(format: p50)) ms, p99 \(String(format: p99)) ms")
         worker.signal(SIGTERM)
         worker.wait()
         try await deleteBenchKeys(prefix: prefix, redis: redis)
@@ -93,13 +98,16 @@ struct BenchCommand: AsyncParsableCommand {
         let run = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let started = monotonicNow()
         for n in 0..<postgresRows {
-            let job = Job(id: "bench-\(run)-\(n)", queue: "default", kind: "noop", args: "{}", attempt: 0, maxAttempts: 1,
-                          enqueuedAt: now, tenant: nil, leaseToken: "")
+            let job = Job(
+                id: "bench-\(run)-\(n)", queue: "default", kind: "noop", args: "{}", attempt: 0, maxAttempts: 1,
+                enqueuedAt: now, tenant: nil, leaseToken: "")
             recorder.settled(job, outcome: .completed, duration: .microseconds(5), at: now)
         }
         await recorder.flush()
         let seconds = (monotonicNow() - started).secondsDouble
-        print("postgres job results: \(recorder.writtenCount) rows, \(Int(Double(recorder.writtenCount) / seconds)) rows/s (COPY, 5,000 rows per transaction)")
+        print(
+            "postgres job results: \(recorder.writtenCount) rows, \(Int(Double(recorder.writtenCount) / seconds)) rows/s (COPY, 5,000 rows per transaction)"
+        )
         _ = try await pool.withConnection { try $0.query("DELETE FROM job_results WHERE job_id LIKE $1", ["bench-\(run)-%"]) }
     }
 }

@@ -3,8 +3,9 @@ import FoundationEssentials
 import SpoolQueue
 import SpoolRedis
 import SpoolSupport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `spool bench-limits`: what the shared limiters cost and what they buy.
@@ -15,7 +16,8 @@ import Glibc
 ///    the waiting costs.
 /// 3. Fairness: tenant A's campaign is draining when tenant B enqueues one job; how long until B's runs.
 struct BenchLimitsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-limits", abstract: "Measure the rate limiter's cost per job and tenant fairness.")
+    static let configuration = CommandConfiguration(
+        commandName: "bench-limits", abstract: "Measure the rate limiter's cost per job and tenant fairness.")
 
     @OptionGroup var common: CommonOptions
     @Option(help: "noop jobs per throughput run.") var jobs = 50_000
@@ -37,10 +39,13 @@ struct BenchLimitsCommand: AsyncParsableCommand {
         var best: [String: (rate: Double, commands: Double, scripts: Double)] = [:]
         for round in 0..<rounds * 2 {
             let limited = round % 2 == 1
-            try writeJobs(folder, limits: limited ? #"[{"key": "bench:{kind}", "rate": 1000000000, "per": "second", "burst": 1000000}]"# : "[]", declarations: runtime.settings.jobsDirectory)
+            try writeJobs(
+                folder, limits: limited ? #"[{"key": "bench:{kind}", "rate": 1000000000, "per": "second", "burst": 1000000}]"# : "[]",
+                declarations: runtime.settings.jobsDirectory)
             try await admin.pause(queue: "default")
             try await enqueueMany(enqueuer, EnqueueRequest(kind: "noop"), count: jobs)
-            let worker = try startBenchWorker(prefix: prefix, concurrency: concurrency, runtime: runtime, config: common.config, jobsDirectory: folder)
+            let worker = try startBenchWorker(
+                prefix: prefix, concurrency: concurrency, runtime: runtime, config: common.config, jobsDirectory: folder)
             try await waitForBenchWorker(admin)
             let before = try await commandCounts(redis)
             let started = monotonicNow()
@@ -56,19 +61,25 @@ struct BenchLimitsCommand: AsyncParsableCommand {
             let name = limited ? "one rate key per job" : "no limit"
             let rate = Double(jobs) / seconds
             let sample = (rate, Double(after.total - before.total) / Double(jobs), Double(after.scripts - before.scripts) / Double(jobs))
-            print("  \(name): \(Int(rate)) jobs/s, \(String(format: sample.1)) Redis commands/job counting those inside scripts (\(String(format: sample.2)) script calls/job)")
+            print(
+                "  \(name): \(Int(rate)) jobs/s, \(String(format: sample.1)) Redis commands/job counting those inside scripts (\(String(format: sample.2)) script calls/job)"
+            )
             if rate > best[name]?.rate ?? 0 { best[name] = sample }
             try await deleteBenchKeys(prefix: prefix, redis: redis)
         }
         if let plain = best["no limit"], let limited = best["one rate key per job"] {
-            print("limiter cost: \(Int(plain.rate)) → \(Int(limited.rate)) jobs/s (\(String(format: (1 - limited.rate / plain.rate) * 100))% fewer), "
-                  + "\(String(format: plain.commands)) → \(String(format: limited.commands)) Redis commands/job")
+            print(
+                "limiter cost: \(Int(plain.rate)) → \(Int(limited.rate)) jobs/s (\(String(format: (1 - limited.rate / plain.rate) * 100))% fewer), "
+                    + "\(String(format: plain.commands)) → \(String(format: limited.commands)) Redis commands/job")
         }
 
         // 2. Waiting jobs cost (almost) nothing.
-        try writeJobs(folder, limits: #"[{"key": "bench:{kind}", "rate": 1, "per": "second", "burst": 1}]"#, declarations: runtime.settings.jobsDirectory)
+        try writeJobs(
+            folder, limits: #"[{"key": "bench:{kind}", "rate": 1, "per": "second", "burst": 1}]"#,
+            declarations: runtime.settings.jobsDirectory)
         _ = try await enqueuer.enqueue(batch: Array(repeating: EnqueueRequest(kind: "noop"), count: 1_000))
-        let worker = try startBenchWorker(prefix: prefix, concurrency: concurrency, runtime: runtime, config: common.config, jobsDirectory: folder)
+        let worker = try startBenchWorker(
+            prefix: prefix, concurrency: concurrency, runtime: runtime, config: common.config, jobsDirectory: folder)
         try await waitForBenchWorker(admin)
         while try await redis.run("LLEN", settings.keys.limited("default", limit: "bench:noop")).int ?? 0 < 990 {
             try await Task.sleep(for: .milliseconds(20))
@@ -78,14 +89,17 @@ struct BenchLimitsCommand: AsyncParsableCommand {
         let after = try await commandCounts(redis)
         worker.signal(SIGTERM)
         worker.wait()
-        print("1,000 jobs waiting on a 1/s limiter: \(String(format: Double(after.total - before.total) / 5)) Redis commands/s for the whole worker (heartbeats, promoter and releases included)")
+        print(
+            "1,000 jobs waiting on a 1/s limiter: \(String(format: Double(after.total - before.total) / 5)) Redis commands/s for the whole worker (heartbeats, promoter and releases included)"
+        )
         try await deleteBenchKeys(prefix: prefix, redis: redis)
 
         // 3. Fairness between tenants in one queue.
         try writeJobs(folder, limits: "[]", declarations: runtime.settings.jobsDirectory)
         try await admin.pause(queue: "default")
         try await enqueueMany(enqueuer, EnqueueRequest(kind: "noop", args: #"{"sleep_ms": 1}"#, tenant: "tenant-a"), count: campaign)
-        let drainer = try startBenchWorker(prefix: prefix, concurrency: concurrency, runtime: runtime, config: common.config, jobsDirectory: folder)
+        let drainer = try startBenchWorker(
+            prefix: prefix, concurrency: concurrency, runtime: runtime, config: common.config, jobsDirectory: folder)
         try await waitForBenchWorker(admin)
         try await admin.resume(queue: "default")
         while try await redis.run("ZCARD", settings.keys.completed("default")).int ?? 0 < min(5_000, campaign / 10) {
@@ -105,23 +119,25 @@ struct BenchLimitsCommand: AsyncParsableCommand {
         drainer.signal(SIGTERM)
         drainer.wait()
         latencies.sort()
-        print("fairness: tenant B's job started \(String(format: latencies[latencies.count / 2])) ms (median), \(String(format: latencies.last!)) ms (worst of 20) "
-              + "after enqueue, while tenant A's \(campaign)-job campaign was draining (\(drained) done at the end)")
+        print(
+            "fairness: tenant B's job started \(String(format: latencies[latencies.count / 2])) ms (median), \(String(format: latencies.last!)) ms (worst of 20) "
+                + "after enqueue, while tenant A's \(campaign)-job campaign was draining (\(drained) done at the end)")
         try await deleteBenchKeys(prefix: prefix, redis: redis)
     }
 
     private func writeJobs(_ folder: String, limits: String, declarations: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let text = """
-        {"kind": "noop", "queue": "default", "timeout_seconds": 30,
-         "args": {"sleep_ms": {"type": "integer"}, "notify": {"type": "boolean"}},
-         "limits": \(limits)}
-        """
+            {"kind": "noop", "queue": "default", "timeout_seconds": 30,
+             "args": {"sleep_ms": {"type": "integer"}, "notify": {"type": "boolean"}},
+             "limits": \(limits)}
+            """
         guard FileManager.default.createFile(atPath: folder + "/noop.json", contents: Data(text.utf8)) else {
             throw SpoolCommandError("cannot write \(folder)/noop.json")
         }
         // Every handler of the binary must be declared: the other kinds come as the repository has them.
-        for file in try FileManager.default.contentsOfDirectory(atPath: declarations) where file != "noop.json" && !FileManager.default.fileExists(atPath: folder + "/" + file) {
+        for file in try FileManager.default.contentsOfDirectory(atPath: declarations)
+        where file != "noop.json" && !FileManager.default.fileExists(atPath: folder + "/" + file) {
             try FileManager.default.copyItem(atPath: declarations + "/" + file, toPath: folder + "/" + file)
         }
     }
@@ -137,6 +153,9 @@ struct BenchLimitsCommand: AsyncParsableCommand {
             }
             return Int(part.dropFirst(field.count + 1)) ?? 0
         }
-        return (value(stats, "total_commands_processed:", ""), value(commands, "cmdstat_evalsha:", "calls") + value(commands, "cmdstat_eval:", "calls"))
+        return (
+            value(stats, "total_commands_processed:", ""),
+            value(commands, "cmdstat_evalsha:", "calls") + value(commands, "cmdstat_eval:", "calls")
+        )
     }
 }

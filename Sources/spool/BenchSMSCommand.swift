@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import Synchronization
 import SpoolPostgres
 import SpoolQueue
 import SpoolRedis
@@ -8,8 +7,10 @@ import SpoolSMS
 import SpoolSandbox
 import SpoolStore
 import SpoolSupport
+import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `spool bench-sms`: the SMS issue's numbers against the configured Redis and PostgreSQL.
@@ -21,7 +22,8 @@ import Glibc
 ///    requests in flight raised above the concurrency), counting a message when PostgreSQL says it is sent.
 /// The bench's tenants, rows and keys are deleted afterwards.
 struct BenchSMSCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-sms", abstract: "Measure contact import, campaign launch and end-to-end sends.")
+    static let configuration = CommandConfiguration(
+        commandName: "bench-sms", abstract: "Measure contact import, campaign launch and end-to-end sends.")
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Contacts to import and launch to.") var contacts = 100_000
@@ -40,8 +42,11 @@ struct BenchSMSCommand: AsyncParsableCommand {
         let tenants = TenantStore(pool: pool, admin: nil)
         // A zone where it is daytime now, so that quiet hours hold nothing back.
         let now = SystemClock().nowMillis()
-        let zone = ["Europe/London", "Asia/Tokyo", "America/New_York", "America/Los_Angeles", "Pacific/Honolulu", "Asia/Kolkata", "Pacific/Kiritimati"]
-            .first { QuietHours().nextAllowed(nowMs: now, zone: ZoneInfo.named($0)!) == nil }!
+        let zone = [
+            "Europe/London", "Asia/Tokyo", "America/New_York", "America/Los_Angeles", "Pacific/Honolulu", "Asia/Kolkata",
+            "Pacific/Kiritimati",
+        ]
+        .first { QuietHours().nextAllowed(nowMs: now, zone: ZoneInfo.named($0)!) == nil }!
         print("spool bench-sms: key prefix \(prefix), \(contacts) contacts, \(send) end-to-end messages at \(latency) ms sandbox latency")
         var created: [String] = []
         do {
@@ -52,14 +57,20 @@ struct BenchSMSCommand: AsyncParsableCommand {
             var started = monotonicNow()
             let report = try await ContactImporter(pool: pool).run(tenantID: big.id, csv: csv, dryRun: false)
             guard report.rejected.isEmpty else { throw SpoolCommandError("the bench's own CSV was refused: \(report.rejected.prefix(3))") }
-            print("import: \(report.inserted) contacts in \(String(format: (monotonicNow() - started).secondsDouble)) s (target ≤ 10 s for 100,000)")
+            print(
+                "import: \(report.inserted) contacts in \(String(format: (monotonicNow() - started).secondsDouble)) s (target ≤ 10 s for 100,000)"
+            )
 
             // 2. Launch.
             let store = CampaignStore(pool: pool, enqueuer: enqueuer)
-            let campaign = try await store.create(tenantID: big.id, name: "bench launch", sender: try await Self.registerSender(pool: pool, tenant: big.id), body: "Hi {{first_name}}, your code is {{code}}")
+            let campaign = try await store.create(
+                tenantID: big.id, name: "bench launch", sender: try await Self.registerSender(pool: pool, tenant: big.id),
+                body: "Hi {{first_name}}, your code is {{code}}")
             started = monotonicNow()
             let launch = try await store.launch(id: campaign.id)
-            print("launch: \(launch.queued) messages queued and \(launch.enqueued) jobs enqueued in \(String(format: (monotonicNow() - started).secondsDouble)) s (target ≤ 10 s for 100,000)")
+            print(
+                "launch: \(launch.queued) messages queued and \(launch.enqueued) jobs enqueued in \(String(format: (monotonicNow() - started).secondsDouble)) s (target ≤ 10 s for 100,000)"
+            )
             try await explain(pool: pool, tenant: big.id)
             _ = try await store.control(id: campaign.id, .cancel)
             try await deleteBenchKeys(prefix: prefix, redis: redis)
@@ -68,27 +79,37 @@ struct BenchSMSCommand: AsyncParsableCommand {
             let small = try await tenants.create(name: "bench send", timezone: "UTC")
             created.append(small.id)
             let sender = try await Self.registerSender(pool: pool, tenant: small.id)
-            _ = try await ContactImporter(pool: pool).run(tenantID: small.id, csv: Self.csv(count: send, offset: 5_000_000, zone: zone), dryRun: false)
+            _ = try await ContactImporter(pool: pool).run(
+                tenantID: small.id, csv: Self.csv(count: send, offset: 5_000_000, zone: zone), dryRun: false)
             try await admin.setLimit("sms:sender:{from}", .rate(units: 1_000_000, period: .seconds(1), burst: 10_000))
             try await admin.setLimit("sms:account:{tenant}", .concurrency(max: 100_000))
             var sandboxConfiguration = SandboxServer.Configuration()
             sandboxConfiguration.port = 0
-            sandboxConfiguration.faults = [.object(["latency_ms": .number(Double(latency)), "sender_rates": .object([sender: .number(1_000_000)]),
-                                                    "max_concurrent_requests": .number(Double(concurrency * 2)),
-                                                    "callback_delay_ms": .number(600_000)])]
+            sandboxConfiguration.faults = [
+                .object([
+                    "latency_ms": .number(Double(latency)), "sender_rates": .object([sender: .number(1_000_000)]),
+                    "max_concurrent_requests": .number(Double(concurrency * 2)),
+                    "callback_delay_ms": .number(600_000),
+                ])
+            ]
             let sandbox = try SandboxServer(configuration: sandboxConfiguration, logger: runtime.logger)
             let sandboxPort = Mutex<Int>(0)
             let sandboxTask = Task { try await sandbox.run { port in sandboxPort.withLock { $0 = port } } }
             defer { sandboxTask.cancel() }
             while sandboxPort.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
             try await admin.pause(queue: "sms")
-            let sms = try await store.create(tenantID: small.id, name: "bench send", sender: sender, body: "Hi {{first_name}}, your code is {{code}}")
+            let sms = try await store.create(
+                tenantID: small.id, name: "bench send", sender: sender, body: "Hi {{first_name}}, your code is {{code}}")
             _ = try await store.launch(id: sms.id)
-            var environment = ["SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
-                               "SPOOL_JOBS_DIR": runtime.settings.jobsDirectory, "DATABASE_URL": runtime.settings.databaseURL ?? "",
-                               "SPOOL_SANDBOX_URL": "http://127.0.0.1:\(sandboxPort.withLock { $0 })", "SPOOL_RECORD_RESULTS": "0"]
+            var environment = [
+                "SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
+                "SPOOL_JOBS_DIR": runtime.settings.jobsDirectory, "DATABASE_URL": runtime.settings.databaseURL ?? "",
+                "SPOOL_SANDBOX_URL": "http://127.0.0.1:\(sandboxPort.withLock { $0 })", "SPOOL_RECORD_RESULTS": "0",
+            ]
             if let config = common.config { environment["SPOOL_CONFIG"] = config }
-            let worker = try ChildProcess([ChildProcess.currentExecutable, "worker", "--queues", "sms", "--concurrency", String(concurrency)], environment: environment)
+            let worker = try ChildProcess(
+                [ChildProcess.currentExecutable, "worker", "--queues", "sms", "--concurrency", String(concurrency)],
+                environment: environment)
             try await waitForBenchWorker(admin)
             started = monotonicNow()
             let cpuBefore = worker.cpuSeconds ?? 0
@@ -96,20 +117,27 @@ struct BenchSMSCommand: AsyncParsableCommand {
             var sent = 0
             while sent < send {
                 try await Task.sleep(for: .milliseconds(200))
-                sent = try await pool.withConnection { try $0.query("SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND status = 'sent'", [sms.id]).first?.int("n") ?? 0 }
-                if monotonicNow() - started > .seconds(600) { throw SpoolCommandError("the end-to-end run did not finish in 600 s (\(sent) sent)") }
+                sent = try await pool.withConnection {
+                    try $0.query("SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND status = 'sent'", [sms.id]).first?.int("n")
+                        ?? 0
+                }
+                if monotonicNow() - started > .seconds(600) {
+                    throw SpoolCommandError("the end-to-end run did not finish in 600 s (\(sent) sent)")
+                }
             }
             let seconds = (monotonicNow() - started).secondsDouble
             let rss = worker.peakRSSKilobytes ?? 0
             let cpu = (worker.cpuSeconds ?? 0) - cpuBefore
             worker.signal(SIGTERM)
             worker.wait()
-            print("end to end: \(send) messages sent in \(String(format: seconds)) s = \(Int(Double(send) / seconds)) messages/s by one worker process "
-                  + "(concurrency \(concurrency), sandbox \(latency) ms, peak RSS \(rss / 1024) MB; target ≥ 3,000/s)")
+            print(
+                "end to end: \(send) messages sent in \(String(format: seconds)) s = \(Int(Double(send) / seconds)) messages/s by one worker process "
+                    + "(concurrency \(concurrency), sandbox \(latency) ms, peak RSS \(rss / 1024) MB; target ≥ 3,000/s)")
             // The worker shares the machine with the sandbox, PostgreSQL, Redis and this process: its own
             // CPU per message says what it would do with a core to itself.
-            print("worker CPU: \(Int(cpu / Double(send) * 1_000_000)) µs per message, \(Int(cpu / seconds * 100))% of one core "
-                  + "(a core of its own: about \(Int(Double(send) / cpu)) messages/s)")
+            print(
+                "worker CPU: \(Int(cpu / Double(send) * 1_000_000)) µs per message, \(Int(cpu / seconds * 100))% of one core "
+                    + "(a core of its own: about \(Int(Double(send) / cpu)) messages/s)")
         } catch {
             try? await cleanUp(pool: pool, tenants: created, redis: redis, prefix: prefix)
             throw error
@@ -124,11 +152,25 @@ struct BenchSMSCommand: AsyncParsableCommand {
     private func explain(pool: PostgresPool, tenant: String) async throws {
         let other = "cmp_" + JobID.make(now: SystemClock().nowMillis()).lowercased()
         let queries: [(String, String, [any PostgresBindable])] = [
-            ("launch: next contacts (keyset)", "SELECT c.id FROM contacts c LEFT JOIN do_not_contact d ON d.tenant_id = c.tenant_id AND d.phone = c.phone WHERE c.tenant_id = $1 AND c.id > $2 ORDER BY c.id LIMIT 5000", [tenant, 50_000]),
-            ("report: counts by status", "SELECT status, coalesce(reason, '') AS reason, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status, reason", [other]),
-            ("completion: any message open", "SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('queued', 'sending', 'in_doubt') LIMIT 1", [other]),
+            (
+                "launch: next contacts (keyset)",
+                "SELECT c.id FROM contacts c LEFT JOIN do_not_contact d ON d.tenant_id = c.tenant_id AND d.phone = c.phone WHERE c.tenant_id = $1 AND c.id > $2 ORDER BY c.id LIMIT 5000",
+                [tenant, 50_000]
+            ),
+            (
+                "report: counts by status",
+                "SELECT status, coalesce(reason, '') AS reason, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status, reason",
+                [other]
+            ),
+            (
+                "completion: any message open",
+                "SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('queued', 'sending', 'in_doubt') LIMIT 1", [other]
+            ),
             ("receipt: message by sid", "SELECT id FROM messages WHERE provider_sid = $1", ["SM0123"]),
-            ("dashboard: sent today", "SELECT count(*) FROM messages WHERE tenant_id = $1 AND sent_at >= date_trunc('day', now())", [tenant]),
+            (
+                "dashboard: sent today", "SELECT count(*) FROM messages WHERE tenant_id = $1 AND sent_at >= date_trunc('day', now())",
+                [tenant]
+            ),
             ("contact delete: messages of a contact", "SELECT 1 FROM messages WHERE contact_id = $1", [1]),
         ]
         try await pool.withConnection { connection in
@@ -152,7 +194,9 @@ struct BenchSMSCommand: AsyncParsableCommand {
     static func registerSender(pool: PostgresPool, tenant: String) async throws -> String {
         let numbers = SenderNumbers(pool: pool)
         for _ in 0..<100 {
-            do { return try await numbers.add(String(Int.random(in: 100_000...999_999)), tenantID: tenant).number } catch SenderNumberError.conflict(_) { continue }
+            do {
+                return try await numbers.add(String(Int.random(in: 100_000...999_999)), tenantID: tenant).number
+            } catch SenderNumberError.conflict(_) { continue }
         }
         throw SpoolCommandError("no free short code found for the bench's sender after 100 tries")
     }
@@ -167,7 +211,10 @@ struct BenchSMSCommand: AsyncParsableCommand {
     private func cleanUp(pool: PostgresPool, tenants: [String], redis: RedisClient, prefix: String) async throws {
         try await pool.withConnection { connection in
             for tenant in tenants {
-                for table in ["events", "messages", "budget_spend", "campaigns", "do_not_contact", "contacts", "api_keys", "sender_numbers", "tenants"] {
+                for table in [
+                    "events", "messages", "budget_spend", "campaigns", "do_not_contact", "contacts", "api_keys", "sender_numbers",
+                    "tenants",
+                ] {
                     try connection.query("DELETE FROM \(table) WHERE \(table == "tenants" ? "id" : "tenant_id") = $1", [tenant])
                 }
             }

@@ -14,11 +14,15 @@ func benchRuntime(_ common: CommonOptions) throws -> (Runtime, String) {
 }
 
 /// Starts `spool worker` as a child process, so that its throughput and memory are a real worker's.
-func startBenchWorker(prefix: String, concurrency: Int, runtime: Runtime, config: String?, recordResults: Bool = false,
-                      jobsDirectory: String? = nil) throws -> ChildProcess {
-    var environment = ["SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
-                       "SPOOL_RECORD_RESULTS": recordResults ? "1" : "0",
-                       "SPOOL_JOBS_DIR": jobsDirectory ?? runtime.settings.jobsDirectory]
+func startBenchWorker(
+    prefix: String, concurrency: Int, runtime: Runtime, config: String?, recordResults: Bool = false,
+    jobsDirectory: String? = nil
+) throws -> ChildProcess {
+    var environment = [
+        "SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
+        "SPOOL_RECORD_RESULTS": recordResults ? "1" : "0",
+        "SPOOL_JOBS_DIR": jobsDirectory ?? runtime.settings.jobsDirectory,
+    ]
     if let config { environment["SPOOL_CONFIG"] = config }
     return try ChildProcess([ChildProcess.currentExecutable, "worker", "--concurrency", String(concurrency)], environment: environment)
 }

@@ -20,7 +20,10 @@ struct ConfigCommand: AsyncParsableCommand {
             let runtime = try Runtime.load(common)
             let entries = runtime.settings.entries
             if json {
-                print(JSONValue.array(entries.map { .object(["name": .string($0.name), "value": .string($0.value), "source": .string($0.source)]) }).text)
+                print(
+                    JSONValue.array(
+                        entries.map { .object(["name": .string($0.name), "value": .string($0.value), "source": .string($0.source)]) }
+                    ).text)
                 return
             }
             let width = entries.map(\.name.count).max() ?? 0
@@ -32,7 +35,8 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Load the settings and Jobs/ as a process would, reach Redis and PostgreSQL, and list what production should not run with.")
+            abstract:
+                "Load the settings and Jobs/ as a process would, reach Redis and PostgreSQL, and list what production should not run with.")
         @OptionGroup var common: CommonOptions
 
         func run() async throws {

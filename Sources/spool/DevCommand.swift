@@ -1,17 +1,18 @@
 import ArgumentParser
 import Logging
 import ServiceLifecycle
+import SpoolAPI
 import SpoolJobs
 import SpoolQueue
 import SpoolRedis
-import SpoolAPI
-import SpoolSandbox
 import SpoolSMS
+import SpoolSandbox
 import SpoolStore
-#if canImport(Glibc)
-import Glibc
-#endif
 import SpoolSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Every role in one process, for development: the worker (which also promotes, recovers and trims)
 /// and the sandbox provider, which stands in for Twilio, OpenAI and Google until real credentials are
@@ -23,7 +24,8 @@ struct DevCommand: AsyncParsableCommand {
     @Flag(help: "Enqueue a demo mix of jobs (fast, slow, retried, dead, delayed) and report progress.") var demo = false
     @Flag(help: "With --demo: exit when the demo's jobs have settled instead of serving on.") var exitAfterDemo = false
     @Option(name: .customLong("sandbox-port"), help: "Port of the in-process sandbox provider (0: do not run it).") var sandboxPort = 4010
-    @Option(name: .customLong("api-port"), help: "Port of the enqueue API, served when DATABASE_URL is set (0: do not serve it).") var apiPort = 8080
+    @Option(name: .customLong("api-port"), help: "Port of the enqueue API, served when DATABASE_URL is set (0: do not serve it).")
+    var apiPort = 8080
 
     func run() async throws {
         // `spool dev` is the explicit sandbox mode: providers without credentials go to the sandbox
@@ -37,8 +39,9 @@ struct DevCommand: AsyncParsableCommand {
         }
         let runtime = try Runtime.load(common, checkHandlers: true)
         let observers = try runtime.settleObservers()
-        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: try runtime.handlers(),
-                                   observers: observers.map { $0 as any SettleObserver }, logger: runtime.logger)
+        let worker = WorkerService(
+            settings: runtime.settings, catalog: runtime.catalog, handlers: try runtime.handlers(),
+            observers: observers.map { $0 as any SettleObserver }, logger: runtime.logger)
         let redis = runtime.redis()
         // Fail fast with a clear message when Redis is not there.
         do { _ = try await redis.run("PING") } catch {
@@ -70,7 +73,9 @@ struct DevCommand: AsyncParsableCommand {
                     // A second terminal needs the same Redis; show its URL unless it holds a password.
                     let url = runtime.settings.redisURL
                     let env = url.password == nil ? "REDIS_URL=\(url.urlString) " : ""
-                    say("demo done; still serving (Ctrl-C stops). In another terminal: \(env).build/release/spool enqueue noop --args '{\"sleep_ms\":100}'")
+                    say(
+                        "demo done; still serving (Ctrl-C stops). In another terminal: \(env).build/release/spool enqueue noop --args '{\"sleep_ms\":100}'"
+                    )
                 }
             }
             try await tasks.waitForAll()
@@ -124,7 +129,9 @@ struct Demo {
             try await Task.sleep(for: .milliseconds(500))
             guard let now = try await admin.stats().first(where: { $0.queue == "default" }) else { continue }
             let elapsed = String(format: (monotonicNow() - started).secondsDouble)
-            say("demo t=\(elapsed)s  pending=\(now.pending) scheduled=\(now.scheduled) active=\(now.active) retry=\(now.retry) dead=\(now.dead) processed=\(now.processed)")
+            say(
+                "demo t=\(elapsed)s  pending=\(now.pending) scheduled=\(now.scheduled) active=\(now.active) retry=\(now.retry) dead=\(now.dead) processed=\(now.processed)"
+            )
             if now.processed >= target && now.dead >= deadTarget { break }
             if monotonicNow() - started > .seconds(60) {
                 say("demo: not all jobs settled within 60 s; see `spool stats`")
@@ -149,20 +156,28 @@ struct CampaignDemo {
         let numbers = SenderNumbers(pool: pool)
         var sender = ""
         while sender.isEmpty {
-            do { sender = try await numbers.add(String(Int.random(in: 100_000...999_999)), tenantID: tenant.id).number } catch SenderNumberError.conflict(_) {}
+            do {
+                sender = try await numbers.add(String(Int.random(in: 100_000...999_999)), tenantID: tenant.id).number
+            } catch SenderNumberError.conflict(_) {}
         }
         // A zone where it is daytime now, so that quiet hours let the demo's texts go.
-        let zone = ["America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Honolulu", "Pacific/Kiritimati"]
+        let zone =
+            [
+                "America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Honolulu",
+                "Pacific/Kiritimati",
+            ]
             .first { QuietHours().nextAllowed(nowMs: SystemClock().nowMillis(), zone: ZoneInfo.named($0)!) == nil } ?? "UTC"
         var lines = ["phone,first_name,timezone,consent"]
         for n in 0..<48 { lines.append("+1 415 555 \(CivilTime.pad(100 + n, 4)),Guest\(n),\(zone),yes") }
         lines.append("+1 415 555 0900,NoConsent,\(zone),")
         lines.append("+15005550001,Invalid,\(zone),yes")  // the sandbox refuses it, as Twilio does (21211)
-        let report = try await ContactImporter(pool: pool).run(tenantID: tenant.id, csv: Array(lines.joined(separator: "\n").utf8), dryRun: false)
+        let report = try await ContactImporter(pool: pool).run(
+            tenantID: tenant.id, csv: Array(lines.joined(separator: "\n").utf8), dryRun: false)
         say("campaign demo: tenant \(tenant.id) imported \(report.inserted) contacts; sender \(sender) at 25 texts/s (`spool limits set`)")
         try await admin.setLimit("sms:sender:\(sender)", .rate(units: 25, period: .seconds(1), burst: 5))
         let store = CampaignStore(pool: pool, enqueuer: Enqueuer(redis: redis, catalog: runtime.catalog, keys: runtime.settings.keys))
-        let campaign = try await store.create(tenantID: tenant.id, name: "Spring bouquets", sender: sender, body: "Hi {{first_name}}, spring bouquets are 20% off today!")
+        let campaign = try await store.create(
+            tenantID: tenant.id, name: "Spring bouquets", sender: sender, body: "Hi {{first_name}}, spring bouquets are 20% off today!")
         let launch = try await store.launch(id: campaign.id)
         say("campaign demo: launched \(campaign.id): \(launch.queued) queued, \(launch.skipped) skipped by the gates")
         let reports = CampaignReports(pool: pool)
@@ -173,7 +188,9 @@ struct CampaignDemo {
             let counts = now.byStatus.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             say("campaign demo t=\(String(format: (monotonicNow() - started).secondsDouble))s  \(counts)")
             if now.campaign.status == .completed, (now.byStatus["sent"] ?? 0) == 0 {
-                say("campaign demo: done; delivery rate \(now.deliveryRate.map { String(format: $0 * 100) + "%" } ?? "-"), cost \(now.costCents) cents; skipped: \(now.bySkipReason)")
+                say(
+                    "campaign demo: done; delivery rate \(now.deliveryRate.map { String(format: $0 * 100) + "%" } ?? "-"), cost \(now.costCents) cents; skipped: \(now.bySkipReason)"
+                )
                 return
             }
         }

@@ -2,16 +2,19 @@ import ArgumentParser
 import FoundationEssentials
 import SpoolQueue
 import SpoolRedis
+
 #if canImport(Glibc)
-import Glibc
-import SpoolSupport
+    import Glibc
+    import SpoolSupport
 #endif
 
 struct EnqueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enqueue",
         abstract: "Enqueue a job and print its id, or one job per line of a file.",
-        discussion: "With --file, each non-blank line is one JSON object of args. Bad lines are reported with their line number; every good line is enqueued.")
+        discussion:
+            "With --file, each non-blank line is one JSON object of args. Bad lines are reported with their line number; every good line is enqueued."
+    )
 
     @OptionGroup var common: CommonOptions
     @Argument(help: "The job kind, as declared in Jobs/.") var kind: String
@@ -36,7 +39,9 @@ struct EnqueueCommand: AsyncParsableCommand {
         do {
             let result = try await enqueuer.enqueue(request)
             print(result.id)
-            if !result.created { printError("idempotency key '\(idempotencyKey ?? "")' already used: this is the earlier job's id; nothing enqueued") }
+            if !result.created {
+                printError("idempotency key '\(idempotencyKey ?? "")' already used: this is the earlier job's id; nothing enqueued")
+            }
         } catch let error as EnqueueError {
             throw SpoolCommandError("not enqueued: \(error)")
         }
@@ -58,7 +63,11 @@ struct EnqueueCommand: AsyncParsableCommand {
     }
 
     private func enqueueFile(_ path: String, enqueuer: Enqueuer, runAt: Int64?) async throws {
-        guard let handle = path == "-" ? fdopen(0, "r") : fopen(path, "r") else { throw ValidationError("--file \(path): cannot open (\(String(decoding: UnsafeRawBufferPointer(start: strerror(errno), count: strlen(strerror(errno))), as: UTF8.self)))") }
+        guard let handle = path == "-" ? fdopen(0, "r") : fopen(path, "r") else {
+            throw ValidationError(
+                "--file \(path): cannot open (\(String(decoding: UnsafeRawBufferPointer(start: strerror(errno), count: strlen(strerror(errno))), as: UTF8.self)))"
+            )
+        }
         defer { if path != "-" { fclose(handle) } }
         let started = monotonicNow()
         var batch: [EnqueueRequest] = []

@@ -2,8 +2,9 @@ import ArgumentParser
 import FoundationEssentials
 import SpoolHTTP
 import SpoolSupport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `spool bench-http`: the provider HTTP client against the sandbox, which runs as a separate process
@@ -19,7 +20,8 @@ struct HTTPBenchCommand: AsyncParsableCommand {
     func run() async throws {
         let levels = concurrency.split(separator: ",").compactMap { Int($0) }
         let output = "/tmp/spool-bench-sandbox-\(getpid()).log"
-        let sandbox = try ChildProcess([ChildProcess.currentExecutable, "sandbox", "--port", "0", "--latency-ms", String(latencyMs)], output: output)
+        let sandbox = try ChildProcess(
+            [ChildProcess.currentExecutable, "sandbox", "--port", "0", "--latency-ms", String(latencyMs)], output: output)
         defer {
             sandbox.signal(SIGTERM)
             _ = sandbox.wait()
@@ -41,9 +43,12 @@ struct HTTPBenchCommand: AsyncParsableCommand {
             let ideal = Double(level) * 1000 / Double(latencyMs)
             let latencies = run.latencies.sorted()
             func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-            print(pad(String(level), 11), pad(String(Int(rate)), 11), pad(String(Int(ideal)), 6), pad(String(format1(100 * rate / ideal)) + "%", 9),
-                  pad(format1(percentile(0.5)), 7), pad(format1(percentile(0.99)), 7), pad(String(Int(cpu / Double(requests) * 1e6)) + " µs", 19),
-                  run.errors)
+            print(
+                pad(String(level), 11), pad(String(Int(rate)), 11), pad(String(Int(ideal)), 6),
+                pad(String(format1(100 * rate / ideal)) + "%", 9),
+                pad(format1(percentile(0.5)), 7), pad(format1(percentile(0.99)), 7),
+                pad(String(Int(cpu / Double(requests) * 1e6)) + " µs", 19),
+                run.errors)
         }
     }
 
@@ -68,14 +73,18 @@ struct HTTPBenchCommand: AsyncParsableCommand {
                     return run
                 }
             }
-            return try await group.reduce(into: Run()) { $0.latencies += $1.latencies; $0.errors += $1.errors }
+            return try await group.reduce(into: Run()) {
+                $0.latencies += $1.latencies; $0.errors += $1.errors
+            }
         }
     }
 
     private func waitForSandbox(logFile: String, process: ChildProcess) async throws -> String {
         for _ in 0..<400 {
-            if let data = FileManager.default.contents(atPath: logFile), let line = String(decoding: data, as: UTF8.self)
-                .split(separator: "\n").first(where: { $0.hasPrefix("sandbox listening on ") }) {
+            if let data = FileManager.default.contents(atPath: logFile),
+                let line = String(decoding: data, as: UTF8.self)
+                    .split(separator: "\n").first(where: { $0.hasPrefix("sandbox listening on ") })
+            {
                 return String(line.dropFirst("sandbox listening on ".count))
             }
             if !process.isRunning { throw SpoolCommandError("the sandbox exited at start; see \(logFile)") }

@@ -2,7 +2,8 @@ import ArgumentParser
 import SpoolQueue
 
 struct StatsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Per-queue counts, totals and the age of the oldest pending job.")
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Per-queue counts, totals and the age of the oldest pending job.")
     @OptionGroup var common: CommonOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -26,14 +27,21 @@ struct StatsCommand: AsyncParsableCommand {
             return
         }
         for (queue, alert) in alerts.sorted(by: { $0.key < $1.key }) {
-            print("ALERT queue \(queue) paused: provider quota exhausted for kind \(alert["kind"] ?? "?"): \(alert["reason"] ?? "")"
-                  + " (fix the account, then `spool queue resume \(queue)`)")
+            print(
+                "ALERT queue \(queue) paused: provider quota exhausted for kind \(alert["kind"] ?? "?"): \(alert["reason"] ?? "")"
+                    + " (fix the account, then `spool queue resume \(queue)`)")
         }
         let header = ["queue", "pending", "scheduled", "active", "retry", "dead", "processed", "failed", "oldest_s", "paused"]
-        let rows = stats.map { [$0.queue, "\($0.pending)", "\($0.scheduled)", "\($0.active)", "\($0.retry)", "\($0.dead)",
-                                "\($0.processed)", "\($0.failed)", String(format: $0.oldestPendingAgeSeconds), $0.paused ? "yes" : ""] }
+        let rows = stats.map {
+            [
+                $0.queue, "\($0.pending)", "\($0.scheduled)", "\($0.active)", "\($0.retry)", "\($0.dead)",
+                "\($0.processed)", "\($0.failed)", String(format: $0.oldestPendingAgeSeconds), $0.paused ? "yes" : "",
+            ]
+        }
         printTable([header] + rows)
-        print("workers: \(workers.count)" + workers.map { "  \($0["id"] ?? "") busy=\($0["busy"] ?? "?")" }.joined(separator: "\n").prefixedNewline)
+        print(
+            "workers: \(workers.count)"
+                + workers.map { "  \($0["id"] ?? "") busy=\($0["busy"] ?? "?")" }.joined(separator: "\n").prefixedNewline)
         printLimiters(limiters)
     }
 }
@@ -83,8 +91,9 @@ struct CancelCommand: AsyncParsableCommand {
 }
 
 struct DeadCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dead", abstract: "Inspect, retry or discard dead jobs.",
-                                                    subcommands: [List.self, Retry.self, Discard.self])
+    static let configuration = CommandConfiguration(
+        commandName: "dead", abstract: "Inspect, retry or discard dead jobs.",
+        subcommands: [List.self, Retry.self, Discard.self])
 
     struct List: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
@@ -94,7 +103,8 @@ struct DeadCommand: AsyncParsableCommand {
             let runtime = try Runtime.load(common)
             let jobs = try await runtime.admin(runtime.redis()).deadJobs(limit: limit)
             if json { print(jsonText(jobs)); return }
-            printTable([["id", "queue", "kind", "attempts", "reason"]] + jobs.map { [$0.id, $0.queue, $0.kind, "\($0.attempts)", $0.reason] })
+            printTable(
+                [["id", "queue", "kind", "attempts", "reason"]] + jobs.map { [$0.id, $0.queue, $0.kind, "\($0.attempts)", $0.reason] })
         }
     }
 
@@ -120,8 +130,10 @@ struct DeadCommand: AsyncParsableCommand {
 }
 
 /// Runs a dead-set action on one job id or on all (`--all`), and reports how many it touched.
-private func onDeadJobs(_ common: CommonOptions, id: String?, all: Bool, done verb: String,
-                        _ action: (QueueAdmin, [String]?) async throws -> Int) async throws {
+private func onDeadJobs(
+    _ common: CommonOptions, id: String?, all: Bool, done verb: String,
+    _ action: (QueueAdmin, [String]?) async throws -> Int
+) async throws {
     let ids: [String]?
     switch (id, all) {
     case (let id?, false): ids = [id]
@@ -135,8 +147,9 @@ private func onDeadJobs(_ common: CommonOptions, id: String?, all: Bool, done ve
 }
 
 struct QueueCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "queue", abstract: "Pause or resume a queue.",
-                                                    subcommands: [Pause.self, Resume.self])
+    static let configuration = CommandConfiguration(
+        commandName: "queue", abstract: "Pause or resume a queue.",
+        subcommands: [Pause.self, Resume.self])
     struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop workers from taking the queue's jobs; enqueueing goes on.")
         @OptionGroup var common: CommonOptions
@@ -169,7 +182,9 @@ func printTable(_ rows: [[String]]) {
     var widths = first.map(\.count)
     for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
     for row in rows {
-        print(row.enumerated().map { index, cell in cell + String(repeating: " ", count: widths[index] - cell.count) }.joined(separator: "  "))
+        print(
+            row.enumerated().map { index, cell in cell + String(repeating: " ", count: widths[index] - cell.count) }.joined(separator: "  ")
+        )
     }
 }
 

@@ -22,15 +22,20 @@ struct LimitsCommand: AsyncParsableCommand {
             let overrides = try await admin.limitOverrides().mapValues(\.summary)
             if json { print(jsonText(Output(limiters: limiters, overrides: overrides))); return }
             printLimiters(limiters)
-            print(overrides.isEmpty ? "no run-time settings: the declarations in Jobs/ are in force"
-                                    : "run-time settings:\n" + overrides.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n"))
+            print(
+                overrides.isEmpty
+                    ? "no run-time settings: the declarations in Jobs/ are in force"
+                    : "run-time settings:\n"
+                        + overrides.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n"))
         }
     }
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Set a limit for one key (sms:sender:+15005550006) or a declared template (sms:sender:{from}).",
-            discussion: "Give exactly one of --rate (with --burst), --concurrency or --quota. Examples:\n  spool limits set 'sms:sender:{from}' --rate 1/s\n  spool limits set sms:sender:+18005550100 --rate 3/s --burst 3\n  spool limits set 'tenant:{tenant}:sms:daily' --quota 10000/day")
+            discussion:
+                "Give exactly one of --rate (with --burst), --concurrency or --quota. Examples:\n  spool limits set 'sms:sender:{from}' --rate 1/s\n  spool limits set sms:sender:+18005550100 --rate 3/s --burst 3\n  spool limits set 'tenant:{tenant}:sms:daily' --quota 10000/day"
+        )
         @OptionGroup var common: CommonOptions
         @Argument(help: "A limit key or a declared template.") var key: String
         @Option(help: "Units per period: 5/s, 500/min, 1000/hour.") var rate: String?
@@ -60,7 +65,9 @@ struct LimitsCommand: AsyncParsableCommand {
                     return .concurrency(max: concurrency)
                 }
                 let (units, window) = try LimitSpec.parseRate(quota!)
-                guard window >= .seconds(60) else { throw ValidationError("--quota: '\(quota!)' needs a window of a minute, an hour or a day") }
+                guard window >= .seconds(60) else {
+                    throw ValidationError("--quota: '\(quota!)' needs a window of a minute, an hour or a day")
+                }
                 return .quota(units: units, window: window)
             } catch let error as SpoolConfigError {
                 throw ValidationError("--\(rate != nil ? "rate" : "quota"): \(error.message)")

@@ -12,7 +12,9 @@ struct NumberCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register a sender number to a tenant; adding the tenant's own again changes nothing.",
-            discussion: "A number is E.164 (+15005550006), whatsapp:+E.164, a 5-6 digit short code or a messaging service sid (MG...). A number another tenant holds is refused.")
+            discussion:
+                "A number is E.164 (+15005550006), whatsapp:+E.164, a 5-6 digit short code or a messaging service sid (MG...). A number another tenant holds is refused."
+        )
         @OptionGroup var common: CommonOptions
         @Argument(help: "The number.") var number: String
         @Option(help: "Tenant id.") var tenant: String
@@ -23,7 +25,9 @@ struct NumberCommand: AsyncParsableCommand {
             if json {
                 print(jsonText(Added(id: registration.number.id, number: registration.number.number)))
             } else {
-                print("\(registration.number.number) \(registration.created ? "registered to" : "was already registered to") tenant \(tenant)")
+                print(
+                    "\(registration.number.number) \(registration.created ? "registered to" : "was already registered to") tenant \(tenant)"
+                )
             }
         }
 

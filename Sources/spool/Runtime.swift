@@ -5,11 +5,12 @@ import ServiceLifecycle
 import SpoolHTTP
 import SpoolJobs
 import SpoolPostgres
-import SpoolStore
 import SpoolQueue
 import SpoolRedis
+import SpoolStore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Options every subcommand takes.
@@ -45,7 +46,9 @@ struct Runtime {
 
     /// A pool for DATABASE_URL; a bad URL is a clear error naming it.
     func postgres(size: Int = 4) throws -> PostgresPool {
-        guard let text = settings.databaseURL else { throw SpoolCommandError("DATABASE_URL is not set (nor database_url in the config file)") }
+        guard let text = settings.databaseURL else {
+            throw SpoolCommandError("DATABASE_URL is not set (nor database_url in the config file)")
+        }
         do {
             var options = PostgresPool.Options()
             options.size = size
@@ -63,7 +66,9 @@ struct Runtime {
 
     /// What a worker tells about every settled job: metrics for /metrics, and job results when recorded.
     func settleObservers() throws -> [any SettleObserver & Service] {
-        var observers: [any SettleObserver & Service] = [JobMetricsPusher(redis: redis(name: "metrics"), keys: settings.keys, logger: logger)]
+        var observers: [any SettleObserver & Service] = [
+            JobMetricsPusher(redis: redis(name: "metrics"), keys: settings.keys, logger: logger)
+        ]
         if let recorder = try resultRecorder() { observers.append(recorder) }
         return observers
     }
@@ -74,7 +79,9 @@ struct Runtime {
         let postgres = settings.databaseURL == nil ? nil : try self.postgres(size: 8)
         let twilio = TwilioConfiguration.from(settings)
         if postgres == nil { logger.warning("DATABASE_URL is not set: send jobs wait until a worker with PostgreSQL takes them") }
-        if let twilio, twilio.usesSandbox { logger.warning("\(TwilioConfiguration.sandboxWarning)", metadata: ["url": "\(twilio.baseURL)"]) }
+        if let twilio, twilio.usesSandbox {
+            logger.warning("\(TwilioConfiguration.sandboxWarning)", metadata: ["url": "\(twilio.baseURL)"])
+        }
         if twilio == nil, catalog["send"] != nil { logger.error("\(TwilioConfiguration.missingReason); send jobs wait until it is") }
         return JobRegistry.handlers(JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio))
     }
@@ -89,7 +96,9 @@ struct Runtime {
         let names = list.split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
         if names.isEmpty { throw ValidationError("--queues: no queue names in '\(list)'") }
         for name in names where !catalog.queues.contains(name) && settings.queueWeights[name] == nil {
-            throw ValidationError("--queues: '\(name)' is not a queue of any kind in \(settings.jobsDirectory)/ (known: \(catalog.queues.joined(separator: ", ")))")
+            throw ValidationError(
+                "--queues: '\(name)' is not a queue of any kind in \(settings.jobsDirectory)/ (known: \(catalog.queues.joined(separator: ", ")))"
+            )
         }
         return names
     }

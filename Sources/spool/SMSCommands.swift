@@ -7,13 +7,16 @@ import SpoolSupport
 
 /// `spool contacts import`: a tenant's contacts (or STOP list) from CSV.
 struct ContactsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "contacts", abstract: "Import contacts or a STOP list from CSV.",
-                                                    subcommands: [Import.self])
+    static let configuration = CommandConfiguration(
+        commandName: "contacts", abstract: "Import contacts or a STOP list from CSV.",
+        subcommands: [Import.self])
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import a CSV of contacts: phone, first_name, last_name, timezone, consent, consent_source, and custom columns.",
-            discussion: "Phones are normalised to E.164; national numbers are read in SPOOL_DEFAULT_REGION (default US). Bad rows are listed with their line and reason; the good ones are imported.")
+            discussion:
+                "Phones are normalised to E.164; national numbers are read in SPOOL_DEFAULT_REGION (default US). Bad rows are listed with their line and reason; the good ones are imported."
+        )
         @OptionGroup var common: CommonOptions
         @Argument(help: "The CSV file.") var file: String
         @Option(help: "Tenant id.") var tenant: String
@@ -35,8 +38,9 @@ struct ContactsCommand: AsyncParsableCommand {
             if json { print(jsonText(report)); return }
             for rejection in report.rejected { print("line \(rejection.line): \(rejection.reason)") }
             if report.rejectedTruncated { print("... and \(report.rejectedTotal - report.rejected.count) more rejected lines") }
-            print("\(report.rows) rows: \(report.valid) valid (\(report.inserted) new, \(report.updated) updated, \(report.duplicates) duplicates merged), "
-                  + "\(report.rejectedTotal) rejected\(dryRun ? " (dry run: nothing written)" : "")")
+            print(
+                "\(report.rows) rows: \(report.valid) valid (\(report.inserted) new, \(report.updated) updated, \(report.duplicates) duplicates merged), "
+                    + "\(report.rejectedTotal) rejected\(dryRun ? " (dry run: nothing written)" : "")")
             if report.rejectedTotal > 0 { throw ExitCode(2) }
         }
     }
@@ -44,15 +48,17 @@ struct ContactsCommand: AsyncParsableCommand {
 
 /// `spool campaign create|launch|pause|resume|cancel|report`.
 struct CampaignCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "campaign", abstract: "Create, launch, pause, resume, cancel and report SMS campaigns.",
-                                                    subcommands: [Create.self, Launch.self, Pause.self, Resume.self, Cancel.self, Report.self])
+    static let configuration = CommandConfiguration(
+        commandName: "campaign", abstract: "Create, launch, pause, resume, cancel and report SMS campaigns.",
+        subcommands: [Create.self, Launch.self, Pause.self, Resume.self, Cancel.self, Report.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a draft campaign; prints its id.")
         @OptionGroup var common: CommonOptions
         @Option(help: "Tenant id.") var tenant: String
         @Option(help: "The campaign's name.") var name: String
-        @Option(help: "Sender: one of the tenant's numbers (`spool number add`): E.164, a short code or a messaging service sid.") var from: String
+        @Option(help: "Sender: one of the tenant's numbers (`spool number add`): E.164, a short code or a messaging service sid.") var from:
+            String
         @Option(help: "Message template: {{first_name}}, {{last_name}} and custom fields.") var body: String
         @Flag(help: "Print {\"id\": ...} as JSON.") var json = false
 
@@ -72,12 +78,16 @@ struct CampaignCommand: AsyncParsableCommand {
 
         func run() async throws {
             let report = try await withSMS(common) { pool, runtime in
-                var store = CampaignStore(pool: pool, enqueuer: Enqueuer(redis: runtime.redis(name: "launch"), catalog: runtime.catalog, keys: runtime.settings.keys))
+                var store = CampaignStore(
+                    pool: pool,
+                    enqueuer: Enqueuer(redis: runtime.redis(name: "launch"), catalog: runtime.catalog, keys: runtime.settings.keys))
                 store.segmentCents = runtime.settings.segmentCents
                 return try await store.launch(id: id)
             }
             if json { print(jsonText(report)); return }
-            print("launched \(id): \(report.queued) queued, \(report.skipped) skipped, \(report.enqueued) jobs enqueued in \(String(format: report.seconds)) s")
+            print(
+                "launched \(id): \(report.queued) queued, \(report.skipped) skipped, \(report.enqueued) jobs enqueued in \(String(format: report.seconds)) s"
+            )
         }
     }
 
@@ -116,7 +126,9 @@ struct CampaignCommand: AsyncParsableCommand {
             print("\(report.campaign.id)  \(report.campaign.status.rawValue)  \(report.campaign.name)  \(report.total) messages")
             for (status, count) in report.byStatus.sorted(by: { $0.key < $1.key }) { print("  \(status): \(count)") }
             for (reason, count) in report.bySkipReason.sorted(by: { $0.key < $1.key }) { print("  skipped, \(reason): \(count)") }
-            print("  delivery rate: \(report.deliveryRate.map { String(format: $0 * 100) + "%" } ?? "no receipts yet"), cost: \(report.costCents) cents")
+            print(
+                "  delivery rate: \(report.deliveryRate.map { String(format: $0 * 100) + "%" } ?? "no receipts yet"), cost: \(report.costCents) cents"
+            )
             if let peak = report.sentPerMinute.map(\.sent).max() { print("  busiest minute: \(peak) sent") }
         }
     }

@@ -5,7 +5,7 @@ import SpoolSandbox
 import SpoolSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct SandboxCommand: AsyncParsableCommand {

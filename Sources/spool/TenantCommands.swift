@@ -18,7 +18,8 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let tenant = try await withTenants(common) { store in
-                try await store.create(name: name, timezone: timezone, dailyBudgetCents: dailyBudgetCents, monthlyBudgetCents: monthlyBudgetCents)
+                try await store.create(
+                    name: name, timezone: timezone, dailyBudgetCents: dailyBudgetCents, monthlyBudgetCents: monthlyBudgetCents)
             }
             print(json ? jsonText(["id": tenant.id]) : tenant.id)
         }
@@ -57,8 +58,9 @@ struct TenantCommand: AsyncParsableCommand {
 
 /// `spool key create|revoke`: API keys, stored as hashes; the secret is printed once.
 struct KeyCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "key", abstract: "Manage API keys: create, revoke.",
-                                                    subcommands: [Create.self, Revoke.self])
+    static let configuration = CommandConfiguration(
+        commandName: "key", abstract: "Manage API keys: create, revoke.",
+        subcommands: [Create.self, Revoke.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a key for a tenant; prints the secret once.")

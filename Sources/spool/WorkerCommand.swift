@@ -18,9 +18,10 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--concurrency \(concurrency): expected 1 to 10000")
         }
         let observers = try runtime.settleObservers()
-        let worker = WorkerService(settings: runtime.settings, catalog: runtime.catalog, handlers: try runtime.handlers(),
-                                   queues: try runtime.queues(queues), concurrency: concurrency,
-                                   observers: observers.map { $0 as any SettleObserver }, logger: runtime.logger)
+        let worker = WorkerService(
+            settings: runtime.settings, catalog: runtime.catalog, handlers: try runtime.handlers(),
+            queues: try runtime.queues(queues), concurrency: concurrency,
+            observers: observers.map { $0 as any SettleObserver }, logger: runtime.logger)
         // The observers start first and so stop last: they flush what the worker settled while draining.
         let services: [any Service] = observers + [worker]
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
@@ -37,7 +38,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     func run() async throws {
         let runtime = try Runtime.load(common)
         let redis = runtime.redis(name: "scheduler")
-        let scheduler = SchedulerService(redis: redis, settings: runtime.settings, declaredQueues: runtime.catalog.queues, logger: runtime.logger)
+        let scheduler = SchedulerService(
+            redis: redis, settings: runtime.settings, declaredQueues: runtime.catalog.queues, logger: runtime.logger)
         runtime.logger.info("scheduler started", metadata: ["redis": "\(runtime.settings.redisURL)"])
         let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
         try await group.run()

@@ -17,10 +17,12 @@ import Testing
             try stdin.write(toFile: input, atomically: true, encoding: .utf8)
             args = args.map { $0 == "-" ? input : $0 }
         }
-        let child = try ChildProcess([try TestEnvironment.spoolBinary()] + args, environment: [
-            "REDIS_URL": f.url.urlString, "SPOOL_KEY_PREFIX": f.keys.prefix, "SPOOL_LOG_LEVEL": "error",
-            "SPOOL_JOBS_DIR": TestEnvironment.packageRoot + "/Jobs", "SPOOL_CONFIG": TestEnvironment.packageRoot + "/config/spool.json",
-        ], output: out)
+        let child = try ChildProcess(
+            [try TestEnvironment.spoolBinary()] + args,
+            environment: [
+                "REDIS_URL": f.url.urlString, "SPOOL_KEY_PREFIX": f.keys.prefix, "SPOOL_LOG_LEVEL": "error",
+                "SPOOL_JOBS_DIR": TestEnvironment.packageRoot + "/Jobs", "SPOOL_CONFIG": TestEnvironment.packageRoot + "/config/spool.json",
+            ], output: out)
         let status = child.wait()
         return Run(status: status, output: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
     }
@@ -33,7 +35,9 @@ import Testing
         #expect(shown.status == 0, "\(shown.output)")
         let entries = try JSONValue.parse(shown.output).arrayValue ?? []
         let byName = Dictionary(uniqueKeysWithValues: entries.compactMap { entry in entry["name"]?.stringValue.map { ($0, entry) } })
-        #expect(byName["redis.key_prefix"]?["value"]?.stringValue == f.keys.prefix && byName["redis.key_prefix"]?["source"] == .string("SPOOL_KEY_PREFIX"))
+        #expect(
+            byName["redis.key_prefix"]?["value"]?.stringValue == f.keys.prefix
+                && byName["redis.key_prefix"]?["source"] == .string("SPOOL_KEY_PREFIX"))
         #expect(byName["worker.concurrency"]?["source"]?.stringValue?.hasSuffix("config/spool.json") == true)
         #expect(byName["api.operator_key"]?["value"] == .string("(unset)") && byName["sandbox.url"] != nil)
         let checked = try spool(f, ["config", "check"])
@@ -59,7 +63,9 @@ import Testing
         let set = try spool(f, ["limits", "set", "sms:sender:{from}", "--rate", "5/s", "--burst", "2"])
         #expect(set.status == 0 && set.output.contains("sms:sender:{from}: 5/second burst 2"))
         let shown = try spool(f, ["limits", "show", "--json"])
-        #expect(shown.output.contains(#""sms:sender:{from}" : "5\/second burst 2""#) || shown.output.contains(#""sms:sender:{from}" : "5/second burst 2""#))
+        #expect(
+            shown.output.contains(#""sms:sender:{from}" : "5\/second burst 2""#)
+                || shown.output.contains(#""sms:sender:{from}" : "5/second burst 2""#))
         let bad = try spool(f, ["limits", "set", "k", "--rate", "5/fortnight"])
         #expect(bad.status != 0 && bad.output.contains("--rate: '5/fortnight': expected <count>/<second|minute|hour|day>"))
         let two = try spool(f, ["limits", "set", "k", "--rate", "5/s", "--concurrency", "3"])
@@ -99,7 +105,9 @@ import Testing
         let run = try spool(f, ["stats", "--json"])
         let json = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as! [String: Any]
         let queue = (json["queues"] as! [[String: Any]]).first { $0["queue"] as? String == "default" }!
-        for field in ["pending", "scheduled", "active", "retry", "dead", "processed", "failed"] { #expect(queue[field] != nil, "missing \(field)") }
+        for field in ["pending", "scheduled", "active", "retry", "dead", "processed", "failed"] {
+            #expect(queue[field] != nil, "missing \(field)")
+        }
         #expect(queue["pending"] as? Int == 3)
     }
 

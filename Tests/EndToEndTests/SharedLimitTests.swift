@@ -39,7 +39,9 @@ import Testing
     @Test func aConcurrencyLimitHoldsAcrossThreeWorkerProcesses() async throws {
         let f = try fixture()
         let jobs = try jobsFolder(limits: #"[{"key": "account:{from}", "concurrency": 2}]"#)
-        let workers = try (0..<3).map { _ in try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 4, extra: ["SPOOL_JOBS_DIR": jobs]) }
+        let workers = try (0..<3).map { _ in
+            try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 4, extra: ["SPOOL_JOBS_DIR": jobs])
+        }
         for worker in workers { try await worker.waitUntilRunning(f) }
         // Twelve processes' worth of slots (3 × 4) for 18 jobs of 300 ms each, two slots for the account.
         for _ in 0..<18 {
@@ -64,12 +66,16 @@ import Testing
         let jobs = try jobsFolder(limits: #"[{"key": "account:{from}", "concurrency": 1}]"#, timeoutSeconds: 2)
         let victim = try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 4, extra: ["SPOOL_JOBS_DIR": jobs])
         try await victim.waitUntilRunning(f)
-        let held = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"from": "acct", "sleep_ms": 1500, "notify": true, "mark": true}"#)).id
+        let held = try await f.enqueuer.enqueue(
+            EnqueueRequest(kind: "noop", args: #"{"from": "acct", "sleep_ms": 1500, "notify": true, "mark": true}"#)
+        ).id
         try await waitUntil("the first job holds the slot") { try await starts(f).count == 1 }
         victim.kill9()
         // Another job for the same account, and two fresh workers: it may only run once the slot is back.
         let next = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"from": "acct", "mark": true}"#)).id
-        let others = try (0..<2).map { _ in try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 4, extra: ["SPOOL_JOBS_DIR": jobs]) }
+        let others = try (0..<2).map { _ in
+            try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 4, extra: ["SPOOL_JOBS_DIR": jobs])
+        }
         try await waitUntil("both jobs complete", timeout: .seconds(30)) {
             let completed = try await f.zsetScores(f.keys.completed("default"))
             return completed[held] != nil && completed[next] != nil

@@ -17,8 +17,9 @@ final class WorkerProcess {
             "SPOOL_LEASE_MS": String(lease.milliseconds), "SPOOL_POLL_INTERVAL_MS": "50",
         ]
         environment.merge(extra) { $1 }
-        child = try ChildProcess([try TestEnvironment.spoolBinary(), "worker", "--concurrency", String(concurrency)],
-                                 environment: environment, output: logFile)
+        child = try ChildProcess(
+            [try TestEnvironment.spoolBinary(), "worker", "--concurrency", String(concurrency)],
+            environment: environment, output: logFile)
     }
 
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }

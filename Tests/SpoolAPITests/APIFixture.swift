@@ -1,6 +1,6 @@
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import NIOCore
 import SpoolAPI
 import SpoolPostgres
@@ -45,8 +45,9 @@ struct APIFixture: Sendable {
         configuration.port = 0
         configuration.operatorKey = Self.operatorKey
         configure(&configuration)
-        server = APIServer(configuration: configuration, redis: queue.redis, pool: pool, settings: queue.settings, catalog: queue.catalog,
-                           logger: TestEnvironment.logger)
+        server = APIServer(
+            configuration: configuration, redis: queue.redis, pool: pool, settings: queue.settings, catalog: queue.catalog,
+            logger: TestEnvironment.logger)
         tenants = TenantStore(pool: pool, admin: queue.admin)
         a = try await Self.makeTenant("Tenant A", tenants, pool)
         b = try await Self.makeTenant("Tenant B", tenants, pool)
@@ -54,10 +55,11 @@ struct APIFixture: Sendable {
 
     private static func makeTenant(_ name: String, _ tenants: TenantStore, _ pool: PostgresPool) async throws -> TenantKeys {
         let tenant = try await tenants.create(name: name, timezone: "Europe/Paris")
-        return TenantKeys(id: tenant.id, read: try await tenants.createKey(tenantID: tenant.id, scope: .read).key,
-                          enqueue: try await tenants.createKey(tenantID: tenant.id, scope: .enqueue).key,
-                          admin: try await tenants.createKey(tenantID: tenant.id, scope: .admin).key,
-                          sender: try await registerSender(pool, tenant: tenant.id))
+        return TenantKeys(
+            id: tenant.id, read: try await tenants.createKey(tenantID: tenant.id, scope: .read).key,
+            enqueue: try await tenants.createKey(tenantID: tenant.id, scope: .enqueue).key,
+            admin: try await tenants.createKey(tenantID: tenant.id, scope: .admin).key,
+            sender: try await registerSender(pool, tenant: tenant.id))
     }
 
     /// Registers a short code no tenant holds yet to `tenant` and returns it. Every test shares one
@@ -66,7 +68,9 @@ struct APIFixture: Sendable {
     static func registerSender(_ pool: PostgresPool, tenant: String) async throws -> String {
         let numbers = SenderNumbers(pool: pool)
         for _ in 0..<100 {
-            do { return try await numbers.add(String(Int.random(in: 100_000...999_999)), tenantID: tenant).number } catch SenderNumberError.conflict(_) { continue }
+            do {
+                return try await numbers.add(String(Int.random(in: 100_000...999_999)), tenantID: tenant).number
+            } catch SenderNumberError.conflict(_) { continue }
         }
         throw TestFailure("no free short code after 100 tries")
     }
@@ -83,8 +87,10 @@ struct APIFixture: Sendable {
 extension TestClientProtocol {
     /// A request with a key and a JSON body; answers the status and the parsed body.
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ uri: String, key: String?, json: String? = nil, contentType: String = "application/json",
-              headers extra: [(String, String)] = []) async throws -> (status: Int, body: JSONValue) {
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, key: String?, json: String? = nil, contentType: String = "application/json",
+        headers extra: [(String, String)] = []
+    ) async throws -> (status: Int, body: JSONValue) {
         var headers = HTTPFields()
         if let key { headers[.authorization] = "Bearer \(key)" }
         if json != nil { headers[.contentType] = contentType }

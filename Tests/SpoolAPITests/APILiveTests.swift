@@ -1,6 +1,6 @@
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import SpoolAPI
 import SpoolJobs
 import SpoolQueue
@@ -22,8 +22,10 @@ import Testing
             try await waitUntil("the failing job to die") { try await f.queue.admin.job(deadID)?.state == .dead }
             try await worker.stop()
 
-            for (method, path) in [(HTTPRequest.Method.get, "/v1/jobs/\(id)"), (.delete, "/v1/jobs/\(id)"), (.post, "/v1/dead/\(deadID)/retry"),
-                                   (.delete, "/v1/dead/\(deadID)"), (.post, "/v1/tenants/\(f.a.id)/pause"), (.post, "/v1/tenants/\(f.a.id)/resume")] {
+            for (method, path) in [
+                (HTTPRequest.Method.get, "/v1/jobs/\(id)"), (.delete, "/v1/jobs/\(id)"), (.post, "/v1/dead/\(deadID)/retry"),
+                (.delete, "/v1/dead/\(deadID)"), (.post, "/v1/tenants/\(f.a.id)/pause"), (.post, "/v1/tenants/\(f.a.id)/resume"),
+            ] {
                 let answer = try await client.call(method, path, key: f.b.admin)
                 #expect(answer.status == 404, "\(method) \(path) answered \(answer.status) to another tenant")
             }
@@ -45,8 +47,9 @@ import Testing
             try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 for _ in 0..<50 {
                     group.addTask {
-                        let answer = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#,
-                                                           headers: [("Idempotency-Key", "same-order")])
+                        let answer = try await client.call(
+                            .post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#,
+                            headers: [("Idempotency-Key", "same-order")])
                         return (answer.status, answer.body["id"]?.stringValue ?? "")
                     }
                 }
@@ -58,7 +61,8 @@ import Testing
         #expect(try await f.queue.pendingCount() == 1)
         // Another tenant with the same key gets its own job.
         let other = try await f.test(.live) { client in
-            try await client.call(.post, "/v1/jobs", key: f.b.enqueue, json: #"{"kind": "noop"}"#, headers: [("Idempotency-Key", "same-order")])
+            try await client.call(
+                .post, "/v1/jobs", key: f.b.enqueue, json: #"{"kind": "noop"}"#, headers: [("Idempotency-Key", "same-order")])
         }
         #expect(other.status == 202 && other.body["id"]?.stringValue != ids[0].1)
     }
@@ -66,7 +70,8 @@ import Testing
     @Test func bulkTakesTheGoodItemsAndReportsTheBadOnesByIndex() async throws {
         let f = try await APIFixture()
         try await f.test(.live) { client in
-            let mixed = #"{"jobs": [{"kind": "noop"}, {"kind": "nope"}, {"kind": "noop", "args": {"sleep_ms": "x"}}, {"kind": "noop", "delay_seconds": 30}]}"#
+            let mixed =
+                #"{"jobs": [{"kind": "noop"}, {"kind": "nope"}, {"kind": "noop", "args": {"sleep_ms": "x"}}, {"kind": "noop", "delay_seconds": 30}]}"#
             let answer = try await client.call(.post, "/v1/jobs/bulk", key: f.a.enqueue, json: mixed)
             #expect(answer.status == 200 && answer.body["accepted"] == .number(2) && answer.body["rejected"] == .number(2))
             let items = answer.body["items"]?.arrayValue ?? []
@@ -102,10 +107,14 @@ import Testing
             while !parked {
                 let probe = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#)
                 let probeID = try #require(probe.body["id"]?.stringValue)
-                try await waitUntil("the probe job to be parked or run") { [JobState.parked, .completed].contains(try await f.queue.admin.job(probeID)?.state) }
+                try await waitUntil("the probe job to be parked or run") {
+                    [JobState.parked, .completed].contains(try await f.queue.admin.job(probeID)?.state)
+                }
                 parked = try await f.queue.admin.job(probeID)?.state == .parked
             }
-            for _ in 0..<20 { _ = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "args": {"mark": true}}"#) }
+            for _ in 0..<20 {
+                _ = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "args": {"mark": true}}"#)
+            }
             let b = try await client.call(.post, "/v1/jobs", key: f.b.enqueue, json: #"{"kind": "noop"}"#)
             let bID = try #require(b.body["id"]?.stringValue)
             try await waitUntil("tenant B's job to complete") { try await f.queue.admin.job(bID)?.state == .completed }
@@ -134,9 +143,11 @@ import Testing
             let set = try await client.call(.put, "/v1/limits", key: APIFixture.operatorKey, json: body)
             #expect(set.status == 200 && set.body["limit"]?["burst"] == .number(2))
             #expect(try await f.queue.admin.limitOverrides()["sms:sender:{from}"] == .rate(units: 5, period: .seconds(1), burst: 2))
-            let bad = try await client.call(.put, "/v1/limits", key: APIFixture.operatorKey, json: #"{"key": "k", "rate": 5, "per": "fortnight"}"#)
+            let bad = try await client.call(
+                .put, "/v1/limits", key: APIFixture.operatorKey, json: #"{"key": "k", "rate": 5, "per": "fortnight"}"#)
             #expect(bad.status == 422 && bad.body["error"]?["message"]?.stringValue?.contains("fortnight") == true)
-            let both = try await client.call(.put, "/v1/limits", key: APIFixture.operatorKey, json: #"{"key": "k", "rate": 5, "per": "second", "concurrency": 3}"#)
+            let both = try await client.call(
+                .put, "/v1/limits", key: APIFixture.operatorKey, json: #"{"key": "k", "rate": 5, "per": "second", "concurrency": 3}"#)
             #expect(both.status == 422)
             let shown = try await client.call(.get, "/v1/limits", key: f.a.enqueue)
             #expect(shown.status == 200 && shown.body["overrides"]?["sms:sender:{from}"]?["rate"] == .number(5))
@@ -160,7 +171,8 @@ import Testing
             let lift = try await client.call(.post, "/v1/tenants/\(f.a.id)/resume", key: f.a.admin)
             #expect(lift.status == 403 && lift.body["error"]?["code"] == .string("paused_by_operator"))
             #expect(try await f.queue.admin.pausedTenants().contains(f.a.id))
-            #expect(try await client.call(.post, "/v1/tenants/\(f.a.id)/resume", key: APIFixture.operatorKey).body["paused"] == .bool(false))
+            #expect(
+                try await client.call(.post, "/v1/tenants/\(f.a.id)/resume", key: APIFixture.operatorKey).body["paused"] == .bool(false))
             // Its own pause, the tenant may lift; "bearer" in lower case is the same scheme.
             #expect(try await client.call(.post, "/v1/tenants/\(f.a.id)/pause", key: f.a.admin).status == 200)
             var headers = HTTPFields()
@@ -178,7 +190,8 @@ import Testing
         for _ in 0..<80 {
             let id = JobID.make()
             ids.append(id)
-            try await f.queue.redis.run("HSET", keys.job("default", id), "kind", "noop", "state", "dead", "tenant", f.a.id, "dead_reason", "test")
+            try await f.queue.redis.run(
+                "HSET", keys.job("default", id), "kind", "noop", "state", "dead", "tenant", f.a.id, "dead_reason", "test")
             try await f.queue.redis.run("ZADD", keys.dead("default"), "1795000000000", id)
         }
         try await f.queue.redis.run("SADD", keys.queues, "default")

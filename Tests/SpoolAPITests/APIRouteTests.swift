@@ -1,6 +1,6 @@
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import SpoolAPI
 import SpoolStore
 import SpoolSupport
@@ -14,9 +14,12 @@ import Testing
         try await f.test { client in
             let first = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "args": {"sleep_ms": 1}}"#)
             #expect(first.status == 202 && first.body["status"] == .string("pending") && first.body["duplicate"] == .bool(false))
-            let keyed = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#, headers: [("Idempotency-Key", "order-1")])
+            let keyed = try await client.call(
+                .post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#, headers: [("Idempotency-Key", "order-1")])
             let again = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "idempotency_key": "order-1"}"#)
-            #expect(keyed.status == 202 && again.status == 200 && again.body["id"] == keyed.body["id"] && again.body["duplicate"] == .bool(true))
+            #expect(
+                keyed.status == 202 && again.status == 200 && again.body["id"] == keyed.body["id"] && again.body["duplicate"] == .bool(true)
+            )
             let delayed = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop", "delay_seconds": 60}"#)
             #expect(delayed.status == 202 && delayed.body["status"] == .string("scheduled"))
             let status = try await client.call(.get, "/v1/jobs/\(first.body["id"]!.stringValue!)", key: f.a.read)
@@ -31,7 +34,8 @@ import Testing
     @Test func theLongestValidCampaignFitsTheBodyLimit() async throws {
         let f = try await APIFixture()
         let emoji = #"\ud83d\ude0d"#
-        let json = #"{"name": ""# + String(repeating: emoji, count: 200) + #"", "from": ""# + f.a.sender + #"", "body": ""#
+        let json =
+            #"{"name": ""# + String(repeating: emoji, count: 200) + #"", "from": ""# + f.a.sender + #"", "body": ""#
             + String(repeating: emoji, count: 1_600) + #""}"#
         #expect(json.utf8.count > 20_000)
         try await f.test { client in
@@ -41,23 +45,24 @@ import Testing
     }
 
     /// Every kind of bad input: a 4xx that names the field and the problem, and nothing enqueued.
-    @Test(arguments: [
-        (#"{"kind": "nope"}"#, "application/json", 422, "kind", "unknown kind 'nope'"),
-        (#"{"kind": "noop", "args": {"sleep_ms": "slow"}}"#, "application/json", 422, "args.sleep_ms", "expected integer"),
-        (#"{"kind": "noop", "args": [1]}"#, "application/json", 422, "args", "expected an object"),
-        (#"{"kind": "noop", "queue": "Not A Queue"}"#, "application/json", 422, "queue", "not a declared queue"),
-        (#"{"kind": "noop", "queue": "made-up"}"#, "application/json", 422, "queue", "not a declared queue"),
-        (#"{"kind": "noop", "run_at": "2020-01-01T00:00:00Z"}"#, "application/json", 422, "run_at", "in the past"),
-        (#"{"kind": "noop", "run_at": "tomorrow"}"#, "application/json", 422, "run_at", "RFC 3339"),
-        (#"{"kind": "noop", "run_at": "2099-01-01T00:00:00Z", "delay_seconds": 5}"#, "application/json", 422, "run_at", "not both"),
-        (#"{"kind": "noop", "delay_seconds": -1}"#, "application/json", 422, "delay_seconds", "from 0"),
-        (#"{"kind": "noop", "colour": "red"}"#, "application/json", 422, "colour", "unknown field"),
-        (#"{"args": {}}"#, "application/json", 422, "kind", "required"),
-        (#"{"kind": "noop", "tenant": "other"}"#, "application/json", 422, "tenant", "only the operator"),
-        (#"["noop"]"#, "application/json", 422, "(body)", "expected a JSON object"),
-        (#"{"kind": "noop""#, "application/json", 400, nil, "not valid JSON"),
-        (#"{"kind": "noop"}"#, "text/plain", 415, nil, "Content-Type must be application/json"),
-    ] as [(String, String, Int, String?, String)])
+    @Test(
+        arguments: [
+            (#"{"kind": "nope"}"#, "application/json", 422, "kind", "unknown kind 'nope'"),
+            (#"{"kind": "noop", "args": {"sleep_ms": "slow"}}"#, "application/json", 422, "args.sleep_ms", "expected integer"),
+            (#"{"kind": "noop", "args": [1]}"#, "application/json", 422, "args", "expected an object"),
+            (#"{"kind": "noop", "queue": "Not A Queue"}"#, "application/json", 422, "queue", "not a declared queue"),
+            (#"{"kind": "noop", "queue": "made-up"}"#, "application/json", 422, "queue", "not a declared queue"),
+            (#"{"kind": "noop", "run_at": "2020-01-01T00:00:00Z"}"#, "application/json", 422, "run_at", "in the past"),
+            (#"{"kind": "noop", "run_at": "tomorrow"}"#, "application/json", 422, "run_at", "RFC 3339"),
+            (#"{"kind": "noop", "run_at": "2099-01-01T00:00:00Z", "delay_seconds": 5}"#, "application/json", 422, "run_at", "not both"),
+            (#"{"kind": "noop", "delay_seconds": -1}"#, "application/json", 422, "delay_seconds", "from 0"),
+            (#"{"kind": "noop", "colour": "red"}"#, "application/json", 422, "colour", "unknown field"),
+            (#"{"args": {}}"#, "application/json", 422, "kind", "required"),
+            (#"{"kind": "noop", "tenant": "other"}"#, "application/json", 422, "tenant", "only the operator"),
+            (#"["noop"]"#, "application/json", 422, "(body)", "expected a JSON object"),
+            (#"{"kind": "noop""#, "application/json", 400, nil, "not valid JSON"),
+            (#"{"kind": "noop"}"#, "text/plain", 415, nil, "Content-Type must be application/json"),
+        ] as [(String, String, Int, String?, String)])
     func refusesBadInputNamingTheField(body: String, contentType: String, status: Int, field: String?, message: String) async throws {
         let f = try await APIFixture()
         try await f.test { client in
@@ -104,7 +109,8 @@ import Testing
         let f = try await APIFixture()
         let key = try await f.tenants.createKey(tenantID: f.a.id, scope: .enqueue)
         #expect(try await f.tenants.revokeKey(id: key.id))
-        let status = try await f.test { client in try await client.call(.post, "/v1/jobs", key: key.key, json: #"{"kind": "noop"}"#).status }
+        let status = try await f.test { client in try await client.call(.post, "/v1/jobs", key: key.key, json: #"{"kind": "noop"}"#).status
+        }
         #expect(status == 401)
     }
 
@@ -112,7 +118,9 @@ import Testing
         let f = try await APIFixture()
         try await f.test { client in
             let health = try await client.call(.get, "/health", key: nil)
-            #expect(health.status == 200 && health.body["checks"]?["redis"] == .string("ok") && health.body["checks"]?["postgres"] == .string("ok"))
+            #expect(
+                health.status == 200 && health.body["checks"]?["redis"] == .string("ok")
+                    && health.body["checks"]?["postgres"] == .string("ok"))
             let document = try await client.call(.get, "/v1/openapi.json", key: nil)
             #expect(document.status == 200 && document.body["openapi"] == .string("3.1.0") && document.body["paths"]?["/v1/jobs"] != nil)
             _ = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind": "noop"}"#)

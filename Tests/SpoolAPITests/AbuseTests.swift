@@ -1,5 +1,4 @@
 import FoundationEssentials
-@testable import SpoolAPI
 import SpoolHTTP
 import SpoolJobs
 import SpoolQueue
@@ -7,6 +6,8 @@ import SpoolStore
 import SpoolSupport
 import TestSupport
 import Testing
+
+@testable import SpoolAPI
 
 /// A hostile tenant with its own keys against a running API and worker (real Redis, PostgreSQL and the
 /// sandbox provider), one case per defect an adversarial review found (issue 12), while a second
@@ -59,8 +60,9 @@ import Testing
         let asOperator = try await client.call("POST", "/v1/jobs", key: APIFixture.operatorKey, body: .json(booked))
         #expect(asOperator.status == 422 && Self.field(asOperator) == "kind")
         // ... and a campaign cannot borrow the victim's number.
-        let borrowed = try await client.call("POST", "/v1/campaigns", key: hostile.admin,
-                                             body: .json(#"{"name":"x","from":"\#(victim.sender)","body":"hi"}"#))
+        let borrowed = try await client.call(
+            "POST", "/v1/campaigns", key: hostile.admin,
+            body: .json(#"{"name":"x","from":"\#(victim.sender)","body":"hi"}"#))
         #expect(borrowed.status == 422 && Self.field(borrowed) == "from", "\(borrowed.text)")
 
         // 10. Diagnostics are the operator's.
@@ -79,20 +81,23 @@ import Testing
         #expect(try await client.call("GET", "/v1/queues", key: victim.read).status == 200)
 
         // 8. Bad input is a 4xx, not "unavailable".
-        let nul = try await client.call("POST", "/v1/campaigns", key: hostile.admin,
-                                        body: .json(#"{"name":"x","from":"\#(hostile.sender)","body":"a\u0000b"}"#))
+        let nul = try await client.call(
+            "POST", "/v1/campaigns", key: hostile.admin,
+            body: .json(#"{"name":"x","from":"\#(hostile.sender)","body":"a\u0000b"}"#))
         #expect(nul.status == 422, "\(nul.text)")
 
         // The victim launches; the hostile tenant floods the API and its own sender meanwhile.
         let campaign = try await store.create(tenantID: victim.id, name: "Victim", sender: victim.sender, body: "Hi {{first_name}}")
         let started = SystemClock().nowMillis()
         _ = try await store.launch(id: campaign.id)
-        let worker = RunningWorker(f.queue, handlers: [SendHandler(services: SMSCampaignTests.services(f, sandbox: sandbox, apiPort: port))],
-                                   concurrency: 8, queues: ["sms"])
+        let worker = RunningWorker(
+            f.queue, handlers: [SendHandler(services: SMSCampaignTests.services(f, sandbox: sandbox, apiPort: port))],
+            concurrency: 8, queues: ["sms"])
         let flood = Task {
             let lines = Array(String(repeating: "1\n", count: 100_000).utf8)
             for _ in 0..<3 {
-                _ = try await client.call("POST", "/v1/jobs/bulk", key: hostile.enqueue, body: .bytes(lines, contentType: "application/x-ndjson"))
+                _ = try await client.call(
+                    "POST", "/v1/jobs/bulk", key: hostile.enqueue, body: .bytes(lines, contentType: "application/x-ndjson"))
             }
         }
         let reports = CampaignReports(pool: f.pool)
@@ -100,7 +105,9 @@ import Testing
             (try await reports.report(campaignID: campaign.id)!.byStatus["delivered"] ?? 0) == 40
         }
         let took = SystemClock().nowMillis() - started
-        print("abuse: the victim's 40 messages at 20/s were delivered \(took) ms after launch, while the hostile tenant flooded; made-up keys: \(statuses)")
+        print(
+            "abuse: the victim's 40 messages at 20/s were delivered \(took) ms after launch, while the hostile tenant flooded; made-up keys: \(statuses)"
+        )
         try await flood.value
         try await worker.stop()
         await sandbox.stop()
@@ -121,8 +128,9 @@ import Testing
     @Test func receiptsCannotBeForged() async throws {
         let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds) { $0.publicURL = "https://spool.example.test/" }
         try await f.test { client in
-            let refused = try await client.call(.post, "/v1/webhooks/twilio/status", key: nil, json: "MessageStatus=delivered&MessageSid=SM1",
-                                                contentType: "application/x-www-form-urlencoded", headers: [("X-Twilio-Signature", "x")])
+            let refused = try await client.call(
+                .post, "/v1/webhooks/twilio/status", key: nil, json: "MessageStatus=delivered&MessageSid=SM1",
+                contentType: "application/x-www-form-urlencoded", headers: [("X-Twilio-Signature", "x")])
             #expect(refused.status == 503 && refused.body["error"]?["code"] == .string("not_configured"))
         }
         let signed = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds) {
@@ -134,17 +142,22 @@ import Testing
         let store = CampaignStore(pool: signed.pool, enqueuer: signed.queue.enqueuer)
         let campaign = try await store.create(tenantID: signed.a.id, name: "Forged", sender: signed.a.sender, body: "Hi")
         _ = try await store.launch(id: campaign.id)
-        let id = try await signed.pool.withConnection { try $0.query("SELECT id FROM messages WHERE campaign_id = $1", [campaign.id]).first!.string("id")! }
+        let id = try await signed.pool.withConnection {
+            try $0.query("SELECT id FROM messages WHERE campaign_id = $1", [campaign.id]).first!.string("id")!
+        }
         // Signed with the real token over the URL without the slash, as the provider signs it.
         let path = "/v1/webhooks/twilio/status?ref=\(id)"
         let fields = [("MessageStatus", "delivered"), ("MessageSid", "SMforged")]
         let signature = TwilioSignature.sign(url: "https://spool.example.test" + path, parameters: fields, authToken: "secret-token")
         try await signed.test { client in
-            let answer = try await client.call(.post, path, key: nil, json: "MessageStatus=delivered&MessageSid=SMforged",
-                                               contentType: "application/x-www-form-urlencoded", headers: [("X-Twilio-Signature", signature)])
+            let answer = try await client.call(
+                .post, path, key: nil, json: "MessageStatus=delivered&MessageSid=SMforged",
+                contentType: "application/x-www-form-urlencoded", headers: [("X-Twilio-Signature", signature)])
             #expect(answer.status == 200 && answer.body["result"] == .string("ignored: already queued, never sent"), "\(answer.body)")
         }
-        let status = try await signed.pool.withConnection { try $0.query("SELECT status FROM messages WHERE id = $1", [id]).first!.string("status") }
+        let status = try await signed.pool.withConnection {
+            try $0.query("SELECT status FROM messages WHERE id = $1", [id]).first!.string("status")
+        }
         #expect(status == "queued")
     }
 
@@ -152,7 +165,8 @@ import Testing
     @Test func anIdempotentRepeatAnswersTheStoredState() async throws {
         let f = try await APIFixture()
         try await f.test { client in
-            let first = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind":"noop","delay_seconds":600,"idempotency_key":"k1"}"#)
+            let first = try await client.call(
+                .post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind":"noop","delay_seconds":600,"idempotency_key":"k1"}"#)
             #expect(first.status == 202 && first.body["status"] == .string("scheduled"))
             let again = try await client.call(.post, "/v1/jobs", key: f.a.enqueue, json: #"{"kind":"noop","idempotency_key":"k1"}"#)
             #expect(again.status == 200 && again.body["status"] == .string("scheduled") && again.body["duplicate"] == .bool(true))

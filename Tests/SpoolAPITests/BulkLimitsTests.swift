@@ -1,6 +1,6 @@
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import NIOCore
 import SpoolAPI
 import SpoolSupport
@@ -31,8 +31,11 @@ import Testing
         let f = try await APIFixture()
         try await f.test { client in
             let zeros = Array(repeating: "0", count: 600_000).joined(separator: ",")
-            let answer = try await client.call(.post, "/v1/jobs/bulk", key: f.a.enqueue, json: #"{"jobs": [{"kind": "noop", "args": {"a": [\#(zeros)]}}]}"#)
-            #expect(answer.status == 400 && answer.body["error"]?["message"]?.stringValue?.contains("500000 values") == true, "\(answer.body.text.prefix(300))")
+            let answer = try await client.call(
+                .post, "/v1/jobs/bulk", key: f.a.enqueue, json: #"{"jobs": [{"kind": "noop", "args": {"a": [\#(zeros)]}}]}"#)
+            #expect(
+                answer.status == 400 && answer.body["error"]?["message"]?.stringValue?.contains("500000 values") == true,
+                "\(answer.body.text.prefix(300))")
         }
     }
 
@@ -52,8 +55,10 @@ import Testing
         #expect(body.readableBytes > 64 << 20)
         let payload = body
         let answer = try await f.test { client in
-            try await client.execute(uri: "/v1/jobs/bulk", method: .post,
-                                     headers: [.authorization: "Bearer \(f.a.enqueue)", .contentType: "application/x-ndjson"], body: payload) { response in
+            try await client.execute(
+                uri: "/v1/jobs/bulk", method: .post,
+                headers: [.authorization: "Bearer \(f.a.enqueue)", .contentType: "application/x-ndjson"], body: payload
+            ) { response in
                 (Int(response.status.code), (try? JSONValue.parse(String(buffer: response.body))) ?? .null)
             }
         }
@@ -99,7 +104,8 @@ import Testing
         let f = try await APIFixture()
         let csv = "phone,first_name\n" + String(repeating: "12,Bad\n", count: 20_000)
         try await f.test { client in
-            let answer = try await client.call(.post, "/v1/contacts/import?dry_run=true", key: f.a.admin, json: csv, contentType: "text/csv")
+            let answer = try await client.call(
+                .post, "/v1/contacts/import?dry_run=true", key: f.a.admin, json: csv, contentType: "text/csv")
             #expect(answer.status == 200, "\(answer.body.text.prefix(300))")
             #expect(answer.body["rows"] == .number(20_000) && answer.body["valid"] == .number(0))
             #expect(answer.body["rejected_total"] == .number(20_000) && answer.body["rejected_truncated"] == .bool(true))

@@ -21,20 +21,28 @@ import Testing
 
     /// A zone where it is daytime now, so that quiet hours do not hold the test's messages.
     static func daytimeZone(now: Int64 = SystemClock().nowMillis()) -> String {
-        let zones = ["Europe/London", "Asia/Tokyo", "America/New_York", "America/Los_Angeles", "Pacific/Honolulu", "Asia/Kolkata", "Pacific/Kiritimati"]
+        let zones = [
+            "Europe/London", "Asia/Tokyo", "America/New_York", "America/Los_Angeles", "Pacific/Honolulu", "Asia/Kolkata",
+            "Pacific/Kiritimati",
+        ]
         return zones.first { QuietHours().nextAllowed(nowMs: now, zone: ZoneInfo.named($0)!) == nil }!
     }
 
     /// A zone where it is night now.
     static func nightZone(now: Int64 = SystemClock().nowMillis()) -> String {
-        let zones = ["Europe/London", "Asia/Tokyo", "America/New_York", "America/Los_Angeles", "Pacific/Honolulu", "Asia/Kolkata", "Pacific/Kiritimati"]
+        let zones = [
+            "Europe/London", "Asia/Tokyo", "America/New_York", "America/Los_Angeles", "Pacific/Honolulu", "Asia/Kolkata",
+            "Pacific/Kiritimati",
+        ]
         return zones.first { QuietHours().nextAllowed(nowMs: now, zone: ZoneInfo.named($0)!) != nil }!
     }
 
     static func services(_ f: APIFixture, sandbox: RunningSandbox, apiPort: Int) -> JobServices {
-        JobServices(postgres: f.pool, http: HTTPClient(name: "test-providers"),
-                    twilio: TwilioConfiguration(baseURL: sandbox.baseURL, accountSid: RunningSandbox.accountSid, authToken: RunningSandbox.authToken,
-                                                publicURL: "http://127.0.0.1:\(apiPort)"))
+        JobServices(
+            postgres: f.pool, http: HTTPClient(name: "test-providers"),
+            twilio: TwilioConfiguration(
+                baseURL: sandbox.baseURL, accountSid: RunningSandbox.accountSid, authToken: RunningSandbox.authToken,
+                publicURL: "http://127.0.0.1:\(apiPort)"))
     }
 
     @Test func aCampaignGoesFromImportToDeliveryReceiptsWithEveryGate() async throws {
@@ -50,8 +58,8 @@ import Testing
         for n in 0..<20 { lines.append("(415) 555-\(CivilTime.pad(1000 + n, 4)),Ann\(n),\(zone),yes,Paris") }
         lines.append("+1 415 555 2000,NoConsent,\(zone),,Lyon")
         lines.append("415.555.2001,Stopped,\(zone),yes,Nice")
-        lines.append("+15005550001,Invalid,\(zone),yes,Metz")     // the sandbox answers 21211
-        lines.append("+15005550004,OptedOut,\(zone),yes,Brest")   // the sandbox answers 21610
+        lines.append("+15005550001,Invalid,\(zone),yes,Metz")  // the sandbox answers 21211
+        lines.append("+15005550004,OptedOut,\(zone),yes,Brest")  // the sandbox answers 21610
         lines.append("not a phone,Bad,\(zone),yes,Nowhere")
         let importer = ContactImporter(pool: f.pool)
         let report = try await importer.run(tenantID: f.a.id, csv: Array(lines.joined(separator: "\n").utf8), dryRun: false)
@@ -59,7 +67,8 @@ import Testing
         _ = try await importer.run(tenantID: f.a.id, csv: Array("phone\n+14155552001\n".utf8), dryRun: false, stopList: true)
 
         let store = CampaignStore(pool: f.pool, enqueuer: f.queue.enqueuer)
-        let campaign = try await store.create(tenantID: f.a.id, name: "Spring", sender: f.a.sender, body: "Hi {{first_name}}, see you in {{city}}!")
+        let campaign = try await store.create(
+            tenantID: f.a.id, name: "Spring", sender: f.a.sender, body: "Hi {{first_name}}, see you in {{city}}!")
         let launch = try await store.launch(id: campaign.id)
         #expect(launch.queued == 22 && launch.skipped == 2 && launch.enqueued == 22)
         // Launching again changes nothing.
@@ -69,7 +78,8 @@ import Testing
         try await f.queue.admin.setLimit("sms:sender:{from}", .rate(units: 1_000, period: .seconds(1), burst: 100))
         let api = Task { try await f.server.runUntilCancelled() }
         defer { api.cancel() }
-        let worker = RunningWorker(f.queue, handlers: [SendHandler(services: Self.services(f, sandbox: sandbox, apiPort: port))], concurrency: 8, queues: ["sms"])
+        let worker = RunningWorker(
+            f.queue, handlers: [SendHandler(services: Self.services(f, sandbox: sandbox, apiPort: port))], concurrency: 8, queues: ["sms"])
         let reports = CampaignReports(pool: f.pool)
         try await waitUntil("every message to reach a final state with its receipt", timeout: .seconds(30)) {
             let report = try await reports.report(campaignID: campaign.id)!
@@ -84,9 +94,15 @@ import Testing
         #expect(final.deliveryRate == 20.0 / 22.0)
         #expect(final.costCents == 20)
         // 21610 put the number on the do-not-contact list.
-        let dnc = try await f.pool.withConnection { try $0.query("SELECT phone FROM do_not_contact WHERE tenant_id = $1 ORDER BY phone", [f.a.id]).rows.map { try $0.string("phone")! } }
+        let dnc = try await f.pool.withConnection {
+            try $0.query("SELECT phone FROM do_not_contact WHERE tenant_id = $1 ORDER BY phone", [f.a.id]).rows.map {
+                try $0.string("phone")!
+            }
+        }
         #expect(dnc == ["+14155552001", "+15005550004"])
-        let body = try await f.pool.withConnection { try $0.query("SELECT body FROM messages WHERE to_phone = '+14155551003'").first?.string("body") }
+        let body = try await f.pool.withConnection {
+            try $0.query("SELECT body FROM messages WHERE to_phone = '+14155551003'").first?.string("body")
+        }
         #expect(body == "Hi Ann3, see you in Paris!")
     }
 }

@@ -1,7 +1,4 @@
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
 import SpoolAPI
 import SpoolPostgres
 import SpoolQueue
@@ -10,14 +7,20 @@ import SpoolSupport
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The chaos test: a campaign of thousands of messages, worker processes killed with SIGKILL at
 /// random moments and replaced. In the end every message is final, and the sandbox saw each exactly
 /// once: zero duplicate sends, zero lost messages.
 @Suite struct SMSChaosTests {
     static func count(_ f: APIFixture, _ campaign: String, _ statuses: [String]) async throws -> Int {
         try await f.pool.withConnection { connection in
-            try connection.query("SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND status = ANY($2::text[])",
-                                 [campaign, PostgresArray(statuses)]).first?.int("n") ?? 0
+            try connection.query(
+                "SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND status = ANY($2::text[])",
+                [campaign, PostgresArray(statuses)]
+            ).first?.int("n") ?? 0
         }
     }
 
@@ -31,7 +34,8 @@ import Testing
             $0.twilioAuthToken = RunningSandbox.authToken
         }
         let zone = SMSCampaignTests.daytimeZone()
-        let csv = (["phone,first_name,timezone,consent"] + (0..<messages).map { "+1415\(CivilTime.pad(2_000_000 + $0, 7)),C\($0),\(zone),yes" })
+        let csv =
+            (["phone,first_name,timezone,consent"] + (0..<messages).map { "+1415\(CivilTime.pad(2_000_000 + $0, 7)),C\($0),\(zone),yes" })
             .joined(separator: "\n")
         try await sandbox.setFaults(#"{"latency_ms": 50, "jitter_ms": 20, "sender_rates": {"\#(f.a.sender)": 100000}}"#)
         #expect(try await ContactImporter(pool: f.pool).run(tenantID: f.a.id, csv: Array(csv.utf8), dryRun: false).inserted == messages)
@@ -54,7 +58,9 @@ import Testing
         for _ in 0..<5 {
             let before = try await Self.count(f, campaign.id, ["sent", "delivered"])
             if before >= messages - 500 { break }
-            try await waitUntil("100 more messages sent", timeout: .seconds(60)) { try await Self.count(f, campaign.id, ["sent", "delivered"]) >= before + 100 }
+            try await waitUntil("100 more messages sent", timeout: .seconds(60)) {
+                try await Self.count(f, campaign.id, ["sent", "delivered"]) >= before + 100
+            }
             let victim = Int.random(in: 0..<workers.count)
             workers[victim].signal(SIGKILL)
             workers[victim].wait()
@@ -80,7 +86,8 @@ import Testing
                 return text.split(separator: "\n").filter { $0.contains("error") }.suffix(3).map { "worker \(n): \($0.prefix(300))" }
             }
             let counters = try await sandbox.counters()
-            Issue.record("""
+            Issue.record(
+                """
                 messages by status: \(statuses); queues: \(stats); sandbox: \(counters["statuses"] ?? .null), \
                 callbacks delivered \(counters["callbacks_delivered"] ?? .null), failed \(counters["callbacks_failed"] ?? .null)
                 \(errors.joined(separator: "\n"))
@@ -92,19 +99,23 @@ import Testing
         // traps when a server task is cancelled with a request still open.
         try await waitUntil("every status callback settled", timeout: .seconds(40)) {
             let c = try await sandbox.counters()
-            return (c["callbacks_delivered"]?.intValue ?? 0) + (c["callbacks_failed"]?.intValue ?? 0) == 2 * (c["sms_accepted_total"]?.intValue ?? 0)
+            return (c["callbacks_delivered"]?.intValue ?? 0) + (c["callbacks_failed"]?.intValue ?? 0) == 2
+                * (c["sms_accepted_total"]?.intValue ?? 0)
         }
         let counters = try await sandbox.counters()
         await sandbox.stop()
         let delivered = try await Self.count(f, campaign.id, ["delivered"])
-        print("chaos: \(kills) kills, \(delivered) delivered, callbacks delivered \(counters["callbacks_delivered"] ?? .null), failed \(counters["callbacks_failed"] ?? .null) \(counters["callback_failures"] ?? .null)")
+        print(
+            "chaos: \(kills) kills, \(delivered) delivered, callbacks delivered \(counters["callbacks_delivered"] ?? .null), failed \(counters["callbacks_failed"] ?? .null) \(counters["callback_failures"] ?? .null)"
+        )
 
         #expect(kills >= 3, "the workers finished before enough kills; the test proves little")
         #expect(try await Self.count(f, campaign.id, ["queued", "sending", "in_doubt"]) == 0)
         #expect(counters["sms_duplicates"] == .number(0))
         #expect(counters["sms_accepted_total"] == .number(Double(messages)))
         let withoutSid = try await f.pool.withConnection {
-            try $0.query("SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND provider_sid IS NULL", [campaign.id]).first?.int("n")
+            try $0.query("SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND provider_sid IS NULL", [campaign.id]).first?.int(
+                "n")
         }
         #expect(withoutSid == 0)
     }

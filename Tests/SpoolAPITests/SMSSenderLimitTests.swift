@@ -1,7 +1,4 @@
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
 import SpoolAPI
 import SpoolQueue
 import SpoolStore
@@ -9,13 +6,20 @@ import SpoolSupport
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One sender's limit, shared by three worker processes through Redis, as the provider sees it: the
 /// sandbox counts every request per sender per calendar second. One test at a time: both read time.
 @Suite(.serialized) struct SMSSenderLimitTests {
     /// A campaign of `messages` from tenant A's sender, launched under `limit`, and three `spool worker`
     /// processes sending it. The sandbox itself would allow far more: only Spool's limiter holds the pace.
-    private func sendWithThreeWorkers(messages: Int, limit: LimitSpec, name: String) async throws
-        -> (sandbox: RunningSandbox, workers: [ChildProcess], queued: Int) {
+    private func sendWithThreeWorkers(
+        messages: Int, limit: LimitSpec, name: String
+    ) async throws
+        -> (sandbox: RunningSandbox, workers: [ChildProcess], queued: Int)
+    {
         let port = try LocalServer.freePort()
         let sandbox = try await RunningSandbox.start()
         let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds) {
@@ -24,7 +28,8 @@ import Testing
             $0.twilioAuthToken = RunningSandbox.authToken
         }
         let zone = SMSCampaignTests.daytimeZone()
-        let csv = (["phone,first_name,timezone,consent"] + (0..<messages).map { "+1415\(CivilTime.pad(3_000_000 + $0, 7)),C\($0),\(zone),yes" })
+        let csv =
+            (["phone,first_name,timezone,consent"] + (0..<messages).map { "+1415\(CivilTime.pad(3_000_000 + $0, 7)),C\($0),\(zone),yes" })
             .joined(separator: "\n")
         try await sandbox.setFaults(#"{"latency_ms": 20, "sender_rates": {"\#(f.a.sender)": 100000}}"#)
         _ = try await ContactImporter(pool: f.pool).run(tenantID: f.a.id, csv: Array(csv.utf8), dryRun: false)
@@ -44,7 +49,8 @@ import Testing
     }
 
     @Test func threeWorkersHoldOneSendersFivePerSecondFor30SecondsAtTheProvider() async throws {
-        let (sandbox, workers, queued) = try await sendWithThreeWorkers(messages: 240, limit: .rate(units: 5, period: .seconds(1), burst: 2), name: "Paced")
+        let (sandbox, workers, queued) = try await sendWithThreeWorkers(
+            messages: 240, limit: .rate(units: 5, period: .seconds(1), burst: 2), name: "Paced")
         #expect(queued == 240)
         // The first second is partial (sending starts somewhere in it); the 30 after it are whole.
         try await waitUntil("31 seconds of sending", timeout: .seconds(75)) {
@@ -66,8 +72,9 @@ import Testing
     }
 
     @Test func aRetryAfterFromTheProviderPausesTheSenderInEveryWorker() async throws {
-        let (sandbox, workers, _) = try await sendWithThreeWorkers(messages: 300, limit: .rate(units: 20, period: .seconds(1), burst: 2),
-                                                                   name: "Paused by the provider")
+        let (sandbox, workers, _) = try await sendWithThreeWorkers(
+            messages: 300, limit: .rate(units: 20, period: .seconds(1), burst: 2),
+            name: "Paused by the provider")
         func accepted() async throws -> Int { try await sandbox.counters()["sms_accepted_total"]?.intValue ?? 0 }
         try await waitUntil("40 messages sent", timeout: .seconds(30)) { try await accepted() >= 40 }
         // The next request is answered 429 with Retry-After: 3.

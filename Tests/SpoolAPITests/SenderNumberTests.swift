@@ -1,6 +1,6 @@
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import SpoolAPI
 import SpoolPostgres
 import SpoolStore
@@ -29,8 +29,9 @@ import Testing
             let taken = try await client.call(.post, "/v1/numbers", key: f.b.admin, json: #"{"number": "\#(number)"}"#)
             #expect(taken.status == 409 && taken.body["error"]?["code"] == .string("number_taken"), "\(taken.body.text)")
             #expect(!taken.body.text.contains(f.a.id))
-            let operatorTaken = try await client.call(.post, "/v1/numbers", key: APIFixture.operatorKey,
-                                                      json: #"{"number": "\#(number)", "tenant": "\#(f.b.id)"}"#)
+            let operatorTaken = try await client.call(
+                .post, "/v1/numbers", key: APIFixture.operatorKey,
+                json: #"{"number": "\#(number)", "tenant": "\#(f.b.id)"}"#)
             #expect(operatorTaken.status == 409)
 
             // Bad input names the field; a read key may not register; a tenant's key names no other tenant.
@@ -39,9 +40,11 @@ import Testing
             let missing = try await client.call(.post, "/v1/numbers", key: f.a.admin, json: #"{}"#)
             #expect(missing.status == 422 && missing.body["error"]?["field"] == .string("number"))
             #expect(try await client.call(.post, "/v1/numbers", key: f.a.read, json: #"{"number": "\#(number)"}"#).status == 403)
-            let otherTenant = try await client.call(.post, "/v1/numbers", key: f.a.admin, json: #"{"number": "\#(Self.freshNumber())", "tenant": "\#(f.b.id)"}"#)
+            let otherTenant = try await client.call(
+                .post, "/v1/numbers", key: f.a.admin, json: #"{"number": "\#(Self.freshNumber())", "tenant": "\#(f.b.id)"}"#)
             #expect(otherTenant.status == 422 && otherTenant.body["error"]?["field"] == .string("tenant"))
-            let unknownTenant = try await client.call(.post, "/v1/numbers", key: APIFixture.operatorKey, json: #"{"number": "\#(Self.freshNumber())", "tenant": "tn_nobody"}"#)
+            let unknownTenant = try await client.call(
+                .post, "/v1/numbers", key: APIFixture.operatorKey, json: #"{"number": "\#(Self.freshNumber())", "tenant": "tn_nobody"}"#)
             #expect(unknownTenant.status == 422 && unknownTenant.body["error"]?["field"] == .string("tenant"))
         }
         #expect(try await SenderNumbers(pool: f.pool).owner(of: number) == f.a.id)
@@ -87,7 +90,10 @@ import Testing
             #expect(launch.status == 409 && launch.body["error"]?["code"] == .string("campaign_state"), "\(launch.body.text)")
             #expect(launch.body["error"]?["message"]?.stringValue?.contains("no longer one of this tenant's sender numbers") == true)
         }
-        #expect(try await f.pool.withConnection { try $0.query("SELECT count(*) AS n FROM messages WHERE tenant_id = $1", [f.a.id]).first?.int("n") } == 0)
+        #expect(
+            try await f.pool.withConnection {
+                try $0.query("SELECT count(*) AS n FROM messages WHERE tenant_id = $1", [f.a.id]).first?.int("n")
+            } == 0)
     }
 
     @Test func aTenantListsAndRemovesOnlyItsOwnNumbers() async throws {
@@ -99,7 +105,8 @@ import Testing
         try await f.test(.live) { client in
             let listed = try await client.call(.get, "/v1/numbers", key: f.a.admin)
             let entries = listed.body["numbers"]?.arrayValue ?? []
-            #expect(listed.status == 200 && Set(entries.compactMap { $0["number"]?.stringValue }) == [mine, f.a.sender], "\(listed.body.text)")
+            #expect(
+                listed.status == 200 && Set(entries.compactMap { $0["number"]?.stringValue }) == [mine, f.a.sender], "\(listed.body.text)")
             #expect(entries.allSatisfy { $0["tenant"] == .string(f.a.id) })
             // Naming another tenant does not widen a tenant's view.
             #expect(try await client.call(.get, "/v1/numbers?tenant=\(f.b.id)", key: f.a.admin).status == 422)
@@ -130,7 +137,8 @@ import Testing
         let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds)
         let sid = "MG" + String((0..<32).map { _ in "0123456789abcdef".randomElement()! })
         _ = try await SenderNumbers(pool: f.pool).add(sid, tenantID: f.a.id)
-        _ = try await ContactImporter(pool: f.pool).run(tenantID: f.a.id, csv: Array("phone,consent\n+14155550500,yes\n".utf8), dryRun: false)
+        _ = try await ContactImporter(pool: f.pool).run(
+            tenantID: f.a.id, csv: Array("phone,consent\n+14155550500,yes\n".utf8), dryRun: false)
         let store = CampaignStore(pool: f.pool, enqueuer: f.queue.enqueuer)
         let campaign = try await store.create(tenantID: f.a.id, name: "Service", sender: sid, body: "Hi")
         let launch = try await store.launch(id: campaign.id)
@@ -142,7 +150,8 @@ import Testing
         defer { pool.close() }
         try await Migrator(pool: pool, migrations: SpoolMigrations.all.filter { $0.version < 6 }).migrate()
         try await pool.withConnection { connection in
-            try connection.execute("""
+            try connection.execute(
+                """
                 INSERT INTO tenants (id, name) VALUES ('tn_first', 'First'), ('tn_second', 'Second');
                 INSERT INTO campaigns (id, tenant_id, name, body, sender, created_at) VALUES
                     ('cmp_later', 'tn_second', 'Later', 'Hi', '+15005550006', now()),
@@ -155,7 +164,8 @@ import Testing
         }
         #expect(try await Migrator(pool: pool).migrate().contains("0006_sender_numbers"))
         let registered = try await SenderNumbers(pool: pool).list(tenantID: nil).map { [$0.tenantID, $0.number] }
-        #expect(registered == [["tn_first", "+15005550006"], ["tn_second", "55555"], ["tn_second", "MG0123456789abcdef0123456789abcdef"]])
+        #expect(
+            registered == [["tn_first", "+15005550006"], ["tn_second", "55555"], ["tn_second", "MG0123456789abcdef0123456789abcdef"]])
         // And the campaigns made before can still launch their way: the owner check passes.
         #expect(try await SenderNumbers(pool: pool).isOwned("+15005550006", by: "tn_first"))
         #expect(try await SenderNumbers(pool: pool).isOwned("+15005550006", by: "tn_second") == false)

@@ -130,7 +130,9 @@ import Testing
         try await sandbox.setFaults(#"{"scope": "echo", "error_rates": {}, "burst_429": 2, "retry_after_seconds": 2}"#)
         for _ in 0..<2 {
             let before = SystemClock().nowMillis()
-            guard case .rateLimited(let until, _) = await client.call({ _ in echo }).verdict else { Issue.record("not rate limited"); return }
+            guard case .rateLimited(let until, _) = await client.call({ _ in echo }).verdict else {
+                Issue.record("not rate limited"); return
+            }
             #expect(until >= before + 2000 && until <= SystemClock().nowMillis() + 2000)
         }
         #expect(await client.call { _ in echo }.verdict == .success)
@@ -140,15 +142,18 @@ import Testing
     @Test func refusesHeaderInjectionAndKeepsSecretsOutOfErrors() async throws {
         let client = HTTPClient()
         defer { client.close() }
-        await #expect { try await client.send(HTTPClientRequest("GET", "http://127.0.0.1:1/", headers: ["X-A": "1\r\nX-B: 2"])) } throws: { error in
+        await #expect { try await client.send(HTTPClientRequest("GET", "http://127.0.0.1:1/", headers: ["X-A": "1\r\nX-B: 2"])) } throws: {
+            error in
             (error as? HTTPClientError)?.kind == .invalidRequest
         }
         let closedPort = try LocalServer.freePort()
-        let request = HTTPClientRequest("GET", "http://user:hunter2@127.0.0.1:\(closedPort)/x?api_key=sk-secret-1",
-                                        headers: ["Authorization": HTTPClientRequest.bearerAuthorization("sk-secret-2")])
+        let request = HTTPClientRequest(
+            "GET", "http://user:hunter2@127.0.0.1:\(closedPort)/x?api_key=sk-secret-1",
+            headers: ["Authorization": HTTPClientRequest.bearerAuthorization("sk-secret-2")])
         await #expect { try await client.send(request) } throws: { error in
             let text = "\(error)"
-            return !text.contains("hunter2") && !text.contains("sk-secret-1") && !text.contains("sk-secret-2") && text.contains("api_key=REDACTED")
+            return !text.contains("hunter2") && !text.contains("sk-secret-1") && !text.contains("sk-secret-2")
+                && text.contains("api_key=REDACTED")
         }
     }
 }

@@ -13,8 +13,9 @@ import Testing
 
     /// A job whose arguments do not fit its kind's type is malformed, with the field named.
     @Test func argumentsThatDoNotDecodeNameTheField() {
-        let job = Job(id: "j", queue: "sms", kind: "send", args: #"{"message_id":"m","from":"+1","segments":"two"}"#, attempt: 0, maxAttempts: 1,
-                      enqueuedAt: 0, tenant: nil, leaseToken: "t")
+        let job = Job(
+            id: "j", queue: "sms", kind: "send", args: #"{"message_id":"m","from":"+1","segments":"two"}"#, attempt: 0, maxAttempts: 1,
+            enqueuedAt: 0, tenant: nil, leaseToken: "t")
         #expect {
             _ = try SendHandler.arguments(of: job)
         } throws: { error in

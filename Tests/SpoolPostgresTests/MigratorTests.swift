@@ -18,7 +18,9 @@ import Testing
         let pool = pool(try TestPostgres.freshDatabase())
         #expect(try await Migrator(pool: pool, migrations: migrations.reversed()).migrate() == ["0001_create_a", "0002_add_b"])
         #expect(try await Migrator(pool: pool, migrations: migrations).migrate() == [])
-        let recorded = try await pool.withConnection { try $0.query("SELECT name FROM schema_migrations ORDER BY version").rows.map { try $0.string("name") } }
+        let recorded = try await pool.withConnection {
+            try $0.query("SELECT name FROM schema_migrations ORDER BY version").rows.map { try $0.string("name") }
+        }
         #expect(recorded == ["0001_create_a", "0002_add_b"])
     }
 
@@ -51,7 +53,9 @@ import Testing
             "\(error)".contains("0003_broken.sql failed and was rolled back") && "\(error)".contains("missing_table")
         }
         // The failed migration left nothing behind: table c does not exist, and 1 and 2 stay applied.
-        let tables = try await pool.withConnection { try $0.query("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'c'").first?.int("n") }
+        let tables = try await pool.withConnection {
+            try $0.query("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'c'").first?.int("n")
+        }
         #expect(tables == 0)
         #expect(try await pool.withConnection { try $0.query("SELECT count(*) AS n FROM schema_migrations").first?.int("n") } == 2)
     }

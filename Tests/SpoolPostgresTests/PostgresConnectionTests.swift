@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolPostgres
+import SpoolSupport
 import TestSupport
 import Testing
 
@@ -29,7 +29,8 @@ import Testing
         } throws: { error in
             let error = error as! PostgresError
             return error.isUniqueViolation && error.query == "INSERT INTO u VALUES ($1)"
-                && error.message.contains("duplicate key") && !"\(error)".contains("secret@example.com") && "\(error)".contains("parameters redacted")
+                && error.message.contains("duplicate key") && !"\(error)".contains("secret@example.com")
+                && "\(error)".contains("parameters redacted")
         }
         // The connection stays usable after a statement error.
         #expect(try db.query("SELECT 1 AS one").first?.int("one") == 1)
@@ -57,8 +58,12 @@ import Testing
 
     @Test func arrayParametersCarryAnyTextAndNullsThroughUnnest() throws {
         let db = try PostgresConnection(url: TestPostgres.freshDatabase())
-        let values: [String?] = ["plain", #"quote " and \ backslash"#, "{braces},commas", "NULL", nil, "", " spaced ", "Zoë ✓", #"{"json": "\"x\""}"#]
-        let rows = try db.query("SELECT ordinality AS n, v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, ordinality) ORDER BY n", [PostgresArray(values)]).rows
+        let values: [String?] = [
+            "plain", #"quote " and \ backslash"#, "{braces},commas", "NULL", nil, "", " spaced ", "Zoë ✓", #"{"json": "\"x\""}"#,
+        ]
+        let rows = try db.query(
+            "SELECT ordinality AS n, v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, ordinality) ORDER BY n", [PostgresArray(values)]
+        ).rows
         #expect(try rows.map { try $0.string("v") } == values)
         #expect(try db.query("SELECT cardinality($1::text[]) AS n", [PostgresArray([String]())]).first?.int("n") == 0)
     }
@@ -94,7 +99,9 @@ import Testing
         let port = problem("postgres://u:hunter2@host:99999/db")
         #expect(port?.contains("port '99999'") == true && port?.contains("hunter2") == false)
         #expect(try PostgresURL(parsing: "postgres://u:pw@db.internal:6543/app?sslmode=require").port == 6543)
-        #expect(try PostgresURL(parsing: "postgres://u@h/db?sslmode=require&password=hunter2").description == "postgres://u@h/db?sslmode=require&password=***")
+        #expect(
+            try PostgresURL(parsing: "postgres://u@h/db?sslmode=require&password=hunter2").description
+                == "postgres://u@h/db?sslmode=require&password=***")
         #expect(problem("postgres://u:hunter2")?.contains("hunter2") == false)
         #expect(try PostgresURL(parsing: "postgres://spool@[::1]:5432/spool").description == "postgres://spool@[::1]:5432/spool")
         #expect(try PostgresURL(parsing: "postgres://[::1]:5432/spool").description == "postgres://[::1]:5432/spool")

@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolPostgres
+import SpoolSupport
 import TestSupport
 import Testing
 

@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolQueue
+import SpoolSupport
 import Testing
 
 @Suite struct BackoffTests {

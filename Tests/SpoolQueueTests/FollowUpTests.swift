@@ -1,9 +1,10 @@
-@testable import SpoolQueue
 import SpoolJobs
 import SpoolRedis
 import SpoolSupport
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 /// Follow-up jobs: written with the completion that asks for them, moved to their queues exactly once.
 @Suite struct FollowUpTests {
@@ -42,8 +43,9 @@ import Testing
     @Test func aMoveCutShortAndDoneAgainEnqueuesEachFollowUpOnce() async throws {
         let f = try QueueFixture()
         let outbox = Outbox(redis: f.redis, keys: f.keys, catalog: f.catalog)
-        let parent = Job(id: "01PARENT", queue: "default", kind: "noop", args: "{}", attempt: 0, maxAttempts: 3, enqueuedAt: 0,
-                         tenant: "acme", leaseToken: "t")
+        let parent = Job(
+            id: "01PARENT", queue: "default", kind: "noop", args: "{}", attempt: 0, maxAttempts: 3, enqueuedAt: 0,
+            tenant: "acme", leaseToken: "t")
         let entries = try outbox.entries(for: parent, [FollowUp(kind: "noop"), FollowUp(kind: "noop", args: #"{"sleep_ms":1}"#)], now: 0)
         _ = try await f.redis.run(RedisCommand("HSET", [f.keys.outbox("default")] + entries.flatMap { [$0.id, $0.json] }))
         // The first move's enqueue landed; its HDEL did not.
@@ -59,8 +61,9 @@ import Testing
     /// never appear beside the live run's.
     @Test func aStaleSettleWritesNoFollowUps() async throws {
         let f = try QueueFixture()
-        let call = f.keys.completeCall("default", now: 1, keep: true, id: "01GONE", token: "stale", result: "",
-                                       followUps: [(id: "01CHILD", json: "{}")])
+        let call = f.keys.completeCall(
+            "default", now: 1, keep: true, id: "01GONE", token: "stale", result: "",
+            followUps: [(id: "01CHILD", json: "{}")])
         let reply = try await f.redis.run([call])[0]
         #expect(reply.int == 0)
         #expect(try await f.redis.run("HLEN", f.keys.outbox("default")).int == 0)

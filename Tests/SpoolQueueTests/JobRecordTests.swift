@@ -7,10 +7,13 @@ import Testing
 @Suite struct JobRecordTests {
     static let id = "01J0000000000000000000TEST"
 
-    func read(_ hash: [String: String], activeScore: String? = nil, completedScore: String? = nil,
-              parkedTenants: Set<String> = []) throws -> JobRecord {
-        try JobRecord(id: Self.id, queue: "default", hash: hash, activeScore: activeScore, completedScore: completedScore,
-                      parkedTenants: parkedTenants)
+    func read(
+        _ hash: [String: String], activeScore: String? = nil, completedScore: String? = nil,
+        parkedTenants: Set<String> = []
+    ) throws -> JobRecord {
+        try JobRecord(
+            id: Self.id, queue: "default", hash: hash, activeScore: activeScore, completedScore: completedScore,
+            parkedTenants: parkedTenants)
     }
 
     @Test func readsEveryFieldTheScriptsWrite() throws {
@@ -52,7 +55,9 @@ import Testing
 
     @Test func readsAMinimalHash() throws {
         // What enqueue.lua writes for a job due now: no attempt, run_at, tenant or key.
-        let enqueued: [String: String] = ["kind": "noop", "args": "{}", "max_attempts": "3", "enqueued_at": "1795000000000", "state": "pending"]
+        let enqueued: [String: String] = [
+            "kind": "noop", "args": "{}", "max_attempts": "3", "enqueued_at": "1795000000000", "state": "pending",
+        ]
         let record = try read(enqueued)
         #expect(record.state == .pending && record.attempt == nil && record.runAt == nil && record.tenant == nil)
         #expect(record.maxAttempts == 3 && record.enqueuedAt == 1_795_000_000_000 && record.extra.isEmpty)
@@ -65,7 +70,9 @@ import Testing
     }
 
     @Test func theActiveAndCompletedSetsAndParkedLanesSayWhereTheJobIs() throws {
-        let hash: [String: String] = ["kind": "noop", "args": "{}", "max_attempts": "3", "enqueued_at": "1000", "state": "pending", "tenant": "acme"]
+        let hash: [String: String] = [
+            "kind": "noop", "args": "{}", "max_attempts": "3", "enqueued_at": "1000", "state": "pending", "tenant": "acme",
+        ]
         let active = try read(hash, activeScore: "5000")
         #expect(active.state == .active && active.leaseDeadline == 5000)
         #expect(active.textFields["lease_deadline"] == "5000" && active.textFields["state"] == "active")

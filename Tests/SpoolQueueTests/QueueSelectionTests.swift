@@ -13,7 +13,9 @@ import Testing
         var firsts: [String: Int] = [:]
         for _ in 0..<400 {
             // A deterministic sweep over [0, 1) stands in for the random source.
-            let order = selection.next { generator = (generator + 0.0025).truncatingRemainder(dividingBy: 1); return generator }
+            let order = selection.next {
+                generator = (generator + 0.0025).truncatingRemainder(dividingBy: 1); return generator
+            }
             firsts[order[0], default: 0] += 1
             #expect(Set(order) == ["a", "b"])
         }

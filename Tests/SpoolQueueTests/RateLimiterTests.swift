@@ -1,9 +1,10 @@
-@testable import SpoolQueue
 import SpoolRedis
 import SpoolSupport
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 /// Records when each job of the `limited` kind started, and can answer like a throttling provider.
 final class LimitedHandler: JobHandler {
@@ -20,7 +21,9 @@ final class LimitedHandler: JobHandler {
         let from = try args.string("from") ?? "-"
         let now = context.clock.nowMillis()
         runs.withLock { $0.append((job.id, from, now)) }
-        running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+        running.withLock {
+            $0.now += 1; $0.most = max($0.most, $0.now)
+        }
         defer { running.withLock { $0.now -= 1 } }
         if let ms = try args.int("sleep_ms") { try await Task.sleep(for: .milliseconds(ms)) }
         // The first run of a job asking for it answers like a provider; later runs succeed.
@@ -48,10 +51,13 @@ final class SteppedClock: WallClock {
 
 @Suite struct RateLimiterTests {
     static func kind(_ limits: [LimitDeclaration]) -> JobKindSpec {
-        JobKindSpec(kind: "limited", queue: "default", timeout: .seconds(5), maxAttempts: 3, backoff: .constant(.milliseconds(20)),
-                    arguments: ArgumentSchema(fields: ["from": .init(type: .string, required: false), "sleep_ms": .init(type: .integer, required: false),
-                                                       "outcome": .init(type: .string, required: false)]),
-                    limits: limits)
+        JobKindSpec(
+            kind: "limited", queue: "default", timeout: .seconds(5), maxAttempts: 3, backoff: .constant(.milliseconds(20)),
+            arguments: ArgumentSchema(fields: [
+                "from": .init(type: .string, required: false), "sleep_ms": .init(type: .integer, required: false),
+                "outcome": .init(type: .string, required: false),
+            ]),
+            limits: limits)
     }
 
     static func perSender(_ spec: LimitSpec) throws -> LimitDeclaration {
@@ -59,9 +65,11 @@ final class SteppedClock: WallClock {
     }
 
     private func enqueue(_ f: QueueFixture, _ senders: [String], args extra: String = "", tenant: String? = nil) async throws -> [String] {
-        try await f.enqueuer.enqueue(batch: senders.map {
-            EnqueueRequest(kind: "limited", args: #"{"from":"\#($0)"\#(extra)}"#, tenant: tenant)
-        }).map { try $0.get().id }
+        try await f.enqueuer.enqueue(
+            batch: senders.map {
+                EnqueueRequest(kind: "limited", args: #"{"from":"\#($0)"\#(extra)}"#, tenant: tenant)
+            }
+        ).map { try $0.get().id }
     }
 
     private func setLimit(_ f: QueueFixture, _ key: String, _ spec: LimitSpec) async throws {
@@ -133,7 +141,8 @@ final class SteppedClock: WallClock {
         try await setLimit(f, "sender:{from}", raised)
         // The worker sees the change on its own (no restart) and re-paces the waiting jobs.
         try await waitUntil("the worker re-paces the waiting jobs", timeout: .seconds(30)) {
-            try await f.redis.run("HGET", f.keys.limitedPace("default"), "sender:s").string?.hasPrefix("\(LimitClaim.releasePace(raised)) ") == true
+            try await f.redis.run("HGET", f.keys.limitedPace("default"), "sender:s").string?.hasPrefix("\(LimitClaim.releasePace(raised)) ")
+                == true
         }
         // One second of limiter time: the old rate allows one more job, the new one a burst of ten.
         let changed = clock.nowMillis()
@@ -224,8 +233,11 @@ final class SteppedClock: WallClock {
     /// A cost beyond the declared maximum (a job stored before the declaration bounded it, or written
     /// to Redis by hand) never reaches the limiter: dead, with the reason.
     @Test func aCostAboveTheDeclaredMaximumIsDeadWithTheReason() async throws {
-        var spec = Self.kind([LimitDeclaration(key: try LimitKeyTemplate("sender:{from}"), spec: .rate(units: 1, period: .seconds(1), burst: 1),
-                                               cost: .argument("segments"))])
+        var spec = Self.kind([
+            LimitDeclaration(
+                key: try LimitKeyTemplate("sender:{from}"), spec: .rate(units: 1, period: .seconds(1), burst: 1),
+                cost: .argument("segments"))
+        ])
         spec.arguments.fields["segments"] = .init(type: .integer, required: true, minimum: 1, maximum: 10)
         let f = try QueueFixture(kinds: [spec])
         // Stored as a producer without the bound would have stored it.
@@ -238,28 +250,34 @@ final class SteppedClock: WallClock {
         try await waitUntil("the job to be dead") { try await f.state(id) == "dead" }
         try await waitUntil("the other to be done") { try await f.state(other) == "completed" }
         try await worker.stop()
-        try await f.assertDead(id, reason: "malformed args: limit 'sender:{from}' costs args.segments, which must be an integer in 1...10, got 8999999999999999")
+        try await f.assertDead(
+            id,
+            reason: "malformed args: limit 'sender:{from}' costs args.segments, which must be an integer in 1...10, got 8999999999999999")
     }
 
     @Test func aJobCostingMoreThanItsQuotaAllowsIsDeadWithTheReason() async throws {
-        let quota = LimitDeclaration(key: try LimitKeyTemplate("sender:{from}"), spec: .quota(units: 10, window: .seconds(60)), cost: .fixed(25))
+        let quota = LimitDeclaration(
+            key: try LimitKeyTemplate("sender:{from}"), spec: .quota(units: 10, window: .seconds(60)), cost: .fixed(25))
         let f = try QueueFixture(kinds: [Self.kind([quota])])
         let id = try await enqueue(f, ["s"])[0]
         let worker = RunningWorker(f, handlers: [LimitedHandler()], concurrency: 2)
         try await waitUntil("the job to be dead") { try await f.state(id) == "dead" }
         try await worker.stop()
-        try await f.assertDead(id, reason: "malformed args: limit 'sender:s' allows 10 units per window and this job costs 25: it could never run")
+        try await f.assertDead(
+            id, reason: "malformed args: limit 'sender:s' allows 10 units per window and this job costs 25: it could never run")
     }
 
     @Test func whileItsJobIsHereASlotIsRenewedButALapsedOneIsNotRetaken() async throws {
         let limit = LimitDeclaration(key: try LimitKeyTemplate("account:{from}"), spec: .concurrency(max: 1))
         let f = try QueueFixture(kinds: [Self.kind([limit])])
         _ = try await enqueue(f, ["acct"])
-        let fetcher = Fetcher(redis: f.redis, keys: f.keys, selection: QueueSelection(queues: ["default"], weights: [:], order: .strict),
-                              lease: .seconds(60), clock: SystemClock(), workerID: "w")
+        let fetcher = Fetcher(
+            redis: f.redis, keys: f.keys, selection: QueueSelection(queues: ["default"], weights: [:], order: .strict),
+            lease: .seconds(60), clock: SystemClock(), workerID: "w")
         let job = try #require(try await fetcher.fetch(limit: 1).first)
         let clock = SteppedClock()
-        let limiter = RateLimiter(redis: f.redis, keys: f.keys, catalog: f.catalog, clock: clock, lease: .seconds(2), logger: TestEnvironment.logger)
+        let limiter = RateLimiter(
+            redis: f.redis, keys: f.keys, catalog: f.catalog, clock: clock, lease: .seconds(2), logger: TestEnvironment.logger)
         #expect(try await limiter.admit([job]).admitted.map(\.id) == [job.id])
         let holders = f.keys.limiter("account:acct") + ":holders"
         let hold: Int64 = 10_000  // the kind's 5 s timeout, plus 5 s
@@ -273,8 +291,9 @@ final class SteppedClock: WallClock {
         #expect(try await f.redis.run("PTTL", holders).int ?? 0 > 60_000)
         // A stale run of the job (an older lease) settling, landed or not, neither gives the slot back
         // nor drops this run's record of it: the next beat still renews it.
-        let stale = Job(id: job.id, queue: job.queue, kind: job.kind, args: job.args, attempt: job.attempt, maxAttempts: job.maxAttempts,
-                        enqueuedAt: job.enqueuedAt, tenant: job.tenant, leaseToken: "an-older-lease")
+        let stale = Job(
+            id: job.id, queue: job.queue, kind: job.kind, args: job.args, attempt: job.attempt, maxAttempts: job.maxAttempts,
+            enqueuedAt: job.enqueuedAt, tenant: job.tenant, leaseToken: "an-older-lease")
         limiter.settled(stale, landed: true)
         limiter.settled(stale, landed: false)
         clock.advance(by: 1_000)

@@ -1,8 +1,9 @@
-@testable import SpoolQueue
 import SpoolSupport
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 /// The slots on their own: a JobBuffer fed by hand, handlers that finish, overrun or ignore
 /// cancellation, and the settle calls recorded. No Redis.
@@ -16,11 +17,15 @@ import Testing
     }
 
     static func job(_ id: String) -> Job {
-        Job(id: id, queue: "default", kind: "test", args: "{}", attempt: 0, maxAttempts: 3, enqueuedAt: 0, tenant: nil, leaseToken: "t-\(id)")
+        Job(
+            id: id, queue: "default", kind: "test", args: "{}", attempt: 0, maxAttempts: 3, enqueuedAt: 0, tenant: nil,
+            leaseToken: "t-\(id)")
     }
 
-    private static func pool(_ buffer: JobBuffer, timeout: Duration, settled: Settled,
-                             run: @escaping SlotPool.RunJob) -> SlotPool {
+    private static func pool(
+        _ buffer: JobBuffer, timeout: Duration, settled: Settled,
+        run: @escaping SlotPool.RunJob
+    ) -> SlotPool {
         SlotPool(buffer: buffer, timeouts: { _ in timeout }, run: run, settle: { job, outcome, _ in settled.add(job, outcome) })
     }
 
@@ -49,7 +54,9 @@ import Testing
         let running = Task { await slots.run(count: 1) }
         buffer.push([Self.job("stuck")])
         try await waitUntil("the overrun is settled") { settled.ids == ["stuck"] }
-        guard case .retry(let error, _)? = settled.outcome("stuck") else { Issue.record("not a retry: \(String(describing: settled.outcome("stuck")))"); return }
+        guard case .retry(let error, _)? = settled.outcome("stuck") else {
+            Issue.record("not a retry: \(String(describing: settled.outcome("stuck")))"); return
+        }
         #expect(error == "timed out after 0.1s")
         // The only slot is still inside the stuck handler, yet a replacement runs the next job.
         buffer.push([Self.job("next")])

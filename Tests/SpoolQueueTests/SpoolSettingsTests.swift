@@ -1,7 +1,7 @@
-import SpoolSupport
 import Foundation
 import SpoolQueue
 import SpoolRedis
+import SpoolSupport
 import Testing
 
 @Suite struct SpoolSettingsTests {
@@ -12,8 +12,11 @@ import Testing
     }
 
     @Test func environmentOverridesTheFile() throws {
-        let path = try write(#"{"redis_url": "redis://10.0.0.1:7000/2", "worker": {"concurrency": 7, "lease_seconds": 9}, "queues": {"sms": {"weight": 4}}}"#)
-        let settings = try SpoolSettings.load(configPath: path, environment: ["REDIS_URL": "redis://127.0.0.1:6390/1", "SPOOL_LEASE_MS": "1500"])
+        let path = try write(
+            #"{"redis_url": "redis://10.0.0.1:7000/2", "worker": {"concurrency": 7, "lease_seconds": 9}, "queues": {"sms": {"weight": 4}}}"#
+        )
+        let settings = try SpoolSettings.load(
+            configPath: path, environment: ["REDIS_URL": "redis://127.0.0.1:6390/1", "SPOOL_LEASE_MS": "1500"])
         #expect(settings.redisURL == RedisURL(host: "127.0.0.1", port: 6390, database: 1))
         #expect(settings.concurrency == 7)
         #expect(settings.lease == .milliseconds(1500))
@@ -55,10 +58,12 @@ import Testing
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString).json").path
         try #"{"worker": {"concurrency": 7}, "sms": {"segment_cents": 2}, "sandbox": {"url": "http://127.0.0.1:4010"}}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
-        let settings = try SpoolSettings.load(configPath: path, environment: [
-            "SPOOL_CONCURRENCY": "9", "DATABASE_URL": "postgres://spool:hunter2@db:5432/spool",
-            "SPOOL_OPERATOR_KEY": "operator-key-0123456789abcdef", "TWILIO_AUTH_TOKEN": "tok", "TWILIO_ACCOUNT_SID": "AC1",
-        ])
+        let settings = try SpoolSettings.load(
+            configPath: path,
+            environment: [
+                "SPOOL_CONCURRENCY": "9", "DATABASE_URL": "postgres://spool:hunter2@db:5432/spool",
+                "SPOOL_OPERATOR_KEY": "operator-key-0123456789abcdef", "TWILIO_AUTH_TOKEN": "tok", "TWILIO_ACCOUNT_SID": "AC1",
+            ])
         let entries = Dictionary(uniqueKeysWithValues: settings.entries.map { ($0.name, ($0.value, $0.source)) })
         #expect(entries["worker.concurrency"]! == ("9", "SPOOL_CONCURRENCY"))
         #expect(entries["sms.segment_cents"]! == ("2", path))

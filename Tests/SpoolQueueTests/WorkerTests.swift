@@ -1,9 +1,10 @@
-import SpoolSupport
 import SpoolJobs
-@testable import SpoolQueue
 import SpoolRedis
+import SpoolSupport
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 /// A real WorkerService against real Redis, with the noop kind steered by its args.
 @Suite struct WorkerTests {
@@ -67,9 +68,22 @@ import Testing
         let f = try QueueFixture(kinds: [QueueFixture.noop, JobKindSpec(kind: "ghost")])
         // Bypass the Enqueuer, as a buggy producer or a hand edit would.
         let badArgs = JobID.make(), noHash = JobID.make(), unknown = JobID.make(), notObject = JobID.make()
-        try await f.redis.run(RedisCommand("HSET", [f.keys.job("default", badArgs), "kind", "noop", "args", #"{"sleep_ms":"x"}"#, "attempt", "0", "max_attempts", "3", "state", "pending"]))
-        try await f.redis.run(RedisCommand("HSET", [f.keys.job("default", unknown), "kind", "teleport", "args", "{}", "attempt", "0", "max_attempts", "3", "state", "pending"]))
-        try await f.redis.run(RedisCommand("HSET", [f.keys.job("default", notObject), "kind", "noop", "args", "}{", "attempt", "0", "max_attempts", "3", "state", "pending"]))
+        try await f.redis.run(
+            RedisCommand(
+                "HSET",
+                [
+                    f.keys.job("default", badArgs), "kind", "noop", "args", #"{"sleep_ms":"x"}"#, "attempt", "0", "max_attempts", "3",
+                    "state", "pending",
+                ]))
+        try await f.redis.run(
+            RedisCommand(
+                "HSET",
+                [f.keys.job("default", unknown), "kind", "teleport", "args", "{}", "attempt", "0", "max_attempts", "3", "state", "pending"])
+        )
+        try await f.redis.run(
+            RedisCommand(
+                "HSET",
+                [f.keys.job("default", notObject), "kind", "noop", "args", "}{", "attempt", "0", "max_attempts", "3", "state", "pending"]))
         try await f.pushRawPending([badArgs, noHash, unknown, notObject])
         let good = try await f.seedPending(5)
         // "ghost" is declared but this worker has no handler for it.
@@ -131,8 +145,9 @@ import Testing
     }
 
     @Test func aJobOverItsTimeoutIsRetriedAndTheSlotReplaced() async throws {
-        let slow = JobKindSpec(kind: "noop", queue: "default", timeout: .milliseconds(200), maxAttempts: 2, backoff: .constant(.milliseconds(10)),
-                               arguments: QueueFixture.noop.arguments)
+        let slow = JobKindSpec(
+            kind: "noop", queue: "default", timeout: .milliseconds(200), maxAttempts: 2, backoff: .constant(.milliseconds(10)),
+            arguments: QueueFixture.noop.arguments)
         let f = try QueueFixture(kinds: [slow])
         let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"sleep_ms":5000}"#)).id
         let worker = RunningWorker(f, handlers: [NoopHandler()], concurrency: 1)
@@ -179,7 +194,9 @@ import Testing
         let worker = RunningWorker(f, handlers: [NoopHandler()])
         try await waitUntil("the worker is up") { try await !f.admin.workers().isEmpty }
         let stopped = Latch()
-        Task { try await worker.stop(); stopped.fire() }
+        Task {
+            try await worker.stop(); stopped.fire()
+        }
         // The watchers' blocking wait takes up to a second to return; nothing should take longer.
         try await waitUntil("the worker stops", timeout: .seconds(5)) { stopped.isFired }
     }

@@ -5,8 +5,10 @@ import Testing
 /// ZoneInfo against Foundation's ICU time zones (linked in the tests only) as the oracle; phone numbers.
 /// Quiet hours over these zones are in SpoolSMSTests.
 @Suite struct ZoneInfoTests {
-    static let zones = ["America/New_York", "America/Los_Angeles", "Europe/Paris", "Europe/London", "Australia/Sydney", "Asia/Kolkata",
-                        "Pacific/Kiritimati", "Pacific/Pago_Pago", "America/Sao_Paulo", "Pacific/Chatham", "Asia/Tokyo", "UTC"]
+    static let zones = [
+        "America/New_York", "America/Los_Angeles", "Europe/Paris", "Europe/London", "Australia/Sydney", "Asia/Kolkata",
+        "Pacific/Kiritimati", "Pacific/Pago_Pago", "America/Sao_Paulo", "Pacific/Chatham", "Asia/Tokyo", "UTC",
+    ]
 
     @Test(arguments: zones)
     func offsetsMatchTheSystemsTimeZones(name: String) throws {
@@ -32,8 +34,12 @@ import Testing
         #expect(try PhoneNumber(parsing: "020 7946 0958", defaultRegion: "GB").e164 == "+442079460958")
         #expect(try PhoneNumber(parsing: "+33 6 12 34 56 78").countryZone == "Europe/Paris")
         #expect(try PhoneNumber(parsing: "+14155550123").countryZone == nil)
-        #expect(throws: PhoneNumber.ParseError(message: "'555-0123' has 7 digits; a North American number has 10")) { try PhoneNumber(parsing: "555-0123") }
+        #expect(throws: PhoneNumber.ParseError(message: "'555-0123' has 7 digits; a North American number has 10")) {
+            try PhoneNumber(parsing: "555-0123")
+        }
         #expect(throws: PhoneNumber.ParseError.self) { try PhoneNumber(parsing: "+1 015 555 0123") }
-        #expect(throws: PhoneNumber.ParseError(message: "'415x555' has a character that is not part of a phone number: 'x'")) { try PhoneNumber(parsing: "415x555") }
+        #expect(throws: PhoneNumber.ParseError(message: "'415x555' has a character that is not part of a phone number: 'x'")) {
+            try PhoneNumber(parsing: "415x555")
+        }
     }
 }

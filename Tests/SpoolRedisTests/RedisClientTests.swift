@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 import TestSupport
 import Testing
 

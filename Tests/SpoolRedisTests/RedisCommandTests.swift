@@ -1,5 +1,6 @@
-@testable import SpoolRedis
 import Testing
+
+@testable import SpoolRedis
 
 @Suite struct RedisCommandTests {
     @Test func encodesRESPWithByteLengths() {

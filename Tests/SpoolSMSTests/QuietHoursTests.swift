@@ -18,7 +18,7 @@ import Testing
     @Test func theDateLineIsADayApartNotAnHour() throws {
         let hours = QuietHours()
         let kiritimati = try #require(ZoneInfo.named("Pacific/Kiritimati"))  // UTC+14
-        let pagoPago = try #require(ZoneInfo.named("Pacific/Pago_Pago"))     // UTC-11
+        let pagoPago = try #require(ZoneInfo.named("Pacific/Pago_Pago"))  // UTC-11
         // 2026-11-22 20:00 UTC: 10:00 on the 23rd in Kiritimati (allowed), 09:00 on the 22nd in Pago Pago (allowed).
         let t: Int64 = 1_795_377_600_000
         #expect(hours.nextAllowed(nowMs: t, zone: kiritimati) == nil && hours.nextAllowed(nowMs: t, zone: pagoPago) == nil)

@@ -54,7 +54,8 @@ import Testing
             // Every exchange: the match must be the area code's own (or finer), not the whole NANP's.
             for exchange in "23456789" {
                 let match = RecipientZones.match(digits: "1\(area)\(exchange)550123")
-                #expect((match?.prefix.count ?? 0) >= 4 && !(match?.zones.isEmpty ?? true), "+1 \(area) \(exchange)xx has no zone of its own")
+                #expect(
+                    (match?.prefix.count ?? 0) >= 4 && !(match?.zones.isEmpty ?? true), "+1 \(area) \(exchange)xx has no zone of its own")
             }
         }
     }

@@ -13,7 +13,7 @@ import Testing
         #expect(SMSEncoding(body: String(repeating: "{", count: 81)).segments == 2)
         let emoji = SMSEncoding(body: "Hi 👋")
         #expect(emoji.scheme == .ucs2 && emoji.units == 5 && emoji.segments == 1)
-        #expect(SMSEncoding(body: String(repeating: "é", count: 70) ).scheme == .gsm7)
+        #expect(SMSEncoding(body: String(repeating: "é", count: 70)).scheme == .gsm7)
         #expect(SMSEncoding(body: String(repeating: "ж", count: 70)).segments == 1)
         #expect(SMSEncoding(body: String(repeating: "ж", count: 71)).segments == 2)
         #expect(SMSEncoding(body: String(repeating: "ж", count: 135)).segments == 3)

@@ -1,20 +1,24 @@
 import Hummingbird
 import SpoolHTTP
-@testable import SpoolSandbox
 import SpoolSupport
 import Synchronization
 import TestSupport
 import Testing
 
+@testable import SpoolSandbox
+
 /// The sandbox's provider APIs, driven through the HTTP client and classified as jobs will see them.
 @Suite struct SandboxProviderTests {
-    private func sms(_ sandbox: RunningSandbox, to: String, from: String = "+15557654321", body: String = "Hello",
-                     callback: String? = nil, token: String = RunningSandbox.authToken) -> HTTPClientRequest {
+    private func sms(
+        _ sandbox: RunningSandbox, to: String, from: String = "+15557654321", body: String = "Hello",
+        callback: String? = nil, token: String = RunningSandbox.authToken
+    ) -> HTTPClientRequest {
         var fields = [("To", to), ("From", from), ("Body", body)]
         if let callback { fields.append(("StatusCallback", callback)) }
-        return HTTPClientRequest("POST", sandbox.baseURL + "/2010-04-01/Accounts/\(RunningSandbox.accountSid)/Messages.json",
-                                 headers: ["Authorization": HTTPClientRequest.basicAuthorization(user: RunningSandbox.accountSid, password: token)],
-                                 body: .form(fields))
+        return HTTPClientRequest(
+            "POST", sandbox.baseURL + "/2010-04-01/Accounts/\(RunningSandbox.accountSid)/Messages.json",
+            headers: ["Authorization": HTTPClientRequest.basicAuthorization(user: RunningSandbox.accountSid, password: token)],
+            body: .form(fields))
     }
 
     @Test func twilioAcceptsAMessageAndRefusesBadOnesWithTheirCodes() async throws {
@@ -56,7 +60,9 @@ import Testing
         var verdicts: [ProviderVerdict] = []
         for index in 0..<4 { verdicts.append(await client.call { _ in sms(sandbox, to: "+1555123100\(index)") }.verdict) }
         #expect(verdicts.prefix(3).allSatisfy { $0 == .success })
-        guard case .rateLimited(let until, let reason) = verdicts[3] else { Issue.record("fourth message not rate limited: \(verdicts[3])"); return }
+        guard case .rateLimited(let until, let reason) = verdicts[3] else {
+            Issue.record("fourth message not rate limited: \(verdicts[3])"); return
+        }
         #expect(reason.contains("14107") && until > SystemClock().nowMillis() + 90_000)
         // Another sender is not held up by the first one's limit.
         #expect(await client.call { _ in sms(sandbox, to: "+15551231009", from: "+15559990000") }.verdict == .success)
@@ -87,7 +93,10 @@ import Testing
         async let second = client.call { _ in sms(sandbox, to: "+15551232002", from: "+15550001002") }
         let verdicts = await [first.verdict, second.verdict]
         #expect(verdicts.filter { $0 == .success }.count == 1)
-        #expect(verdicts.contains { if case .rateLimited(_, let reason) = $0 { return reason.contains("20429") }; return false })
+        #expect(
+            verdicts.contains {
+                if case .rateLimited(_, let reason) = $0 { return reason.contains("20429") }; return false
+            })
         await sandbox.stop()
     }
 
@@ -99,15 +108,21 @@ import Testing
         try await sandbox.setFaults(#"{"undeliverable": ["+15551233002"]}"#)
         let callback = "http://127.0.0.1:\(receiver.port)/hooks/sms?ref=msg-1"
         #expect(await client.call { _ in sms(sandbox, to: "+15551233001", body: "one", callback: callback) }.verdict == .success)
-        #expect(await client.call { _ in sms(sandbox, to: "+15551233002", from: "+15550002002", body: "two", callback: callback) }.verdict == .success)
+        #expect(
+            await client.call { _ in sms(sandbox, to: "+15551233002", from: "+15550002002", body: "two", callback: callback) }.verdict
+                == .success)
         try await waitUntil("four callbacks") { receiver.received.count == 4 }
         let posts = receiver.received
         for post in posts {
-            #expect(TwilioSignature.isValid(signature: post.signature, url: callback, parameters: post.fields, authToken: RunningSandbox.authToken))
+            #expect(
+                TwilioSignature.isValid(
+                    signature: post.signature, url: callback, parameters: post.fields, authToken: RunningSandbox.authToken))
             #expect(!TwilioSignature.isValid(signature: post.signature, url: callback, parameters: post.fields, authToken: "other"))
         }
         func statuses(of to: String) -> [String] {
-            posts.filter { post in post.fields.contains { $0 == ("To", to) } }.compactMap { post in post.fields.first { $0.0 == "MessageStatus" }?.1 }
+            posts.filter { post in post.fields.contains { $0 == ("To", to) } }.compactMap { post in
+                post.fields.first { $0.0 == "MessageStatus" }?.1
+            }
         }
         #expect(statuses(of: "+15551233001") == ["sent", "delivered"])
         #expect(statuses(of: "+15551233002") == ["sent", "undelivered"])
@@ -123,10 +138,13 @@ import Testing
         let client = HTTPClient()
         defer { client.close() }
         func upload(_ bytes: [UInt8]) -> HTTPClientRequest {
-            HTTPClientRequest("POST", sandbox.baseURL + "/v1/audio/transcriptions",
-                              headers: ["Authorization": HTTPClientRequest.bearerAuthorization("sk-test-key")],
-                              body: .multipart([.field("model", "whisper-1"), .file("file", filename: "voicemail.wav", contentType: "audio/wav", data: bytes)]),
-                              timeout: .seconds(60))
+            HTTPClientRequest(
+                "POST", sandbox.baseURL + "/v1/audio/transcriptions",
+                headers: ["Authorization": HTTPClientRequest.bearerAuthorization("sk-test-key")],
+                body: .multipart([
+                    .field("model", "whisper-1"), .file("file", filename: "voicemail.wav", contentType: "audio/wav", data: bytes),
+                ]),
+                timeout: .seconds(60))
         }
         let audio = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let first = try await client.send(upload(audio))
@@ -140,8 +158,10 @@ import Testing
         let tooBig = await client.call { _ in upload([UInt8](repeating: 7, count: 25 * 1024 * 1024 + 1)) }
         #expect(tooBig.response?.status == 413)
         guard case .permanent = tooBig.verdict else { Issue.record("413 is not permanent: \(tooBig.verdict)"); return }
-        let unauthorized = try await client.send(HTTPClientRequest("POST", sandbox.baseURL + "/v1/audio/transcriptions",
-                                                                   body: .multipart([.field("model", "whisper-1")])))
+        let unauthorized = try await client.send(
+            HTTPClientRequest(
+                "POST", sandbox.baseURL + "/v1/audio/transcriptions",
+                body: .multipart([.field("model", "whisper-1")])))
         #expect(unauthorized.status == 401)
         await sandbox.stop()
     }
@@ -151,9 +171,10 @@ import Testing
         try await sandbox.setFaults(#"{"chat_requests_per_minute": 2}"#)
         let client = HTTPClient()
         defer { client.close() }
-        let chat = HTTPClientRequest("POST", sandbox.baseURL + "/v1/chat/completions",
-                                     headers: ["Authorization": HTTPClientRequest.bearerAuthorization("sk-test-key")],
-                                     body: .json(#"{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Can we move my appointment?"}]}"#))
+        let chat = HTTPClientRequest(
+            "POST", sandbox.baseURL + "/v1/chat/completions",
+            headers: ["Authorization": HTTPClientRequest.bearerAuthorization("sk-test-key")],
+            body: .json(#"{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Can we move my appointment?"}]}"#))
         let first = await client.call { _ in chat }
         #expect(first.verdict == .success)
         #expect(first.response?.headers["x-ratelimit-remaining-requests"] == "1")
@@ -162,12 +183,17 @@ import Testing
         let second = await client.call { _ in chat }
         #expect(second.response?.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue == reply)
         #expect(RateLimitHeaders(second.response!.headers).exhaustedUntilMs(nowMs: SystemClock().nowMillis()) != nil)
-        guard case .rateLimited(let until, _) = await client.call({ _ in chat }).verdict else { Issue.record("third request not rate limited"); return }
+        guard case .rateLimited(let until, _) = await client.call({ _ in chat }).verdict else {
+            Issue.record("third request not rate limited"); return
+        }
         #expect(until > SystemClock().nowMillis() + 50_000)
 
         try await sandbox.setFaults(#"{"insufficient_quota": true}"#)
-        #expect(await client.call { _ in chat }.verdict == .permanent(code: "insufficient_quota",
-                                                                     reason: "HTTP 429 (insufficient_quota): You exceeded your current quota, please check your plan and billing details."))
+        #expect(
+            await client.call { _ in chat }.verdict
+                == .permanent(
+                    code: "insufficient_quota",
+                    reason: "HTTP 429 (insufficient_quota): You exceeded your current quota, please check your plan and billing details."))
         await sandbox.stop()
     }
 
@@ -175,12 +201,14 @@ import Testing
         let sandbox = try await RunningSandbox.start()
         let client = HTTPClient()
         defer { client.close() }
-        let credentials = OAuthRefresher(client: client, tokenURL: sandbox.baseURL + "/token", clientID: "spool", clientSecret: "s",
-                                         refreshToken: "refresh-1")
+        let credentials = OAuthRefresher(
+            client: client, tokenURL: sandbox.baseURL + "/token", clientID: "spool", clientSecret: "s",
+            refreshToken: "refresh-1")
         func list(_ query: String) async -> ProviderResult {
             await client.call(credentials: credentials) { token in
-                HTTPClientRequest("GET", sandbox.baseURL + "/calendar/v3/calendars/owner%40example.com/events?" + query,
-                                  headers: ["Authorization": HTTPClientRequest.bearerAuthorization(token ?? "")])
+                HTTPClientRequest(
+                    "GET", sandbox.baseURL + "/calendar/v3/calendars/owner%40example.com/events?" + query,
+                    headers: ["Authorization": HTTPClientRequest.bearerAuthorization(token ?? "")])
             }
         }
         var ids: [String] = []
@@ -223,11 +251,13 @@ import Testing
         let sandbox = try await RunningSandbox.start()
         let client = HTTPClient()
         defer { client.close() }
-        let credentials = OAuthRefresher(client: client, tokenURL: sandbox.baseURL + "/token", clientID: "spool", clientSecret: "s",
-                                         refreshToken: "revoked")
+        let credentials = OAuthRefresher(
+            client: client, tokenURL: sandbox.baseURL + "/token", clientID: "spool", clientSecret: "s",
+            refreshToken: "revoked")
         let result = await client.call(credentials: credentials) { token in
-            HTTPClientRequest("GET", sandbox.baseURL + "/calendar/v3/calendars/primary/events",
-                              headers: ["Authorization": HTTPClientRequest.bearerAuthorization(token ?? "")])
+            HTTPClientRequest(
+                "GET", sandbox.baseURL + "/calendar/v3/calendars/primary/events",
+                headers: ["Authorization": HTTPClientRequest.bearerAuthorization(token ?? "")])
         }
         #expect(result.verdict == .permanent(code: "invalid_grant", reason: "HTTP 400 (invalid_grant): Token has been expired or revoked."))
         await sandbox.stop()
@@ -242,7 +272,8 @@ import Testing
     }
 
     private func changeCalendar(_ sandbox: RunningSandbox, _ client: HTTPClient, _ json: String) async throws {
-        let response = try await client.send(HTTPClientRequest("POST", sandbox.baseURL + "/_sandbox/calendars/owner%40example.com/changes", body: .json(json)))
+        let response = try await client.send(
+            HTTPClientRequest("POST", sandbox.baseURL + "/_sandbox/calendars/owner%40example.com/changes", body: .json(json)))
         #expect(response.status == 200)
     }
 }
@@ -283,8 +314,9 @@ final class CallbackReceiver: Sendable {
         }
         var quiet = TestEnvironment.logger
         quiet.logLevel = .critical  // cancelling the server at the end logs an error otherwise
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in log.port.withLock { $0 = channel.localAddress?.port } }, logger: quiet)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in log.port.withLock { $0 = channel.localAddress?.port } }, logger: quiet)
         let task = Task { try await app.run() }
         try await waitUntil("the callback receiver to listen") { log.port.withLock { $0 } != nil }
         return CallbackReceiver(port: log.port.withLock { $0 }!, log: log, task: task)

@@ -1,6 +1,7 @@
-@testable import SpoolStore
 import SpoolSupport
 import Testing
+
+@testable import SpoolStore
 
 /// The importer's header checks and its report's caps, without a database. (The CSV reader's own caps
 /// are in `CSVReaderTests`.)

@@ -1,11 +1,12 @@
-import SpoolSupport
 import SpoolJobs
 import SpoolPostgres
 import SpoolQueue
-@testable import SpoolStore
-import TestSupport
+import SpoolSupport
 import Synchronization
+import TestSupport
 import Testing
+
+@testable import SpoolStore
 
 /// Answers each job as its args say, once: throttled, snoozed or dead; completed when it comes back.
 struct MixedHandler: JobHandler {
@@ -18,7 +19,8 @@ struct MixedHandler: JobHandler {
         // Throttles and snoozes use no attempt: the first run is told apart by a count in Redis.
         let runs = try await context.redis.run("HINCRBY", "\(context.keys.prefix):mixed:runs", job.id, "1").int ?? 0
         if runs > 1 { return .completed }
-        return answer == "throttle" ? .throttled(until: now + 20, reason: "429 Retry-After") : .snooze(until: now + 20, reason: "quiet hours")
+        return answer == "throttle"
+            ? .throttled(until: now + 20, reason: "429 Retry-After") : .snooze(until: now + 20, reason: "quiet hours")
     }
 }
 
@@ -39,7 +41,8 @@ final class SettleCounter: SettleObserver {
     }
 
     func job(_ n: Int, attempt: Int = 0) -> Job {
-        Job(id: "job-\(n)", queue: "default", kind: "noop", args: "{}", attempt: attempt, maxAttempts: 3, enqueuedAt: 0,
+        Job(
+            id: "job-\(n)", queue: "default", kind: "noop", args: "{}", attempt: attempt, maxAttempts: 3, enqueuedAt: 0,
             tenant: n % 2 == 0 ? "acme" : nil, leaseToken: "w.1")
     }
 
@@ -53,7 +56,8 @@ final class SettleCounter: SettleObserver {
         let pool = try await migratedPool()
         let recorder = JobResultRecorder(pool: pool, batchSize: 1_000, logger: TestEnvironment.logger)
         for n in 0..<2_500 { recorder.settled(job(n), outcome: .completed, duration: .milliseconds(3), at: 1_795_305_600_000) }
-        recorder.settled(job(1, attempt: 1), outcome: .dead(reason: "permanent error: 21211"), duration: .milliseconds(1), at: 1_795_305_600_000)
+        recorder.settled(
+            job(1, attempt: 1), outcome: .dead(reason: "permanent error: 21211"), duration: .milliseconds(1), at: 1_795_305_600_000)
         await recorder.flush()
         #expect(recorder.writtenCount == 2_501)
         let rows = try await pool.withConnection { db in
@@ -73,9 +77,11 @@ final class SettleCounter: SettleObserver {
     @Test func theOutcomeCheckAllowsEveryLabel() async throws {
         let pool = try await migratedPool()
         let definition = try await pool.withConnection { db in
-            try db.query("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = 'job_results_outcome_check'").first?.string("d")
+            try db.query("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = 'job_results_outcome_check'").first?
+                .string("d")
         }
-        let allowed = Set(try #require(definition).split(separator: "'").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) })
+        let allowed = Set(
+            try #require(definition).split(separator: "'").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) })
         #expect(allowed == Set(JobOutcome.labels))
     }
 
@@ -83,9 +89,14 @@ final class SettleCounter: SettleObserver {
     @Test func mixedOutcomesAreAllRecorded() async throws {
         let pool = try await migratedPool()
         let recorder = JobResultRecorder(pool: pool, batchSize: 5_000, logger: TestEnvironment.logger)
-        let outcomes: [JobOutcome] = [.completed, .retry(error: "503"), .snooze(until: 0, reason: "quiet hours"), .dead(reason: "21211"),
-                                      .throttled(until: 0, reason: "429"), .quotaExhausted(reason: "insufficient_quota")]
-        for n in 0..<20_000 { recorder.settled(job(n), outcome: outcomes[n % 7 == 0 ? 4 : n % outcomes.count], duration: .milliseconds(1), at: 1_795_305_600_000) }
+        let outcomes: [JobOutcome] = [
+            .completed, .retry(error: "503"), .snooze(until: 0, reason: "quiet hours"), .dead(reason: "21211"),
+            .throttled(until: 0, reason: "429"), .quotaExhausted(reason: "insufficient_quota"),
+        ]
+        for n in 0..<20_000 {
+            recorder.settled(
+                job(n), outcome: outcomes[n % 7 == 0 ? 4 : n % outcomes.count], duration: .milliseconds(1), at: 1_795_305_600_000)
+        }
         await recorder.flush()
         #expect(recorder.writtenCount == 20_000)
         #expect(recorder.droppedCount == 0)
@@ -119,9 +130,12 @@ final class SettleCounter: SettleObserver {
         let recorder = JobResultRecorder(pool: pool, interval: .milliseconds(20), logger: TestEnvironment.logger)
         let counter = SettleCounter()
         // A rate limit so generous it never waits, so that a 429 pauses a limiter and stays `throttled`.
-        var mixed = JobKindSpec(kind: "mixed", maxAttempts: 3, limits: [
-            LimitDeclaration(key: try LimitKeyTemplate("mixed:{queue}"), spec: .rate(units: 1_000_000, period: .seconds(1), burst: 1_000_000)),
-        ])
+        var mixed = JobKindSpec(
+            kind: "mixed", maxAttempts: 3,
+            limits: [
+                LimitDeclaration(
+                    key: try LimitKeyTemplate("mixed:{queue}"), spec: .rate(units: 1_000_000, period: .seconds(1), burst: 1_000_000))
+            ])
         mixed.arguments.fields["answer"] = .init(type: .string, required: false)
         let f = try QueueFixture(kinds: [mixed])
         let answers = ["throttle", "snooze", "die", "complete", "complete"]
@@ -129,8 +143,9 @@ final class SettleCounter: SettleObserver {
         for start in stride(from: 0, to: requests.count, by: 5_000) {
             _ = try await f.enqueuer.enqueue(batch: Array(requests[start..<start + 5_000]))
         }
-        let service = WorkerService(settings: f.settings, catalog: f.catalog, handlers: [MixedHandler()], concurrency: 16,
-                                    observers: [recorder, counter], logger: TestEnvironment.logger)
+        let service = WorkerService(
+            settings: f.settings, catalog: f.catalog, handlers: [MixedHandler()], concurrency: 16,
+            observers: [recorder, counter], logger: TestEnvironment.logger)
         let worker = Task { try await service.run() }
         let flusher = Task { try await recorder.run() }
         // Each job settles once, and the throttled and snoozed ones once more when they come back.
@@ -165,15 +180,18 @@ final class SettleCounter: SettleObserver {
         let f = try QueueFixture()
         try await f.seedPending(300)
         try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"fail":"permanent"}"#))
-        let service = WorkerService(settings: f.settings, catalog: f.catalog, handlers: [NoopHandler()], concurrency: 4,
-                                    observers: [recorder], logger: TestEnvironment.logger)
+        let service = WorkerService(
+            settings: f.settings, catalog: f.catalog, handlers: [NoopHandler()], concurrency: 4,
+            observers: [recorder], logger: TestEnvironment.logger)
         let worker = Task { try await service.run() }
         let flusher = Task { try await recorder.run() }
         try await waitUntil("every outcome is in PostgreSQL") { recorder.writtenCount == 301 }
         service.requestStop()
         try await worker.value
         flusher.cancel()
-        let dead = try await pool.withConnection { try $0.query("SELECT count(*) AS n FROM job_results WHERE outcome = 'dead'").first?.int("n") }
+        let dead = try await pool.withConnection {
+            try $0.query("SELECT count(*) AS n FROM job_results WHERE outcome = 'dead'").first?.int("n")
+        }
         #expect(dead == 1)
     }
 }

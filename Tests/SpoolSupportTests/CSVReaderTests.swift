@@ -1,5 +1,6 @@
-@testable import SpoolSupport
 import Testing
+
+@testable import SpoolSupport
 
 /// The CSV reader's caps: a wide or long record is counted and refused without its fields being kept.
 @Suite struct CSVReaderTests {

@@ -14,10 +14,14 @@ import Testing
     }
 
     @Test func decodesTypedArgumentsFromAParsedValue() throws {
-        let value = try JSONValue.parse(#"{"id":"m1","count":3,"ratio":0.5,"mode":"slow","steps":[{"kind":"a"},{"kind":"b","delay":1.5}],"extra":{"x":[1,"y"]}}"#)
+        let value = try JSONValue.parse(
+            #"{"id":"m1","count":3,"ratio":0.5,"mode":"slow","steps":[{"kind":"a"},{"kind":"b","delay":1.5}],"extra":{"x":[1,"y"]}}"#)
         let decoded = try JSONValueDecoder().decode(Arguments.self, from: value)
-        #expect(decoded == Arguments(id: "m1", count: 3, ratio: 0.5, mode: .slow, steps: [.init(kind: "a", delay: nil), .init(kind: "b", delay: 1.5)],
-                                     extra: .object(["x": .array([.number(1), .string("y")])])))
+        #expect(
+            decoded
+                == Arguments(
+                    id: "m1", count: 3, ratio: 0.5, mode: .slow, steps: [.init(kind: "a", delay: nil), .init(kind: "b", delay: 1.5)],
+                    extra: .object(["x": .array([.number(1), .string("y")])])))
     }
 
     /// Every failure names the field as the rest of Spool does (`args.<field>`).

@@ -13,8 +13,10 @@ public final class LocalServer: @unchecked Sendable {
     private let isReady: (Int) -> Bool
 
     /// Creates the folder; `start()` picks the port and launches.
-    public init(name: String, stopSignal: Int32, spawn: @escaping (LocalServer, Int) throws -> ChildProcess,
-                isReady: @escaping (Int) -> Bool) throws {
+    public init(
+        name: String, stopSignal: Int32, spawn: @escaping (LocalServer, Int) throws -> ChildProcess,
+        isReady: @escaping (Int) -> Bool
+    ) throws {
         self.name = name
         self.stopSignal = stopSignal
         self.spawn = spawn

@@ -17,16 +17,26 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     public init() throws {
-        server = try LocalServer(name: "pg", stopSignal: SIGINT, spawn: { server, port in
-            // SIGINT is PostgreSQL's fast shutdown.
-            try Self.spawnAsServerUser(["\(Self.binaries)/postgres", "-D", "\(server.directory)/data", "-p", String(port), "-h", "127.0.0.1",
-                                        "-k", server.directory, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
-                                       log: "\(server.directory)/postgres.log")
-        }, isReady: { port in
-            (try? PostgresConnection(url: PostgresURL(parsing: "postgres://spool@127.0.0.1:\(port)/postgres"), connectTimeout: .seconds(1))) != nil
-        })
-        try Self.asServerUser(["\(Self.binaries)/initdb", "-D", "\(server.directory)/data", "-U", "spool", "--auth=trust", "-E", "UTF8",
-                               "--no-sync", "--locale=C"], directory: server.directory, log: "\(server.directory)/initdb.log")
+        server = try LocalServer(
+            name: "pg", stopSignal: SIGINT,
+            spawn: { server, port in
+                // SIGINT is PostgreSQL's fast shutdown.
+                try Self.spawnAsServerUser(
+                    [
+                        "\(Self.binaries)/postgres", "-D", "\(server.directory)/data", "-p", String(port), "-h", "127.0.0.1",
+                        "-k", server.directory, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
+                    ],
+                    log: "\(server.directory)/postgres.log")
+            },
+            isReady: { port in
+                (try? PostgresConnection(
+                    url: PostgresURL(parsing: "postgres://spool@127.0.0.1:\(port)/postgres"), connectTimeout: .seconds(1))) != nil
+            })
+        try Self.asServerUser(
+            [
+                "\(Self.binaries)/initdb", "-D", "\(server.directory)/data", "-U", "spool", "--auth=trust", "-E", "UTF8",
+                "--no-sync", "--locale=C",
+            ], directory: server.directory, log: "\(server.directory)/initdb.log")
         try server.start()
     }
 
@@ -59,7 +69,8 @@ public final class PostgresServer: @unchecked Sendable {
             // hold is the server's own and signals reach it.
             let folder = (arguments.firstIndex(of: "-D").map { arguments[$0 + 1] }).map { ($0 as NSString).deletingLastPathComponent } ?? ""
             if !folder.isEmpty { _ = try ChildProcess(["/bin/chown", "-R", "postgres:postgres", folder]).wait() }
-            return try ChildProcess(["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + arguments, output: log)
+            return try ChildProcess(
+                ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + arguments, output: log)
         }
         return try ChildProcess(arguments, output: log)
     }

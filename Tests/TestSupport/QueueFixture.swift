@@ -1,8 +1,8 @@
-import SpoolSupport
 import Foundation
 import Logging
 import SpoolQueue
 import SpoolRedis
+import SpoolSupport
 
 /// One test's queue world: a Redis client, a private key prefix, the noop kind (plus any others the
 /// test declares), an Enqueuer and the admin view. Seed helpers follow asynq's testutil.
@@ -15,16 +15,17 @@ public struct QueueFixture: Sendable {
     public let admin: QueueAdmin
     public var settings: SpoolSettings
 
-    public static let noop = JobKindSpec(kind: "noop", queue: "default", timeout: .seconds(30), maxAttempts: 3,
-                                         backoff: .constant(.milliseconds(20)),
-                                         arguments: ArgumentSchema(fields: [
-                                             "sleep_ms": .init(type: .integer, required: false),
-                                             "fail": .init(type: .string, required: false),
-                                             "fail_times": .init(type: .integer, required: false),
-                                             "mark": .init(type: .boolean, required: false),
-                                             "notify": .init(type: .boolean, required: false),
-                                             "then": .init(type: .array, required: false),
-                                         ]))
+    public static let noop = JobKindSpec(
+        kind: "noop", queue: "default", timeout: .seconds(30), maxAttempts: 3,
+        backoff: .constant(.milliseconds(20)),
+        arguments: ArgumentSchema(fields: [
+            "sleep_ms": .init(type: .integer, required: false),
+            "fail": .init(type: .string, required: false),
+            "fail_times": .init(type: .integer, required: false),
+            "mark": .init(type: .boolean, required: false),
+            "notify": .init(type: .boolean, required: false),
+            "then": .init(type: .array, required: false),
+        ]))
 
     /// The follow-up jobs of `parent` in `queue` (completed or not), by their `parent_id`.
     public func followUps(of parent: String, queue: String = "default") async throws -> [String] {
@@ -60,7 +61,8 @@ public struct QueueFixture: Sendable {
     /// Enqueues `count` jobs of `kind` with the same args; returns their ids.
     @discardableResult
     public func seedPending(_ count: Int, kind: String = "noop", args: String = "{}", queue: String? = nil) async throws -> [String] {
-        let results = try await enqueuer.enqueue(batch: Array(repeating: EnqueueRequest(kind: kind, args: args, queue: queue), count: count))
+        let results = try await enqueuer.enqueue(
+            batch: Array(repeating: EnqueueRequest(kind: kind, args: args, queue: queue), count: count))
         return try results.map { try $0.get().id }
     }
 
@@ -100,7 +102,9 @@ public struct QueueFixture: Sendable {
     public func zsetScores(_ key: String) async throws -> [String: Int64] {
         let flat = try await redis.run("ZRANGE", key, "0", "-1", "WITHSCORES").array ?? []
         var scores: [String: Int64] = [:]
-        for pair in stride(from: 0, to: flat.count - 1, by: 2) { scores[flat[pair].string ?? ""] = Int64(flat[pair + 1].string.flatMap { Double($0) } ?? 0) }
+        for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+            scores[flat[pair].string ?? ""] = Int64(flat[pair + 1].string.flatMap { Double($0) } ?? 0)
+        }
         return scores
     }
 
@@ -113,7 +117,9 @@ public struct QueueFixture: Sendable {
     }
 
     public func stats(_ queue: String = "default") async throws -> QueueStats {
-        guard let stats = try await admin.stats().first(where: { $0.queue == queue }) else { throw TestFailure("no stats for queue \(queue)") }
+        guard let stats = try await admin.stats().first(where: { $0.queue == queue }) else {
+            throw TestFailure("no stats for queue \(queue)")
+        }
         return stats
     }
 
@@ -121,7 +127,9 @@ public struct QueueFixture: Sendable {
     public func assertDead(_ id: String, reason: String, queue: String = "default") async throws {
         let fields = try await fields(id, queue: queue)
         guard fields["state"] == "dead" else { throw TestFailure("job \(id) is \(fields["state"] ?? "missing"), not dead") }
-        guard fields["dead_reason"]?.contains(reason) == true else { throw TestFailure("job \(id) died for '\(fields["dead_reason"] ?? "")', expected '\(reason)'") }
+        guard fields["dead_reason"]?.contains(reason) == true else {
+            throw TestFailure("job \(id) died for '\(fields["dead_reason"] ?? "")', expected '\(reason)'")
+        }
         guard try await zsetScores(keys.dead(queue))[id] != nil else { throw TestFailure("job \(id) is not in the dead set") }
     }
 }

@@ -14,13 +14,20 @@ public final class RedisServer: @unchecked Sendable {
         var options = ["--save", "", "--appendonly", persistent ? "yes" : "no"]
         if persistent { options += ["--appendfsync", "always"] }
         let executable = try Self.executable()
-        server = try LocalServer(name: "redis", stopSignal: SIGTERM, spawn: { server, port in
-            // The pid file lets scripts/test.sh stop a server that a crashed test run left behind.
-            try ChildProcess([executable, "--port", String(port), "--bind", "127.0.0.1", "--dir", server.directory,
-                              "--logfile", "\(server.directory)/redis.log", "--pidfile", "\(server.directory)/redis.pid"] + options + extraArguments)
-        }, isReady: { port in
-            (try? RedisConnection(url: RedisURL(host: "127.0.0.1", port: port), connectTimeout: .milliseconds(200)).run(RedisCommand("PING"))) != nil
-        })
+        server = try LocalServer(
+            name: "redis", stopSignal: SIGTERM,
+            spawn: { server, port in
+                // The pid file lets scripts/test.sh stop a server that a crashed test run left behind.
+                try ChildProcess(
+                    [
+                        executable, "--port", String(port), "--bind", "127.0.0.1", "--dir", server.directory,
+                        "--logfile", "\(server.directory)/redis.log", "--pidfile", "\(server.directory)/redis.pid",
+                    ] + options + extraArguments)
+            },
+            isReady: { port in
+                (try? RedisConnection(url: RedisURL(host: "127.0.0.1", port: port), connectTimeout: .milliseconds(200)).run(
+                    RedisCommand("PING"))) != nil
+            })
         try server.start()
     }
 
@@ -28,7 +35,9 @@ public final class RedisServer: @unchecked Sendable {
     public func restart() throws { try server.restart() }
 
     static func executable() throws -> String {
-        for path in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] where FileManager.default.isExecutableFile(atPath: path) { return path }
+        for path in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] where FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
         throw TestFailure("redis-server is not installed; run scripts/test.sh, which installs it")
     }
 }

@@ -1,7 +1,7 @@
-import Synchronization
 import SpoolHTTP
 import SpoolSandbox
 import SpoolSupport
+import Synchronization
 
 /// The sandbox provider served from this test process on a free loopback port, stopped by `stop()`.
 public final class RunningSandbox: Sendable {

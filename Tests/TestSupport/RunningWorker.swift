@@ -6,10 +6,13 @@ public final class RunningWorker: Sendable {
     public let service: WorkerService
     private let task: Task<Void, any Error>
 
-    public init(_ fixture: QueueFixture, handlers: [any JobHandler], concurrency: Int = 4, queues: [String]? = nil,
-                clock: any WallClock = SystemClock()) {
-        service = WorkerService(settings: fixture.settings, catalog: fixture.catalog, handlers: handlers, queues: queues,
-                                concurrency: concurrency, clock: clock, logger: TestEnvironment.logger)
+    public init(
+        _ fixture: QueueFixture, handlers: [any JobHandler], concurrency: Int = 4, queues: [String]? = nil,
+        clock: any WallClock = SystemClock()
+    ) {
+        service = WorkerService(
+            settings: fixture.settings, catalog: fixture.catalog, handlers: handlers, queues: queues,
+            concurrency: concurrency, clock: clock, logger: TestEnvironment.logger)
         let service = self.service
         task = Task { try await service.run() }
     }

@@ -1,8 +1,8 @@
-import SpoolSupport
 import Foundation
 import Logging
 import SpoolQueue
 import SpoolRedis
+import SpoolSupport
 
 /// The Redis the tests share: the one scripts/test.sh started (SPOOL_TEST_REDIS_URL), or one started
 /// here for the whole test process. Each test works under a key prefix of its own, so tests can run

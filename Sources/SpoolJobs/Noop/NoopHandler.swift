@@ -1,6 +1,6 @@
-import SpoolSupport
 import SpoolQueue
 import SpoolRedis
+import SpoolSupport
 
 /// The diagnostic kind: does nothing, fast, for smoke tests and benchmarks. Its arguments can make it
 /// misbehave on purpose, so that tests can exercise every outcome through a real worker.
@@ -63,16 +63,22 @@ public struct NoopHandler: JobKind {
         }
         let then = arguments.then ?? []
         guard then.count <= 10 else { throw JobError.malformedArgs("args.then: at most 10 follow-ups, got \(then.count)") }
-        return .completed(result: nil, followUps: then.map {
-            FollowUp(kind: $0.kind, args: $0.args?.text ?? "{}", queue: $0.queue, delay: $0.delaySeconds.map { .milliseconds(Int64($0 * 1000)) })
-        })
+        return .completed(
+            result: nil,
+            followUps: then.map {
+                FollowUp(
+                    kind: $0.kind, args: $0.args?.text ?? "{}", queue: $0.queue,
+                    delay: $0.delaySeconds.map { .milliseconds(Int64($0 * 1000)) })
+            })
     }
 
     /// Failures use attempts, so the attempt number counts them; snoozes use none, so they are counted apart.
     private func shouldFail(_ job: Job, mode: Arguments.Failure, times: Int, context: JobContext) async throws -> Bool {
         guard mode == .snooze else { return job.attempt < times }
         let counts = "\(context.keys.prefix):noop:snoozes"
-        let replies = try await context.redis.pipeline([RedisCommand("HINCRBY", counts, job.id, "1"), RedisCommand("EXPIRE", counts, "86400")])
+        let replies = try await context.redis.pipeline([
+            RedisCommand("HINCRBY", counts, job.id, "1"), RedisCommand("EXPIRE", counts, "86400"),
+        ])
         let snoozes = try replies[0].checked("HINCRBY").int ?? 0
         return snoozes <= times
     }

@@ -44,7 +44,9 @@ public struct SendHandler: JobKind {
             return .retry(error: "the send kind needs PostgreSQL: set DATABASE_URL for this worker", delay: .seconds(30))
         }
         let messageID = arguments.messageID
-        guard var message = try await store.context(messageID) else { throw JobError.permanent("no message \(messageID.prefix(64)) in PostgreSQL") }
+        guard var message = try await store.context(messageID) else {
+            throw JobError.permanent("no message \(messageID.prefix(64)) in PostgreSQL")
+        }
         // The job's limiter was booked with its `from`: it must be this message's sender, and the
         // message this job's tenant's. Spool writes both (send is an internal kind); a job that
         // disagrees was forged or corrupted, and sends nothing.
@@ -116,7 +118,10 @@ public struct SendHandler: JobKind {
             return .completed(result: Self.skippedResult(reason, from: message.from))
         case .fail(let code, let reason):
             try await store.fail(message, token: nil, jobID: job.id, code: code.rawValue, reason: reason, optedOut: false)
-            let what = switch code { case .invalidNumber: "invalid number" }
+            let what =
+                switch code {
+                case .invalidNumber: "invalid number"
+                }
             throw JobError.permanent("\(what): \(reason)")
         }
     }
@@ -132,7 +137,9 @@ public struct SendHandler: JobKind {
     }
 
     /// An answer that says the message was not sent.
-    private func refused(_ verdict: ProviderVerdict, message: MessageContext, token: String, store: MessageStore, job: Job) async throws -> JobOutcome {
+    private func refused(
+        _ verdict: ProviderVerdict, message: MessageContext, token: String, store: MessageStore, job: Job
+    ) async throws -> JobOutcome {
         switch verdict {
         case .permanent(let code, let reason) where !ProviderClassifier.quotaCodes.contains(code):
             try await store.fail(message, token: token, jobID: job.id, code: code, reason: reason, optedOut: code == "21610")

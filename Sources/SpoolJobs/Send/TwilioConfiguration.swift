@@ -32,17 +32,21 @@ public struct TwilioConfiguration: Sendable, Equatable {
     public static func from(_ settings: SpoolSettings) -> TwilioConfiguration? {
         let publicURL = settings.publicURL ?? "http://127.0.0.1:8080"
         if let sid = settings.twilioAccountSid, let token = settings.twilioAuthToken {
-            return TwilioConfiguration(baseURL: settings.twilioBaseURL ?? "https://api.twilio.com", accountSid: sid, authToken: token, publicURL: publicURL)
+            return TwilioConfiguration(
+                baseURL: settings.twilioBaseURL ?? "https://api.twilio.com", accountSid: sid, authToken: token, publicURL: publicURL)
         }
         guard let sandbox = settings.sandboxURL else { return nil }
-        return TwilioConfiguration(baseURL: sandbox, accountSid: sandboxAccountSid, authToken: sandboxAuthToken, publicURL: publicURL, usesSandbox: true)
+        return TwilioConfiguration(
+            baseURL: sandbox, accountSid: sandboxAccountSid, authToken: sandboxAuthToken, publicURL: publicURL, usesSandbox: true)
     }
 
     /// Why there is no configuration, for logs and refusals.
-    public static let missingReason = "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or SPOOL_SANDBOX_URL to use the sandbox provider"
+    public static let missingReason =
+        "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or SPOOL_SANDBOX_URL to use the sandbox provider"
 
     /// The warning a process logs at start in sandbox mode.
-    public static let sandboxWarning = "sandbox mode (SPOOL_SANDBOX_URL): SMS go to the sandbox provider, and delivery receipts are checked with its public token; never use this in production"
+    public static let sandboxWarning =
+        "sandbox mode (SPOOL_SANDBOX_URL): SMS go to the sandbox provider, and delivery receipts are checked with its public token; never use this in production"
 
     public var statusCallbackURL: String { publicURL + "/v1/webhooks/twilio/status" }
 }

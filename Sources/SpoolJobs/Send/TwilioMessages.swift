@@ -43,7 +43,8 @@ public struct TwilioMessages: Sendable {
             if verdict == .success, let sid = response.json?["sid"]?.stringValue { return .accepted(sid: sid) }
             if verdict == .success { return .unknown("the provider answered \(response.status) without a message sid") }
             if response.status == 429, response.json?["code"]?.intValue == 20429,
-               RateLimitHeaders(response.headers).resumeAtMs(nowMs: clock.nowMillis()) == nil {
+                RateLimitHeaders(response.headers).resumeAtMs(nowMs: clock.nowMillis()) == nil
+            {
                 return .busy("429 20429: \(response.json?["message"]?.stringValue ?? "Too Many Requests")")
             }
             return .refused(verdict)

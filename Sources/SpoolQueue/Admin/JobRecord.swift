@@ -62,8 +62,10 @@ public struct JobRecord: Sendable, Equatable {
     /// score in the completed set (when it finished), and `parkedTenants` the tenants whose lanes
     /// fetch parked. A field that does not read as its type throws, naming the field and the value:
     /// a record read wrongly is worse than none.
-    public init(id: String, queue: String, hash: [String: String], activeScore: String? = nil, completedScore: String? = nil,
-                parkedTenants: Set<String> = []) throws(JobRecordError) {
+    public init(
+        id: String, queue: String, hash: [String: String], activeScore: String? = nil, completedScore: String? = nil,
+        parkedTenants: Set<String> = []
+    ) throws(JobRecordError) {
         var reader = HashReader(id: id, rest: hash)
         var state = try reader.state()
         var attempt = try reader.int(.attempt)
@@ -168,7 +170,9 @@ private struct HashReader {
 
     /// Unix milliseconds, as the scripts store times and score the sets.
     func millis(_ field: JobRecord.Field, _ raw: String) throws(JobRecordError) -> Int64 {
-        guard let value = Int64(raw) else { throw JobRecordError(id: id, field: field, value: raw, expected: "a time in unix milliseconds") }
+        guard let value = Int64(raw) else {
+            throw JobRecordError(id: id, field: field, value: raw, expected: "a time in unix milliseconds")
+        }
         return value
     }
 
@@ -176,7 +180,8 @@ private struct HashReader {
     mutating func state() throws(JobRecordError) -> JobState {
         guard let raw = text(.state) else { return .unknown }
         guard let state = JobState(rawValue: raw) else {
-            throw JobRecordError(id: id, field: .state, value: raw, expected: "one of " + JobState.allCases.map(\.rawValue).joined(separator: ", "))
+            throw JobRecordError(
+                id: id, field: .state, value: raw, expected: "one of " + JobState.allCases.map(\.rawValue).joined(separator: ", "))
         }
         return state
     }

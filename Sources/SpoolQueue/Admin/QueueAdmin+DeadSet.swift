@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 
 /// A dead job as `spool dead list` shows it.
 public struct DeadJob: Sendable, Codable, Equatable {
@@ -51,7 +51,9 @@ extension QueueAdmin {
                 let max = position.map { String($0.diedAt) } ?? "+inf"
                 let flat = try await redis.run("ZREVRANGEBYSCORE", keys.dead(q), max, "-inf", "WITHSCORES", "LIMIT", "0", "500").array ?? []
                 if flat.isEmpty { break }
-                var entries = stride(from: 0, to: flat.count - 1, by: 2).map { (id: flat[$0].string ?? "", at: Int64(flat[$0 + 1].string.flatMap { Double($0) } ?? 0)) }
+                var entries = stride(from: 0, to: flat.count - 1, by: 2).map {
+                    (id: flat[$0].string ?? "", at: Int64(flat[$0 + 1].string.flatMap { Double($0) } ?? 0))
+                }
                 let fetched = entries.count
                 if let position { entries = entries.filter { position.isAfter(score: $0.at, id: $0.id) } }
                 if entries.isEmpty {
@@ -61,17 +63,20 @@ extension QueueAdmin {
                     position = DeadCursor(diedAt: at - 1, id: "~")
                     continue
                 }
-                let replies = try await redis.pipeline(entries.map {
-                    RedisCommand("HMGET", [keys.job(q, $0.id)] + Self.deadJobFields)
-                })
+                let replies = try await redis.pipeline(
+                    entries.map {
+                        RedisCommand("HMGET", [keys.job(q, $0.id)] + Self.deadJobFields)
+                    })
                 for (entry, reply) in zip(entries, replies) {
                     position = DeadCursor(diedAt: entry.at, id: entry.id)
                     let f = reply.array ?? []
                     let owner = f.count > 4 ? f[4].string : nil
                     if let tenant, owner != tenant { continue }
-                    found.append(DeadJob(id: entry.id, queue: q, kind: f.first?.string ?? "", diedAt: entry.at,
-                                         attempts: f.count > 1 ? f[1].int ?? 0 : 0, reason: f.count > 2 ? f[2].string ?? "" : "",
-                                         lastError: f.count > 3 ? f[3].string ?? "" : "", tenant: owner))
+                    found.append(
+                        DeadJob(
+                            id: entry.id, queue: q, kind: f.first?.string ?? "", diedAt: entry.at,
+                            attempts: f.count > 1 ? f[1].int ?? 0 : 0, reason: f.count > 2 ? f[2].string ?? "" : "",
+                            lastError: f.count > 3 ? f[3].string ?? "" : "", tenant: owner))
                     taken += 1
                     if taken == limit { break }
                 }

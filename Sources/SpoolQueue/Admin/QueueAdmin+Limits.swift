@@ -53,20 +53,23 @@ extension QueueAdmin {
             specs.append(spec)
             var window = "-"
             if case .quota(_, let length)? = spec { window = String(now - now % length.milliseconds) }
-            commands += [RedisCommand("GET", base + ":tat"), RedisCommand("GET", base + ":paused"),
-                         RedisCommand("ZCOUNT", base + ":holders", String(now), "+inf"), RedisCommand("GET", base + ":window:" + window),
-                         RedisCommand("HMGET", base + ":stats", "admitted", "denied", "provider_pauses"),
-                         RedisCommand("LLEN", keys.limited(entry.json["queue"]?.stringValue ?? "", limit: entry.key))]
+            commands += [
+                RedisCommand("GET", base + ":tat"), RedisCommand("GET", base + ":paused"),
+                RedisCommand("ZCOUNT", base + ":holders", String(now), "+inf"), RedisCommand("GET", base + ":window:" + window),
+                RedisCommand("HMGET", base + ":stats", "admitted", "denied", "provider_pauses"),
+                RedisCommand("LLEN", keys.limited(entry.json["queue"]?.stringValue ?? "", limit: entry.key)),
+            ]
         }
         let replies = try await redis.pipeline(commands)
         return entries.enumerated().map { index, entry in
             let r = Array(replies[index * 6..<index * 6 + 6])
             let counts = r[4].array ?? []
-            var state = LimiterState(key: entry.key, template: entry.json["template"]?.stringValue ?? "", queue: entry.json["queue"]?.stringValue ?? "",
-                                     kind: specs[index]?.kindName ?? "?", limit: specs[index]?.summary ?? "?", postponed: r[5].int ?? 0,
-                                     admitted: counts.first?.string.flatMap { Int($0) } ?? 0,
-                                     denied: counts.count > 1 ? counts[1].string.flatMap { Int($0) } ?? 0 : 0,
-                                     providerPauses: counts.count > 2 ? counts[2].string.flatMap { Int($0) } ?? 0 : 0)
+            var state = LimiterState(
+                key: entry.key, template: entry.json["template"]?.stringValue ?? "", queue: entry.json["queue"]?.stringValue ?? "",
+                kind: specs[index]?.kindName ?? "?", limit: specs[index]?.summary ?? "?", postponed: r[5].int ?? 0,
+                admitted: counts.first?.string.flatMap { Int($0) } ?? 0,
+                denied: counts.count > 1 ? counts[1].string.flatMap { Int($0) } ?? 0 : 0,
+                providerPauses: counts.count > 2 ? counts[2].string.flatMap { Int($0) } ?? 0 : 0)
             if let paused = r[1].string.flatMap({ Int64($0) }), paused > now { state.pausedUntil = paused }
             switch specs[index] {
             case .rate(let units, let period, let burst)?:

@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 
 extension QueueAdmin {
     /// Stops workers from fetching the queue's jobs; enqueueing goes on and nothing is lost.

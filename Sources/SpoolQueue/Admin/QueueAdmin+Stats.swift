@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 
 /// One queue's numbers, as `spool stats --json` prints them.
 public struct QueueStats: Sendable, Codable, Equatable {
@@ -28,7 +28,8 @@ extension QueueAdmin {
         var commands: [RedisCommand] = []
         for q in queues {
             commands += [
-                RedisCommand("LRANGE", keys.lanes(q), "0", "-1"), RedisCommand("ZCARD", keys.scheduled(q)), RedisCommand("ZCARD", keys.active(q)),
+                RedisCommand("LRANGE", keys.lanes(q), "0", "-1"), RedisCommand("ZCARD", keys.scheduled(q)),
+                RedisCommand("ZCARD", keys.active(q)),
                 RedisCommand("ZCARD", keys.retry(q)), RedisCommand("ZCARD", keys.dead(q)),
                 RedisCommand("HMGET", keys.stats(q), "processed", "failed"), RedisCommand("EXISTS", keys.paused(q)),
             ]
@@ -40,9 +41,11 @@ extension QueueAdmin {
         for (index, q) in queues.enumerated() {
             let r = try replies[index * 7..<index * 7 + 7].map { try $0.checked("stats") }
             let totals = r[5].array ?? []
-            stats.append(QueueStats(queue: q, pending: 0, scheduled: r[1].int ?? 0, active: r[2].int ?? 0,
-                                    retry: r[3].int ?? 0, dead: r[4].int ?? 0, processed: totals.first?.int ?? 0,
-                                    failed: totals.last?.int ?? 0, oldestPendingAgeSeconds: 0, paused: r[6].int == 1))
+            stats.append(
+                QueueStats(
+                    queue: q, pending: 0, scheduled: r[1].int ?? 0, active: r[2].int ?? 0,
+                    retry: r[3].int ?? 0, dead: r[4].int ?? 0, processed: totals.first?.int ?? 0,
+                    failed: totals.last?.int ?? 0, oldestPendingAgeSeconds: 0, paused: r[6].int == 1))
             for tenant in r[0].array?.compactMap(\.string) ?? [] { lanes.append((index, keys.lane(q, tenant: tenant))) }
         }
         if lanes.isEmpty { return stats }
@@ -72,9 +75,10 @@ extension QueueAdmin {
     /// when completed jobs' records are not kept (`SPOOL_COMPLETED_TTL_SECONDS=0`).
     public func throughput(queues: [String], window: Duration = .seconds(60)) async throws -> [String: Double] {
         let since = "(\(clock.nowMillis() - window.milliseconds)"
-        let replies = try await redis.pipeline(queues.flatMap {
-            [RedisCommand("ZCOUNT", keys.completed($0), since, "+inf"), RedisCommand("ZCOUNT", keys.dead($0), since, "+inf")]
-        })
+        let replies = try await redis.pipeline(
+            queues.flatMap {
+                [RedisCommand("ZCOUNT", keys.completed($0), since, "+inf"), RedisCommand("ZCOUNT", keys.dead($0), since, "+inf")]
+            })
         var rates: [String: Double] = [:]
         for (index, queue) in queues.enumerated() {
             let finished = (replies[index * 2].int ?? 0) + (replies[index * 2 + 1].int ?? 0)

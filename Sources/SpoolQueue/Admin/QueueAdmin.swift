@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 
 /// The operator's view of the queues: stats, job status, cancel, dead set and pause. Workers never use it.
 public struct QueueAdmin: Sendable {
@@ -9,7 +9,8 @@ public struct QueueAdmin: Sendable {
     let clock: any WallClock
     let completedTTL: Duration
 
-    public init(redis: RedisClient, keys: KeySpace, declaredQueues: [String], completedTTL: Duration, clock: any WallClock = SystemClock()) {
+    public init(redis: RedisClient, keys: KeySpace, declaredQueues: [String], completedTTL: Duration, clock: any WallClock = SystemClock())
+    {
         self.redis = redis
         self.keys = keys
         self.declaredQueues = declaredQueues

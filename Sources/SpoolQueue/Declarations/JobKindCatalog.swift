@@ -1,5 +1,5 @@
-import SpoolSupport
 import FoundationEssentials
+import SpoolSupport
 
 /// Every declared job kind, loaded from `Jobs/*.json` at start. A declaration that does not make sense
 /// stops the process with an error naming the file and the field.
@@ -41,7 +41,9 @@ public struct JobKindCatalog: Sendable {
         let kind = try reader.string("kind", required: true)!
         guard isValidName(kind) else { throw SpoolConfigError("\(file): field 'kind': '\(kind)' must be 1-64 of a-z 0-9 - _") }
         let fileKind = String(file.split(separator: "/").last ?? "").replacing(".json", with: "")
-        guard fileKind == kind else { throw SpoolConfigError("\(file): field 'kind': '\(kind)' does not match the file name '\(fileKind).json'") }
+        guard fileKind == kind else {
+            throw SpoolConfigError("\(file): field 'kind': '\(kind)' does not match the file name '\(fileKind).json'")
+        }
         var spec = JobKindSpec(kind: kind)
         reader.optional("description")
         if let queue = try reader.string("queue") {
@@ -49,7 +51,9 @@ public struct JobKindCatalog: Sendable {
             spec.queue = queue
         }
         if let seconds = try reader.number("timeout_seconds", range: 0.001...86_400) { spec.timeout = .milliseconds(Int64(seconds * 1000)) }
-        if let seconds = try reader.number("idempotency_ttl_seconds", range: 1...31_536_000) { spec.idempotencyTTL = .seconds(Int64(seconds)) }
+        if let seconds = try reader.number("idempotency_ttl_seconds", range: 1...31_536_000) {
+            spec.idempotencyTTL = .seconds(Int64(seconds))
+        }
         if var retry = try reader.object("retry") {
             if let attempts = try retry.number("max_attempts", range: 1...1000, integer: true) { spec.maxAttempts = Int(attempts) }
             switch try retry.string("backoff") ?? "polynomial" {
@@ -75,7 +79,9 @@ public struct JobKindCatalog: Sendable {
                 var field = try args.object(name, required: true)!
                 let typeName = try field.string("type", required: true)!
                 guard let type = ArgumentSchema.FieldType(rawValue: typeName) else {
-                    throw SpoolConfigError("\(file): field 'args.\(name).type': '\(typeName)' is not one of \(ArgumentSchema.FieldType.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw SpoolConfigError(
+                        "\(file): field 'args.\(name).type': '\(typeName)' is not one of \(ArgumentSchema.FieldType.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
                 let required = try field.bool("required") ?? false
                 var declared = ArgumentSchema.Field(type: type, required: required)
@@ -96,7 +102,8 @@ public struct JobKindCatalog: Sendable {
         }
         if let policy = try reader.string("enqueue") {
             guard let known = EnqueuePolicy(rawValue: policy) else {
-                throw SpoolConfigError("\(file): field 'enqueue': '\(policy)' is not one of \(EnqueuePolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw SpoolConfigError(
+                    "\(file): field 'enqueue': '\(policy)' is not one of \(EnqueuePolicy.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             spec.enqueue = known
         }
@@ -119,7 +126,8 @@ public struct JobKindCatalog: Sendable {
 
     /// Kind and queue names: 1-64 of a-z 0-9 - _ (they become part of Redis keys).
     public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }
+        !name.isEmpty && name.utf8.count <= 64
+            && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }
     }
 }
 
@@ -132,7 +140,8 @@ struct FieldReader {
 
     init(_ value: JSONValue, file: String, path: String) throws {
         guard let object = value.objectValue else {
-            throw SpoolConfigError("\(file): \(path.isEmpty ? "the top level" : "field '\(path)'") must be a JSON object, got \(value.typeName)")
+            throw SpoolConfigError(
+                "\(file): \(path.isEmpty ? "the top level" : "field '\(path)'") must be a JSON object, got \(value.typeName)")
         }
         self.object = object
         self.file = file
@@ -149,7 +158,9 @@ struct FieldReader {
     mutating func string(_ key: String, required: Bool = false) throws -> String? {
         seen.insert(key)
         guard let value = object[key] else { if required { throw fail(key, "is required") }; return nil }
-        guard let text = value.stringValue, !text.isEmpty else { throw fail(key, "expected a non-empty string, got \(value.typeName) \(value.text)") }
+        guard let text = value.stringValue, !text.isEmpty else {
+            throw fail(key, "expected a non-empty string, got \(value.typeName) \(value.text)")
+        }
         return text
     }
 
@@ -159,7 +170,9 @@ struct FieldReader {
         guard let number = value.numberValue, !integer || value.intValue != nil else {
             throw fail(key, "expected \(integer ? "an integer" : "a number"), got \(value.typeName) \(value.text)")
         }
-        guard range.contains(number) else { throw fail(key, "\(value.text) is outside \(range.lowerBound.compact)...\(range.upperBound.compact)") }
+        guard range.contains(number) else {
+            throw fail(key, "\(value.text) is outside \(range.lowerBound.compact)...\(range.upperBound.compact)")
+        }
         return number
     }
 

@@ -1,4 +1,5 @@
 import SpoolSupport
+
 /// One job kind's policy, declared in `Jobs/<kind>.json`: which queue, how long it may run, how it
 /// retries, and what its arguments look like. Policy is data; the handler is Swift.
 public struct JobKindSpec: Sendable, Equatable {
@@ -15,9 +16,11 @@ public struct JobKindSpec: Sendable, Equatable {
     /// Who may enqueue it through the API and the CLI (`"enqueue"` in the declaration).
     public var enqueue: EnqueuePolicy = .tenants
 
-    public init(kind: String, queue: String = "default", timeout: Duration = .seconds(30), maxAttempts: Int = 25,
-                backoff: Backoff = .polynomial, idempotencyTTL: Duration = .seconds(86_400),
-                arguments: ArgumentSchema = ArgumentSchema(), limits: [LimitDeclaration] = []) {
+    public init(
+        kind: String, queue: String = "default", timeout: Duration = .seconds(30), maxAttempts: Int = 25,
+        backoff: Backoff = .polynomial, idempotencyTTL: Duration = .seconds(86_400),
+        arguments: ArgumentSchema = ArgumentSchema(), limits: [LimitDeclaration] = []
+    ) {
         self.limits = limits
         self.kind = kind
         self.queue = queue
@@ -87,7 +90,9 @@ public struct ArgumentSchema: Sendable, Equatable {
         self.allowsOtherFields = allowsOtherFields
     }
 
-    public static func == (a: ArgumentSchema, b: ArgumentSchema) -> Bool { a.fields == b.fields && a.allowsOtherFields == b.allowsOtherFields }
+    public static func == (a: ArgumentSchema, b: ArgumentSchema) -> Bool {
+        a.fields == b.fields && a.allowsOtherFields == b.allowsOtherFields
+    }
 
     /// Checks arguments; every problem is listed as `args.<field>: <what is wrong>`.
     public func problems(in args: JSONValue) -> [String] {

@@ -1,6 +1,6 @@
-import SpoolSupport
 import FoundationEssentials
 import SpoolRedis
+import SpoolSupport
 
 /// Everything a Spool process is configured with, in one place: defaults here, then `config/spool.json`,
 /// then environment variables (then a command's own flags). A bad value stops the process at start with
@@ -62,7 +62,9 @@ public struct SpoolSettings: Sendable {
     public var keys: KeySpace { KeySpace(prefix: keyPrefix) }
 
     /// Reads the config file (the default path may be missing; a named one may not) and then the environment.
-    public static func load(configPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SpoolSettings {
+    public static func load(
+        configPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> SpoolSettings {
         var settings = SpoolSettings()
         let path = configPath ?? environment["SPOOL_CONFIG"] ?? "config/spool.json"
         if let data = FileManager.default.contents(atPath: path) {
@@ -80,20 +82,26 @@ public struct SpoolSettings: Sendable {
         var reader = try FieldReader(json, file: path, path: "")
         reader.optional("description")
         if let url = try reader.string("redis_url") {
-            do { redisURL = try RedisURL(parsing: url) } catch let error as RedisError { throw SpoolConfigError("\(path): field 'redis_url': \(error.message)") }
+            do { redisURL = try RedisURL(parsing: url) } catch let error as RedisError {
+                throw SpoolConfigError("\(path): field 'redis_url': \(error.message)")
+            }
             sources["redis.url"] = path
         }
         if let url = try reader.string("database_url") { databaseURL = url; sources["postgres.url"] = path }
         if let prefix = try reader.string("key_prefix") { keyPrefix = prefix; sources["redis.key_prefix"] = path }
         if let dir = try reader.string("jobs_dir") { jobsDirectory = dir; sources["jobs_dir"] = path }
         if let order = try reader.string("queue_order") {
-            guard let value = QueueOrder(rawValue: order) else { throw SpoolConfigError("\(path): field 'queue_order': '\(order)' is not weighted or strict") }
+            guard let value = QueueOrder(rawValue: order) else {
+                throw SpoolConfigError("\(path): field 'queue_order': '\(order)' is not weighted or strict")
+            }
             queueOrder = value
             sources["queue_order"] = path
         }
         if var queues = try reader.object("queues") {
             for name in queues.remainingKeys {
-                guard JobKindCatalog.isValidName(name) else { throw SpoolConfigError("\(path): field 'queues.\(name)': queue names are 1-64 of a-z 0-9 - _") }
+                guard JobKindCatalog.isValidName(name) else {
+                    throw SpoolConfigError("\(path): field 'queues.\(name)': queue names are 1-64 of a-z 0-9 - _")
+                }
                 var queue = try queues.object(name, required: true)!
                 queueWeights[name] = Int(try queue.number("weight", range: 1...1000, integer: true) ?? 1)
                 sources["queues.\(name).weight"] = path
@@ -101,9 +109,15 @@ public struct SpoolSettings: Sendable {
             }
         }
         if var worker = try reader.object("worker") {
-            if let value = try worker.number("concurrency", range: 1...10_000, integer: true) { concurrency = Int(value); sources["worker.concurrency"] = path }
-            if let value = try worker.number("prefetch", range: 0...10_000, integer: true) { prefetch = Int(value); sources["worker.prefetch"] = path }
-            if let value = try worker.number("lease_seconds", range: 1...86_400) { lease = .milliseconds(Int64(value * 1000)); sources["worker.lease"] = path }
+            if let value = try worker.number("concurrency", range: 1...10_000, integer: true) {
+                concurrency = Int(value); sources["worker.concurrency"] = path
+            }
+            if let value = try worker.number("prefetch", range: 0...10_000, integer: true) {
+                prefetch = Int(value); sources["worker.prefetch"] = path
+            }
+            if let value = try worker.number("lease_seconds", range: 1...86_400) {
+                lease = .milliseconds(Int64(value * 1000)); sources["worker.lease"] = path
+            }
             if let value = try worker.number("shutdown_grace_seconds", range: 0...3600) {
                 shutdownGrace = .milliseconds(Int64(value * 1000))
                 sources["worker.shutdown_grace"] = path
@@ -122,7 +136,9 @@ public struct SpoolSettings: Sendable {
                 completedTTL = .seconds(Int64(value))
                 sources["retention.completed"] = path
             }
-            if let value = try retention.number("dead_max_jobs", range: 1...100_000_000, integer: true) { deadMaxJobs = Int(value); sources["retention.dead_max_jobs"] = path }
+            if let value = try retention.number("dead_max_jobs", range: 1...100_000_000, integer: true) {
+                deadMaxJobs = Int(value); sources["retention.dead_max_jobs"] = path
+            }
             if let value = try retention.number("dead_max_age_days", range: 0.001...3650) {
                 deadMaxAge = .seconds(Int64(value * 86_400))
                 sources["retention.dead_max_age"] = path
@@ -130,9 +146,13 @@ public struct SpoolSettings: Sendable {
             try retention.finish()
         }
         if let flag = try reader.bool("record_results") { recordResults = flag; sources["postgres.record_results"] = path }
-        if let level = try reader.string("log_level") { logLevel = try Self.checkedLogLevel(level, source: "\(path): field 'log_level'"); sources["log_level"] = path }
+        if let level = try reader.string("log_level") {
+            logLevel = try Self.checkedLogLevel(level, source: "\(path): field 'log_level'"); sources["log_level"] = path
+        }
         if var api = try reader.object("api") {
-            if let url = try api.string("public_url") { publicURL = try Self.checkedURL(url, source: "\(path): field 'api.public_url'"); sources["api.public_url"] = path }
+            if let url = try api.string("public_url") {
+                publicURL = try Self.checkedURL(url, source: "\(path): field 'api.public_url'"); sources["api.public_url"] = path
+            }
             try api.finish()
         }
         if var sms = try reader.object("sms") {
@@ -140,7 +160,9 @@ public struct SpoolSettings: Sendable {
                 defaultRegion = try Self.checkedRegion(region, source: "\(path): field 'sms.default_region'")
                 sources["sms.default_region"] = path
             }
-            if let cents = try sms.number("segment_cents", range: 0...10_000, integer: true) { segmentCents = Int(cents); sources["sms.segment_cents"] = path }
+            if let cents = try sms.number("segment_cents", range: 0...10_000, integer: true) {
+                segmentCents = Int(cents); sources["sms.segment_cents"] = path
+            }
             try sms.finish()
         }
         if var providers = try reader.object("providers") {
@@ -155,7 +177,9 @@ public struct SpoolSettings: Sendable {
             try providers.finish()
         }
         if var sandbox = try reader.object("sandbox") {
-            if let url = try sandbox.string("url") { sandboxURL = try Self.checkedURL(url, source: "\(path): field 'sandbox.url'"); sources["sandbox.url"] = path }
+            if let url = try sandbox.string("url") {
+                sandboxURL = try Self.checkedURL(url, source: "\(path): field 'sandbox.url'"); sources["sandbox.url"] = path
+            }
             try sandbox.finish()
         }
         try reader.finish()
@@ -181,9 +205,15 @@ public struct SpoolSettings: Sendable {
         if let value = try number("SPOOL_CONCURRENCY", "worker.concurrency", 1...10_000) { concurrency = value }
         if let value = try number("SPOOL_PREFETCH", "worker.prefetch", 0...10_000) { prefetch = value }
         if let value = try number("SPOOL_LEASE_MS", "worker.lease", 100...86_400_000) { lease = .milliseconds(Int64(value)) }
-        if let value = try number("SPOOL_SHUTDOWN_GRACE_MS", "worker.shutdown_grace", 0...3_600_000) { shutdownGrace = .milliseconds(Int64(value)) }
-        if let value = try number("SPOOL_POLL_INTERVAL_MS", "scheduler.poll_interval", 10...60_000) { pollInterval = .milliseconds(Int64(value)) }
-        if let value = try number("SPOOL_COMPLETED_TTL_SECONDS", "retention.completed", 0...31_536_000) { completedTTL = .seconds(Int64(value)) }
+        if let value = try number("SPOOL_SHUTDOWN_GRACE_MS", "worker.shutdown_grace", 0...3_600_000) {
+            shutdownGrace = .milliseconds(Int64(value))
+        }
+        if let value = try number("SPOOL_POLL_INTERVAL_MS", "scheduler.poll_interval", 10...60_000) {
+            pollInterval = .milliseconds(Int64(value))
+        }
+        if let value = try number("SPOOL_COMPLETED_TTL_SECONDS", "retention.completed", 0...31_536_000) {
+            completedTTL = .seconds(Int64(value))
+        }
         if let flag = text("SPOOL_RECORD_RESULTS", "postgres.record_results") {
             guard flag == "0" || flag == "1" else { throw SpoolConfigError("SPOOL_RECORD_RESULTS='\(flag)': expected 0 or 1") }
             recordResults = flag == "1"
@@ -194,11 +224,15 @@ public struct SpoolSettings: Sendable {
             operatorKey = key
         }
         if let url = text("SPOOL_PUBLIC_URL", "api.public_url") { publicURL = try Self.checkedURL(url, source: "SPOOL_PUBLIC_URL") }
-        if let region = text("SPOOL_DEFAULT_REGION", "sms.default_region") { defaultRegion = try Self.checkedRegion(region, source: "SPOOL_DEFAULT_REGION") }
+        if let region = text("SPOOL_DEFAULT_REGION", "sms.default_region") {
+            defaultRegion = try Self.checkedRegion(region, source: "SPOOL_DEFAULT_REGION")
+        }
         if let cents = try number("SPOOL_SMS_SEGMENT_CENTS", "sms.segment_cents", 0...10_000) { segmentCents = cents }
         if let sid = text("TWILIO_ACCOUNT_SID", "providers.twilio.account_sid") { twilioAccountSid = sid }
         if let token = text("TWILIO_AUTH_TOKEN", "providers.twilio.auth_token") { twilioAuthToken = token }
-        if let url = text("TWILIO_BASE_URL", "providers.twilio.base_url") { twilioBaseURL = try Self.checkedURL(url, source: "TWILIO_BASE_URL") }
+        if let url = text("TWILIO_BASE_URL", "providers.twilio.base_url") {
+            twilioBaseURL = try Self.checkedURL(url, source: "TWILIO_BASE_URL")
+        }
         if let url = text("SPOOL_SANDBOX_URL", "sandbox.url") { sandboxURL = try Self.checkedURL(url, source: "SPOOL_SANDBOX_URL") }
     }
 
@@ -211,7 +245,8 @@ public struct SpoolSettings: Sendable {
 
     static func checkedRegion(_ region: String, source: String) throws -> String {
         guard PhoneNumber.regions[region.uppercased()] != nil else {
-            throw SpoolConfigError("\(source)='\(region.prefix(20))': expected one of \(PhoneNumber.regions.keys.sorted().joined(separator: " "))")
+            throw SpoolConfigError(
+                "\(source)='\(region.prefix(20))': expected one of \(PhoneNumber.regions.keys.sorted().joined(separator: " "))")
         }
         return region.uppercased()
     }
@@ -224,7 +259,8 @@ public struct SpoolSettings: Sendable {
             guard let value else { return "(unset)" }
             // user:password@ → user:***@
             guard let at = value.firstIndex(of: "@"), let scheme = value.firstRange(of: "://"), scheme.upperBound < at,
-                  let colon = value[scheme.upperBound..<at].firstIndex(of: ":") else { return value }
+                let colon = value[scheme.upperBound..<at].firstIndex(of: ":")
+            else { return value }
             return String(value[..<value.index(after: colon)]) + "***" + String(value[at...])
         }
         var rows: [(String, String)] = [
@@ -238,7 +274,8 @@ public struct SpoolSettings: Sendable {
             ("api.operator_key", secret(operatorKey)), ("api.public_url", publicURL ?? "(the API's own address)"),
             ("sms.default_region", defaultRegion), ("sms.segment_cents", String(segmentCents)),
             ("providers.twilio.account_sid", twilioAccountSid ?? "(unset)"), ("providers.twilio.auth_token", secret(twilioAuthToken)),
-            ("providers.twilio.base_url", twilioBaseURL ?? "https://api.twilio.com"), ("sandbox.url", sandboxURL ?? "(unset: no sandbox mode)"),
+            ("providers.twilio.base_url", twilioBaseURL ?? "https://api.twilio.com"),
+            ("sandbox.url", sandboxURL ?? "(unset: no sandbox mode)"),
         ]
         rows += queueWeights.sorted { $0.key < $1.key }.map { ("queues.\($0.key).weight", String($0.value)) }
         return rows.map { (name: $0.0, value: $0.1, source: sources[$0.0] ?? "default") }
@@ -249,9 +286,11 @@ public struct SpoolSettings: Sendable {
         var warnings: [String] = []
         if operatorKey == nil { warnings.append("api.operator_key: unset (SPOOL_OPERATOR_KEY); no key acts across tenants") }
         if twilioAccountSid == nil || twilioAuthToken == nil {
-            warnings.append(sandboxURL == nil
-                ? "providers.twilio: no credentials (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN) and no sandbox mode: send jobs wait and receipts are refused"
-                : "sandbox.url: sandbox mode; SMS go to the sandbox provider at \(sandboxURL!), receipts are checked with its public token")
+            warnings.append(
+                sandboxURL == nil
+                    ? "providers.twilio: no credentials (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN) and no sandbox mode: send jobs wait and receipts are refused"
+                    : "sandbox.url: sandbox mode; SMS go to the sandbox provider at \(sandboxURL!), receipts are checked with its public token"
+            )
         }
         if databaseURL == nil { warnings.append("postgres.url: unset (DATABASE_URL); the API, SMS and job results need it") }
         return warnings
@@ -267,7 +306,9 @@ public struct SpoolSettings: Sendable {
 
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
     static func checkedLogLevel(_ level: String, source: String) throws -> String {
-        guard logLevels.contains(level) else { throw SpoolConfigError("\(source)='\(level)': expected one of \(logLevels.joined(separator: ", "))") }
+        guard logLevels.contains(level) else {
+            throw SpoolConfigError("\(source)='\(level)': expected one of \(logLevels.joined(separator: ", "))")
+        }
         return level
     }
 }

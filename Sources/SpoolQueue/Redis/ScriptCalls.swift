@@ -4,8 +4,9 @@ import SpoolRedis
 /// callers (and tests) never list a script's keys themselves.
 extension KeySpace {
     func fetchCall(_ q: String, limit: Int, deadline: Int64, token: String, pausedTenants: [String] = []) -> ScriptCall {
-        ScriptCall(Scripts.fetch, keys: [pending(q), active(q), leases(q), paused(q), jobPrefix(q), lanes(q), parkedTenants(q)],
-                   arguments: [String(limit), String(deadline), token] + pausedTenants)
+        ScriptCall(
+            Scripts.fetch, keys: [pending(q), active(q), leases(q), paused(q), jobPrefix(q), lanes(q), parkedTenants(q)],
+            arguments: [String(limit), String(deadline), token] + pausedTenants)
     }
 
     func unparkCall(_ q: String, tenant: String) -> ScriptCall {
@@ -31,11 +32,13 @@ extension KeySpace {
     }
 
     func killCall(_ q: String, id: String, token: String, now: Int64, reason: String, error: String = "") -> ScriptCall {
-        ScriptCall(Scripts.kill, keys: [active(q), leases(q), job(q, id), dead(q), stats(q)], arguments: [id, token, String(now), reason, error])
+        ScriptCall(
+            Scripts.kill, keys: [active(q), leases(q), job(q, id), dead(q), stats(q)], arguments: [id, token, String(now), reason, error])
     }
 
     func requeueCall(_ q: String, id: String, token: String) -> ScriptCall {
-        ScriptCall(Scripts.requeue, keys: [active(q), leases(q), job(q, id), pending(q), lanes(q), parkedTenants(q)], arguments: [id, token])
+        ScriptCall(
+            Scripts.requeue, keys: [active(q), leases(q), job(q, id), pending(q), lanes(q), parkedTenants(q)], arguments: [id, token])
     }
 
     func extendCall(_ q: String, deadline: Int64, leases held: [(id: String, token: String)]) -> ScriptCall {
@@ -45,22 +48,26 @@ extension KeySpace {
     }
 
     func recoverCall(_ q: String, now: Int64, limit: Int) -> ScriptCall {
-        ScriptCall(Scripts.recover, keys: [active(q), pending(q), dead(q), stats(q), jobPrefix(q), leases(q), lanes(q), parkedTenants(q)],
-                   arguments: [String(now), String(limit)])
+        ScriptCall(
+            Scripts.recover, keys: [active(q), pending(q), dead(q), stats(q), jobPrefix(q), leases(q), lanes(q), parkedTenants(q)],
+            arguments: [String(now), String(limit)])
     }
 
     /// `source` is the scheduled or the retry set.
     func promoteCall(_ q: String, source: String, now: Int64, limit: Int) -> ScriptCall {
-        ScriptCall(Scripts.promote, keys: [source, pending(q), jobPrefix(q), lanes(q), parkedTenants(q)], arguments: [String(now), String(limit)])
+        ScriptCall(
+            Scripts.promote, keys: [source, pending(q), jobPrefix(q), lanes(q), parkedTenants(q)], arguments: [String(now), String(limit)])
     }
 
     func cancelCall(_ q: String, id: String, now: Int64, keepSeconds: Int64) -> ScriptCall {
-        ScriptCall(Scripts.cancel, keys: [pending(q), scheduled(q), retry(q), job(q, id), active(q), completed(q), limitedPrefix(q)],
-                   arguments: [id, String(now), String(keepSeconds)])
+        ScriptCall(
+            Scripts.cancel, keys: [pending(q), scheduled(q), retry(q), job(q, id), active(q), completed(q), limitedPrefix(q)],
+            arguments: [id, String(now), String(keepSeconds)])
     }
 
     func deadRetryCall(_ q: String, now: Int64, ids: [String]) -> ScriptCall {
-        ScriptCall(Scripts.deadRetry, keys: [dead(q), pending(q), jobPrefix(q), lanes(q), parkedTenants(q)], arguments: [String(now)] + ids)
+        ScriptCall(
+            Scripts.deadRetry, keys: [dead(q), pending(q), jobPrefix(q), lanes(q), parkedTenants(q)], arguments: [String(now)] + ids)
     }
 
     func deadDiscardCall(_ q: String, ids: [String]) -> ScriptCall {
@@ -71,30 +78,39 @@ extension KeySpace {
         ScriptCall(Scripts.trimCompleted, keys: [completed(q), jobPrefix(q)], arguments: [String(oldestKept), String(limit)])
     }
 
-    func completeCall(_ q: String, now: Int64, keep: Bool, id: String, token: String, result: String,
-                      followUps: [(id: String, json: String)]) -> ScriptCall {
-        ScriptCall(Scripts.complete, keys: [active(q), leases(q), stats(q), completed(q), jobPrefix(q), outbox(q)],
-                   arguments: [String(now), keep ? "1" : "0", id, token, result] + followUps.flatMap { [$0.id, $0.json] })
+    func completeCall(
+        _ q: String, now: Int64, keep: Bool, id: String, token: String, result: String,
+        followUps: [(id: String, json: String)]
+    ) -> ScriptCall {
+        ScriptCall(
+            Scripts.complete, keys: [active(q), leases(q), stats(q), completed(q), jobPrefix(q), outbox(q)],
+            arguments: [String(now), keep ? "1" : "0", id, token, result] + followUps.flatMap { [$0.id, $0.json] })
     }
 
     func enqueueCall(_ q: String, now: Int64, idempotencyTTL: Int64, arguments jobs: [String]) -> ScriptCall {
-        ScriptCall(Scripts.enqueue, keys: [pending(q), scheduled(q), jobPrefix(q), idempotencyPrefix(q), stats(q), lanes(q), parkedTenants(q)],
-                   arguments: [String(now), String(idempotencyTTL)] + jobs)
+        ScriptCall(
+            Scripts.enqueue, keys: [pending(q), scheduled(q), jobPrefix(q), idempotencyPrefix(q), stats(q), lanes(q), parkedTenants(q)],
+            arguments: [String(now), String(idempotencyTTL)] + jobs)
     }
 
     /// Leased jobs that `limit` refused wait for it; `pace` is how fast to release them (ms per job).
-    func waitForLimitCall(_ q: String, limit: String, template: String, due: Int64, pace: Double, reason: String,
-                          jobs: [(id: String, token: String)]) -> ScriptCall {
+    func waitForLimitCall(
+        _ q: String, limit: String, template: String, due: Int64, pace: Double, reason: String,
+        jobs: [(id: String, token: String)]
+    ) -> ScriptCall {
         var arguments = [limit, String(due), String(pace), reason, template]
         for job in jobs { arguments.append(job.id); arguments.append(job.token) }
-        return ScriptCall(Scripts.waitForLimit, keys: [active(q), leases(q), jobPrefix(q), limited(q, limit: limit), limitedKeys(q), limitedPace(q)],
-                          arguments: arguments)
+        return ScriptCall(
+            Scripts.waitForLimit, keys: [active(q), leases(q), jobPrefix(q), limited(q, limit: limit), limitedKeys(q), limitedPace(q)],
+            arguments: arguments)
     }
 
     /// Releases waiting jobs of the limiters that are due; with `only`, that limiter's, due or not.
     func releaseLimitedCall(_ q: String, now: Int64, limits: Int, jobsPerLimit: Int, only: String? = nil) -> ScriptCall {
-        ScriptCall(Scripts.releaseLimited, keys: [limitedKeys(q), limitedPrefix(q), limitedPace(q), pending(q), lanes(q), parkedTenants(q), jobPrefix(q)],
-                   arguments: [String(now), String(limits), String(jobsPerLimit)] + (only.map { [$0] } ?? []))
+        ScriptCall(
+            Scripts.releaseLimited,
+            keys: [limitedKeys(q), limitedPrefix(q), limitedPace(q), pending(q), lanes(q), parkedTenants(q), jobPrefix(q)],
+            arguments: [String(now), String(limits), String(jobsPerLimit)] + (only.map { [$0] } ?? []))
     }
 
     func quotaAlertCall(_ q: String, kind: String, reason: String, now: Int64) -> ScriptCall {

@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 
 /// Keeps Redis from growing without bound: deletes completed jobs' records once their retention ends
 /// (`trim_completed.lua`), and holds each dead set to its caps, entries and age (`trim_dead.lua`).
@@ -26,7 +26,9 @@ public struct Janitor: Sendable {
     public func sweep(queues: [String]) async throws -> Int {
         var deleted = 0
         for queue in queues {
-            deleted += try await drain { now in keys.trimCompletedCall(queue, oldestKept: now - completedTTL.milliseconds, limit: Self.batch) }
+            deleted += try await drain { now in
+                keys.trimCompletedCall(queue, oldestKept: now - completedTTL.milliseconds, limit: Self.batch)
+            }
             deleted += try await drain { now in
                 keys.trimDeadCall(queue, oldestKept: now - deadMaxAge.milliseconds, maxEntries: deadMaxJobs, limit: Self.batch)
             }

@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 
 /// Moves due jobs from `scheduled` (delayed and snoozed) and `retry` to pending with `promote.lua`,
 /// and releases jobs waiting for limiters that are due with `release_limited.lua`.

@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 
 /// Finds jobs whose lease expired (their worker was killed or hung) and hands them back with
 /// `recover.lua`: to pending, or to the dead set when that lost attempt was their last.

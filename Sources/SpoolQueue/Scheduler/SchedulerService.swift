@@ -23,7 +23,8 @@ public struct SchedulerService: Service {
     let recoverInterval: Duration
     let logger: Logger
 
-    public init(redis: RedisClient, settings: SpoolSettings, declaredQueues: [String], clock: any WallClock = SystemClock(), logger: Logger) {
+    public init(redis: RedisClient, settings: SpoolSettings, declaredQueues: [String], clock: any WallClock = SystemClock(), logger: Logger)
+    {
         self.redis = redis
         self.keys = settings.keys
         self.declaredQueues = declaredQueues
@@ -31,8 +32,9 @@ public struct SchedulerService: Service {
         self.recoverer = Recoverer(redis: redis, keys: settings.keys, clock: clock)
         // The sweep may walk long sets: on a connection of its own, it never queues ahead of promotion.
         self.sweepRedis = RedisClient(url: settings.redisURL, name: "scheduler-sweep", logger: logger)
-        self.janitor = Janitor(redis: sweepRedis, keys: settings.keys, clock: clock, completedTTL: settings.completedTTL,
-                               deadMaxJobs: settings.deadMaxJobs, deadMaxAge: settings.deadMaxAge)
+        self.janitor = Janitor(
+            redis: sweepRedis, keys: settings.keys, clock: clock, completedTTL: settings.completedTTL,
+            deadMaxJobs: settings.deadMaxJobs, deadMaxAge: settings.deadMaxAge)
         self.outbox = Outbox(redis: redis, keys: settings.keys, clock: clock)
         self.pollInterval = settings.pollInterval
         // Look for expired leases a few times per lease period, and at least every 5 s.

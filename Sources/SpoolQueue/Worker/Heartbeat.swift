@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 
 /// Keeps a live worker's leases from expiring (`extend.lua`) and records the worker in the
 /// `workers` set, so that `spool stats` can show who is running.

@@ -1,5 +1,5 @@
-import Synchronization
 import SpoolSupport
+import Synchronization
 
 /// The worker's `--concurrency` slots: child tasks of one task group, each looping "take a job, run
 /// it, settle it".

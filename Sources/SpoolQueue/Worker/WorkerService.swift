@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import ServiceLifecycle
 import SpoolRedis
-import Synchronization
 import SpoolSupport
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The worker role: one process with `concurrency` slots serving some queues.
 ///
@@ -41,9 +42,11 @@ public final class WorkerService: Service {
     /// Set when the worker's task is cancelled: the drain skips the grace period.
     private let hardStop = Atomic<Bool>(false)
 
-    public init(settings: SpoolSettings, catalog: JobKindCatalog, handlers: [any JobHandler], queues: [String]? = nil,
-                concurrency: Int? = nil, runsScheduler: Bool = true, observers: [any SettleObserver] = [],
-                clock: any WallClock = SystemClock(), logger: Logger) {
+    public init(
+        settings: SpoolSettings, catalog: JobKindCatalog, handlers: [any JobHandler], queues: [String]? = nil,
+        concurrency: Int? = nil, runsScheduler: Bool = true, observers: [any SettleObserver] = [],
+        clock: any WallClock = SystemClock(), logger: Logger
+    ) {
         self.observers = observers
         self.settings = settings
         self.catalog = catalog
@@ -51,9 +54,10 @@ public final class WorkerService: Service {
         self.clock = clock
         self.logger = logger
         let concurrency = concurrency ?? settings.concurrency
-        self.options = Options(queues: queues ?? catalog.queues, concurrency: concurrency,
-                               prefetch: settings.prefetch, lease: settings.lease,
-                               shutdownGrace: settings.shutdownGrace, runsScheduler: runsScheduler)
+        self.options = Options(
+            queues: queues ?? catalog.queues, concurrency: concurrency,
+            prefetch: settings.prefetch, lease: settings.lease,
+            shutdownGrace: settings.shutdownGrace, runsScheduler: runsScheduler)
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
         let hostname = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -87,41 +91,55 @@ public final class WorkerService: Service {
         let selection = QueueSelection(queues: options.queues, weights: settings.queueWeights, order: settings.queueOrder)
         let pausedTenants = PausedTenants()
         try? await pausedTenants.refresh(redis: redis, keys: keys)
-        let fetcher = Fetcher(redis: redis, keys: keys, selection: selection, lease: options.lease, clock: clock, workerID: workerID,
-                              pausedTenants: pausedTenants, logger: logger)
+        let fetcher = Fetcher(
+            redis: redis, keys: keys, selection: selection, lease: options.lease, clock: clock, workerID: workerID,
+            pausedTenants: pausedTenants, logger: logger)
         let leases = LeaseTable()
         let buffer = JobBuffer(concurrency: options.concurrency, prefetch: options.prefetch)
         let overrides = LimitOverrides()
         _ = try? await overrides.refresh(redis: redis, keys: keys)
-        let limiter = RateLimiter(redis: redis, keys: keys, catalog: catalog, clock: clock, lease: settings.lease, overrides: overrides, logger: logger)
-        let acker = Acker(redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
-                          lease: options.lease, logger: logger, observers: observers, limiter: limiter,
-                          onSettled: { job, landed in leases.remove(job); limiter.settled(job, landed: landed) })
-        let processor = Processor(catalog: catalog, handlers: handlers,
-                                  context: JobContext(redis: redis, keys: keys, clock: clock, logger: logger))
+        let limiter = RateLimiter(
+            redis: redis, keys: keys, catalog: catalog, clock: clock, lease: settings.lease, overrides: overrides, logger: logger)
+        let acker = Acker(
+            redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
+            lease: options.lease, logger: logger, observers: observers, limiter: limiter,
+            onSettled: { job, landed in
+                leases.remove(job); limiter.settled(job, landed: landed)
+            })
+        let processor = Processor(
+            catalog: catalog, handlers: handlers,
+            context: JobContext(redis: redis, keys: keys, clock: clock, logger: logger))
         let signal = WorkSignal()
         let catalog = self.catalog
-        let slots = SlotPool(buffer: buffer,
-                             timeouts: { job in catalog[job.kind]?.timeout ?? .seconds(30) },
-                             run: { job in await processor.perform(job) },
-                             settle: { job, outcome, duration in acker.submit(job, outcome, duration: duration) })
-        let heartbeat = Heartbeat(redis: redis, keys: keys, clock: clock, lease: options.lease, workerID: workerID,
-                                  info: ["queues": options.queues.joined(separator: ","), "concurrency": String(options.concurrency), "pid": String(getpid())])
+        let slots = SlotPool(
+            buffer: buffer,
+            timeouts: { job in catalog[job.kind]?.timeout ?? .seconds(30) },
+            run: { job in await processor.perform(job) },
+            settle: { job, outcome, duration in acker.submit(job, outcome, duration: duration) })
+        let heartbeat = Heartbeat(
+            redis: redis, keys: keys, clock: clock, lease: options.lease, workerID: workerID,
+            info: ["queues": options.queues.joined(separator: ","), "concurrency": String(options.concurrency), "pid": String(getpid())])
         let fetchLoopDone = Latch()
         let drained = Latch()
-        logger.info("worker started", metadata: ["worker": "\(workerID)", "queues": "\(options.queues.joined(separator: ","))",
-                                                 "concurrency": "\(options.concurrency)", "redis": "\(settings.redisURL)"])
+        logger.info(
+            "worker started",
+            metadata: [
+                "worker": "\(workerID)", "queues": "\(options.queues.joined(separator: ","))",
+                "concurrency": "\(options.concurrency)", "redis": "\(settings.redisURL)",
+            ])
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { [self] in
-                    await fetchLoop(fetcher: fetcher, limiter: limiter.isNeeded ? limiter : nil, acker: acker, buffer: buffer,
-                                    signal: signal, leases: leases, redis: redis)
+                    await fetchLoop(
+                        fetcher: fetcher, limiter: limiter.isNeeded ? limiter : nil, acker: acker, buffer: buffer,
+                        signal: signal, leases: leases, redis: redis)
                     fetchLoopDone.fire()
                 }
                 for queue in options.queues {
                     group.addTask { [logger] in
-                        await WorkSignal.watch(queue: queue, keys: keys, url: settings.redisURL, signal: signal, fetcher: fetcher, logger: logger)
+                        await WorkSignal.watch(
+                            queue: queue, keys: keys, url: settings.redisURL, signal: signal, fetcher: fetcher, logger: logger)
                     }
                 }
                 group.addTask { [logger] in
@@ -150,12 +168,15 @@ public final class WorkerService: Service {
                 }
                 if options.runsScheduler {
                     group.addTask { [clock, logger] in
-                        let scheduler = SchedulerService(redis: redis, settings: settings, declaredQueues: options.queues, clock: clock, logger: logger)
+                        let scheduler = SchedulerService(
+                            redis: redis, settings: settings, declaredQueues: options.queues, clock: clock, logger: logger)
                         try? await scheduler.run()
                     }
                 }
                 await stopRequested.wait()
-                await drain(buffer: buffer, signal: signal, slots: slots, leases: leases, acker: acker, limiter: limiter, fetchLoopDone: fetchLoopDone)
+                await drain(
+                    buffer: buffer, signal: signal, slots: slots, leases: leases, acker: acker, limiter: limiter,
+                    fetchLoopDone: fetchLoopDone)
                 drained.fire()
                 group.cancelAll()
             }
@@ -167,8 +188,10 @@ public final class WorkerService: Service {
         logger.info("worker stopped", metadata: ["worker": "\(workerID)"])
     }
 
-    private func fetchLoop(fetcher: Fetcher, limiter: RateLimiter?, acker: Acker, buffer: JobBuffer, signal: WorkSignal,
-                           leases: LeaseTable, redis: RedisClient) async {
+    private func fetchLoop(
+        fetcher: Fetcher, limiter: RateLimiter?, acker: Acker, buffer: JobBuffer, signal: WorkSignal,
+        leases: LeaseTable, redis: RedisClient
+    ) async {
         while !stopping.load(ordering: .acquiring) {
             let demand = await buffer.waitForDemand()
             if demand == 0 || stopping.load(ordering: .acquiring) { break }
@@ -205,7 +228,9 @@ public final class WorkerService: Service {
                 await isolate(jobs[0], error: error, provenOwn: false, acker: acker)
                 return []
             }
-            logger.warning("rate limit check failed for a batch; asking for each job on its own", metadata: ["jobs": "\(jobs.count)", "error": "\(error)"])
+            logger.warning(
+                "rate limit check failed for a batch; asking for each job on its own",
+                metadata: ["jobs": "\(jobs.count)", "error": "\(error)"])
             var runnable: [Job] = []
             var failed: [(job: Job, error: any Error)] = []
             for job in jobs {
@@ -237,7 +262,9 @@ public final class WorkerService: Service {
         let kept = Set(admission.admitted.map(\.id) + admission.malformed.map(\.job.id) + admission.failed.map(\.job.id))
         for job in jobs where !kept.contains(job.id) { leases.remove(job) }
         for (job, reason) in admission.malformed { acker.submit(job, .dead(reason: reason), duration: .zero) }
-        for (job, error) in admission.failed { await isolate(job, error: error, provenOwn: admission.failed.count < jobs.count, acker: acker) }
+        for (job, error) in admission.failed {
+            await isolate(job, error: error, provenOwn: admission.failed.count < jobs.count, acker: acker)
+        }
         return admission.admitted
     }
 
@@ -247,8 +274,11 @@ public final class WorkerService: Service {
     /// it never passes, and a fault of Spool's own does not kill every job it touches at once.
     private func isolate(_ job: Job, error: any Error, provenOwn: Bool, acker: Acker) async {
         let scriptRefused = provenOwn && (error as? RedisError).map { $0.code == .server && !Self.isNotNow($0) } ?? false
-        logger.error("rate limit check failed for one job; isolating it", metadata: ["job_id": "\(job.id)", "kind": "\(job.kind)", "error": "\(error)"])
-        let outcome: JobOutcome = scriptRefused
+        logger.error(
+            "rate limit check failed for one job; isolating it",
+            metadata: ["job_id": "\(job.id)", "kind": "\(job.kind)", "error": "\(error)"])
+        let outcome: JobOutcome =
+            scriptRefused
             ? .dead(reason: "the rate limiter refused this job's values: \(error)")
             : .retry(error: "the rate limit check failed: \(error)")
         acker.submit(job, outcome, duration: .zero)
@@ -259,8 +289,10 @@ public final class WorkerService: Service {
         for job in jobs { leases.remove(job) }
     }
 
-    private func drain(buffer: JobBuffer, signal: WorkSignal, slots: SlotPool, leases: LeaseTable, acker: Acker, limiter: RateLimiter,
-                       fetchLoopDone: Latch) async {
+    private func drain(
+        buffer: JobBuffer, signal: WorkSignal, slots: SlotPool, leases: LeaseTable, acker: Acker, limiter: RateLimiter,
+        fetchLoopDone: Latch
+    ) async {
         logger.info("worker stopping: no more fetches; draining running jobs", metadata: ["grace": "\(options.shutdownGrace)"])
         stopping.store(true, ordering: .releasing)
         let notStarted = buffer.close()

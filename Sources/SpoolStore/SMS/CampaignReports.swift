@@ -29,14 +29,19 @@ public struct CampaignReports: Sendable {
 
     public func report(campaignID: String) async throws -> Report? {
         try await pool.withConnection { connection in
-            guard let campaign = try connection.query("SELECT \(CampaignStore.columns) FROM campaigns WHERE id = $1", [campaignID]).first.map(CampaignStore.campaign) else {
+            guard
+                let campaign = try connection.query("SELECT \(CampaignStore.columns) FROM campaigns WHERE id = $1", [campaignID]).first.map(
+                    CampaignStore.campaign)
+            else {
                 return nil
             }
             var report = Report(campaign: campaign)
-            for row in try connection.query("""
+            for row in try connection.query(
+                """
                 SELECT status, coalesce(reason, '') AS reason, count(*) AS n, sum(cost_cents) AS cost FROM messages
                 WHERE campaign_id = $1 GROUP BY status, reason
-                """, [campaignID]).rows {
+                """, [campaignID]
+            ).rows {
                 let status = try row.string("status")!, count = try row.int("n") ?? 0
                 report.total += count
                 report.byStatus[status, default: 0] += count
@@ -45,10 +50,12 @@ public struct CampaignReports: Sendable {
             }
             let receipts = ["delivered", "undelivered", "failed"].reduce(0) { $0 + (report.byStatus[$1] ?? 0) }
             if receipts > 0 { report.deliveryRate = Double(report.byStatus["delivered"] ?? 0) / Double(receipts) }
-            report.sentPerMinute = try connection.query("""
+            report.sentPerMinute = try connection.query(
+                """
                 SELECT (extract(epoch FROM date_trunc('minute', sent_at)) * 1000)::bigint AS minute, count(*) AS n FROM messages
                 WHERE campaign_id = $1 AND sent_at IS NOT NULL GROUP BY 1 ORDER BY 1
-                """, [campaignID]).rows.map { Report.Minute(minute: Int64(try $0.int("minute") ?? 0), sent: try $0.int("n") ?? 0) }
+                """, [campaignID]
+            ).rows.map { Report.Minute(minute: Int64(try $0.int("minute") ?? 0), sent: try $0.int("n") ?? 0) }
             return report
         }
     }
@@ -66,7 +73,8 @@ public struct CampaignReports: Sendable {
 
     public func dashboard(tenantID: String) async throws -> Dashboard {
         try await pool.withConnection { connection in
-            let row = try connection.query("""
+            let row = try connection.query(
+                """
                 SELECT (SELECT count(*) FROM contacts WHERE tenant_id = $1) AS contacts,
                        (SELECT count(*) FROM campaigns WHERE tenant_id = $1 AND status IN ('running', 'paused')) AS active,
                        (SELECT count(*) FROM messages WHERE tenant_id = $1 AND sent_at >= date_trunc('day', now())) AS sent_today,
@@ -74,9 +82,11 @@ public struct CampaignReports: Sendable {
                          WHERE tenant_id = $1 AND sent_at >= now() - interval '7 days') AS delivered,
                        (SELECT count(*) FILTER (WHERE status IN ('delivered', 'undelivered', 'failed')) FROM messages
                          WHERE tenant_id = $1 AND sent_at >= now() - interval '7 days') AS receipts
-                """, [tenantID]).first!
-            var dashboard = Dashboard(contacts: try row.int("contacts") ?? 0, activeCampaigns: try row.int("active") ?? 0,
-                                      sentToday: try row.int("sent_today") ?? 0)
+                """, [tenantID]
+            ).first!
+            var dashboard = Dashboard(
+                contacts: try row.int("contacts") ?? 0, activeCampaigns: try row.int("active") ?? 0,
+                sentToday: try row.int("sent_today") ?? 0)
             let receipts = try row.int("receipts") ?? 0
             if receipts > 0 { dashboard.deliveryRate7Days = Double(try row.int("delivered") ?? 0) / Double(receipts) }
             return dashboard

@@ -55,9 +55,11 @@ public struct CampaignStore: Sendable {
             guard try SenderNumbers.isOwned(sender, by: tenantID, on: connection) else {
                 throw InputError(message: "from: \(sender) is not one of this tenant's sender numbers; \(SenderNumbers.howToAdd)")
             }
-            let row = try connection.query("""
+            let row = try connection.query(
+                """
                 INSERT INTO campaigns (id, tenant_id, name, body, sender) VALUES ($1, $2, $3, $4, $5) RETURNING \(Self.columns)
-                """, [id, tenantID, name, body, sender]).first!
+                """, [id, tenantID, name, body, sender]
+            ).first!
             return try Self.campaign(row)
         }
     }
@@ -82,20 +84,24 @@ public struct CampaignStore: Sendable {
         let started = monotonicNow()
         guard let campaign = try await campaign(id: id) else { throw InputError(message: "campaign: no campaign '\(id.prefix(64))'") }
         guard [.draft, .running, .paused].contains(campaign.status) else {
-            throw InputError(message: "campaign \(id) is \(campaign.status.rawValue); only a draft, running or paused campaign can be launched")
+            throw InputError(
+                message: "campaign \(id) is \(campaign.status.rawValue); only a draft, running or paused campaign can be launched")
         }
         // A number removed since the campaign was made is no longer the tenant's to send from.
         guard try await SenderNumbers(pool: pool).isOwned(campaign.sender, by: campaign.tenantID) else {
-            throw InputError(message: "campaign \(id): from: \(campaign.sender) is no longer one of this tenant's sender numbers; "
-                                      + "\(SenderNumbers.howToAdd) again, or cancel the campaign")
+            throw InputError(
+                message: "campaign \(id): from: \(campaign.sender) is no longer one of this tenant's sender numbers; "
+                    + "\(SenderNumbers.howToAdd) again, or cancel the campaign")
         }
         let template = try MessageTemplate(campaign.body)
         try await checkTemplate(template, tenantID: campaign.tenantID)
         try await pool.withConnection { connection in
-            try connection.query("""
+            try connection.query(
+                """
                 UPDATE campaigns SET status = 'running', launched_at = coalesce(launched_at, now()) WHERE id = $1 AND status IN ('draft', 'paused')
                 """, [id])
-            try connection.query("INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, 'campaign.launched')", [campaign.tenantID, id])
+            try connection.query(
+                "INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, 'campaign.launched')", [campaign.tenantID, id])
         }
         var report = LaunchReport()
         var after = 0
@@ -105,7 +111,9 @@ public struct CampaignStore: Sendable {
             guard let results = try await enqueuing?.value else { return }
             enqueuing = nil
             report.enqueued += results.filter { (try? $0.get().created) == true }.count
-            if let failure = results.first(where: { if case .failure = $0 { return true }; return false }), case .failure(let error) = failure {
+            if let failure = results.first(where: {
+                if case .failure = $0 { return true }; return false
+            }), case .failure(let error) = failure {
                 throw InputError(message: "enqueue failed: \(error)")
             }
             progress(report.queued + report.skipped)
@@ -128,9 +136,15 @@ public struct CampaignStore: Sendable {
         report.seconds = (monotonicNow() - started).secondsDouble
         // A campaign with nobody to send to is complete at once.
         try await pool.withConnection { connection in
-            let open = try connection.query("SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('queued', 'sending', 'in_doubt') LIMIT 1", [id])
-            if open.rows.isEmpty, try connection.query("UPDATE campaigns SET status = 'completed', completed_at = now() WHERE id = $1 AND status = 'running'", [id]).affectedRows == 1 {
-                try connection.query("INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, 'campaign.completed')", [campaign.tenantID, id])
+            let open = try connection.query(
+                "SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('queued', 'sending', 'in_doubt') LIMIT 1", [id])
+            if open.rows.isEmpty,
+                try connection.query(
+                    "UPDATE campaigns SET status = 'completed', completed_at = now() WHERE id = $1 AND status = 'running'", [id]
+                ).affectedRows == 1
+            {
+                try connection.query(
+                    "INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, 'campaign.completed')", [campaign.tenantID, id])
             }
         }
         return report
@@ -139,31 +153,42 @@ public struct CampaignStore: Sendable {
     /// A template field that eligible contacts lack stops the launch before anything is written.
     private func checkTemplate(_ template: MessageTemplate, tenantID: String) async throws {
         for field in template.fields where field != "phone" {
-            let condition = field == "first_name" || field == "last_name" ? "coalesce(\(field), '') = ''" : "coalesce(custom ->> $2, '') = ''"
+            let condition =
+                field == "first_name" || field == "last_name" ? "coalesce(\(field), '') = ''" : "coalesce(custom ->> $2, '') = ''"
             let parameters: [any PostgresBindable] = field == "first_name" || field == "last_name" ? [tenantID] : [tenantID, field]
             let row = try await pool.withConnection { connection in
-                try connection.query("""
+                try connection.query(
+                    """
                     SELECT count(*) AS n, min(phone) AS example FROM contacts c
                     WHERE tenant_id = $1 AND consent = 'opted_in' AND \(condition)
                       AND NOT EXISTS (SELECT 1 FROM do_not_contact d WHERE d.tenant_id = c.tenant_id AND d.phone = c.phone)
-                    """, parameters).first
+                    """, parameters
+                ).first
             }
             if let missing = try row?.int("n"), missing > 0 {
-                throw InputError(message: "body: {{\(field)}} is empty for \(missing) contacts (e.g. \(try row?.string("example") ?? "?")); fill it in or change the template")
+                throw InputError(
+                    message:
+                        "body: {{\(field)}} is empty for \(missing) contacts (e.g. \(try row?.string("example") ?? "?")); fill it in or change the template"
+                )
             }
         }
     }
 
-    private func launchBatch(_ campaign: Campaign, template: MessageTemplate, after: Int)
-        async throws -> (last: Int?, queued: Int, skipped: Int, jobs: [EnqueueRequest]) {
+    private func launchBatch(
+        _ campaign: Campaign, template: MessageTemplate, after: Int
+    )
+        async throws -> (last: Int?, queued: Int, skipped: Int, jobs: [EnqueueRequest])
+    {
         let now = clock.nowMillis()
         let cents = segmentCents
         return try await pool.transaction { connection in
-            let contacts = try connection.query("""
+            let contacts = try connection.query(
+                """
                 SELECT c.id, c.phone, c.first_name, c.last_name, c.custom::text AS custom, c.consent, (d.phone IS NOT NULL) AS dnc
                 FROM contacts c LEFT JOIN do_not_contact d ON d.tenant_id = c.tenant_id AND d.phone = c.phone
                 WHERE c.tenant_id = $1 AND c.id > $2 ORDER BY c.id LIMIT \(Self.batch)
-                """, [campaign.tenantID, after]).rows
+                """, [campaign.tenantID, after]
+            ).rows
             guard let last = try contacts.last?.int("id") else { return (nil, 0, 0, []) }
             var rows: [[String?]] = []
             rows.reserveCapacity(contacts.count)
@@ -171,10 +196,15 @@ public struct CampaignStore: Sendable {
                 let phone = try contact.string("phone")!
                 let custom = (try? JSONValue.parse(try contact.string("custom") ?? "{}")) ?? .object([:])
                 var reason: String?
-                if try contact.bool("dnc") == true { reason = "do_not_contact" }
-                else if try contact.string("consent") != "opted_in" { reason = "no_consent" }
+                if try contact.bool("dnc") == true {
+                    reason = "do_not_contact"
+                } else if try contact.string("consent") != "opted_in" {
+                    reason = "no_consent"
+                }
                 let body: String
-                switch template.render(firstName: try contact.string("first_name"), lastName: try contact.string("last_name"), phone: phone, custom: custom) {
+                switch template.render(
+                    firstName: try contact.string("first_name"), lastName: try contact.string("last_name"), phone: phone, custom: custom)
+                {
                 case .success(let text): body = text
                 case .failure(let missing):
                     body = campaign.body
@@ -183,29 +213,39 @@ public struct CampaignStore: Sendable {
                 let encoding = SMSEncoding(body: body)
                 if encoding.segments > SMSEncoding.maximumSegments { reason = reason ?? "body_too_long" }
                 let id = "msg_" + JobID.make(now: now).lowercased()
-                rows.append([id, String(try contact.int("id")!), phone, body, String(encoding.segments), encoding.scheme.rawValue,
-                             String(encoding.segments * cents), reason == nil ? "queued" : "skipped", reason])
+                rows.append([
+                    id, String(try contact.int("id")!), phone, body, String(encoding.segments), encoding.scheme.rawValue,
+                    String(encoding.segments * cents), reason == nil ? "queued" : "skipped", reason,
+                ])
             }
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TEMP TABLE launch_batch (id text, contact_id bigint, to_phone text, body text, segments int, encoding text,
                                                 cost_cents bigint, status text, reason text) ON COMMIT DROP
                 """)
-            _ = try connection.copy(into: "launch_batch", columns: ["id", "contact_id", "to_phone", "body", "segments", "encoding", "cost_cents", "status", "reason"], rows: rows)
-            try connection.query("""
+            _ = try connection.copy(
+                into: "launch_batch",
+                columns: ["id", "contact_id", "to_phone", "body", "segments", "encoding", "cost_cents", "status", "reason"], rows: rows)
+            try connection.query(
+                """
                 INSERT INTO messages (id, tenant_id, campaign_id, contact_id, to_phone, from_sender, body, segments, encoding, cost_cents, status, reason)
                 SELECT id, $1, $2, contact_id, to_phone, $3, body, segments, encoding, cost_cents, status, reason FROM launch_batch
                 ON CONFLICT (campaign_id, contact_id) DO NOTHING
                 """, [campaign.tenantID, campaign.id, campaign.sender])
             // Every message of these contacts still queued gets its job; the idempotency key (the message
             // id) makes a second launch enqueue nothing twice.
-            let queued = try connection.query("""
+            let queued = try connection.query(
+                """
                 SELECT m.id, m.segments FROM messages m JOIN launch_batch b ON b.contact_id = m.contact_id
                 WHERE m.campaign_id = $1 AND m.status = 'queued'
-                """, [campaign.id]).rows
+                """, [campaign.id]
+            ).rows
             let skipped = rows.count - queued.count
             let jobs = try queued.map { row -> EnqueueRequest in
                 let id = try row.string("id")!
-                let args: JSONValue = .object(["message_id": .string(id), "from": .string(campaign.sender), "segments": .number(Double(try row.int("segments")!))])
+                let args: JSONValue = .object([
+                    "message_id": .string(id), "from": .string(campaign.sender), "segments": .number(Double(try row.int("segments")!)),
+                ])
                 return EnqueueRequest(kind: "send", args: args.text, idempotencyKey: id, tenant: campaign.tenantID)
             }
             return (last, queued.count, skipped, jobs)
@@ -217,7 +257,10 @@ public struct CampaignStore: Sendable {
     /// Pause holds the remaining messages (their jobs wait), resume lets them go, cancel skips them.
     public func control(id: String, _ action: Control) async throws -> Campaign {
         try await pool.transaction { connection in
-            guard let current = try connection.query("SELECT \(Self.columns) FROM campaigns WHERE id = $1 FOR UPDATE", [id]).first.map(Self.campaign) else {
+            guard
+                let current = try connection.query("SELECT \(Self.columns) FROM campaigns WHERE id = $1 FOR UPDATE", [id]).first.map(
+                    Self.campaign)
+            else {
                 throw InputError(message: "campaign: no campaign '\(id.prefix(64))'")
             }
             let allowed: [Control: (from: Set<CampaignStatus>, to: CampaignStatus)] = [
@@ -226,15 +269,21 @@ public struct CampaignStore: Sendable {
             let rule = allowed[action]!
             if current.status == rule.to { return current }
             guard rule.from.contains(current.status) else {
-                throw InputError(message: "campaign \(id) is \(current.status.rawValue); \(action.rawValue) needs it \(rule.from.map(\.rawValue).sorted().joined(separator: " or "))")
+                throw InputError(
+                    message:
+                        "campaign \(id) is \(current.status.rawValue); \(action.rawValue) needs it \(rule.from.map(\.rawValue).sorted().joined(separator: " or "))"
+                )
             }
             try connection.query("UPDATE campaigns SET status = $2 WHERE id = $1", [id, rule.to.rawValue])
             if action == .cancel {
-                try connection.query("""
+                try connection.query(
+                    """
                     UPDATE messages SET status = 'skipped', reason = 'campaign_cancelled', updated_at = now() WHERE campaign_id = $1 AND status = 'queued'
                     """, [id])
             }
-            try connection.query("INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, $3)", [current.tenantID, id, "campaign.\(rule.to.rawValue)"])
+            try connection.query(
+                "INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, $3)",
+                [current.tenantID, id, "campaign.\(rule.to.rawValue)"])
             return try connection.query("SELECT \(Self.columns) FROM campaigns WHERE id = $1", [id]).first.map(Self.campaign)!
         }
     }
@@ -242,7 +291,8 @@ public struct CampaignStore: Sendable {
     static let columns = "id, tenant_id, name, body, sender, status"
 
     static func campaign(_ row: PostgresRow) throws -> Campaign {
-        Campaign(id: try row.string("id")!, tenantID: try row.string("tenant_id")!, name: try row.string("name")!,
-                 body: try row.string("body")!, sender: try row.string("sender")!, status: try row.enumeration("status", CampaignStatus.self)!)
+        Campaign(
+            id: try row.string("id")!, tenantID: try row.string("tenant_id")!, name: try row.string("name")!,
+            body: try row.string("body")!, sender: try row.string("sender")!, status: try row.enumeration("status", CampaignStatus.self)!)
     }
 }

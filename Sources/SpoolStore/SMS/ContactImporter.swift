@@ -99,11 +99,15 @@ public struct ContactImporter: Sendable {
             throw InputError(message: "line \(record.line): column \(column + 1) has a control character in its name")
         }
         guard let phone = names.firstIndex(where: phoneHeaders.contains) else {
-            throw InputError(message: "line \(record.line): no phone column; the header must name one of \(phoneHeaders.sorted().joined(separator: ", "))")
+            throw InputError(
+                message:
+                    "line \(record.line): no phone column; the header must name one of \(phoneHeaders.sorted().joined(separator: ", "))")
         }
         var seen = Set<String>()
         for name in names where !name.isEmpty {
-            guard seen.insert(name).inserted else { throw InputError(message: "line \(record.line): column '\(clipped(name, 64))' appears twice") }
+            guard seen.insert(name).inserted else {
+                throw InputError(message: "line \(record.line): column '\(clipped(name, 64))' appears twice")
+            }
         }
         return (names, phone)
     }
@@ -131,8 +135,10 @@ public struct ContactImporter: Sendable {
         /// Time zone names looked up so far (a lookup reads the zoneinfo folder), up to a thousand.
         private var zones: [String: Bool] = [:]
 
-        init(_ iterator: CSVReader.Iterator, header: [String], phoneColumn: Int, stopList: Bool, defaultRegion: String, listed: Int,
-             progress: @escaping @Sendable (Int) -> Void) {
+        init(
+            _ iterator: CSVReader.Iterator, header: [String], phoneColumn: Int, stopList: Bool, defaultRegion: String, listed: Int,
+            progress: @escaping @Sendable (Int) -> Void
+        ) {
             self.iterator = iterator
             self.header = header
             self.phoneColumn = phoneColumn
@@ -222,18 +228,23 @@ public struct ContactImporter: Sendable {
 
     /// Imports contacts (or, with `stopList`, do-not-contact entries). `progress` hears the rows written.
     /// Refuses the file (InputError) for a bad header or an unknown tenant; bad rows are only reported.
-    public func run(tenantID: String, csv: [UInt8], dryRun: Bool, stopList: Bool = false,
-                    progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> Report {
+    public func run(
+        tenantID: String, csv: [UInt8], dryRun: Bool, stopList: Bool = false,
+        progress: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws -> Report {
         let (defaultRegion, listed) = (self.defaultRegion, maximumRejections)
         return try await pool.transaction { connection in
-            var iterator = CSVReader(bytes: csv, maximumFields: ContactImporter.maximumColumns,
-                                     maximumFieldBytes: ContactImporter.maximumFieldBytes).makeIterator()
+            var iterator = CSVReader(
+                bytes: csv, maximumFields: ContactImporter.maximumColumns,
+                maximumFieldBytes: ContactImporter.maximumFieldBytes
+            ).makeIterator()
             let header = try ContactImporter.header(&iterator)
             guard try connection.query("SELECT 1 FROM tenants WHERE id = $1", [tenantID]).first != nil else {
                 throw InputError(message: "tenant: no tenant '\(tenantID.prefix(64))'")
             }
-            let rows = Rows(iterator, header: header.names, phoneColumn: header.phone, stopList: stopList, defaultRegion: defaultRegion,
-                            listed: listed, progress: progress)
+            let rows = Rows(
+                iterator, header: header.names, phoneColumn: header.phone, stopList: stopList, defaultRegion: defaultRegion,
+                listed: listed, progress: progress)
             // COPY now lasts as long as reading the file, seconds for 64 MiB: more than the pool's
             // statement timeout allows on a slow machine. For this transaction only.
             try connection.execute("SET LOCAL statement_timeout = '10min'")
@@ -242,12 +253,14 @@ public struct ContactImporter: Sendable {
                 try connection.execute("CREATE TEMP TABLE stop_import (phone text, reason text, line int) ON COMMIT DROP")
                 _ = try connection.copy(into: "stop_import", columns: ["phone", "reason", "line"], rows: rows)
             } else {
-                try connection.execute("""
+                try connection.execute(
+                    """
                     CREATE TEMP TABLE contact_import (phone text, first_name text, last_name text, custom jsonb, timezone text,
                                                       consent text, consent_source text, line int) ON COMMIT DROP
                     """)
-                _ = try connection.copy(into: "contact_import",
-                                        columns: ["phone", "first_name", "last_name", "custom", "timezone", "consent", "consent_source", "line"], rows: rows)
+                _ = try connection.copy(
+                    into: "contact_import",
+                    columns: ["phone", "first_name", "last_name", "custom", "timezone", "consent", "consent_source", "line"], rows: rows)
             }
             progress(rows.written)
             var report = rows.report
@@ -258,27 +271,36 @@ public struct ContactImporter: Sendable {
             if report.valid == 0 { return report }
             // The last row of each phone, by line: what the file means when it lists a phone twice.
             if stopList {
-                let existing = try connection.query("""
-                    SELECT count(*) AS n FROM (SELECT DISTINCT phone FROM stop_import) s JOIN do_not_contact d ON d.tenant_id = $1 AND d.phone = s.phone
-                    """, [tenantID]).first?.int("n") ?? 0
+                let existing =
+                    try connection.query(
+                        """
+                        SELECT count(*) AS n FROM (SELECT DISTINCT phone FROM stop_import) s JOIN do_not_contact d ON d.tenant_id = $1 AND d.phone = s.phone
+                        """, [tenantID]
+                    ).first?.int("n") ?? 0
                 if dryRun {
                     report.inserted = report.valid - existing
                     return report
                 }
-                report.inserted = try connection.query("""
+                report.inserted = try connection.query(
+                    """
                     INSERT INTO do_not_contact (tenant_id, phone, reason)
                     SELECT $1, phone, reason FROM (SELECT DISTINCT ON (phone) phone, reason FROM stop_import ORDER BY phone, line DESC) s
                     ON CONFLICT DO NOTHING
-                    """, [tenantID]).affectedRows
+                    """, [tenantID]
+                ).affectedRows
                 return report
             }
-            let existing = try connection.query("""
-                SELECT count(*) AS n FROM (SELECT DISTINCT phone FROM contact_import) i JOIN contacts c ON c.tenant_id = $1 AND c.phone = i.phone
-                """, [tenantID]).first?.int("n") ?? 0
+            let existing =
+                try connection.query(
+                    """
+                    SELECT count(*) AS n FROM (SELECT DISTINCT phone FROM contact_import) i JOIN contacts c ON c.tenant_id = $1 AND c.phone = i.phone
+                    """, [tenantID]
+                ).first?.int("n") ?? 0
             report.inserted = report.valid - existing
             report.updated = existing
             if dryRun { return report }
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO contacts (tenant_id, phone, first_name, last_name, custom, timezone, consent, consent_source)
                 SELECT $1, phone, first_name, last_name, custom, timezone, consent, consent_source
                 FROM (SELECT DISTINCT ON (phone) * FROM contact_import ORDER BY phone, line DESC) i

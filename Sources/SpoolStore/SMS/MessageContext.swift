@@ -31,13 +31,15 @@ extension MessageContext {
     /// What `SendGates` decides on. Draft, running and completed campaigns read as active: only a
     /// pause or a cancel holds a message back.
     public var gateInput: GateInput {
-        let campaign: GateInput.Campaign? = switch campaignStatus {
-        case .paused?: .paused
-        case .cancelled?: .cancelled
-        default: campaignID == nil ? nil : .active
-        }
-        return GateInput(tenantPaused: tenantPaused, campaign: campaign, senderOwned: senderOwned, to: to,
-                         doNotContact: doNotContact, consent: consent, contactTimezone: contactTimezone)
+        let campaign: GateInput.Campaign? =
+            switch campaignStatus {
+            case .paused?: .paused
+            case .cancelled?: .cancelled
+            default: campaignID == nil ? nil : .active
+            }
+        return GateInput(
+            tenantPaused: tenantPaused, campaign: campaign, senderOwned: senderOwned, to: to,
+            doNotContact: doNotContact, consent: consent, contactTimezone: contactTimezone)
     }
 }
 
@@ -50,7 +52,8 @@ extension MessageStore {
     /// Contexts for many messages in one query, in the order asked.
     static func loadContexts(_ pool: PostgresPool, _ ids: [String]) async throws -> [MessageContext?] {
         let found = try await pool.withConnection { connection in
-            try connection.query("""
+            try connection.query(
+                """
                 SELECT m.id, m.tenant_id, m.campaign_id, m.to_phone, m.from_sender, m.body, m.segments, m.cost_cents, m.status, m.send_token,
                        (extract(epoch FROM m.sending_at) * 1000)::bigint AS sending_at_ms,
                        t.paused, t.timezone, t.daily_budget_cents, t.monthly_budget_cents, c.status AS campaign_status,
@@ -60,15 +63,18 @@ extension MessageStore {
                 FROM messages m JOIN tenants t ON t.id = m.tenant_id
                 LEFT JOIN campaigns c ON c.id = m.campaign_id LEFT JOIN contacts k ON k.id = m.contact_id
                 WHERE m.id = ANY($1::text[])
-                """, [PostgresArray(ids)]).rows.map { row in
+                """, [PostgresArray(ids)]
+            ).rows.map { row in
                 MessageContext(
                     id: try row.string("id")!, tenantID: try row.string("tenant_id")!, campaignID: try row.string("campaign_id"),
                     to: try row.string("to_phone")!, from: try row.string("from_sender")!, body: try row.string("body")!,
-                    segments: try row.int("segments")!, costCents: try row.int("cost_cents")!, status: try row.enumeration("status", MessageStatus.self)!,
+                    segments: try row.int("segments")!, costCents: try row.int("cost_cents")!,
+                    status: try row.enumeration("status", MessageStatus.self)!,
                     sendToken: try row.string("send_token"), sendingAtMs: try row.int("sending_at_ms").map(Int64.init),
                     tenantPaused: try row.bool("paused")!, tenantTimezone: try row.string("timezone")!,
                     dailyBudgetCents: try row.int("daily_budget_cents"), monthlyBudgetCents: try row.int("monthly_budget_cents"),
-                    campaignStatus: try row.enumeration("campaign_status", CampaignStatus.self), contactTimezone: try row.string("contact_timezone"),
+                    campaignStatus: try row.enumeration("campaign_status", CampaignStatus.self),
+                    contactTimezone: try row.string("contact_timezone"),
                     consent: try row.string("consent"), doNotContact: try row.bool("dnc")!, senderOwned: try row.bool("sender_owned")!)
             }
         }

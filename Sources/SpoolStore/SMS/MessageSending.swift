@@ -39,7 +39,9 @@ extension MessageStore {
     /// sending → sent, only for the attempt that began it (`token`), or in_doubt → sent when a lookup
     /// at the provider found the message (`from: "in_doubt"`, no token).
     @discardableResult
-    public func markSent(_ message: MessageContext, token: String?, sid: String, jobID: String, from: String = "sending") async throws -> Bool {
+    public func markSent(
+        _ message: MessageContext, token: String?, sid: String, jobID: String, from: String = "sending"
+    ) async throws -> Bool {
         try await sends.submit(SentRequest(message: message, token: token, sid: sid, jobID: jobID, from: from))
     }
 
@@ -49,7 +51,9 @@ extension MessageStore {
             // take their locks in one order and cannot deadlock.
             let ids = Array(Set(requests.map(\.message.id))).sorted()
             var status: [String: String] = [:]
-            for row in try connection.query("SELECT id, status FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [PostgresArray(ids)]).rows {
+            for row in try connection.query(
+                "SELECT id, status FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [PostgresArray(ids)]
+            ).rows {
                 status[try row.string("id")!] = try row.string("status")
             }
             var results = [Begin](repeating: .notQueued(status: "missing"), count: requests.count)
@@ -68,22 +72,34 @@ extension MessageStore {
                 let request = requests[index]
                 if let refusal = budget.reserve(request) {
                     results[index] = .overBudget(retryAtMs: nextPeriod(refusal.period, nowMs: request.nowMs), period: refusal.period)
-                    events.append(EventRow(request.message, jobID: request.jobID, kind: "gate.budget", payload: .object([
-                        "period": .string(refusal.period), "spent_cents": .number(Double(refusal.spent)), "cap_cents": .number(Double(refusal.cap))])))
+                    events.append(
+                        EventRow(
+                            request.message, jobID: request.jobID, kind: "gate.budget",
+                            payload: .object([
+                                "period": .string(refusal.period), "spent_cents": .number(Double(refusal.spent)),
+                                "cap_cents": .number(Double(refusal.cap)),
+                            ])))
                 } else {
                     results[index] = .sending
                     admitted.append(index)
-                    events.append(EventRow(request.message, jobID: request.jobID, kind: "status.sending", payload: .object(["token": .string(request.token)])))
+                    events.append(
+                        EventRow(
+                            request.message, jobID: request.jobID, kind: "status.sending",
+                            payload: .object(["token": .string(request.token)])))
                 }
             }
             try budget.save(connection)
             if !admitted.isEmpty {
-                try connection.query("""
+                try connection.query(
+                    """
                     UPDATE messages m SET status = 'sending', send_token = u.token, attempts = attempts + 1, sending_at = now(),
                            budget_day = u.day::date, updated_at = now()
                     FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, token, day) WHERE m.id = u.id
-                    """, [PostgresArray(admitted.map { requests[$0].message.id }), PostgresArray(admitted.map { requests[$0].token }),
-                          PostgresArray(admitted.map { CivilTime.date(requests[$0].nowMs) })])
+                    """,
+                    [
+                        PostgresArray(admitted.map { requests[$0].message.id }), PostgresArray(admitted.map { requests[$0].token }),
+                        PostgresArray(admitted.map { CivilTime.date(requests[$0].nowMs) }),
+                    ])
             }
             try insert(events, connection)
             return results
@@ -93,20 +109,25 @@ extension MessageStore {
     static func markSent(_ pool: PostgresPool, _ requests: [SentRequest]) async throws -> [Bool] {
         try await pool.transaction { connection in
             // An empty token skips the token check: a reconciled message has no live attempt.
-            let moved = try connection.query("""
+            let moved = try connection.query(
+                """
                 UPDATE messages m SET status = 'sent', provider_sid = u.sid, sent_at = now(), updated_at = now()
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, token, sid, from_status)
                 WHERE m.id = u.id AND m.status = u.from_status AND (u.token = '' OR m.send_token = u.token)
                 RETURNING m.id
-                """, [PostgresArray(requests.map(\.message.id)), PostgresArray(requests.map { $0.token ?? "" }),
-                      PostgresArray(requests.map(\.sid)), PostgresArray(requests.map(\.from))])
+                """,
+                [
+                    PostgresArray(requests.map(\.message.id)), PostgresArray(requests.map { $0.token ?? "" }),
+                    PostgresArray(requests.map(\.sid)), PostgresArray(requests.map(\.from)),
+                ])
             var sent = Set<String>()
             for row in moved.rows { sent.insert(try row.string("id")!) }
             var events: [EventRow] = []
             var recorded = Set<String>()
             var campaigns: [MessageContext] = []
             for request in requests where sent.contains(request.message.id) && recorded.insert(request.message.id).inserted {
-                events.append(EventRow(request.message, jobID: request.jobID, kind: "status.sent", payload: .object(["sid": .string(request.sid)])))
+                events.append(
+                    EventRow(request.message, jobID: request.jobID, kind: "status.sent", payload: .object(["sid": .string(request.sid)])))
                 if let campaign = request.message.campaignID, !campaigns.contains(where: { $0.campaignID == campaign }) {
                     campaigns.append(request.message)
                 }
@@ -140,11 +161,15 @@ extension MessageStore {
 
     static func insert(_ events: [EventRow], _ connection: PostgresConnection) throws {
         guard !events.isEmpty else { return }
-        try connection.query("""
+        try connection.query(
+            """
             INSERT INTO events (tenant_id, campaign_id, message_id, job_id, kind, payload)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-            """, [PostgresArray(events.map(\.tenantID)), PostgresArray(events.map(\.campaignID)), PostgresArray(events.map(\.messageID)),
-                  PostgresArray(events.map(\.jobID)), PostgresArray(events.map(\.kind)), PostgresArray(events.map(\.payload.text))])
+            """,
+            [
+                PostgresArray(events.map(\.tenantID)), PostgresArray(events.map(\.campaignID)), PostgresArray(events.map(\.messageID)),
+                PostgresArray(events.map(\.jobID)), PostgresArray(events.map(\.kind)), PostgresArray(events.map(\.payload.text)),
+            ])
     }
 }
 
@@ -173,10 +198,14 @@ struct BudgetLedger {
             for (key, cap) in Self.keys(request) where cap != nil { keys.insert(key) }
         }
         for key in keys.sorted() {
-            try connection.query("INSERT INTO budget_spend (tenant_id, period, starts) VALUES ($1, $2, $3::date) ON CONFLICT DO NOTHING",
-                                 [key.tenant, key.period, key.starts])
-            spent[key] = try connection.query("SELECT spent_cents FROM budget_spend WHERE tenant_id = $1 AND period = $2 AND starts = $3::date FOR UPDATE",
-                                              [key.tenant, key.period, key.starts]).first?.int("spent_cents") ?? 0
+            try connection.query(
+                "INSERT INTO budget_spend (tenant_id, period, starts) VALUES ($1, $2, $3::date) ON CONFLICT DO NOTHING",
+                [key.tenant, key.period, key.starts])
+            spent[key] =
+                try connection.query(
+                    "SELECT spent_cents FROM budget_spend WHERE tenant_id = $1 AND period = $2 AND starts = $3::date FOR UPDATE",
+                    [key.tenant, key.period, key.starts]
+                ).first?.int("spent_cents") ?? 0
         }
     }
 
@@ -195,8 +224,9 @@ struct BudgetLedger {
 
     func save(_ connection: PostgresConnection) throws {
         for (key, cents) in added.sorted(by: { $0.key < $1.key }) where cents > 0 {
-            try connection.query("UPDATE budget_spend SET spent_cents = spent_cents + $4 WHERE tenant_id = $1 AND period = $2 AND starts = $3::date",
-                                 [key.tenant, key.period, key.starts, cents])
+            try connection.query(
+                "UPDATE budget_spend SET spent_cents = spent_cents + $4 WHERE tenant_id = $1 AND period = $2 AND starts = $3::date",
+                [key.tenant, key.period, key.starts, cents])
         }
     }
 
@@ -204,7 +234,9 @@ struct BudgetLedger {
         let day = CivilTime.date(request.nowMs)
         let month = String(day.prefix(8)) + "01"
         let message = request.message
-        return [(Key(tenant: message.tenantID, period: "day", starts: day), message.dailyBudgetCents),
-                (Key(tenant: message.tenantID, period: "month", starts: month), message.monthlyBudgetCents)]
+        return [
+            (Key(tenant: message.tenantID, period: "day", starts: day), message.dailyBudgetCents),
+            (Key(tenant: message.tenantID, period: "month", starts: month), message.monthlyBudgetCents),
+        ]
     }
 }

@@ -29,8 +29,9 @@ public final class MessageStore: Sendable {
     /// sending → queued after an answer that says nothing was sent (429, 5xx), giving the spend back.
     public func requeue(_ message: MessageContext, token: String, jobID: String, reason: String) async throws {
         try await pool.transaction { connection in
-            let moved = try connection.query("UPDATE messages SET status = 'queued', send_token = NULL, updated_at = now() WHERE id = $1 AND status = 'sending' AND send_token = $2 RETURNING budget_day",
-                                             [message.id, token])
+            let moved = try connection.query(
+                "UPDATE messages SET status = 'queued', send_token = NULL, updated_at = now() WHERE id = $1 AND status = 'sending' AND send_token = $2 RETURNING budget_day",
+                [message.id, token])
             guard let row = moved.first else { return }
             try Self.refund(connection, message, day: try row.string("budget_day"))
             try Self.event(connection, message, jobID: jobID, kind: "status.queued", payload: .object(["reason": .string(reason)]))
@@ -41,38 +42,45 @@ public final class MessageStore: Sendable {
     /// joins the do-not-contact list in the same transaction.
     public func fail(_ message: MessageContext, token: String?, jobID: String, code: String, reason: String, optedOut: Bool) async throws {
         try await pool.transaction { connection in
-            let moved = try connection.query("""
+            let moved = try connection.query(
+                """
                 UPDATE messages SET status = 'failed', provider_error_code = $3, reason = $4, failed_at = now(), updated_at = now()
                 WHERE id = $1 AND (status = 'queued' OR (status = 'sending' AND send_token = $2)) RETURNING budget_day
                 """, [message.id, token ?? "", code, String(reason.prefix(500))])
             guard let row = moved.first else { return }
             try Self.refund(connection, message, day: try row.string("budget_day"))
             if optedOut {
-                try connection.query("INSERT INTO do_not_contact (tenant_id, phone, reason) VALUES ($1, $2, 'provider_opt_out') ON CONFLICT DO NOTHING",
-                                     [message.tenantID, message.to])
+                try connection.query(
+                    "INSERT INTO do_not_contact (tenant_id, phone, reason) VALUES ($1, $2, 'provider_opt_out') ON CONFLICT DO NOTHING",
+                    [message.tenantID, message.to])
             }
-            try Self.event(connection, message, jobID: jobID, kind: "status.failed", payload: .object(["code": .string(code), "reason": .string(reason)]))
+            try Self.event(
+                connection, message, jobID: jobID, kind: "status.failed",
+                payload: .object(["code": .string(code), "reason": .string(reason)]))
             try Self.completeCampaignIfDone(connection, message)
         }
     }
 
     /// queued → skipped, with why (do-not-contact, no consent, campaign cancelled).
     public func skip(_ message: MessageContext, jobID: String, reason: String) async throws {
-        try await transition(message, from: ["queued"], to: "skipped", token: nil, jobID: jobID, set: "reason = $4", extra: [reason],
-                             payload: .object(["reason": .string(reason)]))
+        try await transition(
+            message, from: ["queued"], to: "skipped", token: nil, jobID: jobID, set: "reason = $4", extra: [reason],
+            payload: .object(["reason": .string(reason)]))
     }
 
     /// sending (by a dead attempt) → in_doubt: it must be reconciled with the provider, never resent blindly.
     public func markInDoubt(_ message: MessageContext, jobID: String) async throws {
-        try await transition(message, from: ["sending"], to: "in_doubt", token: message.sendToken, jobID: jobID, set: nil, extra: [],
-                             payload: .object(["dead_token": .string(message.sendToken ?? "")]))
+        try await transition(
+            message, from: ["sending"], to: "in_doubt", token: message.sendToken, jobID: jobID, set: nil, extra: [],
+            payload: .object(["dead_token": .string(message.sendToken ?? "")]))
     }
 
     /// in_doubt → queued: the provider has no such message, so sending it is safe.
     public func releaseDoubt(_ message: MessageContext, jobID: String) async throws {
         try await pool.transaction { connection in
-            let moved = try connection.query("UPDATE messages SET status = 'queued', send_token = NULL, updated_at = now() WHERE id = $1 AND status = 'in_doubt' RETURNING budget_day",
-                                             [message.id])
+            let moved = try connection.query(
+                "UPDATE messages SET status = 'queued', send_token = NULL, updated_at = now() WHERE id = $1 AND status = 'in_doubt' RETURNING budget_day",
+                [message.id])
             guard let row = moved.first else { return }
             try Self.refund(connection, message, day: try row.string("budget_day"))
             try Self.event(connection, message, jobID: jobID, kind: "reconcile.not_found", payload: .object([:]))
@@ -85,8 +93,10 @@ public final class MessageStore: Sendable {
     }
 
     @discardableResult
-    private func transition(_ message: MessageContext, from: [String], to: String, token: String?, jobID: String, set: String?,
-                            extra: [String], payload: JSONValue) async throws -> Bool {
+    private func transition(
+        _ message: MessageContext, from: [String], to: String, token: String?, jobID: String, set: String?,
+        extra: [String], payload: JSONValue
+    ) async throws -> Bool {
         try await pool.transaction { connection in
             // An empty token skips the check ($3 is always used: libpq cannot type an unused parameter).
             let tokenCheck = " AND ($3 = '' OR send_token = $3)"
@@ -103,24 +113,29 @@ public final class MessageStore: Sendable {
     static func refund(_ connection: PostgresConnection, _ message: MessageContext, day: String?) throws {
         guard let day else { return }
         let month = String(day.prefix(8)) + "01"
-        try connection.query("""
+        try connection.query(
+            """
             UPDATE budget_spend SET spent_cents = greatest(spent_cents - $4, 0)
             WHERE tenant_id = $1 AND ((period = 'day' AND starts = $2::date) OR (period = 'month' AND starts = $3::date))
             """, [message.tenantID, day, month, message.costCents])
     }
 
-    static func event(_ connection: PostgresConnection, _ message: MessageContext, jobID: String?, kind: String, payload: JSONValue) throws {
+    static func event(_ connection: PostgresConnection, _ message: MessageContext, jobID: String?, kind: String, payload: JSONValue) throws
+    {
         try insert([EventRow(message, jobID: jobID, kind: kind, payload: payload)], connection)
     }
 
     /// A running campaign completes when none of its messages is still on its way; completion is an event.
     static func completeCampaignIfDone(_ connection: PostgresConnection, _ message: MessageContext) throws {
         guard let campaign = message.campaignID else { return }
-        let open = try connection.query("SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('queued', 'sending', 'in_doubt') LIMIT 1", [campaign])
+        let open = try connection.query(
+            "SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('queued', 'sending', 'in_doubt') LIMIT 1", [campaign])
         guard open.rows.isEmpty else { return }
-        let done = try connection.query("UPDATE campaigns SET status = 'completed', completed_at = now() WHERE id = $1 AND status = 'running'", [campaign])
+        let done = try connection.query(
+            "UPDATE campaigns SET status = 'completed', completed_at = now() WHERE id = $1 AND status = 'running'", [campaign])
         if done.affectedRows == 1 {
-            try connection.query("INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, 'campaign.completed')", [message.tenantID, campaign])
+            try connection.query(
+                "INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, 'campaign.completed')", [message.tenantID, campaign])
         }
     }
 
@@ -130,7 +145,9 @@ public final class MessageStore: Sendable {
         if period == "day" { return today + dayMs }
         let time = CivilTime(unixMillis: nowMs)
         let (year, month) = (time.year, time.month)
-        let next = month == 12 ? CivilTime.daysFromCivil(year: year + 1, month: 1, day: 1) : CivilTime.daysFromCivil(year: year, month: month + 1, day: 1)
+        let next =
+            month == 12
+            ? CivilTime.daysFromCivil(year: year + 1, month: 1, day: 1) : CivilTime.daysFromCivil(year: year, month: month + 1, day: 1)
         return Int64(next) * dayMs
     }
 }

@@ -63,8 +63,10 @@ public struct SenderNumbers: Sendable {
         if trimmed.hasPrefix("+") { return try e164(trimmed[...]) }
         if (5...6).contains(trimmed.count), trimmed.allSatisfy({ $0.isASCII && $0.isNumber }) { return trimmed }
         if trimmed.hasPrefix("MG"), trimmed.count == 34, trimmed.dropFirst(2).allSatisfy({ $0.isASCII && $0.isHexDigit }) { return trimmed }
-        throw SenderNumberError.invalid(field: "number", message: "\(quoted) is not a sender number: give E.164 (+15005550006), whatsapp:+15005550006, "
-                                                                   + "a 5-6 digit short code or a messaging service sid (MG and 32 hex digits)")
+        throw SenderNumberError.invalid(
+            field: "number",
+            message: "\(quoted) is not a sender number: give E.164 (+15005550006), whatsapp:+15005550006, "
+                + "a 5-6 digit short code or a messaging service sid (MG and 32 hex digits)")
     }
 
     /// Registers `number` for `tenantID`. The tenant's own number again returns its row, unchanged; a
@@ -77,12 +79,16 @@ public struct SenderNumbers: Sendable {
             }
             // A holder that removes the number between the insert and the read frees it: try again.
             for _ in 0..<3 {
-                if let row = try connection.query("""
+                if let row = try connection.query(
+                    """
                     INSERT INTO sender_numbers (tenant_id, number) VALUES ($1, $2) ON CONFLICT (number) DO NOTHING RETURNING \(Self.columns)
-                    """, [tenantID, number]).first {
+                    """, [tenantID, number]
+                ).first {
                     return Registration(number: try Self.senderNumber(row), created: true)
                 }
-                if let held = try connection.query("SELECT \(Self.columns) FROM sender_numbers WHERE number = $1", [number]).first.map(Self.senderNumber) {
+                if let held = try connection.query("SELECT \(Self.columns) FROM sender_numbers WHERE number = $1", [number]).first.map(
+                    Self.senderNumber)
+                {
                     guard held.tenantID == tenantID else {
                         throw SenderNumberError.conflict(message: "number: \(number) is registered to another tenant")
                     }
@@ -102,8 +108,10 @@ public struct SenderNumbers: Sendable {
     /// One tenant's numbers, or every tenant's when `tenantID` is nil.
     public func list(tenantID: String?) async throws -> [SenderNumber] {
         try await pool.withConnection { connection in
-            try connection.query("SELECT \(Self.columns) FROM sender_numbers WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY tenant_id, number",
-                                 [tenantID]).rows.map(Self.senderNumber)
+            try connection.query(
+                "SELECT \(Self.columns) FROM sender_numbers WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY tenant_id, number",
+                [tenantID]
+            ).rows.map(Self.senderNumber)
         }
     }
 
@@ -113,17 +121,26 @@ public struct SenderNumbers: Sendable {
     public func remove(_ number: String, tenantID: String?) async throws -> SenderNumber {
         let number = (try? Self.normalise(number)) ?? number
         let removed = try await pool.transaction { connection -> SenderNumber? in
-            guard let owner = try connection.query("SELECT tenant_id FROM sender_numbers WHERE number = $1 AND ($2::text IS NULL OR tenant_id = $2) FOR UPDATE",
-                                                   [number, tenantID]).first?.string("tenant_id") else { return nil }
+            guard
+                let owner = try connection.query(
+                    "SELECT tenant_id FROM sender_numbers WHERE number = $1 AND ($2::text IS NULL OR tenant_id = $2) FOR UPDATE",
+                    [number, tenantID]
+                ).first?.string("tenant_id")
+            else { return nil }
             // Jobs of messages still to send from it book the number's limiter: were it given to another
             // tenant meanwhile, they would book that tenant's. So it is removed only once they are done.
-            let busy = try connection.query("""
-                SELECT count(*) AS n FROM messages WHERE tenant_id = $1 AND from_sender = $2 AND status IN ('queued', 'sending', 'in_doubt')
-                """, [owner, number]).first?.int("n") ?? 0
+            let busy =
+                try connection.query(
+                    """
+                    SELECT count(*) AS n FROM messages WHERE tenant_id = $1 AND from_sender = $2 AND status IN ('queued', 'sending', 'in_doubt')
+                    """, [owner, number]
+                ).first?.int("n") ?? 0
             if busy > 0 {
-                throw SenderNumberError.inUse(message: "number: \(number) still has \(busy) messages to send; cancel or finish their campaigns first")
+                throw SenderNumberError.inUse(
+                    message: "number: \(number) still has \(busy) messages to send; cancel or finish their campaigns first")
             }
-            return try connection.query("DELETE FROM sender_numbers WHERE number = $1 RETURNING \(Self.columns)", [number]).first.map(Self.senderNumber)
+            return try connection.query("DELETE FROM sender_numbers WHERE number = $1 RETURNING \(Self.columns)", [number]).first.map(
+                Self.senderNumber)
         }
         guard let removed else { throw SenderNumberError.notFound(message: "number: no sender number '\(number.prefix(64))'") }
         return removed
@@ -150,7 +167,8 @@ public struct SenderNumbers: Sendable {
     static let columns = "id, tenant_id, number, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at"
 
     static func senderNumber(_ row: PostgresRow) throws -> SenderNumber {
-        SenderNumber(id: try row.int("id")!, number: try row.string("number")!, tenantID: try row.string("tenant_id")!,
-                     createdAt: try row.string("created_at"))
+        SenderNumber(
+            id: try row.int("id")!, number: try row.string("number")!, tenantID: try row.string("tenant_id")!,
+            createdAt: try row.string("created_at"))
     }
 }

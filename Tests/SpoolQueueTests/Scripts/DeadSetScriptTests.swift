@@ -1,7 +1,8 @@
-@testable import SpoolQueue
 import SpoolRedis
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 /// dead_retry.lua, dead_discard.lua and trim_dead.lua.
 @Suite struct DeadSetScriptTests {

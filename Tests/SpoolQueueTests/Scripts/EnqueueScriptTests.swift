@@ -1,8 +1,9 @@
-@testable import SpoolQueue
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 @Suite struct EnqueueScriptTests {
     @Test func storesTheJobAndMakesItPending() async throws {

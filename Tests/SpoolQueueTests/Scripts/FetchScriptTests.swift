@@ -1,7 +1,8 @@
-@testable import SpoolQueue
 import SpoolRedis
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 @Suite struct FetchScriptTests {
     func fetch(_ f: QueueFixture, _ count: Int, now: Int64 = 1_000, token: String = "w1.1") async throws -> RedisReply {

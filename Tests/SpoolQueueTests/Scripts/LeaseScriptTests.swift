@@ -1,7 +1,8 @@
-@testable import SpoolQueue
 import SpoolRedis
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 /// extend.lua and recover.lua: leases kept alive by heartbeats, and taken back when they expire.
 @Suite struct LeaseScriptTests {

@@ -1,15 +1,20 @@
-@testable import SpoolQueue
 import SpoolRedis
+import SpoolSupport
 import TestSupport
 import Testing
-import SpoolSupport
+
+@testable import SpoolQueue
 
 /// limit_acquire.lua, limit_refund.lua, limit_release.lua and limit_pause.lua against a real Redis, at
 /// fixed times (the scripts take `now` as an argument, so no clock is involved).
 @Suite struct LimiterScriptTests {
-    private func acquire(_ f: QueueFixture, _ key: String, now: Int64, _ parameters: [String], _ requests: [(String, Int)]) async throws -> (Int, Int64) {
-        let reply = try await f.redis.run(ScriptCall(Scripts.limitAcquire, keys: [f.keys.limiter(key)],
-                                                     arguments: [String(now)] + parameters + requests.flatMap { [$0.0, String($0.1)] }))
+    private func acquire(
+        _ f: QueueFixture, _ key: String, now: Int64, _ parameters: [String], _ requests: [(String, Int)]
+    ) async throws -> (Int, Int64) {
+        let reply = try await f.redis.run(
+            ScriptCall(
+                Scripts.limitAcquire, keys: [f.keys.limiter(key)],
+                arguments: [String(now)] + parameters + requests.flatMap { [$0.0, String($0.1)] }))
         return (reply.array?[0].int ?? -1, Int64(reply.array?[1].int ?? -1))
     }
 
@@ -107,11 +112,13 @@ import SpoolSupport
         let f = try QueueFixture()
         let rate = ["rate", "1000", "1"]
         #expect(try await acquire(f, "r", now: 1_000, rate, [("a", 1)]) == (1, 0))
-        _ = try await f.redis.run(ScriptCall(Scripts.limitRefund, keys: [f.keys.limiter("r")], arguments: ["1000", "rate", "1000", "0", "a", "1"]))
+        _ = try await f.redis.run(
+            ScriptCall(Scripts.limitRefund, keys: [f.keys.limiter("r")], arguments: ["1000", "rate", "1000", "0", "a", "1"]))
         #expect(try await acquire(f, "r", now: 1_000, rate, [("b", 1)]) == (1, 0))
         let one = ["concurrency", "1", "60000"]
         #expect(try await acquire(f, "c", now: 1_000, one, [("a", 1)]).0 == 1)
-        _ = try await f.redis.run(ScriptCall(Scripts.limitRefund, keys: [f.keys.limiter("c")], arguments: ["1000", "concurrency", "0", "0", "a", "1"]))
+        _ = try await f.redis.run(
+            ScriptCall(Scripts.limitRefund, keys: [f.keys.limiter("c")], arguments: ["1000", "concurrency", "0", "0", "a", "1"]))
         #expect(try await acquire(f, "c", now: 1_000, one, [("b", 1)]).0 == 1)
     }
 }

@@ -1,7 +1,8 @@
-@testable import SpoolQueue
 import SpoolRedis
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 /// promote.lua and cancel.lua.
 @Suite struct SchedulingScriptTests {
@@ -10,7 +11,8 @@ import Testing
         let a = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", runAt: 4_000_000_000_000)).id
         let b = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", runAt: 4_000_000_000_500)).id
         let c = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", runAt: 4_000_000_009_000)).id
-        let moved = try await f.redis.run(f.keys.promoteCall("default", source: f.keys.scheduled("default"), now: 4_000_000_001_000, limit: 100))
+        let moved = try await f.redis.run(
+            f.keys.promoteCall("default", source: f.keys.scheduled("default"), now: 4_000_000_001_000, limit: 100))
         #expect(moved.int == 2)
         #expect(try await f.listItems(f.keys.pending("default")) == [b, a])  // a is popped first
         #expect(try await f.zsetScores(f.keys.scheduled("default")) == [c: 4_000_000_009_000])

@@ -1,7 +1,8 @@
-@testable import SpoolQueue
 import SpoolRedis
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 /// ack.lua, retry.lua, snooze.lua, kill.lua and requeue.lua: each moves a leased job out of active,
 /// and each refuses a caller whose lease token is not the job's.
@@ -41,7 +42,9 @@ import Testing
         let f = try QueueFixture()
         let first = try await leased(f)
         let second = try await leased(f)
-        #expect(try await ack(f, [(first, "w.1"), (second, "stale"), ("01MISSINGMISSINGMISSINGMIS", "w.1")]) == .array([.integer(1), .integer(0), .integer(0)]))
+        #expect(
+            try await ack(f, [(first, "w.1"), (second, "stale"), ("01MISSINGMISSINGMISSINGMIS", "w.1")])
+                == .array([.integer(1), .integer(0), .integer(0)]))
         #expect(try await f.zsetScores(f.keys.active("default")) == [second: 31000])
         #expect(try await f.redis.run("HGET", f.keys.stats("default"), "processed").int == 1)
     }
@@ -81,11 +84,16 @@ import Testing
         let f = try QueueFixture()
         let id = try await leased(f)
         #expect(try await f.redis.run(f.keys.killCall("default", id: id, token: "stale", now: 3000, reason: "x")).int == 0)
-        #expect(try await f.redis.run(f.keys.killCall("default", id: id, token: "w.1", now: 3000, reason: "permanent error: 21211", error: "HTTP 400")).int == 1)
+        #expect(
+            try await f.redis.run(
+                f.keys.killCall("default", id: id, token: "w.1", now: 3000, reason: "permanent error: 21211", error: "HTTP 400")
+            ).int == 1)
         #expect(try await f.zsetScores(f.keys.dead("default")) == [id: 3000])
         #expect(try await f.zsetScores(f.keys.active("default")).isEmpty)
         let job = try await f.fields(id)
-        #expect(job["state"] == "dead" && job["dead_reason"] == "permanent error: 21211" && job["last_error"] == "HTTP 400" && job["attempt"] == "1")
+        #expect(
+            job["state"] == "dead" && job["dead_reason"] == "permanent error: 21211" && job["last_error"] == "HTTP 400"
+                && job["attempt"] == "1")
     }
 
     @Test func requeuePutsTheJobFirstInLineUnrun() async throws {

@@ -1,7 +1,8 @@
-@testable import SpoolQueue
 import SpoolRedis
 import TestSupport
 import Testing
+
+@testable import SpoolQueue
 
 @Suite struct TenantLaneScriptTests {
     private func seed(_ f: QueueFixture, tenants: [String]) async throws -> [String] {
@@ -61,7 +62,9 @@ import Testing
 
     @Test func fetchServesTenantsInTurnSoABigBacklogDoesNotHoldBackASmallOne() async throws {
         let f = try QueueFixture()
-        let campaign = try await f.enqueuer.enqueue(batch: (0..<300).map { _ in EnqueueRequest(kind: "noop", tenant: "a") }).map { try $0.get().id }
+        let campaign = try await f.enqueuer.enqueue(batch: (0..<300).map { _ in EnqueueRequest(kind: "noop", tenant: "a") }).map {
+            try $0.get().id
+        }
         let single = try await seed(f, tenants: ["b"])
         let untenanted = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop")).id
         let reply = try await f.redis.run(f.keys.fetchCall("default", limit: 9, deadline: 99_000, token: "w.1"))

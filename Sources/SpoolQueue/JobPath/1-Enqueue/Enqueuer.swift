@@ -1,5 +1,5 @@
-import SpoolSupport
 import SpoolRedis
+import SpoolSupport
 import Synchronization
 
 /// What a producer asks for. `args` is JSON text; it must be an object that fits the kind's schema.
@@ -29,7 +29,9 @@ public struct EnqueueRequest: Sendable {
         case spool
     }
 
-    public init(kind: String, args: String = "{}", queue: String? = nil, runAt: Int64? = nil, idempotencyKey: String? = nil, tenant: String? = nil) {
+    public init(
+        kind: String, args: String = "{}", queue: String? = nil, runAt: Int64? = nil, idempotencyKey: String? = nil, tenant: String? = nil
+    ) {
         self.kind = kind
         self.args = args
         self.queue = queue
@@ -101,11 +103,13 @@ public final class Enqueuer: Sendable {
 
     func prepare(_ request: EnqueueRequest, now: Int64) throws(EnqueueError) -> Prepared {
         guard let spec = catalog[request.kind] else {
-            throw EnqueueError(field: "kind", "unknown kind '\(request.kind.prefix(80))'; declared kinds: \(catalog.kinds.joined(separator: ", "))")
+            throw EnqueueError(
+                field: "kind", "unknown kind '\(request.kind.prefix(80))'; declared kinds: \(catalog.kinds.joined(separator: ", "))")
         }
         switch (spec.enqueue, request.producer) {
         case (.internal, .tenant), (.internal, .operator):
-            throw EnqueueError(field: "kind", "'\(request.kind)' jobs are created by Spool itself (campaigns, replies, reminders), not enqueued directly")
+            throw EnqueueError(
+                field: "kind", "'\(request.kind)' jobs are created by Spool itself (campaigns, replies, reminders), not enqueued directly")
         case (.operator, .tenant):
             throw EnqueueError(field: "kind", "'\(request.kind)' is a diagnostic kind only the operator may enqueue")
         default:
@@ -123,16 +127,19 @@ public final class Enqueuer: Sendable {
             throw EnqueueError(field: field, problems.map { String($0.dropFirst(field.count + 2)) }.joined(separator: "; "))
         }
         let queue = request.queue ?? spec.queue
-        guard JobKindCatalog.isValidName(queue) else { throw EnqueueError(field: "queue", "'\(queue.prefix(80))' must be 1-64 of a-z 0-9 - _") }
+        guard JobKindCatalog.isValidName(queue) else {
+            throw EnqueueError(field: "queue", "'\(queue.prefix(80))' must be 1-64 of a-z 0-9 - _")
+        }
         if let key = request.idempotencyKey {
             guard !key.isEmpty, key.utf8.count <= 256 else { throw EnqueueError(field: "idempotency_key", "must be 1-256 bytes") }
         }
         if let tenant = request.tenant {
             guard !tenant.isEmpty, tenant.utf8.count <= 128 else { throw EnqueueError(field: "tenant", "must be 1-128 bytes") }
         }
-        var prepared = Prepared(id: JobID.make(now: now), kind: request.kind, args: request.args, queue: queue, maxAttempts: spec.maxAttempts,
-                        runAt: request.runAt ?? 0, idempotencyKey: request.idempotencyKey ?? "", tenant: request.tenant ?? "",
-                        idempotencyTTL: spec.idempotencyTTL)
+        var prepared = Prepared(
+            id: JobID.make(now: now), kind: request.kind, args: request.args, queue: queue, maxAttempts: spec.maxAttempts,
+            runAt: request.runAt ?? 0, idempotencyKey: request.idempotencyKey ?? "", tenant: request.tenant ?? "",
+            idempotencyTTL: spec.idempotencyTTL)
         prepared.parentID = request.parentID ?? ""
         return prepared
     }
@@ -196,8 +203,10 @@ public final class Enqueuer: Sendable {
                     arguments.append(String(job.maxAttempts)); arguments.append(String(job.runAt))
                     arguments.append(job.idempotencyKey); arguments.append(job.tenant); arguments.append(job.parentID)
                 }
-                calls.append(keys.enqueueCall(first.queue, now: now, idempotencyTTL: max(first.idempotencyTTL.milliseconds / 1000, 1),
-                                              arguments: arguments))
+                calls.append(
+                    keys.enqueueCall(
+                        first.queue, now: now, idempotencyTTL: max(first.idempotencyTTL.milliseconds / 1000, 1),
+                        arguments: arguments))
                 callJobs.append(part)
                 start += Self.jobsPerCall
             }

@@ -1,7 +1,8 @@
-import Synchronization
 import SpoolSupport
+import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Job ids are ULIDs: 48 bits of milliseconds then 80 random bits, in Crockford base32 (26 characters).
@@ -27,7 +28,7 @@ public enum JobID {
 
     public static func make(now: Int64 = SystemClock().nowMillis()) -> String {
         let high = UInt64(now) << 16 | UInt64(nextRandom() & 0xFFFF)  // 48 time bits + 16 random
-        let low = nextRandom()                                           // 64 random
+        let low = nextRandom()  // 64 random
         var bytes = [UInt8](repeating: 0, count: 26)
         // 128 bits as 26 base32 digits: the first digit carries the top 3 bits.
         var hi = high, lo = low

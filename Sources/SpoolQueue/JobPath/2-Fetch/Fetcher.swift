@@ -1,6 +1,6 @@
-import SpoolSupport
 import Logging
 import SpoolRedis
+import SpoolSupport
 import Synchronization
 
 /// 2. Fetch: moves jobs from pending to active and leases them in one step (`fetch.lua`), so a job is
@@ -18,8 +18,10 @@ public final class Fetcher: Sendable {
     private let pausedTenants: PausedTenants
     private let logger: Logger
 
-    public init(redis: RedisClient, keys: KeySpace, selection: QueueSelection, lease: Duration, clock: any WallClock, workerID: String,
-                pausedTenants: PausedTenants = PausedTenants(), logger: Logger = Logger(label: "spool.fetcher")) {
+    public init(
+        redis: RedisClient, keys: KeySpace, selection: QueueSelection, lease: Duration, clock: any WallClock, workerID: String,
+        pausedTenants: PausedTenants = PausedTenants(), logger: Logger = Logger(label: "spool.fetcher")
+    ) {
         self.pausedTenants = pausedTenants
         self.logger = logger
         self.redis = redis
@@ -58,8 +60,10 @@ public final class Fetcher: Sendable {
     private func fetch(queue: String, limit: Int) async throws -> [Job] {
         let now = clock.nowMillis()
         let token = "\(workerID).\(sequence.wrappingAdd(1, ordering: .relaxed).newValue)"
-        let reply = try await redis.run(keys.fetchCall(queue, limit: limit, deadline: now + lease.milliseconds, token: token,
-                                                       pausedTenants: pausedTenants.current))
+        let reply = try await redis.run(
+            keys.fetchCall(
+                queue, limit: limit, deadline: now + lease.milliseconds, token: token,
+                pausedTenants: pausedTenants.current))
         if reply.int == -1 {
             paused.withLock { _ = $0.insert(queue) }
             return []
@@ -67,8 +71,10 @@ public final class Fetcher: Sendable {
         paused.withLock { _ = $0.remove(queue) }
         guard let fields = reply.array, fields.count % 7 == 0 else {
             // The reply holds job args: say its shape, not its content.
-            throw RedisError(.unexpectedReply, "fetch.lua returned an unexpected reply (\(reply.array.map { "\($0.count) elements" } ?? "not an array"))",
-                             command: "EVALSHA fetch.lua")
+            throw RedisError(
+                .unexpectedReply,
+                "fetch.lua returned an unexpected reply (\(reply.array.map { "\($0.count) elements" } ?? "not an array"))",
+                command: "EVALSHA fetch.lua")
         }
         var jobs: [Job] = []
         jobs.reserveCapacity(fields.count / 7)
@@ -76,10 +82,12 @@ public final class Fetcher: Sendable {
         while index < fields.count {
             // A missing kind means the job's hash was gone; the Processor sends it to dead with that reason.
             let tenant = fields[index + 6].string
-            jobs.append(Job(id: fields[index].string ?? "", queue: queue, kind: fields[index + 1].string ?? "",
-                            args: fields[index + 2].string ?? "", attempt: fields[index + 3].int ?? 0,
-                            maxAttempts: fields[index + 4].int ?? 1, enqueuedAt: Int64(fields[index + 5].int ?? 0),
-                            tenant: tenant?.isEmpty == false ? tenant : nil, leaseToken: token))
+            jobs.append(
+                Job(
+                    id: fields[index].string ?? "", queue: queue, kind: fields[index + 1].string ?? "",
+                    args: fields[index + 2].string ?? "", attempt: fields[index + 3].int ?? 0,
+                    maxAttempts: fields[index + 4].int ?? 1, enqueuedAt: Int64(fields[index + 5].int ?? 0),
+                    tenant: tenant?.isEmpty == false ? tenant : nil, leaseToken: token))
             index += 7
         }
         return jobs

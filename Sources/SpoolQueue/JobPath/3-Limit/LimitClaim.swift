@@ -70,16 +70,23 @@ extension JobKindSpec {
             var cost = 1
             if case .fixed(let units) = limit.cost { cost = units }
             if case .argument(let name) = limit.cost {
-                let most = min(arguments.fields[name]?.maximum.map { Int($0) } ?? LimitDeclaration.maximumCost, LimitDeclaration.maximumCost)
+                let most = min(
+                    arguments.fields[name]?.maximum.map { Int($0) } ?? LimitDeclaration.maximumCost, LimitDeclaration.maximumCost)
                 guard let units = args[name]?.intValue, units >= 1, units <= most else {
-                    return .failure(LimitKeyError(message: "limit '\(limit.key.text)' costs args.\(name), which must be an integer in 1...\(most), got \(args[name]?.text ?? "nothing")"))
+                    return .failure(
+                        LimitKeyError(
+                            message:
+                                "limit '\(limit.key.text)' costs args.\(name), which must be an integer in 1...\(most), got \(args[name]?.text ?? "nothing")"
+                        ))
                 }
                 cost = units
             }
             let spec = overrides.spec(key: key, template: limit.key.text, declared: limit.spec)
             // A rate lets a cost above its burst pass alone; a window can never hold more than its units.
             if case .quota(let units, _) = spec, cost > units {
-                return .failure(LimitKeyError(message: "limit '\(key)' allows \(units) units per window and this job costs \(cost): it could never run"))
+                return .failure(
+                    LimitKeyError(message: "limit '\(key)' allows \(units) units per window and this job costs \(cost): it could never run")
+                )
             }
             claims.append(LimitClaim(key: key, template: limit.key.text, spec: spec, cost: cost, name: limit.name))
         }

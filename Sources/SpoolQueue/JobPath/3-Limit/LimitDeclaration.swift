@@ -21,7 +21,9 @@ public struct LimitDeclaration: Sendable, Equatable {
     /// True when filling in the key or the cost reads the job's arguments.
     var needsArguments: Bool {
         if case .argument = cost { return true }
-        return key.parts.contains { if case .placeholder(let name) = $0 { return !LimitKeyTemplate.builtins.contains(name) }; return false }
+        return key.parts.contains {
+            if case .placeholder(let name) = $0 { return !LimitKeyTemplate.builtins.contains(name) }; return false
+        }
     }
 
     public init(key: LimitKeyTemplate, spec: LimitSpec, cost: Cost = .fixed(1), name: String? = nil) {
@@ -56,7 +58,9 @@ public struct LimitDeclaration: Sendable, Equatable {
                 }
                 // A cost books a limiter ahead; an unbounded one lets one job book it for years.
                 guard let maximum = declared.maximum, maximum <= Double(LimitDeclaration.maximumCost), (declared.minimum ?? 0) >= 1 else {
-                    throw SpoolConfigError("\(place).cost: argument '\(name)' must declare \"minimum\" >= 1 and \"maximum\" <= \(LimitDeclaration.maximumCost) in args, so no job can book the limiter far ahead")
+                    throw SpoolConfigError(
+                        "\(place).cost: argument '\(name)' must declare \"minimum\" >= 1 and \"maximum\" <= \(LimitDeclaration.maximumCost) in args, so no job can book the limiter far ahead"
+                    )
                 }
                 cost = .argument(name)
             } else {
@@ -94,11 +98,15 @@ public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
             guard !name.isEmpty else { throw SpoolConfigError("\(place): '\(text)' has an empty placeholder {}") }
             if let arguments, !Self.builtins.contains(name) {
                 guard let field = arguments.fields[name], [.string, .integer].contains(field.type) else {
-                    throw SpoolConfigError("\(place): placeholder {\(name)} in '\(text)' is neither tenant, queue, kind nor a string or integer argument declared in args")
+                    throw SpoolConfigError(
+                        "\(place): placeholder {\(name)} in '\(text)' is neither tenant, queue, kind nor a string or integer argument declared in args"
+                    )
                 }
                 // Its value becomes part of a Redis key name: bounded, so no job can make megabyte keys.
                 if field.type == .string, (field.maxLength ?? Int.max) > Self.maximumPart {
-                    throw SpoolConfigError("\(place): placeholder {\(name)} in '\(text)': args.\(name) must declare \"max_length\" of at most \(Self.maximumPart)")
+                    throw SpoolConfigError(
+                        "\(place): placeholder {\(name)} in '\(text)': args.\(name) must declare \"max_length\" of at most \(Self.maximumPart)"
+                    )
                 }
             }
             parts.append(.placeholder(name))
@@ -152,7 +160,11 @@ public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
                 case .number? where args[name]?.intValue != nil: key += String(args[name]!.intValue!)
                 default:
                     let got = args[name].map { "\($0.typeName) of \($0.text.utf8.count) bytes: \($0.text.prefix(40))" } ?? "nothing"
-                    return .failure(LimitKeyError(message: "limit key '\(text)' needs args.\(name) (a string of 1-\(Self.maximumPart) bytes or an integer), got \(got)"))
+                    return .failure(
+                        LimitKeyError(
+                            message:
+                                "limit key '\(text)' needs args.\(name) (a string of 1-\(Self.maximumPart) bytes or an integer), got \(got)"
+                        ))
                 }
             }
         }

@@ -34,7 +34,8 @@ public final class LimitOverrides: Sendable {
         var loaded: [String: LimitSpec] = [:]
         for pair in stride(from: 0, to: flat.count - 1, by: 2) {
             guard let key = flat[pair].string, let text = flat[pair + 1].string,
-                  let json = try? JSONValue.parse(text), let spec = try? LimitSpec.parse(json, at: key) else { continue }
+                let json = try? JSONValue.parse(text), let spec = try? LimitSpec.parse(json, at: key)
+            else { continue }
             loaded[key] = spec
         }
         return loaded

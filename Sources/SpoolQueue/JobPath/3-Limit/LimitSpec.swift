@@ -66,7 +66,8 @@ public enum LimitSpec: Sendable, Equatable {
         func count(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
             guard let field = object[key] else { return nil }
             guard let number = field.intValue, range.contains(number) else {
-                throw SpoolConfigError("\(place).\(key): expected an integer in \(range.lowerBound)...\(range.upperBound), got \(field.text)")
+                throw SpoolConfigError(
+                    "\(place).\(key): expected an integer in \(range.lowerBound)...\(range.upperBound), got \(field.text)")
             }
             return number
         }
@@ -100,8 +101,10 @@ public enum LimitSpec: Sendable, Equatable {
     /// Reads the CLI's short form: `5/s`, `500/min`, `600/minute`, `1/second`.
     public static func parseRate(_ text: String) throws -> (units: Int, period: Duration) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        let aliases: [String: Duration] = ["s": .seconds(1), "sec": .seconds(1), "second": .seconds(1), "m": .seconds(60), "min": .seconds(60),
-                                           "minute": .seconds(60), "h": .seconds(3600), "hour": .seconds(3600), "d": .seconds(86_400), "day": .seconds(86_400)]
+        let aliases: [String: Duration] = [
+            "s": .seconds(1), "sec": .seconds(1), "second": .seconds(1), "m": .seconds(60), "min": .seconds(60),
+            "minute": .seconds(60), "h": .seconds(3600), "hour": .seconds(3600), "d": .seconds(86_400), "day": .seconds(86_400),
+        ]
         guard parts.count == 2, let units = Int(parts[0]), units > 0, let period = aliases[String(parts[1])] else {
             throw SpoolConfigError("'\(text)': expected <count>/<second|minute|hour|day>, e.g. 5/s or 500/min")
         }

@@ -49,8 +49,10 @@ public final class RateLimiter: Sendable {
     private let releaseSink: AsyncStream<(job: Job, slots: [String])>.Continuation
     private let releasesEnded = Latch()
 
-    public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock, lease: Duration,
-                overrides: LimitOverrides = LimitOverrides(), logger: Logger) {
+    public init(
+        redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock, lease: Duration,
+        overrides: LimitOverrides = LimitOverrides(), logger: Logger
+    ) {
         self.lease = lease
         self.redis = redis
         self.keys = keys
@@ -124,7 +126,9 @@ public final class RateLimiter: Sendable {
                 var failure: (any Error)?
                 for (reply, part) in zip(replies, members) {
                     let answer: [RedisReply]
-                    do { answer = try reply.checked("EVALSHA limit_acquire.lua").array ?? [] } catch { failure = failure ?? error; continue }
+                    do { answer = try reply.checked("EVALSHA limit_acquire.lua").array ?? [] } catch {
+                        failure = failure ?? error; continue
+                    }
                     let admitted = answer.first?.int ?? 0
                     let retryAt = Int64(answer.count > 1 ? answer[1].int ?? 0 : 0)
                     for (offset, index) in part.enumerated() {
@@ -164,7 +168,9 @@ public final class RateLimiter: Sendable {
     }
 
     private func refundCall(_ claim: LimitClaim, job: Job, now: Int64) -> ScriptCall {
-        ScriptCall(Scripts.limitRefund, keys: [keys.limiter(claim.key)], arguments: [String(now)] + claim.refundParameters + [job.id, String(claim.cost)])
+        ScriptCall(
+            Scripts.limitRefund, keys: [keys.limiter(claim.key)],
+            arguments: [String(now)] + claim.refundParameters + [job.id, String(claim.cost)])
     }
 
     /// How long a concurrency slot lasts without a renewal: the kind's timeout plus 5 s, and never
@@ -175,8 +181,10 @@ public final class RateLimiter: Sendable {
     }
 
     /// Refused jobs wait in their limiter's list; what other limiters granted them is given back.
-    private func wait(candidates: [Job], refusedBy: [Int: (claim: LimitClaim, retryAt: Int64)],
-                      granted: [[LimitClaim]], now: Int64) async throws -> (waiting: [Job], failed: [(job: Job, error: any Error)]) {
+    private func wait(
+        candidates: [Job], refusedBy: [Int: (claim: LimitClaim, retryAt: Int64)],
+        granted: [[LimitClaim]], now: Int64
+    ) async throws -> (waiting: [Job], failed: [(job: Job, error: any Error)]) {
         if refusedBy.isEmpty { return ([], []) }
         var calls: [ScriptCall] = []
         var waitCalls: [(call: Int, jobs: [Int])] = []
@@ -192,8 +200,10 @@ public final class RateLimiter: Sendable {
             for start in stride(from: 0, to: indices.count, by: Self.requestsPerCall) {
                 let part = Array(indices[start..<min(start + Self.requestsPerCall, indices.count)])
                 waitCalls.append((calls.count, part))
-                calls.append(keys.waitForLimitCall(queue, limit: claim.key, template: claim.template, due: retryAt, pace: claim.releasePace, reason: reason,
-                                                   jobs: part.map { (candidates[$0].id, candidates[$0].leaseToken) }))
+                calls.append(
+                    keys.waitForLimitCall(
+                        queue, limit: claim.key, template: claim.template, due: retryAt, pace: claim.releasePace, reason: reason,
+                        jobs: part.map { (candidates[$0].id, candidates[$0].leaseToken) }))
             }
         }
         let replies = try await redis.run(calls)
@@ -216,7 +226,9 @@ public final class RateLimiter: Sendable {
 
     private func remember(_ admitted: [(Job, [LimitClaim])]) {
         let slots = admitted.compactMap { job, claims -> (id: String, entry: HeldSlots)? in
-            let keys = claims.filter { if case .concurrency = $0.spec { return true }; return false }.map(\.key)
+            let keys = claims.filter {
+                if case .concurrency = $0.spec { return true }; return false
+            }.map(\.key)
             if keys.isEmpty { return nil }
             let entry: HeldSlots = (keys, hold(for: job).milliseconds, job.leaseToken)
             return (job.id, entry)
@@ -257,8 +269,10 @@ public final class RateLimiter: Sendable {
             for (job, list) in zip(candidates, claims) {
                 for claim in list where now - (recorded[claim.key] ?? 0) >= Self.recordEvery {
                     recorded[claim.key] = now
-                    let entry: JSONValue = .object(["limit": claim.spec.json, "template": .string(claim.template),
-                                                    "queue": .string(job.queue), "seen_at": .number(Double(now))])
+                    let entry: JSONValue = .object([
+                        "limit": claim.spec.json, "template": .string(claim.template),
+                        "queue": .string(job.queue), "seen_at": .number(Double(now)),
+                    ])
                     fields.append(claim.key)
                     fields.append(entry.text)
                 }
@@ -288,7 +302,8 @@ public final class RateLimiter: Sendable {
         defer { releasesEnded.fire() }
         for await (job, slots) in releases {
             do {
-                let replies = try await redis.run(slots.map { ScriptCall(Scripts.limitRelease, keys: [keys.limiter($0)], arguments: [job.id]) })
+                let replies = try await redis.run(
+                    slots.map { ScriptCall(Scripts.limitRelease, keys: [keys.limiter($0)], arguments: [job.id]) })
                 let handoffs = zip(slots, replies).filter { $0.1.int == 1 }.map { slot, _ in
                     keys.releaseLimitedCall(job.queue, now: clock.nowMillis(), limits: 1, jobsPerLimit: 1, only: slot)
                 }

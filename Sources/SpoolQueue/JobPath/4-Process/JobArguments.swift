@@ -1,4 +1,5 @@
 import SpoolSupport
+
 /// A job's arguments as a JSON object with typed getters. A field of the wrong type is a
 /// `JobError.malformedArgs` naming the field, which sends the job to the dead set with that reason.
 public struct JobArguments: Sendable {
@@ -29,7 +30,9 @@ public struct JobArguments: Sendable {
 
     private func typed<T>(_ name: String, _ type: String, _ read: (JSONValue) -> T?) throws(JobError) -> T? {
         guard let value = fields[name], value != .null else { return nil }
-        guard let typed = read(value) else { throw .malformedArgs("field '\(name)': expected \(type), got \(value.typeName) \(value.text)") }
+        guard let typed = read(value) else {
+            throw .malformedArgs("field '\(name)': expected \(type), got \(value.typeName) \(value.text)")
+        }
         return typed
     }
 }

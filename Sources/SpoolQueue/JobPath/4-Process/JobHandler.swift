@@ -1,6 +1,6 @@
-import SpoolSupport
 import Logging
 import SpoolRedis
+import SpoolSupport
 
 /// The code behind one job kind. Its policy (queue, timeout, retries, arguments) is declared in `Jobs/<kind>.json`.
 ///

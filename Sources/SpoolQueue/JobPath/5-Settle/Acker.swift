@@ -43,9 +43,11 @@ public final class Acker: Sendable {
 
     /// - Parameter onSettled: called once per job after its settle landed (true) or did not: the lease
     ///   was lost, or Redis could not be reached in time (false).
-    public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock,
-                completedTTL: Duration, lease: Duration, logger: Logger, observers: [any SettleObserver] = [],
-                limiter: RateLimiter? = nil, onSettled: @escaping @Sendable (Job, _ landed: Bool) -> Void = { _, _ in }) {
+    public init(
+        redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock,
+        completedTTL: Duration, lease: Duration, logger: Logger, observers: [any SettleObserver] = [],
+        limiter: RateLimiter? = nil, onSettled: @escaping @Sendable (Job, _ landed: Bool) -> Void = { _, _ in }
+    ) {
         self.limiter = limiter
         self.redis = redis
         self.keys = keys
@@ -149,8 +151,10 @@ public final class Acker: Sendable {
                 do {
                     let entries = try outbox.entries(for: job, followUps, now: now)
                     finals[index] = settlement.outcome
-                    calls.append(keys.completeCall(job.queue, now: now, keep: completedTTL > .zero, id: job.id, token: job.leaseToken,
-                                                   result: result ?? "", followUps: entries))
+                    calls.append(
+                        keys.completeCall(
+                            job.queue, now: now, keep: completedTTL > .zero, id: job.id, token: job.leaseToken,
+                            result: result ?? "", followUps: entries))
                     answers.append([index])
                     outboxQueues.insert(job.queue)
                 } catch {
@@ -174,15 +178,15 @@ public final class Acker: Sendable {
         // Chunks of 500: ack.lua unpacks its ids, and Lua's unpack() has a stack limit.
         for (queue, all) in completedByQueue {
             for start in stride(from: 0, to: all.count, by: 500) {
-            let indices = Array(all[start..<min(start + 500, all.count)])
-            let jobs = indices.map { index in
-                let job = batch[index].job
-                var result = ""
-                if case .completed(let text?, _) = batch[index].outcome { result = text }
-                return (id: job.id, token: job.leaseToken, result: result)
-            }
-            calls.append(keys.ackCall(queue, now: now, keep: completedTTL > .zero, jobs: jobs))
-            answers.append(indices)
+                let indices = Array(all[start..<min(start + 500, all.count)])
+                let jobs = indices.map { index in
+                    let job = batch[index].job
+                    var result = ""
+                    if case .completed(let text?, _) = batch[index].outcome { result = text }
+                    return (id: job.id, token: job.leaseToken, result: result)
+                }
+                calls.append(keys.ackCall(queue, now: now, keep: completedTTL > .zero, jobs: jobs))
+                answers.append(indices)
             }
         }
         var landed = [Bool](repeating: false, count: batch.count)
@@ -195,13 +199,18 @@ public final class Acker: Sendable {
         // Follow-ups on to their queues now; what a failure here leaves, a scheduler's sweep moves.
         for queue in outboxQueues.sorted() {
             do { try await outbox.move(queue: queue) } catch {
-                logger.warning("could not move follow-up jobs yet; the scheduler will", metadata: ["queue": "\(queue)", "error": "\(error)"])
+                logger.warning(
+                    "could not move follow-up jobs yet; the scheduler will", metadata: ["queue": "\(queue)", "error": "\(error)"])
             }
         }
         for (index, settlement) in batch.enumerated() {
             log(settlement, finals[index], settled: landed[index])
             onSettled(settlement.job, landed[index])
-            if landed[index] { for observer in observers { observer.settled(settlement.job, outcome: finals[index], duration: settlement.duration, at: now) } }
+            if landed[index] {
+                for observer in observers {
+                    observer.settled(settlement.job, outcome: finals[index], duration: settlement.duration, at: now)
+                }
+            }
         }
     }
 
@@ -218,7 +227,10 @@ public final class Acker: Sendable {
                 return callFor(job, .dead(reason: "attempts exhausted (\(attemptsMade)/\(job.maxAttempts)): \(error)"), now: now)
             }
             let backoff = delay ?? (catalog[job.kind]?.backoff ?? .polynomial).delay(afterAttempt: attemptsMade)
-            return (keys.retryCall(q, id: job.id, token: job.leaseToken, at: now + backoff.milliseconds, error: String(error.prefix(2000))), outcome)
+            return (
+                keys.retryCall(q, id: job.id, token: job.leaseToken, at: now + backoff.milliseconds, error: String(error.prefix(2000))),
+                outcome
+            )
         case .snooze(let until, let reason):
             return (keys.snoozeCall(q, id: job.id, token: job.leaseToken, until: max(until, now), reason: reason), outcome)
         case .dead(let reason):
@@ -227,8 +239,11 @@ public final class Acker: Sendable {
             guard let claim = throttledClaims(job, limit: limit).first else {
                 return callFor(job, .snooze(until: until, reason: reason), now: now)
             }
-            return (keys.waitForLimitCall(q, limit: claim.key, template: claim.template, due: max(until, now + 1), pace: claim.releasePace,
-                                          reason: "provider: \(reason)", jobs: [(job.id, job.leaseToken)]), outcome)
+            return (
+                keys.waitForLimitCall(
+                    q, limit: claim.key, template: claim.template, due: max(until, now + 1), pace: claim.releasePace,
+                    reason: "provider: \(reason)", jobs: [(job.id, job.leaseToken)]), outcome
+            )
         case .quotaExhausted:
             return (keys.requeueCall(q, id: job.id, token: job.leaseToken), outcome)
         }
@@ -238,7 +253,9 @@ public final class Acker: Sendable {
     private func throttledClaims(_ job: Job, limit: String?) -> [LimitClaim] {
         let claims = limiter?.claims(for: job) ?? []
         if let limit { return claims.filter { $0.name == limit || $0.template == limit || $0.key == limit } }
-        return claims.filter { if case .rate = $0.spec { return true }; return false }
+        return claims.filter {
+            if case .rate = $0.spec { return true }; return false
+        }
     }
 
     /// What a provider's answer changes beyond the job itself.
@@ -249,8 +266,9 @@ public final class Acker: Sendable {
                 ScriptCall(Scripts.limitPause, keys: [keys.limiter($0.key)], arguments: [String(now), String(until)])
             }
         case .quotaExhausted(let reason):
-            logger.critical("provider quota exhausted: queue paused until an operator resumes it",
-                            metadata: ["queue": "\(job.queue)", "kind": "\(job.kind)", "reason": "\(reason)"])
+            logger.critical(
+                "provider quota exhausted: queue paused until an operator resumes it",
+                metadata: ["queue": "\(job.queue)", "kind": "\(job.kind)", "reason": "\(reason)"])
             return [keys.quotaAlertCall(job.queue, kind: job.kind, reason: String(reason.prefix(500)), now: now)]
         default:
             return []
@@ -273,7 +291,9 @@ public final class Acker: Sendable {
                 try? await Task.sleep(for: redis.retryDelay)
             } catch let error as RedisError where error.isConnectionError {
                 if monotonicNow() > giveUp {
-                    logger.warning("giving up settling jobs; their leases expire and the recoverer hands them on", metadata: ["jobs": "\(calls.count)"])
+                    logger.warning(
+                        "giving up settling jobs; their leases expire and the recoverer hands them on", metadata: ["jobs": "\(calls.count)"]
+                    )
                     return nil
                 }
                 try? await Task.sleep(for: redis.retryDelay)
@@ -304,7 +324,8 @@ public final class Acker: Sendable {
         case .retry(let error, _): metadata["error"] = "\(error)"; message = "job failed; will retry"
         case .snooze(let until, let reason): metadata["until"] = "\(until)"; metadata["reason"] = "\(reason)"; message = "job postponed"
         case .dead(let reason): metadata["reason"] = "\(reason)"; message = "job dead"
-        case .throttled(let until, let reason, _): metadata["until"] = "\(until)"; metadata["reason"] = "\(reason)"; message = "provider throttled; job waits"
+        case .throttled(let until, let reason, _):
+            metadata["until"] = "\(until)"; metadata["reason"] = "\(reason)"; message = "provider throttled; job waits"
         case .quotaExhausted(let reason): metadata["reason"] = "\(reason)"; message = "provider quota exhausted; job handed back"
         }
         if !settled {

@@ -1,4 +1,5 @@
 import SpoolSupport
+
 /// How long a failed job waits before its next attempt. Pure functions; the jitter source is injected.
 public enum Backoff: Sendable, Equatable {
     /// Sidekiq's schedule: attempt⁴ + 15 s + up to 10·(attempt+1) s of jitter. 25 attempts span about 20 days.

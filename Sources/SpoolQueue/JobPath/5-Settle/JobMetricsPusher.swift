@@ -65,7 +65,11 @@ public final class JobMetricsPusher: SettleObserver, Service {
         }
         do {
             let replies = try await redis.pipeline(commands)
-            if let failure = replies.first(where: { if case .error = $0 { return true }; return false }) { logger.warning("metrics push refused", metadata: ["reply": "\(failure)"]) }
+            if let failure = replies.first(where: {
+                if case .error = $0 { return true }; return false
+            }) {
+                logger.warning("metrics push refused", metadata: ["reply": "\(failure)"])
+            }
         } catch {
             pending.withLock { pending in
                 for (field, count) in taken.outcomes { pending.outcomes[field, default: 0] += count }

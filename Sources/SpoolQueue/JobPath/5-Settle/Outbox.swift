@@ -27,15 +27,17 @@ public struct Outbox: Sendable {
     func entries(for parent: Job, _ followUps: [FollowUp], now: Int64) throws(EnqueueError) -> [(id: String, json: String)] {
         var entries: [(id: String, json: String)] = []
         for (index, followUp) in followUps.enumerated() {
-            var request = EnqueueRequest(kind: followUp.kind, args: followUp.args, queue: followUp.queue,
-                                         runAt: followUp.delay.map { now + $0.milliseconds }, tenant: parent.tenant)
+            var request = EnqueueRequest(
+                kind: followUp.kind, args: followUp.args, queue: followUp.queue,
+                runAt: followUp.delay.map { now + $0.milliseconds }, tenant: parent.tenant)
             request.parentID = parent.id
             let job: Enqueuer.Prepared
             do { job = try enqueuer.prepare(request, now: now) } catch {
                 throw EnqueueError(field: "follow_ups[\(index)].\(error.field)", "\(followUp.kind): \(error.message)")
             }
             let json: JSONValue = .object([
-                "kind": .string(job.kind), "args": .string(job.args), "queue": .string(job.queue), "max_attempts": .number(Double(job.maxAttempts)),
+                "kind": .string(job.kind), "args": .string(job.args), "queue": .string(job.queue),
+                "max_attempts": .number(Double(job.maxAttempts)),
                 "run_at": .number(Double(job.runAt)), "tenant": .string(job.tenant), "parent_id": .string(parent.id),
                 "idempotency_ttl_ms": .number(Double(job.idempotencyTTL.milliseconds)),
             ])
@@ -76,11 +78,13 @@ public struct Outbox: Sendable {
     /// moving it again a no-op.
     static func prepared(id: String, _ entry: JSONValue) -> Enqueuer.Prepared? {
         guard let kind = entry["kind"]?.stringValue, let args = entry["args"]?.stringValue, let queue = entry["queue"]?.stringValue,
-              let maxAttempts = entry["max_attempts"]?.intValue, let runAt = entry["run_at"]?.intValue,
-              let ttl = entry["idempotency_ttl_ms"]?.intValue else { return nil }
-        var job = Enqueuer.Prepared(id: id, kind: kind, args: args, queue: queue, maxAttempts: maxAttempts, runAt: Int64(runAt),
-                                    idempotencyKey: "followup:" + id, tenant: entry["tenant"]?.stringValue ?? "",
-                                    idempotencyTTL: .milliseconds(Int64(ttl)))
+            let maxAttempts = entry["max_attempts"]?.intValue, let runAt = entry["run_at"]?.intValue,
+            let ttl = entry["idempotency_ttl_ms"]?.intValue
+        else { return nil }
+        var job = Enqueuer.Prepared(
+            id: id, kind: kind, args: args, queue: queue, maxAttempts: maxAttempts, runAt: Int64(runAt),
+            idempotencyKey: "followup:" + id, tenant: entry["tenant"]?.stringValue ?? "",
+            idempotencyTTL: .milliseconds(Int64(ttl)))
         job.parentID = entry["parent_id"]?.stringValue ?? ""
         return job
     }
