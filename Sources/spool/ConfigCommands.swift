@@ -8,16 +8,17 @@ import SpoolSupport
 /// it would start.
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Show or check the settings a process would use (file, then environment).",
+        commandName: "config", abstract: "Show or check the settings a process would use (file, then environment, then flags).",
         subcommands: [Show.self, Check.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every setting, its value (secrets as ***) and where it came from.")
         @OptionGroup var common: CommonOptions
+        @OptionGroup var workerSettings: WorkerSettingOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let runtime = try Runtime.load(common)
+            let runtime = try Runtime.load(common, flags: workerSettings.flags)
             let entries = runtime.settings.entries
             if json {
                 print(
@@ -38,10 +39,11 @@ struct ConfigCommand: AsyncParsableCommand {
             abstract:
                 "Load the settings and Jobs/ as a process would, reach Redis and PostgreSQL, and list what production should not run with.")
         @OptionGroup var common: CommonOptions
+        @OptionGroup var workerSettings: WorkerSettingOptions
 
         func run() async throws {
-            // A bad value or declaration ends here, naming the variable, file and field.
-            let runtime = try Runtime.load(common, checkHandlers: true)
+            // A bad value or declaration ends here, naming the variable, file, field or flag.
+            let runtime = try Runtime.load(common, flags: workerSettings.flags, checkHandlers: true)
             print("settings and \(runtime.catalog.kinds.count) job kinds (\(runtime.catalog.kinds.joined(separator: ", "))): ok")
             var failed = false
             let redis = runtime.redis(name: "config-check")

@@ -17,6 +17,16 @@ import SpoolStore
 struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "Config file (default: config/spool.json, or $SPOOL_CONFIG).")
     var config: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (over SPOOL_LOG_LEVEL).")
+    var logLevel: String?
+}
+
+/// `spool worker`'s settings flags, which `spool config show|check` take too, to show what such a worker would use.
+struct WorkerSettingOptions: ParsableArguments {
+    @Option(help: "Jobs run at once in this process (over SPOOL_CONCURRENCY and the file).")
+    var concurrency: Int?
+
+    var flags: [SpoolSettings.Flag] { concurrency.map { [.concurrency($0)] } ?? [] }
 }
 
 /// What a command needs to talk to Spool: settings, declared kinds, a logger and a Redis client.
@@ -26,9 +36,9 @@ struct Runtime {
     let logger: Logger
 
     /// Loads and checks configuration; any problem ends the process with a message naming the source.
-    static func load(_ options: CommonOptions, checkHandlers: Bool = false) throws -> Runtime {
+    static func load(_ options: CommonOptions, flags: [SpoolSettings.Flag] = [], checkHandlers: Bool = false) throws -> Runtime {
         do {
-            let settings = try SpoolSettings.load(configPath: options.config)
+            let settings = try SpoolSettings.load(configPath: options.config, flags: (options.logLevel.map { [.logLevel($0)] } ?? []) + flags)
             bootstrapLogging(level: settings.logLevel)
             let catalog = try JobKindCatalog.load(directory: settings.jobsDirectory)
             if checkHandlers {

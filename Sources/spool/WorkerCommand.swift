@@ -9,18 +9,14 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Comma-separated queues to serve (default: every queue declared in Jobs/).")
     var queues: String?
-    @Option(help: "Jobs run at once in this process.")
-    var concurrency: Int?
+    @OptionGroup var workerSettings: WorkerSettingOptions
 
     func run() async throws {
-        let runtime = try Runtime.load(common, checkHandlers: true)
-        if let concurrency, !(1...10_000).contains(concurrency) {
-            throw ValidationError("--concurrency \(concurrency): expected 1 to 10000")
-        }
+        let runtime = try Runtime.load(common, flags: workerSettings.flags, checkHandlers: true)
         let observers = try runtime.settleObservers()
         let worker = WorkerService(
             settings: runtime.settings, catalog: runtime.catalog, handlers: try runtime.handlers(),
-            queues: try runtime.queues(queues), concurrency: concurrency,
+            queues: try runtime.queues(queues),
             observers: observers.map { $0 as any SettleObserver }, logger: runtime.logger)
         // The observers start first and so stop last: they flush what the worker settled while draining.
         let services: [any Service] = observers + [worker]

@@ -34,6 +34,17 @@ import Testing
         #expect(twice <= 40, "\(twice) jobs ran more than once; at most concurrency + prefetch (40) were in flight")
     }
 
+    @Test func heartbeatsKeepALongJobFromBeingRecoveredAndRunTwice() async throws {
+        let f = try QueueFixture()
+        let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"mark":true,"sleep_ms":6000}"#)).id
+        // The job runs three leases long; beats come every lease/3.
+        let worker = try WorkerProcess(url: f.url, prefix: f.keys.prefix, concurrency: 1, lease: .seconds(2))
+        try await waitUntil("the long job completes", timeout: .seconds(30)) { try await f.state(id) == "completed" }
+        #expect(worker.terminate() == 0)
+        #expect(try await f.runCounts()[id] == 1)
+        #expect(try await f.record(id)?.lastError == nil, "the lease expired and the job was recovered")
+    }
+
     @Test func sigtermDrainsAndANewWorkerRunsTheRestExactlyOnce() async throws {
         let f = try QueueFixture()
         let ids = try await f.seedPending(400, args: #"{"mark":true,"sleep_ms":20}"#)

@@ -155,12 +155,14 @@ final class SteppedClock: WallClock {
     @Test func aProviderRetryAfterPausesTheLimiterForEveryJobOfThatKey() async throws {
         let f = try QueueFixture(kinds: [Self.kind([try Self.perSender(.rate(units: 1_000, period: .seconds(1), burst: 100))])])
         let clock = SteppedClock()
-        let handler = LimitedHandler(throttleFor: .milliseconds(1_500))
+        // Redis expires the pause at that time on its own clock too: far enough off that it cannot
+        // happen during the test.
+        let handler = LimitedHandler(throttleFor: .seconds(600))
         let worker = RunningWorker(f, handlers: [handler], concurrency: 4, clock: clock)
         let first = try await enqueue(f, ["s"], args: #","outcome":"throttle""#)[0]
         // Settled: the throttled job waits for its limiter, now paused until the provider's time.
         try await waitUntil("the provider to throttle") { try await f.record(first)?.state == .limited }
-        let pausedUntil = handler.started(first)! + 1_500
+        let pausedUntil = handler.started(first)! + 600_000
         let others = try await enqueue(f, Array(repeating: "s", count: 5))
         let elsewhere = try await enqueue(f, ["other"])[0]
         // Until the Retry-After time, the sender's jobs wait; another sender's job runs.
@@ -171,7 +173,7 @@ final class SteppedClock: WallClock {
         #expect(handler.starts(from: "s").count == 1)
         // From the end of the pause on, the clock moves on a little at every look: waiting jobs are let
         // out at the limiter's pace, which takes limiter time.
-        clock.advance(by: 1_500)
+        clock.advance(by: 600_000)
         try await waitUntil("every job to finish", timeout: .seconds(30)) {
             clock.advance(by: 20)
             return try await f.stats().processed == 7

@@ -23,6 +23,20 @@ import Testing
         #expect(settings.queueWeights == ["sms": 4])
     }
 
+    @Test func flagsOverrideTheEnvironmentAndSaySo() throws {
+        let path = try write(#"{"worker": {"concurrency": 7}, "log_level": "debug"}"#)
+        let settings = try SpoolSettings.load(
+            configPath: path, environment: ["SPOOL_CONCURRENCY": "12"], flags: [.concurrency(30), .logLevel("warning")])
+        #expect(settings.concurrency == 30 && settings.logLevel == "warning")
+        let sources = Dictionary(uniqueKeysWithValues: settings.entries.map { ($0.name, $0.source) })
+        #expect(sources["worker.concurrency"] == "flag --concurrency")
+        #expect(sources["log_level"] == "flag --log-level")
+        #expect(throws: SpoolConfigError.self) { try SpoolSettings.load(configPath: path, environment: [:], flags: [.concurrency(0)]) }
+        #expect {
+            try SpoolSettings.load(configPath: path, environment: [:], flags: [.logLevel("loud")])
+        } throws: { "\($0)".contains("--log-level='loud'") }
+    }
+
     @Test(arguments: [
         (["SPOOL_CONCURRENCY": "lots"], "SPOOL_CONCURRENCY='lots': expected a whole number from 1 to 10000"),
         (["REDIS_URL": "localhost:6379"], "REDIS_URL 'localhost:6379': scheme must be redis://"),

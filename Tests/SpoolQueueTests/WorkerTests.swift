@@ -177,17 +177,6 @@ import Testing
         #expect(ids.allSatisfy { runs[$0] == 1 }, "runs: \(runs.values.sorted())")
     }
 
-    @Test func heartbeatsKeepALongJobFromBeingRecoveredAndRunTwice() async throws {
-        var f = try QueueFixture()
-        f.settings.lease = .seconds(2)  // the job runs three leases long; beats come every lease/3
-        let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"mark":true,"sleep_ms":6000}"#)).id
-        let worker = RunningWorker(f, handlers: [NoopHandler()], concurrency: 1)
-        try await waitUntil("the long job completes", timeout: .seconds(15)) { try await f.state(id) == "completed" }
-        try await worker.stop()
-        #expect(try await f.runCounts()[id] == 1)
-        #expect(try await f.record(id)?.lastError == nil, "the lease expired and the job was recovered")
-    }
-
     @Test func stoppingDoesNotWaitOutTheHeartbeatInterval() async throws {
         var f = try QueueFixture()
         f.settings.lease = .seconds(30)  // heartbeat every 10 s

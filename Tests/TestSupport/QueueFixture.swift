@@ -52,7 +52,9 @@ public struct QueueFixture: Sendable {
         settings = SpoolSettings()
         settings.redisURL = self.url
         settings.keyPrefix = keys.prefix
-        settings.lease = .seconds(2)
+        // Long enough that a heartbeat held up by the rest of the suite (every test shares this process's
+        // two cooperative threads) never lets a lease lapse; lease expiry is tested in separate processes.
+        settings.lease = .seconds(10)
         settings.shutdownGrace = .seconds(5)
         settings.pollInterval = .milliseconds(50)
         settings.completedTTL = .seconds(600)

@@ -53,17 +53,18 @@ public struct SpoolSettings: Sendable {
     /// the sandbox provider here, with its public credentials. nil: no provider falls back to it.
     public var sandboxURL: String?
 
-    /// Where each setting's value came from, by its name in `entries`: the file's path or the
-    /// variable's name; absent for a default.
+    /// Where each setting's value came from, by its name in `entries`: the file's path, the
+    /// variable's name or the flag; absent for a default.
     public private(set) var sources: [String: String] = [:]
 
     public init() {}
 
     public var keys: KeySpace { KeySpace(prefix: keyPrefix) }
 
-    /// Reads the config file (the default path may be missing; a named one may not) and then the environment.
+    /// Reads the config file (the default path may be missing; a named one may not), then the
+    /// environment, then the command's flags: a later layer wins.
     public static func load(
-        configPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+        configPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment, flags: [Flag] = []
     ) throws -> SpoolSettings {
         var settings = SpoolSettings()
         let path = configPath ?? environment["SPOOL_CONFIG"] ?? "config/spool.json"
@@ -73,6 +74,7 @@ public struct SpoolSettings: Sendable {
             throw SpoolConfigError("\(path): config file not found")
         }
         try settings.apply(environment: environment)
+        try settings.apply(flags: flags)
         return settings
     }
 
@@ -234,6 +236,29 @@ public struct SpoolSettings: Sendable {
             twilioBaseURL = try Self.checkedURL(url, source: "TWILIO_BASE_URL")
         }
         if let url = text("SPOOL_SANDBOX_URL", "sandbox.url") { sandboxURL = try Self.checkedURL(url, source: "SPOOL_SANDBOX_URL") }
+    }
+
+    /// A setting given as a command-line flag: the last layer, over the file and the environment.
+    public enum Flag: Sendable {
+        /// `--concurrency N` (`spool worker`).
+        case concurrency(Int)
+        /// `--log-level LEVEL` (every command).
+        case logLevel(String)
+    }
+
+    /// Applies flags over the file and the environment; each is remembered as its setting's source.
+    public mutating func apply(flags: [Flag]) throws {
+        for flag in flags {
+            switch flag {
+            case .concurrency(let value):
+                guard (1...10_000).contains(value) else { throw SpoolConfigError("--concurrency \(value): expected 1 to 10000") }
+                concurrency = value
+                sources["worker.concurrency"] = "flag --concurrency"
+            case .logLevel(let level):
+                logLevel = try Self.checkedLogLevel(level, source: "--log-level")
+                sources["log_level"] = "flag --log-level"
+            }
+        }
     }
 
     static func checkedURL(_ text: String, source: String) throws -> String {
