@@ -42,12 +42,6 @@ final class LimitedHandler: JobHandler {
     var mostAtOnce: Int { running.withLock { $0.most } }
 }
 
-/// A wall clock that moves only when told to.
-final class SteppedClock: WallClock {
-    private let now = Mutex<Int64>(SystemClock().nowMillis())
-    func nowMillis() -> Int64 { now.withLock { $0 } }
-    func advance(by ms: Int64) { now.withLock { $0 += ms } }
-}
 
 @Suite struct RateLimiterTests {
     static func kind(_ limits: [LimitDeclaration]) -> JobKindSpec {
