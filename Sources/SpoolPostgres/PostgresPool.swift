@@ -98,8 +98,36 @@ public final class PostgresPool: Sendable {
     }
 
     private func acquire() async throws -> PooledConnection {
-        let id = nextWaiter.wrappingAdd(1, ordering: .relaxed).newValue
+        try Task.checkCancellation()
+        // Most calls find a connection free: no task, no timer.
+        let free: PooledConnection? = try state.withLock { state in
+            if state.closed { throw PostgresError(.connection, "the pool is closed") }
+            return state.idle.popLast()
+        }
+        if let free { return free }
+        // The line and the acquire timeout race in one task group; the loser is cancelled, and a waiter
+        // cancelled leaves the line.
         let timeout = options.acquireTimeout
+        return try await withThrowingTaskGroup(of: PooledConnection?.self) { group in
+            group.addTask { try await self.waitInLine() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            if let connection = try await group.next()! {
+                group.cancelAll()
+                return connection
+            }
+            group.cancelAll()
+            // A connection handed over in the same instant as the timeout goes back to the pool.
+            while let late = try? await group.next() { if let connection = late { release(connection) } }
+            throw PostgresError(
+                .poolTimeout, "no connection to \(url) became free within \(options.acquireTimeout) (pool of \(options.size))")
+        }
+    }
+
+    private func waitInLine() async throws -> PooledConnection {
+        let id = nextWaiter.wrappingAdd(1, ordering: .relaxed).newValue
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 let ready: Result<PooledConnection, any Error>? = state.withLock { state in
@@ -110,11 +138,7 @@ public final class PostgresPool: Sendable {
                     state.waiters.append((id, continuation))
                     return nil
                 }
-                if let ready { continuation.resume(with: ready); return }
-                Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
-                    self?.expire(waiter: id)
-                }
+                if let ready { continuation.resume(with: ready) }
             }
         } onCancel: {
             self.cancel(waiter: id)
@@ -127,16 +151,6 @@ public final class PostgresPool: Sendable {
             state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0).continuation }
         }
         cancelled?.resume(throwing: CancellationError())
-    }
-
-    /// A waiter still in line after the acquire timeout gets an error instead of a connection.
-    private func expire(waiter id: Int) {
-        let expired = state.withLock { state in
-            state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0).continuation }
-        }
-        expired?.resume(
-            throwing: PostgresError(
-                .poolTimeout, "no connection to \(url) became free within \(options.acquireTimeout) (pool of \(options.size))"))
     }
 
     private func release(_ connection: PooledConnection) {
