@@ -79,14 +79,14 @@ import Testing
         let cancelled = ContinuousClock.now
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
-        #expect(ContinuousClock.now - cancelled < .seconds(5))  // the acquire timeout is 60 s
+        #expect(ContinuousClock.now - cancelled < .seconds(20))  // the acquire timeout is 60 s; wide for a busy machine
         #expect(pool.waitingCount == 0)
         gate.open()
         try await holder.value
         // Released, the connection goes to the next caller, not to the cancelled one.
         let started = ContinuousClock.now
         #expect(try await pool.withConnection { try $0.query("SELECT 1 AS one").first?.int("one") } == 1)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(20))  // not the 60 s of a connection lost to the cancelled waiter
         #expect(pool.idleCount == 1)
     }
 

@@ -104,14 +104,14 @@ import Testing
         let cancelled = ContinuousClock.now
         incr.cancel()
         await #expect(throws: CancellationError.self) { try await incr.value }
-        #expect(ContinuousClock.now - cancelled < .seconds(5))  // BLPOP would hold it for 30 s
+        #expect(ContinuousClock.now - cancelled < .seconds(20))  // BLPOP would hold it for 30 s; wide for a busy machine
         #expect(redis.waitingCount == 0)
         try await other.run("RPUSH", key + ":wake", "go")
         #expect(try await blocked.value.array?.count == 2)
         // The next caller is served at once, and the cancelled INCR was never sent.
         let started = ContinuousClock.now
         #expect(try await redis.run("GET", key + ":n") == .null)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(20))
     }
 
     @Test func aCallFromACancelledTaskSendsNothing() async throws {
