@@ -47,10 +47,10 @@ public struct APIServer: Sendable {
         public var port = 8080
         /// A key that acts across tenants (SPOOL_OPERATOR_KEY); nil: none.
         public var operatorKey: String?
-        /// Checks delivery receipts' signatures (TWILIO_AUTH_TOKEN, or the sandbox's in sandbox mode);
-        /// nil: receipts are refused, never checked against a public token.
+        /// Checks the signatures of delivery receipts and inbound messages (TWILIO_AUTH_TOKEN, or the
+        /// sandbox's in sandbox mode); nil: both are refused, never checked against a public token.
         public var twilioAuthToken: String?
-        /// This API's address as providers reach it (SPOOL_PUBLIC_URL): receipts are signed over it.
+        /// This API's address as providers reach it (SPOOL_PUBLIC_URL): webhooks are signed over it.
         public var publicURL = "http://127.0.0.1:8080"
         /// How national numbers in imports are read (SPOOL_DEFAULT_REGION).
         public var defaultRegion = "US"
@@ -91,8 +91,9 @@ public struct APIServer: Sendable {
         MetricsRoutes(services: services, registry: APIMetrics.registry, mirror: APIMetrics.mirror).register(on: router)
         let document = OpenAPIDocument(kinds: services.enqueuer.catalog.kinds)
         router.get("/v1/openapi.json") { _, _ in document.response() }
-        TwilioWebhookRoutes(services: services, authToken: configuration.twilioAuthToken, publicURL: configuration.publicURL).register(
-            on: router)
+        let twilio = TwilioWebhookVerifier(authToken: configuration.twilioAuthToken, publicURL: configuration.publicURL)
+        TwilioWebhookRoutes(services: services, verifier: twilio).register(on: router)
+        TwilioInboundRoutes(services: services, verifier: twilio).register(on: router)
         let v1 = router.group("/v1")
             .add(
                 middleware: Authenticator(

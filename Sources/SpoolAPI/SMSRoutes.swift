@@ -196,41 +196,18 @@ struct SMSRoutes: Sendable {
     }
 }
 
-/// `POST /v1/webhooks/twilio/status`: delivery receipts. Signed by the provider with the account's
-/// auth token (X-Twilio-Signature, HMAC-SHA1 over the URL and the sorted form fields), checked in
-/// constant time; a bad or missing signature is a 403 that changes nothing. Not behind API keys.
+/// `POST /v1/webhooks/twilio/status`: delivery receipts, checked by `TwilioWebhookVerifier`: a bad or
+/// missing signature is a 403 that changes nothing. Not behind API keys.
 struct TwilioWebhookRoutes: Sendable {
     let services: APIServices
-    let authToken: String?
-    let publicURL: String
-
-    init(services: APIServices, authToken: String?, publicURL: String) {
-        self.services = services
-        self.authToken = authToken
-        // The status callback URL is built without a trailing slash (TwilioConfiguration), so the
-        // signature is checked over the same URL.
-        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
-    }
+    let verifier: TwilioWebhookVerifier
 
     func register(on router: Router<APIContext>) {
         router.post("/v1/webhooks/twilio/status") { request, _ in try await receipt(request) }
     }
 
     private func receipt(_ request: Request) async throws -> Response {
-        guard let authToken else {
-            throw APIError(
-                status: 503, code: "not_configured",
-                message: "delivery receipts are refused: no TWILIO_AUTH_TOKEN to check their signatures (and not in sandbox mode)")
-        }
-        var request = request
-        let body = try await RequestBody.bytes(&request, limit: 64 << 10)
-        let fields = FormEncoding.decode(String(decoding: body, as: UTF8.self))
-        let url = publicURL + request.uri.description
-        guard let signature = request.headers[HTTPField.Name("X-Twilio-Signature")!],
-            TwilioSignature.isValid(signature: signature, url: url, parameters: fields, authToken: authToken)
-        else {
-            throw APIError(status: 403, code: "bad_signature", message: "X-Twilio-Signature is missing or does not match this request")
-        }
+        let fields = try await verifier.form(request, refusing: "delivery receipts")
         let value = { (name: String) in fields.first { $0.0 == name }?.1 }
         guard let status = value("MessageStatus") ?? value("SmsStatus") else {
             throw APIError.invalid("MessageStatus", "MessageStatus: required")
@@ -246,6 +223,42 @@ struct TwilioWebhookRoutes: Sendable {
         case .unknownMessage: text = "unknown message"
         }
         return APIResponse.json(200, .object(["result": .string(text)]))
+    }
+}
+
+/// How every Twilio webhook is checked: signed by the provider with the account's auth token
+/// (X-Twilio-Signature, HMAC-SHA1 over the URL and the sorted form fields), compared in constant time.
+/// Without a token (no TWILIO_AUTH_TOKEN and not in sandbox mode) webhooks are refused, never checked
+/// against a public one.
+struct TwilioWebhookVerifier: Sendable {
+    let authToken: String?
+    let publicURL: String
+
+    init(authToken: String?, publicURL: String) {
+        self.authToken = authToken
+        // Callback URLs are built without a trailing slash (TwilioConfiguration), so the signature is
+        // checked over the same URL.
+        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+    }
+
+    /// The request's form fields once its signature holds: 503 `not_configured` without a token (what
+    /// is refused is named by `what`), 403 `bad_signature` for a missing or wrong signature.
+    func form(_ request: Request, refusing what: String) async throws -> [(String, String)] {
+        guard let authToken else {
+            throw APIError(
+                status: 503, code: "not_configured",
+                message: "\(what) are refused: no TWILIO_AUTH_TOKEN to check their signatures (and not in sandbox mode)")
+        }
+        var request = request
+        let body = try await RequestBody.bytes(&request, limit: 64 << 10)
+        let fields = FormEncoding.decode(String(decoding: body, as: UTF8.self))
+        let url = publicURL + request.uri.description
+        guard let signature = request.headers[HTTPField.Name("X-Twilio-Signature")!],
+            TwilioSignature.isValid(signature: signature, url: url, parameters: fields, authToken: authToken)
+        else {
+            throw APIError(status: 403, code: "bad_signature", message: "X-Twilio-Signature is missing or does not match this request")
+        }
+        return fields
     }
 }
 

@@ -17,6 +17,9 @@ struct SandboxCounters: Sendable {
     var callbacksFailed = 0
     /// Why callbacks failed: "status 503", or the client's error kind ("timeout", "connect" ...).
     var callbackFailures: [String: Int] = [:]
+    /// Inbound-message webhooks posted by `POST /_sandbox/inbound`, by answer: "status 200", or the
+    /// client's error kind ("connect", "timeout" ...).
+    var inboundWebhooks: [String: Int] = [:]
     /// Connections clients opened; far fewer than requests when clients reuse them.
     var connectionsOpened = 0
     /// Connections closed without an answer by the `drop_rate` fault.
@@ -50,6 +53,7 @@ struct SandboxCounters: Sendable {
             "callbacks_delivered": .number(Double(callbacksDelivered)),
             "callbacks_failed": .number(Double(callbacksFailed)),
             "callback_failures": .object(callbackFailures.mapValues { .number(Double($0)) }),
+            "inbound_webhooks": .object(inboundWebhooks.mapValues { .number(Double($0)) }),
             "dropped_connections": .number(Double(dropped)),
             "connections_opened": .number(Double(connectionsOpened)),
         ])

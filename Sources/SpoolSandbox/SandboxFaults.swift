@@ -46,6 +46,8 @@ struct SandboxSettings: Sendable {
     var failedRate = 0.0
     var callbackDelayMs = 20
     var maxConcurrentRequests = 100
+    /// Where `POST /_sandbox/inbound` posts its inbound-message webhooks (loopback only); nil: nowhere yet.
+    var inboundURL: String?
 
     // OAuth and calendar
     var tokenTTLSeconds = 3600
@@ -104,6 +106,7 @@ struct SandboxSettings: Sendable {
             case "failed_rate": failedRate = try Self.probability(name, value)
             case "callback_delay_ms": callbackDelayMs = try Self.int(name, value, 0...600_000)
             case "max_concurrent_requests": maxConcurrentRequests = try Self.int(name, value, 1...1_000_000)
+            case "inbound_url": inboundURL = try Self.loopbackURL(name, value)
             case "token_ttl_seconds": tokenTTLSeconds = try Self.int(name, value, 1...86_400 * 365)
             case "sync_token_ttl_seconds": syncTokenTTLSeconds = try Self.int(name, value, 1...86_400 * 365)
             case "revoked_refresh_tokens": revokedRefreshTokens = try Self.strings(name, value)
@@ -134,6 +137,7 @@ struct SandboxSettings: Sendable {
                 "drop_rate": .number(faults.dropRate),
             ])
         }
+        let inbound: JSONValue = inboundURL.map { .string($0) } ?? .null
         return .object([
             "all": object(all),
             "scopes": .object(Dictionary(uniqueKeysWithValues: byScope.map { ($0.key.rawValue, object($0.value)) })),
@@ -144,6 +148,7 @@ struct SandboxSettings: Sendable {
             "undeliverable": .array(undeliverable.sorted().map { .string($0) }),
             "undelivered_rate": .number(undeliveredRate), "failed_rate": .number(failedRate),
             "callback_delay_ms": .number(Double(callbackDelayMs)), "max_concurrent_requests": .number(Double(maxConcurrentRequests)),
+            "inbound_url": inbound,
             "token_ttl_seconds": .number(Double(tokenTTLSeconds)), "sync_token_ttl_seconds": .number(Double(syncTokenTTLSeconds)),
             "revoked_refresh_tokens": .array(revokedRefreshTokens.sorted().map { .string($0) }),
             "insufficient_quota": .bool(insufficientQuota),
@@ -157,6 +162,16 @@ struct SandboxSettings: Sendable {
             throw SandboxInputError("field '\(name)': expected an integer in \(range.lowerBound)...\(range.upperBound), got \(value.text)")
         }
         return number
+    }
+
+    /// A URL the sandbox may post to (this machine only), or nil for null.
+    private static func loopbackURL(_ name: String, _ value: JSONValue) throws(SandboxInputError) -> String? {
+        if value == .null { return nil }
+        guard let text = value.stringValue, LoopbackURL.isLoopback(text) else {
+            throw SandboxInputError(
+                "field '\(name)': expected an http(s) URL on this machine (127.0.0.0/8, [::1], localhost) or null, got \(value.text)")
+        }
+        return text
     }
 
     private static func probability(_ name: String, _ value: JSONValue) throws(SandboxInputError) -> Double {

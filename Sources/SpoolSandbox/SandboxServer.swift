@@ -15,6 +15,9 @@ public struct SandboxServer: Sendable {
         public var twilioAuthToken = SandboxServer.defaultAuthToken
         /// Settings applied at start, in the shape `POST /_sandbox/faults` takes.
         public var faults: [JSONValue] = []
+        /// Where `POST /_sandbox/inbound` posts inbound-message webhooks (`--inbound-url`): the Spool
+        /// API's `/v1/webhooks/twilio/inbound`, on this machine. nil: set later with `inbound_url`.
+        public var inboundURL: String?
         public init() {}
     }
 
@@ -37,7 +40,17 @@ public struct SandboxServer: Sendable {
                 throw SandboxConfigurationError("faults: \(error.message)")
             }
         }
+        if let url = configuration.inboundURL {
+            guard LoopbackURL.isLoopback(url) else {
+                throw SandboxConfigurationError(
+                    "inbound URL \(url): the sandbox posts to addresses on this machine only (127.0.0.0/8, [::1], localhost)")
+            }
+            state.withStore { $0.settings.inboundURL = url }
+        }
     }
+
+    /// Whether the sandbox may post to `url`: an http(s) URL on this machine.
+    public static func isLoopback(_ url: String) -> Bool { LoopbackURL.isLoopback(url) }
 
     /// Serves until the surrounding task is cancelled, as tests do. `onListening` gets the bound port
     /// (useful with port 0). Cancellation makes Hummingbird log an error; only critical lines pass here.
@@ -67,14 +80,20 @@ public struct SandboxServer: Sendable {
         GoogleCalendarAPI(state: state).register(on: router)
         ChatCompletionsAPI(state: state).register(on: router)
         SandboxControlAPI(state: state).register(on: router)
+        InboundMessagesAPI(state: state, client: client).register(on: router)
         let state = self.state
+        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         var logger = self.logger
         logger.logLevel = max(logger.logLevel, minimumLevel)  // one line per request would drown a benchmark
         return Application(
             router: router,
             server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionFaultHandler(state: state)])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "spool-sandbox"),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                state.listening(at: "http://\(host):\(port)")
+                await onListening(port)
+            },
             logger: logger
         )
     }

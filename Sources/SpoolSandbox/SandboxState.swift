@@ -9,6 +9,7 @@ final class SandboxState: Sendable {
         var random = SplitMix64(seed: 1)
         var counters = SandboxCounters()
         var sms = SMSStore()
+        var inbound = InboundStore()
         var calendar = CalendarStore()
         var oauth = OAuthStore()
         var chat = ChatStore()
@@ -17,6 +18,8 @@ final class SandboxState: Sendable {
     let twilioAccountSid: String
     let twilioAuthToken: String
     private let store = Mutex(Store())
+    /// The sandbox's own base URL once it listens: inbound messages' media URLs name it.
+    private let ownURL = Mutex<String?>(nil)
 
     init(twilioAccountSid: String, twilioAuthToken: String) {
         self.twilioAccountSid = twilioAccountSid
@@ -26,6 +29,11 @@ final class SandboxState: Sendable {
     func withStore<T>(_ body: (inout Store) throws -> T) rethrows -> T {
         try store.withLock { try body(&$0) }
     }
+
+    func listening(at url: String) { ownURL.withLock { $0 = url } }
+
+    /// `http://host:port` of this sandbox; nil until it listens.
+    var baseURL: String? { ownURL.withLock { $0 } }
 
     /// Applies a faults request and returns the settings now in force.
     func applyFaults(_ json: JSONValue, nowMs: Int64) throws(SandboxInputError) -> JSONValue {

@@ -126,8 +126,13 @@ struct TwilioMessagesAPI: Sendable {
         return SandboxResponse.json(200, Self.resource(message))
     }
 
-    /// HTTP Basic with the account SID and auth token; the SID must also be the one in the path.
     private func authenticate(_ request: Request, account: String) -> Response? {
+        Self.authenticate(request, account: account, state: state)
+    }
+
+    /// HTTP Basic with the account SID and auth token; the SID must also be the one in the path.
+    /// Every Twilio resource of the sandbox asks for it (messages, and inbound messages' media).
+    static func authenticate(_ request: Request, account: String, state: SandboxState) -> Response? {
         guard let header = request.header("Authorization"), header.hasPrefix("Basic "),
             let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ Array($0) }),
             let colon = decoded.firstIndex(of: UInt8(ascii: ":")),

@@ -30,7 +30,7 @@ extension Runtime {
         configuration.twilioAuthToken = twilio?.authToken
         if let twilio, twilio.usesSandbox { logger.warning("\(TwilioConfiguration.sandboxWarning)") }
         if twilio == nil {
-            logger.warning("\(TwilioConfiguration.missingReason): delivery receipts (/v1/webhooks/twilio/status) are refused")
+            logger.warning("\(TwilioConfiguration.missingReason): receipts and inbound messages (/v1/webhooks/twilio/*) are refused")
         }
         configuration.publicURL = settings.publicURL ?? "http://\(host):\(port)"
         configuration.defaultRegion = settings.defaultRegion

@@ -212,8 +212,8 @@ struct BenchSMSCommand: AsyncParsableCommand {
         try await pool.withConnection { connection in
             for tenant in tenants {
                 for table in [
-                    "events", "messages", "budget_spend", "campaigns", "do_not_contact", "contacts", "api_keys", "sender_numbers",
-                    "tenants",
+                    "events", "inbound_messages", "conversations", "messages", "budget_spend", "campaigns", "do_not_contact", "contacts",
+                    "api_keys", "sender_numbers", "tenants",
                 ] {
                     try connection.query("DELETE FROM \(table) WHERE \(table == "tenants" ? "id" : "tenant_id") = $1", [tenant])
                 }

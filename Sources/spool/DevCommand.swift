@@ -51,6 +51,18 @@ struct DevCommand: AsyncParsableCommand {
         if sandboxPort != 0 {
             var configuration = SandboxServer.Configuration()
             configuration.port = sandboxPort
+            // The sandbox's simulated inbound messages (POST /_sandbox/inbound) go to this process's API,
+            // at the public URL the API checks their signatures over.
+            if apiPort != 0, runtime.settings.databaseURL != nil {
+                let base = runtime.settings.publicURL ?? "http://127.0.0.1:\(apiPort)"
+                let url = (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/v1/webhooks/twilio/inbound"
+                if SandboxServer.isLoopback(url) {
+                    configuration.inboundURL = url
+                } else {
+                    runtime.logger.notice(
+                        "the sandbox posts inbound messages to this machine only: not to \(url); set it with POST /_sandbox/faults")
+                }
+            }
             let port = sandboxPort
             let sandbox = try SandboxServer(configuration: configuration, logger: runtime.logger)
             services.append(SandboxService(server: sandbox) { _ in say("sandbox provider on http://127.0.0.1:\(port)") })

@@ -15,7 +15,8 @@ struct SandboxCommand: AsyncParsableCommand {
         discussion: """
             Twilio credentials come from SPOOL_SANDBOX_TWILIO_ACCOUNT_SID and SPOOL_SANDBOX_TWILIO_AUTH_TOKEN \
             (defaults: \(SandboxServer.defaultAccountSid) and \(SandboxServer.defaultAuthToken)). Faults can be changed \
-            while it runs with POST /_sandbox/faults; GET /_sandbox/counters shows what it saw.
+            while it runs with POST /_sandbox/faults; GET /_sandbox/counters shows what it saw. POST /_sandbox/inbound \
+            acts as a contact texting one of the account's numbers: a signed webhook to --inbound-url.
             """)
 
     @Option(help: "Loopback address to listen on.") var host = "127.0.0.1"
@@ -27,6 +28,10 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("sms-burst"), help: "Segments a sender may send beyond its per-second rate.") var smsBurst: Int?
     @Option(help: "Seed for the fault dice, so a run can be repeated.") var seed: Int?
     @Option(help: "More settings as JSON, in the shape POST /_sandbox/faults takes, or @FILE.") var faults: String?
+    @Option(
+        name: .customLong("inbound-url"),
+        help: "Where POST /_sandbox/inbound posts inbound-message webhooks, e.g. http://127.0.0.1:8080/v1/webhooks/twilio/inbound.")
+    var inboundURL: String?
 
     func run() async throws {
         var configuration = SandboxServer.Configuration()
@@ -36,6 +41,7 @@ struct SandboxCommand: AsyncParsableCommand {
         if let sid = environment["SPOOL_SANDBOX_TWILIO_ACCOUNT_SID"], !sid.isEmpty { configuration.twilioAccountSid = sid }
         if let token = environment["SPOOL_SANDBOX_TWILIO_AUTH_TOKEN"], !token.isEmpty { configuration.twilioAuthToken = token }
         configuration.faults = try faultSettings()
+        configuration.inboundURL = inboundURL
 
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
