@@ -2,7 +2,9 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 import SpoolAPI
+import SpoolHTTP
 import SpoolJobs
+import SpoolPostgres
 import SpoolQueue
 import SpoolRedis
 import SpoolSMS
@@ -77,7 +79,8 @@ struct DevCommand: AsyncParsableCommand {
             if demo {
                 try await Demo(runtime: runtime, redis: redis).run()
                 if apiPort != 0, sandboxPort != 0, runtime.settings.databaseURL != nil {
-                    try await CampaignDemo(runtime: runtime, redis: redis).run()
+                    let (tenant, sender) = try await CampaignDemo(runtime: runtime, redis: redis).run()
+                    try await InboundDemo(runtime: runtime, sandboxPort: sandboxPort).run(tenantID: tenant, number: sender)
                 }
                 if exitAfterDemo {
                     await group.triggerGracefulShutdown()
@@ -161,8 +164,11 @@ struct CampaignDemo {
     let runtime: Runtime
     let redis: RedisClient
 
-    func run() async throws {
+    /// Returns the demo tenant's id and its sender number.
+    @discardableResult
+    func run() async throws -> (tenantID: String, number: String) {
         let pool = try runtime.postgres(size: 2)
+        defer { pool.close() }
         let admin = runtime.admin(redis)
         let tenant = try await TenantStore(pool: pool, admin: admin).create(name: "Demo florist", timezone: "America/New_York")
         let numbers = SenderNumbers(pool: pool)
@@ -203,10 +209,38 @@ struct CampaignDemo {
                 say(
                     "campaign demo: done; delivery rate \(now.deliveryRate.map { String(format: $0 * 100) + "%" } ?? "-"), cost \(now.costCents) cents; skipped: \(now.bySkipReason)"
                 )
-                return
+                return (tenant.id, sender)
             }
         }
         say("campaign demo: not finished within 60 s; see GET /v1/campaigns/\(campaign.id)/report")
+        return (tenant.id, sender)
+    }
+}
+
+/// A contact of the campaign answers: the sandbox, acting as Twilio, posts signed inbound webhooks to
+/// the API. HELP is answered with the tenant's help text; STOP opts the contact out of every later campaign.
+struct InboundDemo {
+    let runtime: Runtime
+    let sandboxPort: Int
+
+    func run(tenantID: String, number: String) async throws {
+        let http = HTTPClient()
+        defer { http.close() }
+        let contact = "+14155550100"
+        for body in ["HELP", "STOP"] {
+            let message = JSONValue.object(["from": .string(contact), "to": .string(number), "body": .string(body)])
+            let request = HTTPClientRequest("POST", "http://127.0.0.1:\(sandboxPort)/_sandbox/inbound", body: .json(message.text))
+            let answer = try await http.send(request)
+            let reply = (try? JSONValue.parse(String(decoding: answer.body, as: UTF8.self))) ?? .null
+            let twiml = reply["twiml"]?.stringValue ?? ""
+            say("inbound demo: \(contact) texted \(body) → webhook \(reply["status"]?.intValue.map(String.init) ?? "\(answer.status)"), TwiML \(twiml)")
+        }
+        let pool = try runtime.postgres(size: 1)
+        defer { pool.close() }
+        let consent = try await pool.withConnection {
+            try $0.query("SELECT consent FROM contacts WHERE tenant_id = $1 AND phone = $2", [tenantID, contact]).first?.string("consent")
+        }
+        say("inbound demo: \(contact) is now \(consent ?? "unknown") and on the do-not-contact list; later campaigns skip it")
     }
 }
 
