@@ -91,7 +91,7 @@ for who in tenant operator; do
   key="$tenant_key"
   [ "$who" = operator ] && key="$operator_key"
   log "API contract as the $who (schemathesis)"
-  "$venv/bin/schemathesis" run "http://127.0.0.1:$api_port/v1/openapi.json" --header "Authorization: Bearer $key" \
+  "$venv/bin/schemathesis" --config-file config/schemathesis.toml run "http://127.0.0.1:$api_port/v1/openapi.json" --header "Authorization: Bearer $key" \
     --checks all --exclude-checks positive_data_acceptance --max-examples 50 --seed 1 --workers 1 --no-color \
     >"$run_dir/schemathesis-$who.log" 2>&1 || status=$?
   tail -25 "$run_dir/schemathesis-$who.log"
