@@ -120,6 +120,9 @@ public struct JobKindCatalog: Sendable {
                 throw SpoolConfigError("\(file): field 'limits': key '\(repeated)' is declared twice")
             }
         }
+        if var unique = try reader.object("unique") {
+            spec.unique = try UniqueSpec.parse(&unique, file: file, arguments: spec.arguments)
+        }
         try reader.finish()
         return spec
     }

@@ -15,6 +15,8 @@ public struct JobKindSpec: Sendable, Equatable {
     public var limits: [LimitDeclaration]
     /// Who may enqueue it through the API and the CLI (`"enqueue"` in the declaration).
     public var enqueue: EnqueuePolicy = .tenants
+    /// At most one job per key waiting (or running) at a time (`"unique"`; see UniqueSpec).
+    public var unique: UniqueSpec?
 
     public init(
         kind: String, queue: String = "default", timeout: Duration = .seconds(30), maxAttempts: Int = 25,

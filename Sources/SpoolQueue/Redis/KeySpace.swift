@@ -35,6 +35,8 @@ public struct KeySpace: Sendable, Equatable {
     public func job(_ queue: String, _ id: String) -> String { jobPrefix(queue) + id }
     public func jobPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:job:" }
     public func idempotencyPrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:idem:" }
+    /// `<prefix><tenant>:<kind>:<key>` → the job holding a unique key (see enqueue.lua).
+    public func uniquePrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:unique:" }
     /// Follow-up jobs of the queue's completed jobs, by follow-up id, until `Outbox` moves them to their
     /// own queues (complete.lua writes them with the completion).
     public func outbox(_ queue: String) -> String { "\(prefix):{\(queue)}:outbox" }

@@ -87,10 +87,15 @@ extension KeySpace {
             arguments: [String(now), keep ? "1" : "0", id, token, result] + followUps.flatMap { [$0.id, $0.json] })
     }
 
-    func enqueueCall(_ q: String, now: Int64, idempotencyTTL: Int64, arguments jobs: [String]) -> ScriptCall {
+    /// `fieldsPerJob`: 8, or 10 for kinds declared unique (the unique key and its scope follow).
+    func enqueueCall(_ q: String, now: Int64, idempotencyTTL: Int64, fieldsPerJob: Int, arguments jobs: [String]) -> ScriptCall {
         ScriptCall(
-            Scripts.enqueue, keys: [pending(q), scheduled(q), jobPrefix(q), idempotencyPrefix(q), stats(q), lanes(q), parkedTenants(q)],
-            arguments: [String(now), String(idempotencyTTL)] + jobs)
+            Scripts.enqueue,
+            keys: [
+                pending(q), scheduled(q), jobPrefix(q), idempotencyPrefix(q), stats(q), lanes(q), parkedTenants(q), uniquePrefix(q), active(q),
+                completed(q),
+            ],
+            arguments: [String(now), String(idempotencyTTL), String(fieldsPerJob)] + jobs)
     }
 
     /// Leased jobs that `limit` refused wait for it; `pace` is how fast to release them (ms per job).

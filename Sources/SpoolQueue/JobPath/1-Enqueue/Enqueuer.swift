@@ -94,6 +94,8 @@ public final class Enqueuer: Sendable {
         let tenant: String
         let idempotencyTTL: Duration
         var parentID = ""
+        /// `<kind>:<rendered key>` for kinds declared unique, with the script's word for its scope.
+        var unique: (key: String, scope: String)?
     }
 
     /// Checks a request without touching Redis.
@@ -136,11 +138,22 @@ public final class Enqueuer: Sendable {
         if let tenant = request.tenant {
             guard !tenant.isEmpty, tenant.utf8.count <= 128 else { throw EnqueueError(field: "tenant", "must be 1-128 bytes") }
         }
+        var runAt = request.runAt ?? 0
+        var unique: (key: String, scope: String)?
+        if let declared = spec.unique {
+            switch declared.key.render(tenant: request.tenant, queue: queue, kind: request.kind, args: args, naming: "unique key") {
+            case .success(let key): unique = (request.kind + ":" + key, declared.scope.scriptWord)
+            case .failure(let error): throw EnqueueError(field: error.field, error.message)
+            }
+            // The rest of a burst finds the job still waiting.
+            if request.runAt == nil, declared.debounce > .zero { runAt = now + declared.debounce.milliseconds }
+        }
         var prepared = Prepared(
             id: JobID.make(now: now), kind: request.kind, args: request.args, queue: queue, maxAttempts: spec.maxAttempts,
-            runAt: request.runAt ?? 0, idempotencyKey: request.idempotencyKey ?? "", tenant: request.tenant ?? "",
+            runAt: runAt, idempotencyKey: request.idempotencyKey ?? "", tenant: request.tenant ?? "",
             idempotencyTTL: spec.idempotencyTTL)
         prepared.parentID = request.parentID ?? ""
+        prepared.unique = unique
         return prepared
     }
 
@@ -185,7 +198,7 @@ public final class Enqueuer: Sendable {
         var groups: [String: [Int]] = [:]
         var order: [String] = []
         for (index, job) in jobs.enumerated() {
-            let group = "\(job.queue)|\(job.idempotencyTTL.milliseconds)"
+            let group = "\(job.queue)|\(job.idempotencyTTL.milliseconds)|\(job.unique == nil ? 8 : 10)"
             if groups[group] == nil { order.append(group) }
             groups[group, default: []].append(index)
         }
@@ -195,18 +208,22 @@ public final class Enqueuer: Sendable {
             while start < members.count {
                 let part = Array(members[start..<min(start + Self.jobsPerCall, members.count)])
                 let first = jobs[part[0]]
+                let fieldsPerJob = first.unique == nil ? 8 : 10
                 var arguments: [String] = []
-                arguments.reserveCapacity(part.count * 8)
+                arguments.reserveCapacity(part.count * fieldsPerJob)
                 for index in part {
                     let job = jobs[index]
                     arguments.append(job.id); arguments.append(job.kind); arguments.append(job.args)
                     arguments.append(String(job.maxAttempts)); arguments.append(String(job.runAt))
                     arguments.append(job.idempotencyKey); arguments.append(job.tenant); arguments.append(job.parentID)
+                    if let unique = job.unique {
+                        arguments.append(unique.key); arguments.append(unique.scope)
+                    }
                 }
                 calls.append(
                     keys.enqueueCall(
                         first.queue, now: now, idempotencyTTL: max(first.idempotencyTTL.milliseconds / 1000, 1),
-                        arguments: arguments))
+                        fieldsPerJob: fieldsPerJob, arguments: arguments))
                 callJobs.append(part)
                 start += Self.jobsPerCall
             }

@@ -147,13 +147,18 @@ public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
 
     /// The key for one job, or why it has none (a missing argument: the job is malformed).
     func render(job: Job, args: JSONValue) -> Result<String, LimitKeyError> {
+        render(tenant: job.tenant, queue: job.queue, kind: job.kind, args: args, naming: "limit key")
+    }
+
+    /// The key for a job about to be enqueued, or why it has none; `naming` says what the key is for.
+    func render(tenant: String?, queue: String, kind: String, args: JSONValue, naming: String) -> Result<String, LimitKeyError> {
         var key = ""
         for part in parts {
             switch part {
             case .text(let text): key += text
-            case .placeholder("tenant"): key += job.tenant ?? "-"
-            case .placeholder("queue"): key += job.queue
-            case .placeholder("kind"): key += job.kind
+            case .placeholder("tenant"): key += tenant ?? "-"
+            case .placeholder("queue"): key += queue
+            case .placeholder("kind"): key += kind
             case .placeholder(let name):
                 switch args[name] {
                 case .string(let value)? where !value.isEmpty && value.utf8.count <= Self.maximumPart: key += value
@@ -162,8 +167,9 @@ public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
                     let got = args[name].map { "\($0.typeName) of \($0.text.utf8.count) bytes: \($0.text.prefix(40))" } ?? "nothing"
                     return .failure(
                         LimitKeyError(
+                            field: "args.\(name)",
                             message:
-                                "limit key '\(text)' needs args.\(name) (a string of 1-\(Self.maximumPart) bytes or an integer), got \(got)"
+                                "\(naming) '\(text)' needs args.\(name) (a string of 1-\(Self.maximumPart) bytes or an integer), got \(got)"
                         ))
                 }
             }
@@ -173,5 +179,7 @@ public struct LimitKeyTemplate: Sendable, Equatable, CustomStringConvertible {
 }
 
 struct LimitKeyError: Error, Sendable {
+    /// The argument that is missing or unfit.
+    var field = "args"
     let message: String
 }

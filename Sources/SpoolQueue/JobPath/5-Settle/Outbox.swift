@@ -35,12 +35,17 @@ public struct Outbox: Sendable {
             do { job = try enqueuer.prepare(request, now: now) } catch {
                 throw EnqueueError(field: "follow_ups[\(index)].\(error.field)", "\(followUp.kind): \(error.message)")
             }
-            let json: JSONValue = .object([
+            var fields: [String: JSONValue] = [
                 "kind": .string(job.kind), "args": .string(job.args), "queue": .string(job.queue),
                 "max_attempts": .number(Double(job.maxAttempts)),
                 "run_at": .number(Double(job.runAt)), "tenant": .string(job.tenant), "parent_id": .string(parent.id),
                 "idempotency_ttl_ms": .number(Double(job.idempotencyTTL.milliseconds)),
-            ])
+            ]
+            if let unique = job.unique {
+                fields["unique_key"] = .string(unique.key)
+                fields["unique_scope"] = .string(unique.scope)
+            }
+            let json = JSONValue.object(fields)
             entries.append((job.id, json.text))
         }
         return entries
@@ -86,6 +91,7 @@ public struct Outbox: Sendable {
             idempotencyKey: "followup:" + id, tenant: entry["tenant"]?.stringValue ?? "",
             idempotencyTTL: .milliseconds(Int64(ttl)))
         job.parentID = entry["parent_id"]?.stringValue ?? ""
+        if let key = entry["unique_key"]?.stringValue, let scope = entry["unique_scope"]?.stringValue { job.unique = (key, scope) }
         return job
     }
 }
