@@ -63,6 +63,7 @@ let package = Package(
                 .embedInCode("Migrations/0005_job_result_outcomes.sql"),
                 .embedInCode("Migrations/0006_sender_numbers.sql"),
                 .embedInCode("Migrations/0007_conversations.sql"),
+                .embedInCode("Migrations/0008_message_purpose.sql"),
             ]
         ),
         .target(
@@ -118,7 +119,7 @@ let package = Package(
         .target(
             name: "SpoolAPI",
             dependencies: [
-                "SpoolQueue", "SpoolStore", "SpoolPostgres", "SpoolRedis", "SpoolSupport", "SpoolHTTP",
+                "SpoolQueue", "SpoolStore", "SpoolPostgres", "SpoolRedis", "SpoolSMS", "SpoolSupport", "SpoolHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -157,7 +158,7 @@ let package = Package(
         .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
         .testTarget(
             name: "SpoolStoreTests",
-            dependencies: ["SpoolStore", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
+            dependencies: ["SpoolStore", "SpoolSMS", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
         .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "TestSupport"]),
         .testTarget(name: "SpoolHTTPTests", dependencies: ["SpoolHTTP", "SpoolSupport", "TestSupport"]),
         .testTarget(

@@ -40,5 +40,7 @@ public enum SpoolMigrations {
             sql: String(decoding: PackageResources._005_job_result_outcomes_sql, as: UTF8.self)),
         try! Migration(fileName: "0006_sender_numbers.sql", sql: String(decoding: PackageResources._006_sender_numbers_sql, as: UTF8.self)),
         try! Migration(fileName: "0007_conversations.sql", sql: String(decoding: PackageResources._007_conversations_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0008_message_purpose.sql", sql: String(decoding: PackageResources._008_message_purpose_sql, as: UTF8.self)),
     ]
 }

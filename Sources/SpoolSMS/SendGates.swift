@@ -7,13 +7,18 @@ import SpoolSupport
 /// 2. sender no longer one of the tenant's numbers → skipped (`sender_not_owned`); recipient not
 ///    E.164 → failed permanently (`invalid_number`);
 /// 3. do-not-contact → skipped (`do_not_contact`);
-/// 4. a campaign's message to a contact whose consent is not `opted_in` → skipped (`no_consent`);
-/// 5. quiet hours in the recipient's zones → postponed to the next minute allowed in all of them
-///    (event `gate.quiet_hours` with `zone` and `until`);
+/// 4. a marketing message to a recipient whose consent is not `opted_in` (or who is no contact) →
+///    skipped (`no_consent`);
+/// 5. quiet hours in the recipient's zones → a marketing message is postponed to the next minute
+///    allowed in all of them (event `gate.quiet_hours` with `zone` and `until`);
 /// 6. budget: not decided here. `MessageStore.begin` (SpoolStore/SMS/MessageSending.swift,
 ///    `BudgetLedger`) reserves the cost in the transaction that moves the message queued → sending,
 ///    under row locks on the tenant's spend: a decision taken apart from that move would let racing
 ///    workers overspend. Over a cap, the send is postponed to the next day or month (`gate.budget`).
+///
+/// Gates 4 and 5 are marketing rules: a `transactional` message (a reply, a reminder, the message API's
+/// default) skips both. Gates 1 to 3 and 6 hold for every purpose. A campaign's messages are always
+/// marketing (`messages_campaign_purpose_check`).
 ///
 /// Pure and synchronous, so that every way an SMS leaves Spool asks the same questions: the caller
 /// reads the input (SpoolStore's `MessageContext.gateInput`) and carries out the decision (the event,
@@ -47,8 +52,9 @@ public struct SendGates: Sendable {
             return .fail(code: .invalidNumber, reason: error.message)
         }
         if input.doNotContact { return .skip(reason: .doNotContact) }
-        // A one-off message answers its recipient; a campaign's needs the contact's consent.
-        if input.campaign != nil, input.consent != "opted_in" { return .skip(reason: .noConsent) }
+        // Consent and quiet hours are marketing rules: a transactional text is one its recipient waits for.
+        guard input.purpose == .marketing else { return .pass(phone: phone) }
+        if input.consent != "opted_in" { return .skip(reason: .noConsent) }
         // Quiet hours follow the recipient, never the tenant: the contact's zone, else the number's (area
         // code, prefix, country). A number that may be in several zones waits for their common window.
         let zoneNames = RecipientZones.zones(for: phone, contactZone: input.contactTimezone)
@@ -69,8 +75,10 @@ public struct GateInput: Sendable, Equatable {
     }
 
     public var tenantPaused: Bool
-    /// nil for a message outside any campaign, which needs no recorded consent.
+    /// nil for a message outside any campaign.
     public var campaign: Campaign?
+    /// Marketing passes every gate; transactional skips consent and quiet hours.
+    public var purpose: MessagePurpose
     /// The sender is one of the message's tenant's numbers now.
     public var senderOwned: Bool
     /// The recipient as stored; the gates check that it is E.164.
@@ -82,11 +90,12 @@ public struct GateInput: Sendable, Equatable {
     public var contactTimezone: String?
 
     public init(
-        tenantPaused: Bool, campaign: Campaign?, senderOwned: Bool, to: String, doNotContact: Bool,
+        tenantPaused: Bool, campaign: Campaign?, purpose: MessagePurpose, senderOwned: Bool, to: String, doNotContact: Bool,
         consent: String?, contactTimezone: String?
     ) {
         self.tenantPaused = tenantPaused
         self.campaign = campaign
+        self.purpose = purpose
         self.senderOwned = senderOwned
         self.to = to
         self.doNotContact = doNotContact

@@ -15,13 +15,23 @@ import Testing
 
     /// A campaign's message that every gate lets through in New York's day.
     func input(
-        tenantPaused: Bool = false, campaign: GateInput.Campaign? = .active, senderOwned: Bool = true,
-        to: String = "+12125550123", doNotContact: Bool = false, consent: String? = "opted_in",
+        tenantPaused: Bool = false, campaign: GateInput.Campaign? = .active, purpose: MessagePurpose = .marketing,
+        senderOwned: Bool = true, to: String = "+12125550123", doNotContact: Bool = false, consent: String? = "opted_in",
         contactTimezone: String? = nil
     ) -> GateInput {
         GateInput(
-            tenantPaused: tenantPaused, campaign: campaign, senderOwned: senderOwned, to: to,
+            tenantPaused: tenantPaused, campaign: campaign, purpose: purpose, senderOwned: senderOwned, to: to,
             doNotContact: doNotContact, consent: consent, contactTimezone: contactTimezone)
+    }
+
+    /// A one-off transactional message (a reply, a reminder) to someone who is no contact.
+    func transactional(
+        tenantPaused: Bool = false, senderOwned: Bool = true, to: String = "+12125550123", doNotContact: Bool = false,
+        consent: String? = nil
+    ) -> GateInput {
+        input(
+            tenantPaused: tenantPaused, campaign: nil, purpose: .transactional, senderOwned: senderOwned, to: to,
+            doNotContact: doNotContact, consent: consent)
     }
 
     @Test func aMessageEveryGateAllowsPassesWithItsNumber() throws {
@@ -82,13 +92,18 @@ import Testing
     @Test func doNotContactSkipsBeforeConsentAndQuietHours() {
         #expect(gates.decide(input(doNotContact: true), nowMs: Self.elevenInNewYork) == .skip(reason: .doNotContact))
         #expect(gates.decide(input(doNotContact: true, consent: "opted_out"), nowMs: Self.threeInNewYork) == .skip(reason: .doNotContact))
-        // One-off messages too: do-not-contact is not a campaign's rule.
+        // One-off messages too, whatever their purpose: do-not-contact is not a marketing rule.
         #expect(
             gates.decide(input(campaign: nil, doNotContact: true, consent: nil), nowMs: Self.elevenInNewYork)
                 == .skip(reason: .doNotContact))
+        for now in [Self.elevenInNewYork, Self.threeInNewYork] {
+            #expect(gates.decide(transactional(doNotContact: true), nowMs: now) == .skip(reason: .doNotContact))
+            #expect(
+                gates.decide(transactional(doNotContact: true, consent: "opted_in"), nowMs: now) == .skip(reason: .doNotContact))
+        }
     }
 
-    @Test func aCampaignsMessageNeedsConsentOptedIn() throws {
+    @Test func aMarketingMessageNeedsConsentOptedIn() throws {
         let phone = try PhoneNumber(e164: "+12125550123")
         for consent in ["opted_out", "unknown", nil] as [String?] {
             #expect(
@@ -97,9 +112,14 @@ import Testing
             // Skipped at night too: consent comes before quiet hours.
             #expect(gates.decide(input(consent: consent), nowMs: Self.threeInNewYork) == .skip(reason: .noConsent))
         }
-        // A message outside any campaign needs no recorded consent.
-        #expect(gates.decide(input(campaign: nil, consent: nil), nowMs: Self.elevenInNewYork) == .pass(phone: phone))
-        #expect(gates.decide(input(campaign: nil, consent: "unknown"), nowMs: Self.elevenInNewYork) == .pass(phone: phone))
+        // Consent follows the purpose, not the campaign: a marketing message outside any campaign needs
+        // it too, and a transactional one does not.
+        #expect(gates.decide(input(campaign: nil, consent: nil), nowMs: Self.elevenInNewYork) == .skip(reason: .noConsent))
+        #expect(gates.decide(input(campaign: nil, consent: "unknown"), nowMs: Self.elevenInNewYork) == .skip(reason: .noConsent))
+        #expect(gates.decide(input(campaign: nil, consent: "opted_in"), nowMs: Self.elevenInNewYork) == .pass(phone: phone))
+        for consent in ["opted_out", "unknown", nil] as [String?] {
+            #expect(gates.decide(transactional(consent: consent), nowMs: Self.elevenInNewYork) == .pass(phone: phone))
+        }
     }
 
     @Test func quietHoursPostponeToEightInTheMorningInTheNumbersZone() throws {
@@ -113,12 +133,37 @@ import Testing
                         event: .quietHours(zone: "America/New_York", until: Self.eightInNewYork)))
         }
         #expect(gates.decide(input(), nowMs: Self.eightInNewYork) == .pass(phone: phone))
-        // One-off messages wait for the morning too.
+        // A marketing message outside a campaign waits for the morning too.
         #expect(
-            gates.decide(input(campaign: nil, consent: nil), nowMs: Self.threeInNewYork)
+            gates.decide(input(campaign: nil), nowMs: Self.threeInNewYork)
                 == .postpone(
                     until: Self.eightInNewYork, reason: "quiet hours in America/New_York",
                     event: .quietHours(zone: "America/New_York", until: Self.eightInNewYork)))
+    }
+
+    /// Transactional messages skip the two marketing gates, consent and quiet hours, and nothing else.
+    @Test func aTransactionalMessageSkipsConsentAndQuietHoursOnly() throws {
+        let phone = try PhoneNumber(e164: "+12125550123")
+        // 03:00 in New York, to someone who is no contact: it goes now.
+        #expect(gates.decide(transactional(), nowMs: Self.threeInNewYork) == .pass(phone: phone))
+        #expect(gates.decide(transactional(consent: "unknown"), nowMs: Self.threeInNewYork) == .pass(phone: phone))
+        // A contact's own zone is no reason to wait either.
+        var night = transactional()
+        night.contactTimezone = "America/New_York"
+        #expect(gates.decide(night, nowMs: Self.threeInNewYork) == .pass(phone: phone))
+        // Every other gate still holds.
+        #expect(
+            gates.decide(transactional(tenantPaused: true), nowMs: Self.threeInNewYork)
+                == .postpone(until: Self.threeInNewYork + 30_000, reason: "tenant paused", event: .tenantPaused))
+        #expect(gates.decide(transactional(senderOwned: false), nowMs: Self.threeInNewYork) == .skip(reason: .senderNotOwned))
+        #expect(
+            gates.decide(transactional(to: "+0123"), nowMs: Self.threeInNewYork)
+                == .fail(code: .invalidNumber, reason: "'+0123' is not E.164 (+ and 8 to 15 digits)"))
+        #expect(gates.decide(transactional(doNotContact: true), nowMs: Self.threeInNewYork) == .skip(reason: .doNotContact))
+    }
+
+    @Test func purposesKeepTheirStoredNames() {
+        #expect(MessagePurpose.allCases.map(\.rawValue) == ["marketing", "transactional"])
     }
 
     @Test func theContactsZoneWinsOverTheNumbers() {

@@ -1,6 +1,7 @@
 import Foundation
 import SpoolPostgres
 import SpoolQueue
+import SpoolSMS
 import SpoolStore
 import TestSupport
 import Testing
@@ -14,12 +15,13 @@ import Testing
         return Set(try #require(definition).split(separator: "'").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) })
     }
 
-    @Test func messageAndCampaignStatusesMirrorTheirCheckConstraints() async throws {
+    @Test func messageAndCampaignStatusesAndPurposesMirrorTheirCheckConstraints() async throws {
         let pool = PostgresPool(url: try TestPostgres.freshDatabase(), logger: TestEnvironment.logger)
         defer { pool.close() }
         try await Migrator(pool: pool).migrate()
         #expect(try await checkedWords("messages_status_check", pool) == Set(MessageStatus.allCases.map(\.rawValue)))
         #expect(try await checkedWords("campaigns_status_check", pool) == Set(CampaignStatus.allCases.map(\.rawValue)))
+        #expect(try await checkedWords("messages_purpose_check", pool) == Set(MessagePurpose.allCases.map(\.rawValue)))
     }
 
     /// Every state a script writes into a job's hash is a `JobState`.

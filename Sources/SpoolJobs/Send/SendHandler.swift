@@ -9,9 +9,10 @@ import SpoolSupport
 /// The `send` kind: one SMS to one recipient, for one row of `messages`.
 ///
 /// Gates: `SendGates` (SpoolSMS) decides, in order, tenant or campaign paused, campaign cancelled,
-/// sender not owned, invalid number, do-not-contact, consent and quiet hours; this handler applies the
-/// decision, so that no producer can skip them. The budget is reserved atomically with
-/// queued → sending (`MessageStore.begin`), or the send is postponed to the next period.
+/// sender not owned, invalid number, do-not-contact, and for a marketing message (the row's `purpose`)
+/// consent and quiet hours; this handler applies the decision, so that no producer can skip them. The
+/// budget is reserved atomically with queued → sending (`MessageStore.begin`), or the send is
+/// postponed to the next period.
 ///
 /// No double send: queued → sending (with this attempt's token) commits before the provider call, and
 /// sending → sent (with the provider's id) after it. A message found past sending is acknowledged

@@ -228,8 +228,9 @@ public struct CampaignStore: Sendable {
                 columns: ["id", "contact_id", "to_phone", "body", "segments", "encoding", "cost_cents", "status", "reason"], rows: rows)
             try connection.query(
                 """
-                INSERT INTO messages (id, tenant_id, campaign_id, contact_id, to_phone, from_sender, body, segments, encoding, cost_cents, status, reason)
-                SELECT id, $1, $2, contact_id, to_phone, $3, body, segments, encoding, cost_cents, status, reason FROM launch_batch
+                INSERT INTO messages (id, tenant_id, campaign_id, contact_id, to_phone, from_sender, body, segments, encoding, cost_cents, status, reason,
+                                      purpose)
+                SELECT id, $1, $2, contact_id, to_phone, $3, body, segments, encoding, cost_cents, status, reason, 'marketing' FROM launch_batch
                 ON CONFLICT (campaign_id, contact_id) DO NOTHING
                 """, [campaign.tenantID, campaign.id, campaign.sender])
             // Every message of these contacts still queued gets its job; the idempotency key (the message

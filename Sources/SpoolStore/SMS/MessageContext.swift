@@ -7,6 +7,8 @@ public struct MessageContext: Sendable {
     public let id: String
     public let tenantID: String
     public let campaignID: String?
+    /// Marketing (every campaign's) or transactional: which gates apply.
+    public let purpose: MessagePurpose
     public let to: String
     public let from: String
     public let body: String
@@ -38,7 +40,7 @@ extension MessageContext {
             default: campaignID == nil ? nil : .active
             }
         return GateInput(
-            tenantPaused: tenantPaused, campaign: campaign, senderOwned: senderOwned, to: to,
+            tenantPaused: tenantPaused, campaign: campaign, purpose: purpose, senderOwned: senderOwned, to: to,
             doNotContact: doNotContact, consent: consent, contactTimezone: contactTimezone)
     }
 }
@@ -54,7 +56,7 @@ extension MessageStore {
         let found = try await pool.withConnection { connection in
             try connection.query(
                 """
-                SELECT m.id, m.tenant_id, m.campaign_id, m.to_phone, m.from_sender, m.body, m.segments, m.cost_cents, m.status, m.send_token,
+                SELECT m.id, m.tenant_id, m.campaign_id, m.purpose, m.to_phone, m.from_sender, m.body, m.segments, m.cost_cents, m.status, m.send_token,
                        (extract(epoch FROM m.sending_at) * 1000)::bigint AS sending_at_ms,
                        t.paused, t.timezone, t.daily_budget_cents, t.monthly_budget_cents, c.status AS campaign_status,
                        k.timezone AS contact_timezone, k.consent,
@@ -67,6 +69,7 @@ extension MessageStore {
             ).rows.map { row in
                 MessageContext(
                     id: try row.string("id")!, tenantID: try row.string("tenant_id")!, campaignID: try row.string("campaign_id"),
+                    purpose: try row.enumeration("purpose", MessagePurpose.self)!,
                     to: try row.string("to_phone")!, from: try row.string("from_sender")!, body: try row.string("body")!,
                     segments: try row.int("segments")!, costCents: try row.int("cost_cents")!,
                     status: try row.enumeration("status", MessageStatus.self)!,
