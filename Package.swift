@@ -63,6 +63,7 @@ let package = Package(
                 .embedInCode("Migrations/0005_job_result_outcomes.sql"),
                 .embedInCode("Migrations/0006_sender_numbers.sql"),
                 .embedInCode("Migrations/0007_conversations.sql"),
+                .embedInCode("Migrations/0009_transcripts.sql"),
             ]
         ),
         .target(

@@ -40,5 +40,6 @@ public enum SpoolMigrations {
             sql: String(decoding: PackageResources._005_job_result_outcomes_sql, as: UTF8.self)),
         try! Migration(fileName: "0006_sender_numbers.sql", sql: String(decoding: PackageResources._006_sender_numbers_sql, as: UTF8.self)),
         try! Migration(fileName: "0007_conversations.sql", sql: String(decoding: PackageResources._007_conversations_sql, as: UTF8.self)),
+        try! Migration(fileName: "0009_transcripts.sql", sql: String(decoding: PackageResources._009_transcripts_sql, as: UTF8.self)),
     ]
 }
