@@ -64,6 +64,7 @@ let package = Package(
                 .embedInCode("Migrations/0006_sender_numbers.sql"),
                 .embedInCode("Migrations/0007_conversations.sql"),
                 .embedInCode("Migrations/0008_message_purpose.sql"),
+                .embedInCode("Migrations/0009_transcripts.sql"),
             ]
         ),
         .target(

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SpoolQueue
 import SpoolStore
 import SpoolSupport
 
@@ -11,8 +12,8 @@ import SpoolSupport
 ///
 /// The tenant is whoever holds the `To` number (`SenderNumbers`; for WhatsApp the `whatsapp:` number,
 /// else the bare one). The message is stored once per MessageSid with its conversation, its keyword
-/// applied in the same transaction (`InboundMessages`), and the answer is TwiML at once: it never waits
-/// on a provider.
+/// applied in the same transaction (`InboundMessages`), one `transcription` job is enqueued per audio
+/// attachment, and the answer is TwiML at once: it never waits on a provider.
 struct TwilioInboundRoutes: Sendable {
     let services: APIServices
     let verifier: TwilioWebhookVerifier
@@ -58,7 +59,7 @@ struct TwilioInboundRoutes: Sendable {
         let received = try await InboundMessages(pool: services.pool, clock: services.clock).receive(
             InboundMessage(sid: sid, from: from, to: to, body: value("Body") ?? "", profileName: profileName, media: media),
             tenantID: holder.tenantID, number: holder.number, contact: contact)
-        // Nothing is enqueued yet: the ai-reply kind of issue 14 will take new, non-keyword messages from here.
+        try await enqueueTranscriptions(received, tenantID: holder.tenantID)
         switch received.keyword {
         case .help?:
             return TwiML.message(received.helpText ?? "")
@@ -68,6 +69,26 @@ struct TwilioInboundRoutes: Sendable {
             return TwiML.empty()
         case nil:
             return TwiML.empty()
+        }
+    }
+
+    /// One `transcription` job per audio attachment (`audio/*`: a voice note) of a new message that is
+    /// not a keyword; images, video, vCards and other attachments stay stored with the message and are
+    /// not transcribed. The jobs carry the message's tenant and the idempotency key
+    /// `transcription:<message id>:<index>`. A retried webhook (the same MessageSid) enqueues again only
+    /// while the message's transcription is still `pending` (`Received.transcribe`), under the same
+    /// keys: that finds the jobs already enqueued, and makes up for an enqueue that failed after the
+    /// message was stored (Redis away: the webhook answered 503, and Twilio retries it).
+    private func enqueueTranscriptions(_ received: InboundMessages.Received, tenantID: String) async throws {
+        guard !received.transcribe.isEmpty else { return }
+        let requests = received.transcribe.map { index in
+            EnqueueRequest(
+                kind: "transcription",
+                args: JSONValue.object(["inbound_message_id": .string(received.messageID), "media_index": .number(Double(index))]).text,
+                idempotencyKey: "transcription:\(received.messageID):\(index)", tenant: tenantID)
+        }
+        for result in try await services.enqueuer.enqueue(batch: requests) {
+            if case .failure(let error) = result { throw error }
         }
     }
 

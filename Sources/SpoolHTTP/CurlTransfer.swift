@@ -8,7 +8,16 @@ final class Transfer: @unchecked Sendable {
     /// "POST https://api.example.com/v1/x", redacted: what errors and logs may say.
     let summary: String
     var continuation: UnsafeContinuation<HTTPClientResponse, any Error>?
+    /// A body sent from one buffer (`CURLOPT_POSTFIELDS`): JSON, forms, bytes.
     private let body: UnsafeMutableRawBufferPointer?
+    /// A multipart body, streamed (`CURLOPT_READFUNCTION`) from its pieces: the parts' heads and each
+    /// part's own data array, so a file uploaded is never copied into a second buffer.
+    private let pieces: [[UInt8]]
+    /// The streamed body's length; nil when the body is not streamed.
+    private let streamedLength: Int?
+    /// Where the stream is: the piece, and the offset in it.
+    private var pieceIndex = 0
+    private var pieceOffset = 0
     private let contentType: String?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -28,13 +37,24 @@ final class Transfer: @unchecked Sendable {
                     .invalidRequest, "\(summary): header \"\(name)\" has a line break, colon or space where none is allowed")
             }
         }
-        if let encoded = request.body?.encoded() {
+        if case .multipart(let parts)? = request.body {
+            let boundary = MultipartPart.makeBoundary()
+            let streamed = MultipartPart.pieces(parts, boundary: boundary)
+            pieces = streamed
+            streamedLength = streamed.reduce(0) { $0 + $1.count }
+            body = nil
+            contentType = MultipartPart.contentType(boundary: boundary)
+        } else if let encoded = request.body?.encoded() {
             let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(encoded.bytes.count, 1), alignment: 1)
             storage.copyBytes(from: encoded.bytes)
             body = UnsafeMutableRawBufferPointer(rebasing: storage[0..<encoded.bytes.count])
+            pieces = []
+            streamedLength = nil
             contentType = encoded.contentType
         } else {
             body = nil
+            pieces = []
+            streamedLength = nil
             contentType = nil
         }
     }
@@ -52,7 +72,7 @@ final class Transfer: @unchecked Sendable {
 
     /// Sets every option on a fresh (or reset) easy handle; an error means the request cannot be sent.
     func configure(_ handle: UnsafeMutableRawPointer, options: HTTPClient.Options) -> HTTPClientError? {
-        maximumBytes = options.maximumResponseBytes
+        maximumBytes = min(max(request.maximumResponseBytes ?? Int.max, 0), options.maximumResponseBytes)
         let me = Unmanaged.passUnretained(self).toOpaque()
         var failed = CURLE_OK
         func set(_ option: CURLoption, _ value: Int) { if failed == CURLE_OK { failed = spool_curl_set_long(handle, option, value) } }
@@ -68,6 +88,11 @@ final class Transfer: @unchecked Sendable {
         set(CURLOPT_USERAGENT, options.userAgent)
         set(CURLOPT_ACCEPT_ENCODING, "")
         if let path = options.caBundlePath { set(CURLOPT_CAINFO, path) }
+        if request.maximumResponseBytes != nil, failed == CURLE_OK {
+            // Refused before its body is read when the Content-Length is over the cap; the body
+            // callback enforces it when there is none.
+            failed = spool_curl_set_offset(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(maximumBytes))
+        }
         if failed == CURLE_OK { failed = spool_curl_set_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer) }
         if failed == CURLE_OK { failed = spool_curl_set_callback(handle, CURLOPT_WRITEFUNCTION, bodyCallback) }
         if failed == CURLE_OK { failed = spool_curl_set_pointer(handle, CURLOPT_WRITEDATA, me) }
@@ -75,8 +100,9 @@ final class Transfer: @unchecked Sendable {
         if failed == CURLE_OK { failed = spool_curl_set_pointer(handle, CURLOPT_HEADERDATA, me) }
 
         let method = request.method.uppercased()
+        let hasBody = body != nil || streamedLength != nil
         switch method {
-        case "GET" where body == nil: set(CURLOPT_HTTPGET, 1)
+        case "GET" where !hasBody: set(CURLOPT_HTTPGET, 1)
         case "HEAD": set(CURLOPT_NOBODY, 1)
         case "POST": set(CURLOPT_POST, 1)
         default: set(CURLOPT_CUSTOMREQUEST, method)
@@ -85,6 +111,17 @@ final class Transfer: @unchecked Sendable {
             if method != "POST" { set(CURLOPT_POST, 1); set(CURLOPT_CUSTOMREQUEST, method) }
             if failed == CURLE_OK { failed = spool_curl_set_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)) }
             if failed == CURLE_OK { failed = spool_curl_set_pointer(handle, CURLOPT_POSTFIELDS, body.baseAddress) }
+        } else if let streamedLength {
+            // POST without POSTFIELDS: libcurl asks the read callback for the body, as long as
+            // POSTFIELDSIZE says, and rewinds it with the seek callback if it must send it again.
+            if method != "POST" { set(CURLOPT_POST, 1); set(CURLOPT_CUSTOMREQUEST, method) }
+            pieceIndex = 0
+            pieceOffset = 0
+            if failed == CURLE_OK { failed = spool_curl_set_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(streamedLength)) }
+            if failed == CURLE_OK { failed = spool_curl_set_callback(handle, CURLOPT_READFUNCTION, readCallback) }
+            if failed == CURLE_OK { failed = spool_curl_set_pointer(handle, CURLOPT_READDATA, me) }
+            if failed == CURLE_OK { failed = spool_curl_set_seek_callback(handle, CURLOPT_SEEKFUNCTION, seekCallback) }
+            if failed == CURLE_OK { failed = spool_curl_set_pointer(handle, CURLOPT_SEEKDATA, me) }
         } else if method == "POST" {
             // An empty body, said outright: without POSTFIELDS libcurl would read the body from stdin.
             if failed == CURLE_OK { failed = spool_curl_set_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, 0) }
@@ -93,7 +130,7 @@ final class Transfer: @unchecked Sendable {
 
         var lines = request.headers.map { "\($0.name): \($0.value)" }
         if let contentType, !request.headers.contains("Content-Type") { lines.append("Content-Type: \(contentType)") }
-        if body != nil { lines.append("Expect:") }  // no 100-continue round trip before every upload
+        if hasBody { lines.append("Expect:") }  // no 100-continue round trip before every upload
         for line in lines { headerList = curl_slist_append(headerList, line) }
         if let headerList, failed == CURLE_OK { failed = spool_curl_set_pointer(handle, CURLOPT_HTTPHEADER, headerList) }
 
@@ -125,6 +162,7 @@ final class Transfer: @unchecked Sendable {
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE:
             kind = .tls
         case CURLE_WRITE_ERROR where tooLarge: kind = .responseTooLarge
+        case CURLE_FILESIZE_EXCEEDED: kind = .responseTooLarge
         case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: kind = .invalidRequest
         default: kind = .transport
         }
@@ -146,6 +184,41 @@ final class Transfer: @unchecked Sendable {
         return true
     }
 
+    /// Fills libcurl's buffer with the next bytes of a streamed body; 0 at its end.
+    fileprivate func readBody(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard let destination = buffer.baseAddress else { return 0 }
+        var written = 0
+        while written < buffer.count, pieceIndex < pieces.count {
+            let piece = pieces[pieceIndex]  // the same storage, not a copy
+            let available = piece.count - pieceOffset
+            if available <= 0 {
+                pieceIndex += 1
+                pieceOffset = 0
+                continue
+            }
+            let count = min(available, buffer.count - written)
+            piece.withUnsafeBytes { source in
+                (destination + written).copyMemory(from: source.baseAddress! + pieceOffset, byteCount: count)
+            }
+            written += count
+            pieceOffset += count
+        }
+        return written
+    }
+
+    /// Moves a streamed body to `offset` from its start; false when it is outside the body.
+    fileprivate func seekBody(to offset: Int) -> Bool {
+        guard let streamedLength, offset >= 0, offset <= streamedLength else { return false }
+        var rest = offset
+        pieceIndex = 0
+        while pieceIndex < pieces.count, rest >= pieces[pieceIndex].count {
+            rest -= pieces[pieceIndex].count
+            pieceIndex += 1
+        }
+        pieceOffset = rest
+        return true
+    }
+
     /// One header line per call, the status line included. A new status line starts a new response
     /// (after `100 Continue`, say), so only the final response's fields are kept.
     fileprivate func appendHeaderLine(_ bytes: UnsafeRawBufferPointer) {
@@ -160,6 +233,13 @@ final class Transfer: @unchecked Sendable {
         let name = line[..<colon].trimmingSpaces
         let value = line[line.index(after: colon)...].trimmingSpaces
         receivedHeaders.add(name, value)
+        // An answer the caller bounded (a media download) is read into one buffer of its announced
+        // size instead of one that doubles, and copies itself, as it grows.
+        if request.maximumResponseBytes != nil, received.isEmpty, name.lowercased() == "content-length",
+            let length = Int(value), length > 0, length <= maximumBytes
+        {
+            received.reserveCapacity(length)
+        }
     }
 }
 
@@ -168,6 +248,21 @@ private let bodyCallback: spool_curl_data_callback = { data, size, count, user i
     let length = size * count
     guard let data, length > 0 else { return 0 }
     return transfer.appendBody(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
+}
+
+private let readCallback: spool_curl_data_callback = { data, size, count, user in
+    let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+    let length = size * count
+    guard let data, length > 0 else { return 0 }
+    return transfer.readBody(into: UnsafeMutableRawBufferPointer(start: data, count: length))
+}
+
+/// 0 is CURL_SEEKFUNC_OK, 2 CURL_SEEKFUNC_CANTSEEK (libcurl then fails the transfer); libcurl only
+/// ever seeks from the start (SEEK_SET, 0).
+private let seekCallback: spool_curl_seek_callback = { user, offset, origin in
+    let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+    guard origin == 0, let position = Int(exactly: offset) else { return 2 }
+    return transfer.seekBody(to: position) ? 0 : 2
 }
 
 private let headerCallback: spool_curl_data_callback = { data, size, count, user in

@@ -11,6 +11,10 @@ import SpoolSupport
 /// A cancelled caller gets `CancellationError` at once: a request not started yet is dropped, and one
 /// in flight is taken out of the multi handle, which closes its connection. The provider may have
 /// received it all the same.
+///
+/// Redirects are not followed: a 3xx is an answer like any other, and a caller that expects one
+/// follows it itself, deciding which headers (credentials above all) go along. A multipart body is
+/// streamed from its parts, so an uploaded file is never copied into a second buffer.
 public final class HTTPClient: Sendable {
     public struct Options: Sendable {
         /// Idle connections kept open for reuse; set it at least to the number of requests in flight.

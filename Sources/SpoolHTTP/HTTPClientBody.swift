@@ -19,8 +19,8 @@ public enum HTTPClientBody: Sendable {
         case .form(let fields):
             return (Array(FormEncoding.encode(fields).utf8), "application/x-www-form-urlencoded")
         case .multipart(let parts):
-            let boundary = "spool-" + (0..<4).map { _ in String(UInt32.random(in: .min ... .max), radix: 16) }.joined()
-            return (MultipartPart.encode(parts, boundary: boundary), "multipart/form-data; boundary=\(boundary)")
+            let boundary = MultipartPart.makeBoundary()
+            return (MultipartPart.encode(parts, boundary: boundary), MultipartPart.contentType(boundary: boundary))
         case .bytes(let bytes, let contentType):
             return (bytes, contentType)
         }
@@ -45,19 +45,37 @@ public struct MultipartPart: Sendable {
     static func encode(_ parts: [MultipartPart], boundary: String) -> [UInt8] {
         var body: [UInt8] = []
         body.reserveCapacity(parts.reduce(256) { $0 + $1.data.count + 200 })
+        for piece in pieces(parts, boundary: boundary) { body.append(contentsOf: piece) }
+        return body
+    }
+
+    /// The body in the order it goes on the wire: each part's head, the part's own `data` (the same
+    /// array, not a copy), and the closing boundary. The client streams an upload from these
+    /// (`Transfer`), so a file is never copied into a second buffer on its way out.
+    static func pieces(_ parts: [MultipartPart], boundary: String) -> [[UInt8]] {
+        var pieces: [[UInt8]] = []
+        pieces.reserveCapacity(parts.count * 2 + 1)
+        var separator = ""
         for part in parts {
-            var head = "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(quoted(part.name))\""
+            var head = separator + "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(quoted(part.name))\""
             if let filename = part.filename { head += "; filename=\"\(quoted(filename))\"" }
             head += "\r\n"
             if let contentType = part.contentType { head += "Content-Type: \(contentType)\r\n" }
             head += "\r\n"
-            body.append(contentsOf: head.utf8)
-            body.append(contentsOf: part.data)
-            body.append(contentsOf: "\r\n".utf8)
+            pieces.append(Array(head.utf8))
+            pieces.append(part.data)
+            separator = "\r\n"
         }
-        body.append(contentsOf: "--\(boundary)--\r\n".utf8)
-        return body
+        pieces.append(Array((separator + "--\(boundary)--\r\n").utf8))
+        return pieces
     }
+
+    /// A boundary no file is likely to contain.
+    static func makeBoundary() -> String {
+        "spool-" + (0..<4).map { _ in String(UInt32.random(in: .min ... .max), radix: 16) }.joined()
+    }
+
+    static func contentType(boundary: String) -> String { "multipart/form-data; boundary=\(boundary)" }
 
     /// Quotes and line breaks would end the header value early.
     private static func quoted(_ text: String) -> String {

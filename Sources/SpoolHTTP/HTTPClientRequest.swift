@@ -11,6 +11,11 @@ public struct HTTPClientRequest: Sendable {
     public var connectTimeout: Duration
     /// Time allowed for the whole exchange, connection included.
     public var timeout: Duration
+    /// The most bytes this answer's body may have, below the client's own `maximumResponseBytes`; nil:
+    /// the client's. A bigger answer fails with `.responseTooLarge` without being read further:
+    /// libcurl refuses it before its body when its Content-Length says so, and the transfer stops the
+    /// moment the body passes the cap when it does not (chunked, or a Content-Length that lied).
+    public var maximumResponseBytes: Int?
 
     public init(
         _ method: String, _ url: String, headers: HeaderFields = [:], body: HTTPClientBody? = nil,

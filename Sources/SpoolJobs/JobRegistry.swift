@@ -9,6 +9,7 @@ public enum JobRegistry {
         [
             NoopHandler(),
             SendHandler(services: services),
+            TranscriptionHandler(services: services),
         ]
     }
 }

@@ -7,11 +7,15 @@ public struct JobServices: Sendable {
     public var postgres: PostgresPool?
     public var http: HTTPClient
     /// nil when neither credentials nor the sandbox mode are set: send jobs then wait (see TwilioConfiguration).
+    /// The transcription kind downloads inbound media with these credentials too.
     public var twilio: TwilioConfiguration?
+    /// nil when neither an API key nor the sandbox mode is set: transcription jobs then wait (see OpenAIConfiguration).
+    public var openai: OpenAIConfiguration?
 
-    public init(postgres: PostgresPool?, http: HTTPClient, twilio: TwilioConfiguration?) {
+    public init(postgres: PostgresPool?, http: HTTPClient, twilio: TwilioConfiguration?, openai: OpenAIConfiguration? = nil) {
         self.postgres = postgres
         self.http = http
         self.twilio = twilio
+        self.openai = openai
     }
 }

@@ -42,5 +42,6 @@ public enum SpoolMigrations {
         try! Migration(fileName: "0007_conversations.sql", sql: String(decoding: PackageResources._007_conversations_sql, as: UTF8.self)),
         try! Migration(
             fileName: "0008_message_purpose.sql", sql: String(decoding: PackageResources._008_message_purpose_sql, as: UTF8.self)),
+        try! Migration(fileName: "0009_transcripts.sql", sql: String(decoding: PackageResources._009_transcripts_sql, as: UTF8.self)),
     ]
 }

@@ -35,6 +35,8 @@ struct SandboxSettings: Sendable {
     var seed: UInt64 = 1
     /// Requests still owed a 429 by a `burst_429` fault, per scope name ("*" for any scope).
     var pending429: [String: Int] = [:]
+    /// Requests still owed a 500 by a `burst_500` fault, the same way.
+    var pending500: [String: Int] = [:]
 
     // SMS
     var smsBurst = 0
@@ -95,6 +97,7 @@ struct SandboxSettings: Sendable {
             case "jitter_ms": request.jitterMs = try Self.int(name, value, 0...600_000)
             case "error_rates": request.errorRates = try Self.rates(name, value)
             case "burst_429": pending429[scope?.rawValue ?? "*"] = try Self.int(name, value, 0...1_000_000)
+            case "burst_500": pending500[scope?.rawValue ?? "*"] = try Self.int(name, value, 0...1_000_000)
             case "retry_after_seconds": request.retryAfterSeconds = try Self.int(name, value, 0...86_400)
             case "drop_rate": request.dropRate = try Self.probability(name, value)
             case "seed": seed = UInt64(try Self.int(name, value, 0...Int.max))
@@ -142,6 +145,7 @@ struct SandboxSettings: Sendable {
             "all": object(all),
             "scopes": .object(Dictionary(uniqueKeysWithValues: byScope.map { ($0.key.rawValue, object($0.value)) })),
             "pending_429": .object(pending429.mapValues { .number(Double($0)) }),
+            "pending_500": .object(pending500.mapValues { .number(Double($0)) }),
             "seed": .number(Double(seed)), "sms_burst": .number(Double(smsBurst)),
             "sender_rates": .object(senderRates.mapValues { .number($0) }),
             "opted_out": .array(optedOut.sorted().map { .string($0) }),

@@ -61,6 +61,10 @@ final class SandboxState: Sendable {
                 store.settings.pending429[key]! -= 1
                 return FaultDecision(latencyMs: latency, injectedStatus: 429, retryAfterSeconds: faults.retryAfterSeconds)
             }
+            for key in [scope.rawValue, "*"] where (store.settings.pending500[key] ?? 0) > 0 {
+                store.settings.pending500[key]! -= 1
+                return FaultDecision(latencyMs: latency, injectedStatus: 500, retryAfterSeconds: nil)
+            }
             if !faults.errorRates.isEmpty {
                 var roll = store.random.nextUnit()
                 for (status, rate) in faults.errorRates.sorted(by: { $0.key < $1.key }) {

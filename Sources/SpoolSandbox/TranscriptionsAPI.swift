@@ -2,7 +2,12 @@ import Hummingbird
 import SpoolSupport
 
 /// OpenAI's audio transcriptions: multipart with `file` and `model`, Bearer auth, `{"text": ...}`.
-/// The text is a function of the uploaded bytes alone, so a test can predict it; over 25 MiB is a 413.
+/// When the uploaded bytes are exactly those of an attachment the sandbox hosts for an inbound message
+/// (`POST /_sandbox/inbound`), the text is that attachment's `transcript`, so a test can follow a voice
+/// note's words; otherwise it is a function of the bytes alone, so a test can predict it. Over 25 MiB
+/// is a 413. `response_format`: `json` (the default, with `usage` in seconds, as whisper-1 answers),
+/// `text`, or `verbose_json` (`task`, `language`, `duration`, `text`, `segments`); the duration is the
+/// attachment's `duration_seconds`, else 1 second per 4,000 bytes (32 kbit/s).
 struct TranscriptionsAPI: Sendable {
     let state: SandboxState
     static let maximumFileBytes = 25 * 1024 * 1024
@@ -34,10 +39,40 @@ struct TranscriptionsAPI: Sendable {
         }
         if file.data.count > Self.maximumFileBytes { return Self.tooLarge() }
         if file.data.isEmpty { return OpenAIErrors.error(400, "Audio file is too short.", type: "invalid_request_error", param: "file") }
-        let text = Self.transcript(of: Array(file.data))
+        let bytes = Array(file.data)
+        let digest = Hashing.sha1Hex(bytes)
+        let hosted = state.withStore { $0.inbound.hosted(bytes, digest: digest) }
+        let text = hosted?.transcript ?? Self.transcript(of: bytes)
+        let duration = hosted?.durationSeconds ?? Self.duration(ofBytes: bytes.count)
         let format = parts.first(where: { $0.name == "response_format" }).map { String(decoding: $0.data, as: UTF8.self) } ?? "json"
-        if format == "text" { return SandboxResponse.text(200, text) }
-        return SandboxResponse.json(200, .object(["text": .string(text)]))
+        switch format {
+        case "text":
+            return SandboxResponse.text(200, text)
+        case "verbose_json":
+            let segment: JSONValue = .object([
+                "id": .number(0), "seek": .number(0), "start": .number(0), "end": .number(duration), "text": .string(" " + text),
+                "tokens": .array([]), "temperature": .number(0), "avg_logprob": .number(-0.25), "compression_ratio": .number(1.2),
+                "no_speech_prob": .number(0.01),
+            ])
+            return SandboxResponse.json(
+                200,
+                .object([
+                    "task": .string("transcribe"), "language": .string("english"), "duration": .number(duration),
+                    "text": .string(text), "segments": .array([segment]),
+                ]))
+        default:
+            return SandboxResponse.json(
+                200,
+                .object([
+                    "text": .string(text),
+                    "usage": .object(["type": .string("duration"), "seconds": .number(duration.rounded(.up))]),
+                ]))
+        }
+    }
+
+    /// Seconds of audio in a file of this size at 32 kbit/s, to the hundredth, at least 0.1.
+    static func duration(ofBytes count: Int) -> Double {
+        max(0.1, (Double(count) / 4000 * 100).rounded() / 100)
     }
 
     private static func tooLarge() -> Response {

@@ -218,7 +218,9 @@ struct CampaignDemo {
 }
 
 /// A contact of the campaign answers: the sandbox, acting as Twilio, posts signed inbound webhooks to
-/// the API. HELP is answered with the tenant's help text; STOP opts the contact out of every later campaign.
+/// the API. A voice note is transcribed (the webhook enqueues a `transcription` job; the worker
+/// downloads the note from the sandbox's media URL and has the sandbox's OpenAI transcribe it); HELP is
+/// answered with the tenant's help text; STOP opts the contact out of every later campaign.
 struct InboundDemo {
     let runtime: Runtime
     let sandboxPort: Int
@@ -226,21 +228,62 @@ struct InboundDemo {
     func run(tenantID: String, number: String) async throws {
         let http = HTTPClient()
         defer { http.close() }
+        let pool = try runtime.postgres(size: 1)
+        defer { pool.close() }
         let contact = "+14155550100"
+        let inbound = "http://127.0.0.1:\(sandboxPort)/_sandbox/inbound"
+
+        let words = "Hi, it's Sam. Could you deliver my bouquet on Friday morning instead?"
+        let note = JSONValue.object([
+            "from": .string(contact), "to": .string(number), "body": .string(""),
+            "media": .array([.object(["content_type": .string("audio/ogg"), "transcript": .string(words), "duration_seconds": .number(4.2)])]),
+        ])
+        let sent = try await http.send(HTTPClientRequest("POST", inbound, body: .json(note.text)))
+        let noteAnswer = (try? JSONValue.parse(String(decoding: sent.body, as: UTF8.self))) ?? .null
+        let sid = noteAnswer["sid"]?.stringValue ?? ""
+        say(
+            "inbound demo: \(contact) sent a voice note (audio/ogg) → webhook \(noteAnswer["status"]?.intValue.map(String.init) ?? "\(sent.status)"); a transcription job is enqueued"
+        )
+        let noteSent = monotonicNow()
+
         for body in ["HELP", "STOP"] {
             let message = JSONValue.object(["from": .string(contact), "to": .string(number), "body": .string(body)])
-            let request = HTTPClientRequest("POST", "http://127.0.0.1:\(sandboxPort)/_sandbox/inbound", body: .json(message.text))
-            let answer = try await http.send(request)
+            let answer = try await http.send(HTTPClientRequest("POST", inbound, body: .json(message.text)))
             let reply = (try? JSONValue.parse(String(decoding: answer.body, as: UTF8.self))) ?? .null
             let twiml = reply["twiml"]?.stringValue ?? ""
             say("inbound demo: \(contact) texted \(body) → webhook \(reply["status"]?.intValue.map(String.init) ?? "\(answer.status)"), TwiML \(twiml)")
         }
-        let pool = try runtime.postgres(size: 1)
-        defer { pool.close() }
         let consent = try await pool.withConnection {
             try $0.query("SELECT consent FROM contacts WHERE tenant_id = $1 AND phone = $2", [tenantID, contact]).first?.string("consent")
         }
         say("inbound demo: \(contact) is now \(consent ?? "unknown") and on the do-not-contact list; later campaigns skip it")
+
+        // The transcript, once the worker has it: polled for up to 30 s.
+        while !sid.isEmpty, monotonicNow() - noteSent < .seconds(30) {
+            let row: (status: String, text: String)? = try await pool.withConnection { connection in
+                guard
+                    let found = try connection.query(
+                        "SELECT transcription_status, transcripts::text AS transcripts FROM inbound_messages WHERE provider_sid = $1", [sid]
+                    ).first
+                else { return nil }
+                return (status: try found.string("transcription_status") ?? "", text: try found.string("transcripts") ?? "[]")
+            }
+            if let row, row.status == "done" || row.status == "failed" {
+                let status = row.status
+                let entry = (try? JSONValue.parse(row.text))?.arrayValue?.first ?? .null
+                let elapsed = String(format: (monotonicNow() - noteSent).secondsDouble)
+                if status == "done" {
+                    let seconds = entry["duration_seconds"]?.numberValue.map { "\($0) s" } ?? "unknown length"
+                    let cost = entry["cost_millicents"]?.intValue.map { "\($0) thousandths of a cent" } ?? "unknown cost"
+                    say("inbound demo: voice note transcribed after \(elapsed)s (\(seconds), \(cost)): \"\(entry["text"]?.stringValue ?? "")\"")
+                } else {
+                    say("inbound demo: the voice note could not be transcribed: \(entry["reason"]?.stringValue ?? "unknown reason")")
+                }
+                return
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        say("inbound demo: the voice note was not transcribed within 30 s; see `spool stats` and the ai queue")
     }
 }
 

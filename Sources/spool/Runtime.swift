@@ -93,7 +93,14 @@ struct Runtime {
             logger.warning("\(TwilioConfiguration.sandboxWarning)", metadata: ["url": "\(twilio.baseURL)"])
         }
         if twilio == nil, catalog["send"] != nil { logger.error("\(TwilioConfiguration.missingReason); send jobs wait until it is") }
-        return JobRegistry.handlers(JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio))
+        let openai = OpenAIConfiguration.from(settings)
+        if let openai, openai.usesSandbox {
+            logger.warning("\(OpenAIConfiguration.sandboxWarning)", metadata: ["url": "\(openai.baseURL)"])
+        }
+        if openai == nil, catalog["transcription"] != nil {
+            logger.error("\(OpenAIConfiguration.missingReason); transcription jobs wait until it is")
+        }
+        return JobRegistry.handlers(JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio, openai: openai))
     }
 
     func admin(_ redis: RedisClient) -> QueueAdmin {

@@ -385,9 +385,17 @@ import Testing
         let account: HeaderFields = [
             "Authorization": HTTPClientRequest.basicAuthorization(user: RunningSandbox.accountSid, password: RunningSandbox.authToken)
         ]
-        let file = try await client.send(HTTPClientRequest("GET", audio, headers: account))
+        // As Twilio: the media URL redirects to pre-signed storage, which wants no credentials and
+        // refuses a request that brings them as well.
+        let redirect = try await client.send(HTTPClientRequest("GET", audio, headers: account))
+        let storage = try #require(redirect.headers["Location"])
+        #expect(redirect.status == 307 && storage.hasPrefix("\(w.sandbox.baseURL)/_sandbox/media/ME"), "\(redirect.status) \(storage)")
+        let file = try await client.send(HTTPClientRequest("GET", storage))
         #expect(file.status == 200 && file.headers["Content-Type"] == "audio/ogg" && file.body.count == 4096)
         #expect(Array(file.body.prefix(4)) == Array("OggS".utf8))
+        #expect(try await client.send(HTTPClientRequest("GET", storage, headers: account)).status == 400)
+        let forged = storage.replacing("Signature=", with: "Signature=0")
+        #expect(try await client.send(HTTPClientRequest("GET", forged)).status == 403)
         let resource = try await client.send(HTTPClientRequest("GET", audio + ".json", headers: account))
         #expect(resource.status == 200 && resource.json?["parent_sid"] == .string(sid))
         #expect(resource.json?["content_type"] == .string("audio/ogg"))

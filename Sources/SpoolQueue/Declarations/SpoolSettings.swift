@@ -48,6 +48,17 @@ public struct SpoolSettings: Sendable {
     public var twilioAuthToken: String?
     /// A Twilio-compatible API's base URL (TWILIO_BASE_URL, `providers.twilio.base_url`); nil: Twilio's.
     public var twilioBaseURL: String?
+    // providers.openai
+    /// OPENAI_API_KEY, from the environment only. Secret.
+    public var openAIAPIKey: String?
+    /// An OpenAI-compatible API's base URL with its version, as the OpenAI SDKs read OPENAI_BASE_URL
+    /// (`providers.openai.base_url`); nil: `https://api.openai.com/v1`.
+    public var openAIBaseURL: String?
+    /// The model voice notes are transcribed with (SPOOL_TRANSCRIPTION_MODEL, `providers.openai.transcription_model`).
+    public var transcriptionModel = "whisper-1"
+    /// What a minute of transcribed audio costs, in cents (SPOOL_TRANSCRIPTION_CENTS_PER_MINUTE,
+    /// `providers.openai.transcription_cents_per_minute`): whisper-1's $0.006 a minute.
+    public var transcriptionCentsPerMinute = 0.6
     // sandbox
     /// The explicit sandbox mode (SPOOL_SANDBOX_URL, `sandbox.url`): providers without credentials use
     /// the sandbox provider here, with its public credentials. nil: no provider falls back to it.
@@ -176,6 +187,22 @@ public struct SpoolSettings: Sendable {
                 }
                 try twilio.finish()
             }
+            if var openai = try providers.object("openai") {
+                // The API key comes from the environment only, never a file in the repository.
+                if let url = try openai.string("base_url") {
+                    openAIBaseURL = try Self.checkedURL(url, source: "\(path): field 'providers.openai.base_url'")
+                    sources["providers.openai.base_url"] = path
+                }
+                if let model = try openai.string("transcription_model") {
+                    transcriptionModel = try Self.checkedModel(model, source: "\(path): field 'providers.openai.transcription_model'")
+                    sources["providers.openai.transcription_model"] = path
+                }
+                if let cents = try openai.number("transcription_cents_per_minute", range: 0...1000) {
+                    transcriptionCentsPerMinute = cents
+                    sources["providers.openai.transcription_cents_per_minute"] = path
+                }
+                try openai.finish()
+            }
             try providers.finish()
         }
         if var sandbox = try reader.object("sandbox") {
@@ -235,6 +262,19 @@ public struct SpoolSettings: Sendable {
         if let url = text("TWILIO_BASE_URL", "providers.twilio.base_url") {
             twilioBaseURL = try Self.checkedURL(url, source: "TWILIO_BASE_URL")
         }
+        if let key = text("OPENAI_API_KEY", "providers.openai.api_key") { openAIAPIKey = key }
+        if let url = text("OPENAI_BASE_URL", "providers.openai.base_url") {
+            openAIBaseURL = try Self.checkedURL(url, source: "OPENAI_BASE_URL")
+        }
+        if let model = text("SPOOL_TRANSCRIPTION_MODEL", "providers.openai.transcription_model") {
+            transcriptionModel = try Self.checkedModel(model, source: "SPOOL_TRANSCRIPTION_MODEL")
+        }
+        if let cents = text("SPOOL_TRANSCRIPTION_CENTS_PER_MINUTE", "providers.openai.transcription_cents_per_minute") {
+            guard let value = Double(cents), value.isFinite, (0...1000).contains(value) else {
+                throw SpoolConfigError("SPOOL_TRANSCRIPTION_CENTS_PER_MINUTE='\(cents.prefix(40))': expected a number from 0 to 1000, such as 0.6")
+            }
+            transcriptionCentsPerMinute = value
+        }
         if let url = text("SPOOL_SANDBOX_URL", "sandbox.url") { sandboxURL = try Self.checkedURL(url, source: "SPOOL_SANDBOX_URL") }
     }
 
@@ -266,6 +306,14 @@ public struct SpoolSettings: Sendable {
             throw SpoolConfigError("\(source)='\(text.prefix(80))': expected an http:// or https:// URL")
         }
         return text
+    }
+
+    /// A model name as the provider's API takes it: 1-64 visible ASCII characters.
+    static func checkedModel(_ model: String, source: String) throws -> String {
+        guard (1...64).contains(model.utf8.count), model.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw SpoolConfigError("\(source)='\(model.prefix(80))': expected a model name such as whisper-1 (1-64 characters, no spaces)")
+        }
+        return model
     }
 
     static func checkedRegion(_ region: String, source: String) throws -> String {
@@ -300,6 +348,10 @@ public struct SpoolSettings: Sendable {
             ("sms.default_region", defaultRegion), ("sms.segment_cents", String(segmentCents)),
             ("providers.twilio.account_sid", twilioAccountSid ?? "(unset)"), ("providers.twilio.auth_token", secret(twilioAuthToken)),
             ("providers.twilio.base_url", twilioBaseURL ?? "https://api.twilio.com"),
+            ("providers.openai.api_key", secret(openAIAPIKey)),
+            ("providers.openai.base_url", openAIBaseURL ?? "https://api.openai.com/v1"),
+            ("providers.openai.transcription_model", transcriptionModel),
+            ("providers.openai.transcription_cents_per_minute", String(transcriptionCentsPerMinute)),
             ("sandbox.url", sandboxURL ?? "(unset: no sandbox mode)"),
         ]
         rows += queueWeights.sorted { $0.key < $1.key }.map { ("queues.\($0.key).weight", String($0.value)) }
@@ -316,6 +368,10 @@ public struct SpoolSettings: Sendable {
                     ? "providers.twilio: no credentials (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN) and no sandbox mode: send jobs wait and receipts are refused"
                     : "sandbox.url: sandbox mode; SMS go to the sandbox provider at \(sandboxURL!), receipts are checked with its public token"
             )
+        }
+        if openAIAPIKey == nil, sandboxURL == nil {
+            warnings.append(
+                "providers.openai: no API key (OPENAI_API_KEY) and no sandbox mode: transcription jobs wait until one is set")
         }
         if databaseURL == nil { warnings.append("postgres.url: unset (DATABASE_URL); the API, SMS and job results need it") }
         return warnings

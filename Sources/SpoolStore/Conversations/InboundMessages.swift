@@ -34,6 +34,15 @@ public struct InboundMedia: Sendable, Equatable {
         self.url = url
         self.contentType = contentType
     }
+
+    /// An `audio/*` attachment (a voice note): the ones the transcription kind takes. Images,
+    /// video, vCards and the rest are stored with the message and never transcribed.
+    public var isAudio: Bool { Self.isAudio(contentType) }
+
+    /// Whether a media type (parameters allowed, any case) is `audio/*`.
+    public static func isAudio(_ contentType: String) -> Bool {
+        contentType.trimmingSpaces.lowercased().hasPrefix("audio/")
+    }
 }
 
 /// Who wrote: the address a conversation keeps (`+E164`, or `whatsapp:+E164` on WhatsApp) and the
@@ -84,6 +93,9 @@ public enum InboundKeyword: String, Sendable, Equatable {
 /// none) and adds the phone to `do_not_contact` with reason `stop_keyword`, so every later campaign
 /// skips it through the existing gates; START makes it `opted_in` again and removes only the
 /// `stop_keyword` entry (an operator's entry, with any other reason, stays); HELP changes nothing.
+///
+/// A new message with `audio/*` attachments that is not a keyword is stored with
+/// `transcription_status` `pending`: a transcription is owed for each of them (see `Transcripts`).
 public struct InboundMessages: Sendable {
     let pool: PostgresPool
     let clock: any WallClock
@@ -102,6 +114,13 @@ public struct InboundMessages: Sendable {
         public let keyword: InboundKeyword?
         /// For HELP, the answer: the tenant's help text, or a default naming the tenant.
         public let helpText: String?
+        /// The positions in `media` of the audio attachments whose transcription jobs this delivery
+        /// enqueues (`transcription:<message id>:<index>` is their idempotency key): every audio
+        /// attachment of a new message that is not a keyword; for a provider id stored before, the
+        /// same while its transcription is still `pending`, so that a retried webhook makes up for an
+        /// enqueue that failed after the message was stored (the keys find the jobs already
+        /// enqueued, so nothing runs twice); otherwise none.
+        public let transcribe: [Int]
     }
 
     /// Stores `message` for `tenantID`, which holds `number` (the tenant's number as the conversation
@@ -115,6 +134,9 @@ public struct InboundMessages: Sendable {
         let media = JSONValue.array(
             message.media.map { .object(["url": .string($0.url), "content_type": .string($0.contentType)]) }
         ).text
+        // Keywords never reach the AI: a voice note sent with STOP is stored, not transcribed.
+        let audio = keyword == nil ? message.media.indices.filter { message.media[$0].isAudio } : []
+        let transcriptionStatus = audio.isEmpty ? "none" : "pending"
         return try await pool.transaction { connection in
             if let stored = try Self.stored(sid: message.sid, connection) { return try Self.repeated(stored, connection) }
             let conversationID = try connection.query(
@@ -125,12 +147,13 @@ public struct InboundMessages: Sendable {
             ).first!.string("id")!
             let inserted = try connection.query(
                 """
-                INSERT INTO inbound_messages (id, tenant_id, conversation_id, provider_sid, from_address, to_address, body, profile_name, media, keyword)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT (provider_sid) DO NOTHING RETURNING id
+                INSERT INTO inbound_messages (id, tenant_id, conversation_id, provider_sid, from_address, to_address, body, profile_name, media, keyword,
+                                              transcription_status)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11) ON CONFLICT (provider_sid) DO NOTHING RETURNING id
                 """,
                 [
                     newMessageID, tenantID, conversationID, message.sid, message.from, message.to, message.body, message.profileName,
-                    media, keyword?.rawValue,
+                    media, keyword?.rawValue, transcriptionStatus,
                 ])
             guard inserted.first != nil else {
                 // The same webhook, in flight beside this one, was stored first (the insert waited for
@@ -173,7 +196,8 @@ public struct InboundMessages: Sendable {
             var helpText: String?
             if keyword == .help { helpText = try Self.helpText(tenantID: tenantID, connection) }
             return Received(
-                messageID: newMessageID, conversationID: conversationID, created: true, keyword: keyword, helpText: helpText)
+                messageID: newMessageID, conversationID: conversationID, created: true, keyword: keyword, helpText: helpText,
+                transcribe: audio)
         }
     }
 
@@ -187,17 +211,28 @@ public struct InboundMessages: Sendable {
         let conversationID: String
         let tenantID: String
         let keyword: InboundKeyword?
+        /// The audio attachments' positions while a transcription is still owed; else empty.
+        let pendingAudio: [Int]
     }
 
     private static func stored(sid: String, _ connection: PostgresConnection) throws -> Stored? {
         guard
             let row = try connection.query(
-                "SELECT id, conversation_id, tenant_id, keyword FROM inbound_messages WHERE provider_sid = $1", [sid]
+                """
+                SELECT id, conversation_id, tenant_id, keyword, transcription_status, media::text AS media
+                FROM inbound_messages WHERE provider_sid = $1
+                """, [sid]
             ).first
         else { return nil }
+        var pendingAudio: [Int] = []
+        let mediaText = try row.string("media") ?? "[]"
+        if try row.string("transcription_status") == "pending", let media = try? JSONValue.parse(mediaText) {
+            let types = (media.arrayValue ?? []).map { $0["content_type"]?.stringValue ?? "" }
+            pendingAudio = types.indices.filter { InboundMedia.isAudio(types[$0]) }
+        }
         return Stored(
             id: try row.string("id")!, conversationID: try row.string("conversation_id")!, tenantID: try row.string("tenant_id")!,
-            keyword: try row.string("keyword").flatMap { InboundKeyword(rawValue: $0) })
+            keyword: try row.string("keyword").flatMap { InboundKeyword(rawValue: $0) }, pendingAudio: pendingAudio)
     }
 
     /// A provider id stored before: nothing changes, and the answer is the one the first delivery got
@@ -206,7 +241,8 @@ public struct InboundMessages: Sendable {
         var helpText: String?
         if stored.keyword == .help { helpText = try Self.helpText(tenantID: stored.tenantID, connection) }
         return Received(
-            messageID: stored.id, conversationID: stored.conversationID, created: false, keyword: stored.keyword, helpText: helpText)
+            messageID: stored.id, conversationID: stored.conversationID, created: false, keyword: stored.keyword, helpText: helpText,
+            transcribe: stored.pendingAudio)
     }
 
     private static func setConsent(
