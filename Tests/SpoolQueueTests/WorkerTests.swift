@@ -108,12 +108,13 @@ import Testing
     @Test func aDelayedJobRunsOnTimeNotBefore() async throws {
         let f = try QueueFixture()
         // The worker's clock moves only when told to: "on time" is judged on it, not on a busy machine's.
+        // Due ten minutes ahead: the enqueue, on the real clock, schedules it however busy the machine is.
         let clock = SteppedClock()
-        let runAt = clock.nowMillis() + 3_000
+        let runAt = clock.nowMillis() + 600_000
         let id = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop", args: #"{"notify":true}"#, runAt: runAt)).id
         let worker = RunningWorker(f, handlers: [NoopHandler()], clock: clock)
         // A millisecond early, a job due now runs, and the delayed one is still scheduled.
-        clock.advance(by: 2_999)
+        clock.advance(by: 599_999)
         let probe = try await f.enqueuer.enqueue(EnqueueRequest(kind: "noop")).id
         try await waitUntil("a job due now runs") { try await f.state(probe) == "completed" }
         #expect(try await f.state(id) == "scheduled")
