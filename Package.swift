@@ -65,6 +65,7 @@ let package = Package(
                 .embedInCode("Migrations/0007_conversations.sql"),
                 .embedInCode("Migrations/0008_message_purpose.sql"),
                 .embedInCode("Migrations/0009_transcripts.sql"),
+                .embedInCode("Migrations/0010_ai_replies.sql"),
             ]
         ),
         .target(

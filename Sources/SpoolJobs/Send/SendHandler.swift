@@ -74,7 +74,7 @@ public struct SendHandler: JobKind {
             message = released
         case .queued:
             break
-        case .sent, .delivered, .undelivered, .failed, .skipped:
+        case .sent, .delivered, .undelivered, .failed, .skipped, .suppressed:
             // Past sending already (a redelivered job): nothing to do, and certainly no second send.
             return .completed(result: "message already \(message.status.rawValue)")
         }
