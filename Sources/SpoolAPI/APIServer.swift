@@ -56,6 +56,10 @@ public struct APIServer: Sendable {
         public var defaultRegion = "US"
         /// What one SMS segment costs, in cents (SPOOL_SMS_SEGMENT_CENTS).
         public var segmentCents = 1
+        /// How long an AI reply waits for the rest of a burst (SPOOL_AI_REPLY_DEBOUNCE_MS), and what its
+        /// job charges the tenant's token limiter up front (the prompt budget plus the reply cap).
+        public var replyDebounce: Duration = .seconds(2)
+        public var replyEstimatedTokens = 3300
         /// Failed authentications one client address may make at once, then per second, before its
         /// unknown keys are refused with 429 without a database read.
         public var failedAuthenticationBurst = 100
@@ -93,7 +97,10 @@ public struct APIServer: Sendable {
         router.get("/v1/openapi.json") { _, _ in document.response() }
         let twilio = TwilioWebhookVerifier(authToken: configuration.twilioAuthToken, publicURL: configuration.publicURL)
         TwilioWebhookRoutes(services: services, verifier: twilio).register(on: router)
-        TwilioInboundRoutes(services: services, verifier: twilio).register(on: router)
+        TwilioInboundRoutes(
+            services: services, verifier: twilio, replyDebounce: configuration.replyDebounce,
+            replyEstimatedTokens: configuration.replyEstimatedTokens
+        ).register(on: router)
         let v1 = router.group("/v1")
             .add(
                 middleware: Authenticator(

@@ -13,10 +13,13 @@ import SpoolSupport
 /// The tenant is whoever holds the `To` number (`SenderNumbers`; for WhatsApp the `whatsapp:` number,
 /// else the bare one). The message is stored once per MessageSid with its conversation, its keyword
 /// applied in the same transaction (`InboundMessages`), one `transcription` job is enqueued per audio
-/// attachment, and the answer is TwiML at once: it never waits on a provider.
+/// attachment, or for a text the conversation's `ai-reply` (when the number answers with the AI), and
+/// the answer is TwiML at once: it never waits on a provider.
 struct TwilioInboundRoutes: Sendable {
     let services: APIServices
     let verifier: TwilioWebhookVerifier
+    let replyDebounce: Duration
+    let replyEstimatedTokens: Int
     /// Twilio sends at most 10 attachments with a message.
     static let maximumMedia = 10
 
@@ -60,6 +63,7 @@ struct TwilioInboundRoutes: Sendable {
             InboundMessage(sid: sid, from: from, to: to, body: value("Body") ?? "", profileName: profileName, media: media),
             tenantID: holder.tenantID, number: holder.number, contact: contact)
         try await enqueueTranscriptions(received, tenantID: holder.tenantID)
+        if received.replyDue { try await enqueueReply(received, tenantID: holder.tenantID) }
         switch received.keyword {
         case .help?:
             return TwiML.message(received.helpText ?? "")
@@ -90,6 +94,16 @@ struct TwilioInboundRoutes: Sendable {
         for result in try await services.enqueuer.enqueue(batch: requests) {
             if case .failure(let error) = result { throw error }
         }
+    }
+
+    /// The conversation's `ai-reply`, after the debounce: unique per conversation while pending, so the
+    /// rest of a burst finds this job still waiting and adds nothing, and its one run answers them all.
+    private func enqueueReply(_ received: InboundMessages.Received, tenantID: String) async throws {
+        let request = EnqueueRequest(
+            kind: "ai-reply",
+            args: AIReplies.jobArguments(conversationID: received.conversationID, estimatedTokens: replyEstimatedTokens),
+            runAt: services.clock.nowMillis() + replyDebounce.milliseconds, tenant: tenantID)
+        _ = try await services.enqueuer.enqueue(request)
     }
 
     /// The tenant holding `to` and the number as the conversation keeps it (`whatsapp:` kept on

@@ -10,6 +10,7 @@ public enum JobRegistry {
             NoopHandler(),
             SendHandler(services: services),
             TranscriptionHandler(services: services),
+            AIReplyHandler(services: services),
         ]
     }
 }

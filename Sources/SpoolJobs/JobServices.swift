@@ -11,6 +11,8 @@ public struct JobServices: Sendable {
     public var twilio: TwilioConfiguration?
     /// nil when neither an API key nor the sandbox mode is set: transcription jobs then wait (see OpenAIConfiguration).
     public var openai: OpenAIConfiguration?
+    /// What one SMS segment costs, in cents (SPOOL_SMS_SEGMENT_CENTS): the cost of the messages handlers write.
+    public var segmentCents = 1
 
     public init(postgres: PostgresPool?, http: HTTPClient, twilio: TwilioConfiguration?, openai: OpenAIConfiguration? = nil) {
         self.postgres = postgres

@@ -35,6 +35,8 @@ extension Runtime {
         configuration.publicURL = settings.publicURL ?? "http://\(host):\(port)"
         configuration.defaultRegion = settings.defaultRegion
         configuration.segmentCents = settings.segmentCents
+        configuration.replyDebounce = settings.replyDebounce
+        configuration.replyEstimatedTokens = settings.maxPromptTokens + settings.maxReplyTokens
         return APIServer(
             configuration: configuration, redis: redis(name: "api"), pool: try postgres(size: 8), settings: settings,
             catalog: catalog, logger: logger)

@@ -97,10 +97,12 @@ struct Runtime {
         if let openai, openai.usesSandbox {
             logger.warning("\(OpenAIConfiguration.sandboxWarning)", metadata: ["url": "\(openai.baseURL)"])
         }
-        if openai == nil, catalog["transcription"] != nil {
-            logger.error("\(OpenAIConfiguration.missingReason); transcription jobs wait until it is")
+        if openai == nil, catalog["transcription"] != nil || catalog["ai-reply"] != nil {
+            logger.error("\(OpenAIConfiguration.missingReason); transcription and ai-reply jobs wait until it is")
         }
-        return JobRegistry.handlers(JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio, openai: openai))
+        var services = JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio, openai: openai)
+        services.segmentCents = settings.segmentCents
+        return JobRegistry.handlers(services)
     }
 
     func admin(_ redis: RedisClient) -> QueueAdmin {

@@ -43,13 +43,14 @@ import Testing
         }
     }
 
-    static func world() async throws -> World {
+    static func world(configure: (inout APIServer.Configuration) -> Void = { _ in }) async throws -> World {
         let port = try LocalServer.freePort()
         let sandbox = try await RunningSandbox.start()
         let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds) {
             $0.port = port
             $0.publicURL = "http://127.0.0.1:\(port)"
             $0.twilioAuthToken = RunningSandbox.authToken
+            configure(&$0)
         }
         let listening = Mutex(false)
         let api = Task { try await f.server.runUntilCancelled { _ in listening.withLock { $0 = true } } }

@@ -87,6 +87,8 @@ public struct SendHandler: JobKind {
             return .completed(result: "message already \(status)")
         case .overBudget(let retryAt, let period):
             return .snooze(until: retryAt, reason: "budget: the tenant's \(period)ly cap is reached")
+        case .suppressed:
+            return .completed(result: "suppressed: a human took the conversation over before the AI reply went")
         case .sending:
             break
         }

@@ -29,8 +29,10 @@ import SpoolSupport
 /// pauses the queue with an alert. A worker without a provider configuration lets the job wait
 /// (snoozed, no attempt used).
 ///
-/// The job completes with no follow-up: the `ai-reply` follow-up, which answers the conversation
-/// from the transcript, is added here when that kind lands.
+/// The job that completes the message's last transcript returns the conversation's `ai-reply` as its
+/// follow-up, which answers from the transcripts. A transcription that is dead (an unsupported file)
+/// asks for no reply: the next message of the contact gets one, which reads that the note could not be
+/// transcribed.
 public struct TranscriptionHandler: JobKind {
     public let kind = "transcription"
 
@@ -67,7 +69,8 @@ public struct TranscriptionHandler: JobKind {
             throw JobError.permanent("inbound message \(messageID.prefix(64)) has no attachment \(index)")
         }
         if let recorded = attachment.recorded, recorded.status == .done {
-            return .completed(result: "already transcribed")
+            // The run that transcribed it died before its settle, and with it the reply it asked for.
+            return .completed(result: "already transcribed", followUps: replyFollowUp(attachment, status: attachment.messageStatus))
         }
 
         // A retry on the last attempt is turned into a dead job by the Acker: the message learns why first.
@@ -145,12 +148,28 @@ public struct TranscriptionHandler: JobKind {
                     model: openai.transcriptionModel, jobID: job.id),
                 messageID: attachment.messageID)
             let length = duration.map { "\($0) s" } ?? "audio of unknown length"
-            return .completed(result: "transcribed \(length), \(cost.map { "\($0) millicents" } ?? "cost unknown"); message \(status)")
+            return .completed(
+                result: "transcribed \(length), \(cost.map { "\($0) millicents" } ?? "cost unknown"); message \(status)",
+                followUps: replyFollowUp(attachment, status: status))
         case .refused(let verdict):
             // A 429 pauses the `openai` limiter (the account's) until the provider's time, with no
             // attempt used; a spent quota pauses the queue; 5xx retry; a refused file is dead.
             return verdict.outcome(limit: "openai")
         }
+    }
+
+    /// The conversation's `ai-reply`, once the message has every transcript it will get (`done`, or
+    /// `failed` when another attachment could not be transcribed): the job of the last attachment
+    /// asks for it, and the reply reads every transcript. While one is pending, none; none either when
+    /// the number does not answer with the AI or a human has the conversation.
+    private func replyFollowUp(_ attachment: InboundAttachment, status: String) -> [FollowUp] {
+        guard attachment.aiAnswers, status == "done" || status == "failed", let openai = services?.openai else { return [] }
+        return [
+            FollowUp(
+                kind: "ai-reply",
+                args: AIReplies.jobArguments(
+                    conversationID: attachment.conversationID, estimatedTokens: openai.maxPromptTokens + openai.maxReplyTokens))
+        ]
     }
 
     /// The outcome of a download that brought no file. The media host's 429 is not OpenAI's: the job

@@ -59,6 +59,24 @@ public struct SpoolSettings: Sendable {
     /// What a minute of transcribed audio costs, in cents (SPOOL_TRANSCRIPTION_CENTS_PER_MINUTE,
     /// `providers.openai.transcription_cents_per_minute`): whisper-1's $0.006 a minute.
     public var transcriptionCentsPerMinute = 0.6
+    /// The chat model AI replies are written with (SPOOL_AI_MODEL, `providers.openai.chat_model`).
+    public var chatModel = "gpt-4o-mini"
+    /// What a million prompt and completion tokens cost, in cents (SPOOL_AI_INPUT_CENTS_PER_MILLION,
+    /// SPOOL_AI_OUTPUT_CENTS_PER_MILLION, `providers.openai.chat_{input,output}_cents_per_million`):
+    /// gpt-4o-mini's $0.15 and $0.60.
+    public var chatInputCentsPerMillion = 15.0
+    public var chatOutputCentsPerMillion = 60.0
+    // conversations
+    /// How long an AI reply waits for the rest of a burst of messages (SPOOL_AI_REPLY_DEBOUNCE_MS,
+    /// `conversations.reply_debounce_ms`): the messages of those 2 s get one reply.
+    public var replyDebounce: Duration = .seconds(2)
+    /// The prompt's token budget: the system prompt and the latest messages that fit
+    /// (SPOOL_AI_MAX_PROMPT_TOKENS, `conversations.max_prompt_tokens`).
+    public var maxPromptTokens = 3000
+    /// The reply's token cap, `max_completion_tokens` (SPOOL_AI_MAX_REPLY_TOKENS, `conversations.max_reply_tokens`).
+    public var maxReplyTokens = 300
+    /// How long one chat completions call may take (SPOOL_AI_CHAT_TIMEOUT_MS, `conversations.chat_timeout_ms`).
+    public var chatTimeout: Duration = .seconds(30)
     // sandbox
     /// The explicit sandbox mode (SPOOL_SANDBOX_URL, `sandbox.url`): providers without credentials use
     /// the sandbox provider here, with its public credentials. nil: no provider falls back to it.
@@ -201,9 +219,36 @@ public struct SpoolSettings: Sendable {
                     transcriptionCentsPerMinute = cents
                     sources["providers.openai.transcription_cents_per_minute"] = path
                 }
+                if let model = try openai.string("chat_model") {
+                    chatModel = try Self.checkedModel(model, source: "\(path): field 'providers.openai.chat_model'")
+                    sources["providers.openai.chat_model"] = path
+                }
+                if let cents = try openai.number("chat_input_cents_per_million", range: 0...1_000_000) {
+                    chatInputCentsPerMillion = cents
+                    sources["providers.openai.chat_input_cents_per_million"] = path
+                }
+                if let cents = try openai.number("chat_output_cents_per_million", range: 0...1_000_000) {
+                    chatOutputCentsPerMillion = cents
+                    sources["providers.openai.chat_output_cents_per_million"] = path
+                }
                 try openai.finish()
             }
             try providers.finish()
+        }
+        if var conversations = try reader.object("conversations") {
+            if let value = try conversations.number("reply_debounce_ms", range: 0...600_000, integer: true) {
+                replyDebounce = .milliseconds(Int64(value)); sources["conversations.reply_debounce_ms"] = path
+            }
+            if let value = try conversations.number("max_prompt_tokens", range: 200...1_000_000, integer: true) {
+                maxPromptTokens = Int(value); sources["conversations.max_prompt_tokens"] = path
+            }
+            if let value = try conversations.number("max_reply_tokens", range: 16...16_000, integer: true) {
+                maxReplyTokens = Int(value); sources["conversations.max_reply_tokens"] = path
+            }
+            if let value = try conversations.number("chat_timeout_ms", range: 100...600_000, integer: true) {
+                chatTimeout = .milliseconds(Int64(value)); sources["conversations.chat_timeout_ms"] = path
+            }
+            try conversations.finish()
         }
         if var sandbox = try reader.object("sandbox") {
             if let url = try sandbox.string("url") {
@@ -274,6 +319,27 @@ public struct SpoolSettings: Sendable {
                 throw SpoolConfigError("SPOOL_TRANSCRIPTION_CENTS_PER_MINUTE='\(cents.prefix(40))': expected a number from 0 to 1000, such as 0.6")
             }
             transcriptionCentsPerMinute = value
+        }
+        if let model = text("SPOOL_AI_MODEL", "providers.openai.chat_model") {
+            chatModel = try Self.checkedModel(model, source: "SPOOL_AI_MODEL")
+        }
+        for (name, setting, keyPath) in [
+            ("SPOOL_AI_INPUT_CENTS_PER_MILLION", "providers.openai.chat_input_cents_per_million", \SpoolSettings.chatInputCentsPerMillion),
+            ("SPOOL_AI_OUTPUT_CENTS_PER_MILLION", "providers.openai.chat_output_cents_per_million", \SpoolSettings.chatOutputCentsPerMillion),
+        ] {
+            guard let cents = text(name, setting) else { continue }
+            guard let value = Double(cents), value.isFinite, (0...1_000_000).contains(value) else {
+                throw SpoolConfigError("\(name)='\(cents.prefix(40))': expected a number of cents from 0 to 1000000, such as 15")
+            }
+            self[keyPath: keyPath] = value
+        }
+        if let value = try number("SPOOL_AI_REPLY_DEBOUNCE_MS", "conversations.reply_debounce_ms", 0...600_000) {
+            replyDebounce = .milliseconds(Int64(value))
+        }
+        if let value = try number("SPOOL_AI_MAX_PROMPT_TOKENS", "conversations.max_prompt_tokens", 200...1_000_000) { maxPromptTokens = value }
+        if let value = try number("SPOOL_AI_MAX_REPLY_TOKENS", "conversations.max_reply_tokens", 16...16_000) { maxReplyTokens = value }
+        if let value = try number("SPOOL_AI_CHAT_TIMEOUT_MS", "conversations.chat_timeout_ms", 100...600_000) {
+            chatTimeout = .milliseconds(Int64(value))
         }
         if let url = text("SPOOL_SANDBOX_URL", "sandbox.url") { sandboxURL = try Self.checkedURL(url, source: "SPOOL_SANDBOX_URL") }
     }
@@ -352,6 +418,13 @@ public struct SpoolSettings: Sendable {
             ("providers.openai.base_url", openAIBaseURL ?? "https://api.openai.com/v1"),
             ("providers.openai.transcription_model", transcriptionModel),
             ("providers.openai.transcription_cents_per_minute", String(transcriptionCentsPerMinute)),
+            ("providers.openai.chat_model", chatModel),
+            ("providers.openai.chat_input_cents_per_million", String(chatInputCentsPerMillion)),
+            ("providers.openai.chat_output_cents_per_million", String(chatOutputCentsPerMillion)),
+            ("conversations.reply_debounce_ms", String(replyDebounce.milliseconds)),
+            ("conversations.max_prompt_tokens", String(maxPromptTokens)),
+            ("conversations.max_reply_tokens", String(maxReplyTokens)),
+            ("conversations.chat_timeout_ms", String(chatTimeout.milliseconds)),
             ("sandbox.url", sandboxURL ?? "(unset: no sandbox mode)"),
         ]
         rows += queueWeights.sorted { $0.key < $1.key }.map { ("queues.\($0.key).weight", String($0.value)) }

@@ -121,6 +121,11 @@ public struct InboundMessages: Sendable {
         /// enqueue that failed after the message was stored (the keys find the jobs already
         /// enqueued, so nothing runs twice); otherwise none.
         public let transcribe: [Int]
+        /// The conversation's `ai-reply` is due: a message that is not a keyword, has no voice note
+        /// (whose transcription job asks for the reply instead), to a number with AI replies on, in a
+        /// conversation the AI answers. Also for a retried webhook: the reply job is unique per
+        /// conversation and answers only what is new, so asking again never answers twice.
+        public let replyDue: Bool
     }
 
     /// Stores `message` for `tenantID`, which holds `number` (the tenant's number as the conversation
@@ -195,9 +200,10 @@ public struct InboundMessages: Sendable {
             }
             var helpText: String?
             if keyword == .help { helpText = try Self.helpText(tenantID: tenantID, connection) }
+            let replyDue = keyword == nil && audio.isEmpty ? try Self.aiAnswers(conversationID, connection) : false
             return Received(
                 messageID: newMessageID, conversationID: conversationID, created: true, keyword: keyword, helpText: helpText,
-                transcribe: audio)
+                transcribe: audio, replyDue: replyDue)
         }
     }
 
@@ -213,6 +219,8 @@ public struct InboundMessages: Sendable {
         let keyword: InboundKeyword?
         /// The audio attachments' positions while a transcription is still owed; else empty.
         let pendingAudio: [Int]
+        /// Whether the message has a voice note at all (its transcription asks for the reply).
+        let hasAudio: Bool
     }
 
     private static func stored(sid: String, _ connection: PostgresConnection) throws -> Stored? {
@@ -226,13 +234,13 @@ public struct InboundMessages: Sendable {
         else { return nil }
         var pendingAudio: [Int] = []
         let mediaText = try row.string("media") ?? "[]"
-        if try row.string("transcription_status") == "pending", let media = try? JSONValue.parse(mediaText) {
-            let types = (media.arrayValue ?? []).map { $0["content_type"]?.stringValue ?? "" }
-            pendingAudio = types.indices.filter { InboundMedia.isAudio(types[$0]) }
-        }
+        let types = ((try? JSONValue.parse(mediaText))?.arrayValue ?? []).map { $0["content_type"]?.stringValue ?? "" }
+        let audio = types.indices.filter { InboundMedia.isAudio(types[$0]) }
+        if try row.string("transcription_status") == "pending" { pendingAudio = audio }
         return Stored(
             id: try row.string("id")!, conversationID: try row.string("conversation_id")!, tenantID: try row.string("tenant_id")!,
-            keyword: try row.string("keyword").flatMap { InboundKeyword(rawValue: $0) }, pendingAudio: pendingAudio)
+            keyword: try row.string("keyword").flatMap { InboundKeyword(rawValue: $0) }, pendingAudio: pendingAudio,
+            hasAudio: !audio.isEmpty)
     }
 
     /// A provider id stored before: nothing changes, and the answer is the one the first delivery got
@@ -240,9 +248,23 @@ public struct InboundMessages: Sendable {
     private static func repeated(_ stored: Stored, _ connection: PostgresConnection) throws -> Received {
         var helpText: String?
         if stored.keyword == .help { helpText = try Self.helpText(tenantID: stored.tenantID, connection) }
+        let replyDue = stored.keyword == nil && !stored.hasAudio ? try aiAnswers(stored.conversationID, connection) : false
         return Received(
             messageID: stored.id, conversationID: stored.conversationID, created: false, keyword: stored.keyword, helpText: helpText,
-            transcribe: stored.pendingAudio)
+            transcribe: stored.pendingAudio, replyDue: replyDue)
+    }
+
+    /// The conversation is the AI's and its number has AI replies on (a WhatsApp number registered as
+    /// its bare E.164 included).
+    static func aiAnswers(_ conversationID: String, _ connection: PostgresConnection) throws -> Bool {
+        try connection.query(
+            """
+            SELECT c.mode = 'ai' AND EXISTS (
+                SELECT 1 FROM sender_numbers n WHERE n.tenant_id = c.tenant_id AND n.ai_reply
+                  AND n.number IN (c.number, regexp_replace(c.number, '^whatsapp:', ''))) AS answers
+            FROM conversations c WHERE c.id = $1
+            """, [conversationID]
+        ).first?.bool("answers") ?? false
     }
 
     private static func setConsent(

@@ -6,6 +6,13 @@ import SpoolSupport
 public struct InboundAttachment: Sendable, Equatable {
     public let messageID: String
     public let tenantID: String
+    /// The conversation the message belongs to: the one a reply answers once its transcripts are in.
+    public let conversationID: String
+    /// The message's `transcription_status` now: `pending` while any audio attachment waits.
+    public let messageStatus: String
+    /// The conversation is the AI's and its number answers with the AI: a reply is due once the
+    /// transcripts are in.
+    public let aiAnswers: Bool
     public let index: Int
     /// nil when the message has no attachment at `index`.
     public let media: InboundMedia?
@@ -80,14 +87,20 @@ public struct Transcripts: Sendable {
         try await pool.withConnection { (connection: PostgresConnection) -> InboundAttachment? in
             guard
                 let row = try connection.query(
-                    "SELECT tenant_id, media::text AS media, transcripts::text AS transcripts FROM inbound_messages WHERE id = $1",
+                    """
+                    SELECT tenant_id, conversation_id, transcription_status, media::text AS media, transcripts::text AS transcripts
+                    FROM inbound_messages WHERE id = $1
+                    """,
                     [messageID]
                 ).first
             else { return nil }
             let media = try Self.media(try row.string("media"))
             let entries = try Self.entries(try row.string("transcripts"))
             return InboundAttachment(
-                messageID: messageID, tenantID: try row.string("tenant_id") ?? "", index: index,
+                messageID: messageID, tenantID: try row.string("tenant_id") ?? "",
+                conversationID: try row.string("conversation_id") ?? "", messageStatus: try row.string("transcription_status") ?? "none",
+                aiAnswers: try InboundMessages.aiAnswers(try row.string("conversation_id") ?? "", connection),
+                index: index,
                 media: media.indices.contains(index) ? media[index] : nil, recorded: entries.first { $0.index == index })
         }
     }

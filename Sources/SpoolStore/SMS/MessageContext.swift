@@ -27,6 +27,10 @@ public struct MessageContext: Sendable {
     public let doNotContact: Bool
     /// The sender is one of the message's tenant's numbers now (it may have been removed since launch).
     public let senderOwned: Bool
+    /// A conversation's reply: the conversation, and who wrote it (an AI reply is suppressed when a
+    /// human has taken the conversation over, see `MessageStore.begin`).
+    public let conversationID: String?
+    public let author: String?
 }
 
 extension MessageContext {
@@ -39,8 +43,10 @@ extension MessageContext {
             case .cancelled?: .cancelled
             default: campaignID == nil ? nil : .active
             }
+        // A WhatsApp reply goes to `whatsapp:+E164`; the gates judge the phone number.
+        let phone = to.hasPrefix("whatsapp:") ? String(to.dropFirst("whatsapp:".count)) : to
         return GateInput(
-            tenantPaused: tenantPaused, campaign: campaign, purpose: purpose, senderOwned: senderOwned, to: to,
+            tenantPaused: tenantPaused, campaign: campaign, purpose: purpose, senderOwned: senderOwned, to: phone,
             doNotContact: doNotContact, consent: consent, contactTimezone: contactTimezone)
     }
 }
@@ -56,12 +62,15 @@ extension MessageStore {
         let found = try await pool.withConnection { connection in
             try connection.query(
                 """
-                SELECT m.id, m.tenant_id, m.campaign_id, m.purpose, m.to_phone, m.from_sender, m.body, m.segments, m.cost_cents, m.status, m.send_token,
+                SELECT m.id, m.tenant_id, m.campaign_id, m.purpose, m.conversation_id, m.author, m.to_phone, m.from_sender, m.body, m.segments, m.cost_cents, m.status, m.send_token,
                        (extract(epoch FROM m.sending_at) * 1000)::bigint AS sending_at_ms,
                        t.paused, t.timezone, t.daily_budget_cents, t.monthly_budget_cents, c.status AS campaign_status,
                        k.timezone AS contact_timezone, k.consent,
-                       EXISTS (SELECT 1 FROM do_not_contact d WHERE d.tenant_id = m.tenant_id AND d.phone = m.to_phone) AS dnc,
-                       EXISTS (SELECT 1 FROM sender_numbers n WHERE n.tenant_id = m.tenant_id AND n.number = m.from_sender) AS sender_owned
+                       EXISTS (SELECT 1 FROM do_not_contact d
+                               WHERE d.tenant_id = m.tenant_id AND d.phone = regexp_replace(m.to_phone, '^whatsapp:', '')) AS dnc,
+                       EXISTS (SELECT 1 FROM sender_numbers n
+                               WHERE n.tenant_id = m.tenant_id
+                                 AND n.number IN (m.from_sender, regexp_replace(m.from_sender, '^whatsapp:', ''))) AS sender_owned
                 FROM messages m JOIN tenants t ON t.id = m.tenant_id
                 LEFT JOIN campaigns c ON c.id = m.campaign_id LEFT JOIN contacts k ON k.id = m.contact_id
                 WHERE m.id = ANY($1::text[])
@@ -78,7 +87,8 @@ extension MessageStore {
                     dailyBudgetCents: try row.int("daily_budget_cents"), monthlyBudgetCents: try row.int("monthly_budget_cents"),
                     campaignStatus: try row.enumeration("campaign_status", CampaignStatus.self),
                     contactTimezone: try row.string("contact_timezone"),
-                    consent: try row.string("consent"), doNotContact: try row.bool("dnc")!, senderOwned: try row.bool("sender_owned")!)
+                    consent: try row.string("consent"), doNotContact: try row.bool("dnc")!, senderOwned: try row.bool("sender_owned")!,
+                    conversationID: try row.string("conversation_id"), author: try row.string("author"))
             }
         }
         let byID = Dictionary(found.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })

@@ -12,6 +12,8 @@ extension MessageStore {
         case overBudget(retryAtMs: Int64, period: String)
         /// Another attempt moved it first.
         case notQueued(status: String)
+        /// An AI reply whose conversation a human has now: stored `suppressed`, never sent.
+        case suppressed
     }
 
     struct BeginRequest: Sendable {
@@ -56,18 +58,46 @@ extension MessageStore {
             ).rows {
                 status[try row.string("id")!] = try row.string("status")
             }
+            // Takeover: an AI reply goes only while its conversation is the AI's. The conversations are
+            // share-locked until this commits, so a takeover (which updates the row) either came first
+            // and is seen here, or waits, and finds the reply already handed to the provider.
+            let conversations = Array(Set(requests.filter { $0.message.author == "ai" }.compactMap(\.message.conversationID))).sorted()
+            var humanConversations = Set<String>()
+            if !conversations.isEmpty {
+                for row in try connection.query(
+                    "SELECT id, mode FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE", [PostgresArray(conversations)]
+                ).rows where try row.string("mode") == "human" {
+                    humanConversations.insert(try row.string("id")!)
+                }
+            }
             var results = [Begin](repeating: .notQueued(status: "missing"), count: requests.count)
             var candidates: [Int] = []
+            var suppressed: [Int] = []
             for (index, request) in requests.enumerated() {
                 let current = status[request.message.id] ?? "missing"
                 guard current == "queued" else { results[index] = .notQueued(status: current); continue }
+                if request.message.author == "ai", let conversation = request.message.conversationID, humanConversations.contains(conversation) {
+                    status[request.message.id] = "suppressed"
+                    results[index] = .suppressed
+                    suppressed.append(index)
+                    continue
+                }
                 // The same message twice in one batch: the first claims it.
                 status[request.message.id] = "sending"
                 candidates.append(index)
             }
+            if !suppressed.isEmpty {
+                try connection.query(
+                    "UPDATE messages SET status = 'suppressed', reason = 'human_takeover', updated_at = now() WHERE id = ANY($1::text[])",
+                    [PostgresArray(suppressed.map { requests[$0].message.id })])
+            }
             var budget = try BudgetLedger(connection, requests: candidates.map { requests[$0] })
             var admitted: [Int] = []
-            var events: [EventRow] = []
+            var events = suppressed.map { index in
+                EventRow(
+                    requests[index].message, jobID: requests[index].jobID, kind: "status.suppressed",
+                    payload: .object(["reason": .string("human_takeover")]))
+            }
             for index in candidates {
                 let request = requests[index]
                 if let refusal = budget.reserve(request) {

@@ -51,5 +51,16 @@ public struct MessageTemplate: Sendable, Equatable {
         return .success(out)
     }
 
+    /// The text with each field's value from `values`; a field not there is left empty (an AI reply's
+    /// system prompt, whose variables are checked when it is set).
+    public func render(_ values: [String: String]) -> String {
+        parts.map { part in
+            switch part {
+            case .text(let text): text
+            case .field(let name): values[name] ?? ""
+            }
+        }.joined()
+    }
+
     public struct MissingField: Error, Sendable, Equatable { public let name: String }
 }
