@@ -44,6 +44,9 @@ struct InboundMessagesAPI: Sendable {
                 request, account: context.parameters.get("account") ?? "", message: context.parameters.get("file") ?? "",
                 file: context.parameters.get("media") ?? "")
         }
+        router.get("/2010-04-01/Accounts/:account/Messages/:file/Media.json") { request, context in
+            try await mediaList(request, account: context.parameters.get("account") ?? "", message: context.parameters.get("file") ?? "")
+        }
     }
 
     /// What `POST /_sandbox/inbound` asks for.
@@ -223,15 +226,7 @@ struct InboundMessagesAPI: Sendable {
         guard let item = state.withStore({ $0.inbound.media[mediaSid] }), item.accountSid == account, item.messageSid == message else {
             return TwilioMessagesAPI.error(404, 20404, "The requested resource \(path) was not found")
         }
-        if asJSON {
-            return SandboxResponse.json(
-                200,
-                .object([
-                    "sid": .string(mediaSid), "account_sid": .string(account), "parent_sid": .string(message),
-                    "content_type": .string(item.contentType), "date_created": .string(SandboxTime.rfc2822(item.createdMs)),
-                    "date_updated": .string(SandboxTime.rfc2822(item.createdMs)), "uri": .string(path + ".json"),
-                ]))
-        }
+        if asJSON { return SandboxResponse.json(200, Self.mediaResource(item, sid: mediaSid)) }
         // As Twilio: a redirect to the file in storage, pre-signed, for a client to fetch without credentials.
         guard let base = state.baseURL else {
             return SandboxResponse.json(503, .object(["error": .string("the sandbox is not listening yet")]))
@@ -242,6 +237,40 @@ struct InboundMessagesAPI: Sendable {
         headers[.location] = "\(base)/_sandbox/media/\(mediaSid)?Expires=\(expires)&Signature=\(signature)"
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(status: .temporaryRedirect, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "Temporary Redirect")))
+    }
+
+    /// `GET .../Messages/{MessageSid}/Media.json`: the message's attachments as media resources, in
+    /// their order, under `media_list` with Twilio's paging; none for a message without media.
+    private func mediaList(_ request: Request, account: String, message: String) async throws -> Response {
+        let decision = try await state.enter(.sms, endpoint: "sms.media_list")
+        if let refusal = TwilioMessagesAPI.authenticate(request, account: account, state: state) { return refusal }
+        if let status = decision.injectedStatus { return TwilioMessagesAPI.injected(status, retryAfter: decision.retryAfterSeconds) }
+        let items = state.withStore { store -> [(sid: String, media: InboundStore.Media)] in
+            var found: [(sid: String, media: InboundStore.Media)] = []
+            for (name, url) in store.inbound.forms[message] ?? [] where name.hasPrefix("MediaUrl") {
+                guard let last = url.split(separator: "/").last else { continue }
+                let mediaSid = String(last)
+                if let item = store.inbound.media[mediaSid], item.accountSid == account, item.messageSid == message {
+                    found.append((sid: mediaSid, media: item))
+                }
+            }
+            return found
+        }
+        return SandboxResponse.json(
+            200,
+            TwilioPaging.page(
+                items, sid: { $0.sid }, resource: { Self.mediaResource($0.media, sid: $0.sid) }, key: "media_list",
+                path: "/2010-04-01/Accounts/\(account)/Messages/\(message)/Media.json", query: request.query, filters: []))
+    }
+
+    /// Twilio's media resource for one attachment.
+    static func mediaResource(_ item: InboundStore.Media, sid: String) -> JSONValue {
+        let path = "/2010-04-01/Accounts/\(item.accountSid)/Messages/\(item.messageSid)/Media/\(sid)"
+        return .object([
+            "sid": .string(sid), "account_sid": .string(item.accountSid), "parent_sid": .string(item.messageSid),
+            "content_type": .string(item.contentType), "date_created": .string(SandboxTime.rfc2822(item.createdMs)),
+            "date_updated": .string(SandboxTime.rfc2822(item.createdMs)), "uri": .string(path + ".json"),
+        ])
     }
 
     /// `GET /_sandbox/media/{MediaSid}?Expires=&Signature=`: the file, as storage serves a pre-signed URL.

@@ -20,6 +20,14 @@ struct SandboxCounters: Sendable {
     /// Inbound-message webhooks posted by `POST /_sandbox/inbound`, by answer: "status 200", or the
     /// client's error kind ("connect", "timeout" ...).
     var inboundWebhooks: [String: Int] = [:]
+    /// Chat completions by outcome: "completed", "content_filter", "context_length_exceeded",
+    /// "rate_limited", "insufficient_quota", "invalid_request", "unauthorized", "injected_<status>".
+    var chat: [String: Int] = [:]
+    /// Chat completions answered as a stream (also counted in `chat` by outcome).
+    var chatStreamed = 0
+    /// Tokens of the chat completions answered (200s only), as their `usage` reported them.
+    var chatPromptTokens = 0
+    var chatCompletionTokens = 0
     /// Connections clients opened; far fewer than requests when clients reuse them.
     var connectionsOpened = 0
     /// Connections closed without an answer by the `drop_rate` fault.
@@ -54,6 +62,12 @@ struct SandboxCounters: Sendable {
             "callbacks_failed": .number(Double(callbacksFailed)),
             "callback_failures": .object(callbackFailures.mapValues { .number(Double($0)) }),
             "inbound_webhooks": .object(inboundWebhooks.mapValues { .number(Double($0)) }),
+            "chat": .object(chat.mapValues { .number(Double($0)) }),
+            "chat_streamed": .number(Double(chatStreamed)),
+            "chat_tokens": .object([
+                "prompt": .number(Double(chatPromptTokens)), "completion": .number(Double(chatCompletionTokens)),
+                "total": .number(Double(chatPromptTokens + chatCompletionTokens)),
+            ]),
             "dropped_connections": .number(Double(dropped)),
             "connections_opened": .number(Double(connectionsOpened)),
         ])

@@ -60,6 +60,10 @@ struct SandboxSettings: Sendable {
     var insufficientQuota = false
     var chatRequestsPerMinute = 500
     var chatTokensPerMinute = 200_000
+    /// The model's context window: a prompt estimated above it is a 400 `context_length_exceeded`.
+    var chatContextTokens = 16_385
+    /// Words (lowercased) that make the last user message refused with `finish_reason: content_filter`.
+    var chatRefuseWords: Set<String> = []
 
     func faults(for scope: SandboxScope) -> RequestFaults { byScope[scope] ?? all }
 
@@ -116,6 +120,8 @@ struct SandboxSettings: Sendable {
             case "insufficient_quota": insufficientQuota = try Self.bool(name, value)
             case "chat_requests_per_minute": chatRequestsPerMinute = try Self.int(name, value, 1...100_000_000)
             case "chat_tokens_per_minute": chatTokensPerMinute = try Self.int(name, value, 1...1_000_000_000)
+            case "chat_context_tokens": chatContextTokens = try Self.int(name, value, 1...100_000_000)
+            case "chat_refuse_words": chatRefuseWords = try Self.words(name, value)
             case "expire_tokens": if try Self.bool(name, value) { actions.insert(.expireTokens) }
             case "expire_sync_tokens": if try Self.bool(name, value) { actions.insert(.expireSyncTokens) }
             default: throw SandboxInputError("unknown field '\(name)'")
@@ -158,6 +164,8 @@ struct SandboxSettings: Sendable {
             "insufficient_quota": .bool(insufficientQuota),
             "chat_requests_per_minute": .number(Double(chatRequestsPerMinute)),
             "chat_tokens_per_minute": .number(Double(chatTokensPerMinute)),
+            "chat_context_tokens": .number(Double(chatContextTokens)),
+            "chat_refuse_words": .array(chatRefuseWords.sorted().map { .string($0) }),
         ])
     }
 
@@ -202,6 +210,13 @@ struct SandboxSettings: Sendable {
             result.insert(text)
         }
         return result
+    }
+
+    /// Strings matched without regard to case, kept lowercased; an empty one would match everything.
+    private static func words(_ name: String, _ value: JSONValue) throws(SandboxInputError) -> Set<String> {
+        let items = try strings(name, value)
+        if items.contains(where: \.isEmpty) { throw SandboxInputError("field '\(name)': the words must not be empty") }
+        return Set(items.map { $0.lowercased() })
     }
 
     private static func rates(_ name: String, _ value: JSONValue) throws(SandboxInputError) -> [Int: Double] {

@@ -21,6 +21,25 @@ enum SandboxResponse {
         return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
+    /// Server-sent events, as OpenAI streams a completion: each value as one `data: {json}` event,
+    /// then `data: [DONE]`, all in one buffer.
+    static func eventStream(_ events: [JSONValue], headers: [(String, String)] = []) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = "text/event-stream; charset=utf-8"
+        fields[.cacheControl] = "no-cache"
+        for (name, value) in headers {
+            if let field = HTTPField.Name(name) { fields[field] = value }
+        }
+        var text = ""
+        for event in events {
+            text += "data: "
+            event.write(into: &text)
+            text += "\n\n"
+        }
+        text += "data: [DONE]\n\n"
+        return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
     /// The sandbox's own complaint about a control request.
     static func badRequest(_ message: String) -> Response {
         json(400, .object(["error": .string(message)]))

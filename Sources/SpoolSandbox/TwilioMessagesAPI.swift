@@ -4,7 +4,8 @@ import SpoolHTTP
 import SpoolSMS
 import SpoolSupport
 
-/// Twilio's Messages resource: create (form-encoded, Basic auth), fetch by sid, and list by To/From.
+/// Twilio's Messages resource: create (form-encoded, Basic auth), fetch by sid, and list by To/From
+/// with Twilio's paging.
 ///
 /// A message is accepted as `queued`; when it names a StatusCallback, callbacks follow for `sent` and
 /// then `delivered`, `undelivered` or `failed`, each signed like Twilio's. The `ref` query parameter
@@ -93,27 +94,25 @@ struct TwilioMessagesAPI: Sendable {
         return outcome!
     }
 
+    /// Newest first, filtered by `To` and `From`, paged as Twilio pages (`TwilioPaging`).
     private func list(_ request: Request, account: String) async -> Response {
         _ = state.admit(.sms, endpoint: "sms.list")
         if let refusal = authenticate(request, account: account) { return refusal }
         let query = request.query
-        let pageSize = min(max(Int(query["PageSize"] ?? "") ?? 50, 1), 1000)
-        let found = state.withStore { store -> [JSONValue] in
-            var page: [JSONValue] = []
-            for sid in store.sms.order.reversed() where page.count < pageSize {
+        let messages = state.withStore { store -> [SMSStore.Message] in
+            store.sms.order.reversed().compactMap { sid -> SMSStore.Message? in
                 guard let message = store.sms.messages[sid], message.accountSid == account,
                     query["To"].map({ $0 == message.to }) ?? true, query["From"].map({ $0 == message.from }) ?? true
-                else { continue }
-                page.append(Self.resource(message))
+                else { return nil }
+                return message
             }
-            return page
         }
+        let filters = ["To", "From"].compactMap { name in query[name].map { (name, $0) } }
         return SandboxResponse.json(
             200,
-            .object([
-                "messages": .array(found), "page": .number(0), "page_size": .number(Double(pageSize)),
-                "next_page_uri": .null, "uri": .string("/2010-04-01/Accounts/\(account)/Messages.json"),
-            ]))
+            TwilioPaging.page(
+                messages, sid: { $0.sid }, resource: { Self.resource($0) }, key: "messages",
+                path: "/2010-04-01/Accounts/\(account)/Messages.json", query: query, filters: filters))
     }
 
     private func fetch(_ request: Request, account: String, file: String) async -> Response {
