@@ -169,7 +169,7 @@ let package = Package(
                 "SpoolSandbox", "SpoolHTTP", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "SpoolJobsTests", dependencies: ["SpoolJobs", "SpoolQueue", "SpoolHTTP", "TestSupport"]),
+        .testTarget(name: "SpoolJobsTests", dependencies: ["SpoolJobs", "SpoolQueue", "SpoolHTTP", "SpoolStore", "SpoolSMS", "TestSupport"]),
         .testTarget(
             name: "SpoolAPITests",
             dependencies: [

@@ -259,6 +259,40 @@ import Testing
         #expect(record.state == .completed && record.attempt == 1, "\(record)")
     }
 
+    @Test func aPromptOverTheModelsContextIsTriedOnceMoreWithFewerMessages() async throws {
+        let w = try await Self.world(debounce: .seconds(2))
+        defer { Task { await w.stop() } }
+        // Six messages of ~100 tokens each are over a 450-token context; the newest three are not.
+        _ = try await w.sandbox.setFaults(#"{"chat_context_tokens": 450}"#)
+        let contact = Self.freshContact()
+        for index in 0..<6 { _ = try await Self.text(w, from: contact, "part \(index) " + String(repeating: "z", count: 390)) }
+        let replies = try await Self.replies(w, contact: contact, once: "sent")
+        #expect(replies.count == 1)
+        let chat = try await w.sandbox.counters()["chat"]
+        #expect(chat?["context_length_exceeded"] == .number(1) && chat?["completed"] == .number(1), "\(chat?.text ?? "-")")
+    }
+
+    @Test func aRefusalHandsTheConversationToAHuman() async throws {
+        let w = try await Self.world(debounce: .zero)
+        defer { Task { await w.stop() } }
+        _ = try await w.sandbox.setFaults(#"{"chat_refuse_words": ["lawsuit"]}"#)
+        let contact = Self.freshContact()
+        _ = try await Self.text(w, from: contact, "I am filing a lawsuit against you")
+        let conversation = try await Self.conversationID(w, contact: contact)
+        try await waitUntil("the conversation to be handed to a human", timeout: .seconds(60)) {
+            try await InboundTests.rows(w.f, "SELECT mode FROM conversations WHERE id = $1", [conversation]).first?.string("mode") == "human"
+        }
+        let rows = try await InboundTests.rows(
+            w.f, "SELECT mode_reason FROM conversations WHERE id = $1", [conversation])
+        #expect(try rows.first?.string("mode_reason")?.contains("refused") == true)
+        #expect(
+            try await InboundTests.count(
+                w.f, "SELECT count(*) AS n FROM events WHERE kind = 'conversation.handover' AND payload->>'conversation_id' = $1",
+                [conversation]) == 1)
+        #expect(try await Self.replies(w, contact: contact).isEmpty)
+        #expect(try await Self.accepted(w, to: contact).isEmpty)
+    }
+
     /// Waits until no ai-reply job is pending, scheduled or running in the `ai` queue.
     static func settledReplyJobs(_ w: World) async throws {
         try await waitUntil("every ai-reply job to settle", timeout: .seconds(60)) {

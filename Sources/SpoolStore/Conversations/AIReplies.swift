@@ -15,6 +15,12 @@ public struct ConversationTurn: Sendable, Equatable {
     public let role: Role
     public let text: String
     public let atMs: Int64
+
+    public init(role: Role, text: String, atMs: Int64) {
+        self.role = role
+        self.text = text
+        self.atMs = atMs
+    }
 }
 
 /// Everything the `ai-reply` kind needs to answer one conversation, read in one transaction.
@@ -51,6 +57,29 @@ public struct AIReplyContext: Sendable {
         public let status: MessageStatus
         public let from: String
         public let segments: Int
+    }
+
+    public init(
+        conversationID: String, tenantID: String, contact: String, number: String, mode: ConversationMode = .ai, aiReplyOn: Bool = true,
+        promptTemplate: String? = nil, businessName: String, tenantTimezone: String = "UTC", firstName: String? = nil,
+        turns: [ConversationTurn], transcriptionPending: Bool = false, unanswered: Bool = true, optedOut: Bool = false,
+        storedReply: StoredReply? = nil
+    ) {
+        self.conversationID = conversationID
+        self.tenantID = tenantID
+        self.contact = contact
+        self.number = number
+        self.mode = mode
+        self.aiReplyOn = aiReplyOn
+        self.promptTemplate = promptTemplate
+        self.businessName = businessName
+        self.tenantTimezone = tenantTimezone
+        self.firstName = firstName
+        self.turns = turns
+        self.transcriptionPending = transcriptionPending
+        self.unanswered = unanswered
+        self.optedOut = optedOut
+        self.storedReply = storedReply
     }
 }
 
