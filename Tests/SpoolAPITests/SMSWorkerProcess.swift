@@ -5,12 +5,14 @@ import TestSupport
     import Glibc
 #endif
 
-/// A real `spool worker` process serving the sms queue for an `APIFixture`, against the sandbox.
+/// A real `spool worker` process serving the sms queue (or `queues`) for an `APIFixture`, against the sandbox.
 enum SMSWorkerProcess {
     /// A worker a failed test did not stop is killed when the test process exits.
-    static func start(_ f: APIFixture, sandbox: RunningSandbox, apiPort: Int, log: String, concurrency: Int = 20) throws -> ChildProcess {
+    static func start(
+        _ f: APIFixture, sandbox: RunningSandbox, apiPort: Int, log: String, concurrency: Int = 20, queues: String = "sms"
+    ) throws -> ChildProcess {
         let worker = try ChildProcess(
-            [try TestEnvironment.spoolBinary(), "worker", "--queues", "sms", "--concurrency", String(concurrency)],
+            [try TestEnvironment.spoolBinary(), "worker", "--queues", queues, "--concurrency", String(concurrency)],
             environment: [
                 "REDIS_URL": f.queue.url.urlString, "SPOOL_KEY_PREFIX": f.queue.keys.prefix, "DATABASE_URL": f.pool.url.text,
                 "SPOOL_SANDBOX_URL": sandbox.baseURL, "SPOOL_PUBLIC_URL": "http://127.0.0.1:\(apiPort)",
