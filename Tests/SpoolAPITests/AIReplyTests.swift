@@ -39,6 +39,7 @@ import Testing
         var openai = OpenAIConfiguration(
             baseURL: inbound.sandbox.baseURL + "/v1", apiKey: OpenAIConfiguration.sandboxAPIKey, usesSandbox: true)
         openai.chatTimeout = .seconds(20)
+        openai.replyDebounce = debounce
         let services = JobServices(
             postgres: inbound.f.pool, http: HTTPClient(name: "test-providers"),
             twilio: TwilioConfiguration(

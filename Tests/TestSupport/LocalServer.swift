@@ -71,18 +71,6 @@ public final class LocalServer: @unchecked Sendable {
 extension LocalServer {
     /// A loopback port nothing listens on right now: bound to port 0, read back, and closed.
     public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestFailure("could not bind a loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        do { return try LoopbackPort.free() } catch { throw TestFailure(error.description) }
     }
 }

@@ -24,6 +24,9 @@ public struct OpenAIConfiguration: Sendable, Equatable {
     public var maxPromptTokens = 3000
     public var maxReplyTokens = 300
     public var chatTimeout: Duration = .seconds(30)
+    /// How long a reply waits for the rest of a burst (SPOOL_AI_REPLY_DEBOUNCE_MS), for the replies
+    /// handlers ask for, as the webhook uses it for the ones it enqueues.
+    public var replyDebounce: Duration = .seconds(2)
 
     /// The sandbox's key: public, and refused by the real API.
     public static let sandboxAPIKey = "sk-spool-sandbox"
@@ -48,6 +51,7 @@ public struct OpenAIConfiguration: Sendable, Equatable {
         configuration.maxPromptTokens = settings.maxPromptTokens
         configuration.maxReplyTokens = settings.maxReplyTokens
         configuration.chatTimeout = settings.chatTimeout
+        configuration.replyDebounce = settings.replyDebounce
         return configuration
     }
 

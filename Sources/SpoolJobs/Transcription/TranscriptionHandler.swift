@@ -165,10 +165,13 @@ public struct TranscriptionHandler: JobKind {
     private func replyFollowUp(_ attachment: InboundAttachment, status: String) -> [FollowUp] {
         guard attachment.aiAnswers, status == "done" || status == "failed", let openai = services?.openai else { return [] }
         return [
+            // The setting's debounce, not the declaration's default: a text sent right after the note
+            // joins this reply.
             FollowUp(
                 kind: "ai-reply",
                 args: AIReplies.jobArguments(
-                    conversationID: attachment.conversationID, estimatedTokens: openai.maxPromptTokens + openai.maxReplyTokens))
+                    conversationID: attachment.conversationID, estimatedTokens: openai.maxPromptTokens + openai.maxReplyTokens),
+                delay: openai.replyDebounce)
         ]
     }
 
