@@ -10,7 +10,7 @@ struct SpoolCommand: AsyncParsableCommand {
             EnqueueCommand.self, StatsCommand.self, JobCommand.self, CancelCommand.self,
             DeadCommand.self, QueueCommand.self, MigrateCommand.self, BenchCommand.self, HTTPBenchCommand.self, BenchLimitsCommand.self,
             BenchSMSCommand.self, SandboxCommand.self, TenantCommand.self, KeyCommand.self, APICommand.self, LimitsCommand.self,
-            ContactsCommand.self, CampaignCommand.self, ConfigCommand.self, NumberCommand.self,
+            ContactsCommand.self, CampaignCommand.self, ConfigCommand.self, NumberCommand.self, ConversationCommand.self,
         ]
     )
 }
