@@ -51,11 +51,8 @@ struct ConversationRoutes: Sendable {
         let page = try await refusals {
             try await store.list(tenantID: tenantID, contact: query.get("contact"), limit: limit, cursor: query.get("cursor"))
         }
-        return APIResponse.json(
-            200,
-            .object([
-                "conversations": .array(page.conversations.map(\.json)), "next_cursor": page.nextCursor.map { .string($0) } ?? .null,
-            ]))
+        let next: JSONValue = page.nextCursor.map { JSONValue.string($0) } ?? .null
+        return APIResponse.json(200, .object(["conversations": .array(page.conversations.map(\.json)), "next_cursor": next]))
     }
 
     private func show(_ context: APIContext) async throws -> Response {

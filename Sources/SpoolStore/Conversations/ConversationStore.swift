@@ -85,13 +85,15 @@ public struct ConversationStore: Sendable {
 
         /// As the API and `spool conversation --json` show it; times are RFC 3339 UTC.
         public var json: JSONValue {
-            .object([
+            let reason: JSONValue = modeReason.map { JSONValue.string($0) } ?? .null
+            let changedAt: JSONValue = modeChangedAtMs.map { JSONValue.string(CivilTime(unixMillis: $0).rfc3339) } ?? .null
+            let fields: [String: JSONValue] = [
                 "id": .string(id), "tenant": .string(tenantID), "contact": .string(contact), "number": .string(number),
-                "channel": .string(channel), "mode": .string(mode), "mode_reason": modeReason.map { .string($0) } ?? .null,
-                "mode_changed_at": modeChangedAtMs.map { .string(CivilTime(unixMillis: $0).rfc3339) } ?? .null,
+                "channel": .string(channel), "mode": .string(mode), "mode_reason": reason, "mode_changed_at": changedAt,
                 "created_at": .string(CivilTime(unixMillis: createdAtMs).rfc3339),
                 "updated_at": .string(CivilTime(unixMillis: updatedAtMs).rfc3339),
-            ])
+            ]
+            return .object(fields)
         }
     }
 
@@ -116,12 +118,16 @@ public struct ConversationStore: Sendable {
         public let createdAtMs: Int64
 
         public var json: JSONValue {
-            .object([
+            let text: JSONValue = transcript.map { JSONValue.string($0) } ?? .null
+            let attachments: [JSONValue] = media.map { item in
+                JSONValue.object(["url": .string(item.url), "content_type": .string(item.contentType)])
+            }
+            let fields: [String: JSONValue] = [
                 "id": .string(id), "direction": .string(direction), "author": .string(author), "body": .string(body),
-                "transcript": transcript.map { .string($0) } ?? .null,
-                "media": .array(media.map { .object(["url": .string($0.url), "content_type": .string($0.contentType)]) }),
-                "status": .string(status), "created_at": .string(CivilTime(unixMillis: createdAtMs).rfc3339),
-            ])
+                "transcript": text, "media": .array(attachments), "status": .string(status),
+                "created_at": .string(CivilTime(unixMillis: createdAtMs).rfc3339),
+            ]
+            return .object(fields)
         }
     }
 
