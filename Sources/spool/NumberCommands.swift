@@ -34,7 +34,7 @@ struct NumberCommand: AsyncParsableCommand {
             } else {
                 print(
                     "\(registration.number.number) \(registration.created ? "registered to" : "was already registered to") tenant \(tenant)"
-                        + (change == nil ? "" : "; \(describe(registration.number))"))
+                        + (change == nil ? "" : "; \(aiSummary(registration.number))"))
             }
         }
 
@@ -67,7 +67,7 @@ struct NumberCommand: AsyncParsableCommand {
             }
             if json { print(jsonText(registration.number)); return }
             let verb = registration.created ? "registered to" : "of"
-            print("\(registration.number.number) \(verb) tenant \(registration.number.tenantID): \(describe(registration.number))")
+            print("\(registration.number.number) \(verb) tenant \(registration.number.tenantID): \(aiSummary(registration.number))")
         }
     }
 
@@ -146,7 +146,7 @@ struct AISettingOptions: ParsableArguments {
 }
 
 /// What a number's AI settings are, for a line of output.
-private func describe(_ number: SenderNumber) -> String {
+private func aiSummary(_ number: SenderNumber) -> String {
     let prompt = number.aiPrompt.map { "prompt of \($0.unicodeScalars.count) characters" } ?? "no prompt"
     return "ai-reply \(number.aiReply ? "on" : "off"), \(prompt)"
 }
