@@ -372,7 +372,7 @@ import Testing
         #expect(try stored.first?.bool("ai_reply") == false)
         #expect(try stored.first?.string("ai_prompt") == nil)
 
-        // The store directly: a prompt set and kept, and a tenant's own number found without naming it.
+        // The store directly: a prompt set, then kept when the call gives none.
         let numbers = SenderNumbers(pool: f.pool)
         let set = try await numbers.configure(number, tenantID: f.a.id, aiReply: true, prompt: .set("Be brief."))
         #expect(!set.created && set.number.aiReply && set.number.aiPrompt == "Be brief.")
