@@ -66,6 +66,7 @@ let package = Package(
                 .embedInCode("Migrations/0008_message_purpose.sql"),
                 .embedInCode("Migrations/0009_transcripts.sql"),
                 .embedInCode("Migrations/0010_ai_replies.sql"),
+                .embedInCode("Migrations/0011_conversation_list.sql"),
             ]
         ),
         .target(

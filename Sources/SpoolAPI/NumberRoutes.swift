@@ -3,16 +3,19 @@ import Hummingbird
 import SpoolStore
 import SpoolSupport
 
-/// `POST /v1/numbers`, `GET /v1/numbers`, `DELETE /v1/numbers/{number}`: the sender numbers a tenant
-/// holds, which its campaigns may send from. A tenant's admin key acts on its own numbers; the operator
-/// key on any tenant's (`tenant` names it). A number another tenant holds is a 409 to add and a 404
-/// to delete, and which tenant holds it is never said.
+/// `POST /v1/numbers`, `GET /v1/numbers`, `PUT /v1/numbers/{number}`, `DELETE /v1/numbers/{number}`:
+/// the sender numbers a tenant holds, which its campaigns may send from, and each number's AI settings
+/// (whether the AI answers its conversations, and with which prompt). A tenant's admin key acts on its
+/// own numbers; the operator key on any tenant's (`tenant` names it). A number another tenant holds is
+/// a 409 to add or set and a 404 to delete, and which tenant holds it is never said.
 struct NumberRoutes: Sendable {
     let services: APIServices
+    static let settingFields: Set<String> = ["ai_reply", "prompt", "tenant"]
 
     func register(on router: RouterGroup<APIContext>) {
         router.post("/numbers") { request, context in try await add(request, context) }
         router.get("/numbers") { request, context in try await list(request, context) }
+        router.put("/numbers/:number") { request, context in try await configure(request, context) }
         router.delete("/numbers/:number") { _, context in try await remove(context) }
     }
 
@@ -45,6 +48,59 @@ struct NumberRoutes: Sendable {
         let tenantID = try tenant(principal, given: given)
         let registration = try await refusals { try await numbers.register(number, tenantID: tenantID) }
         return APIResponse.json(registration.created ? 201 : 200, Self.json(registration.number))
+    }
+
+    /// `PUT /v1/numbers/{number}` `{"ai_reply"?, "prompt"?, "tenant"?}`: registers the number to the
+    /// tenant when no tenant holds it (201), else sets what the body gives on the tenant's own number
+    /// (200). A field left out is left as it is; `"prompt": null` removes the prompt. Unknown fields are
+    /// refused, so that a misspelt setting is not quietly ignored.
+    private func configure(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.admin)
+        let number = Self.percentDecoded(context.parameters.get("number") ?? "")
+        var request = request
+        // A prompt of 20,000 characters, each escaped as \uXXXX at worst, fits.
+        let body = try await RequestBody.json(&request, limit: 256 << 10)
+        let settings = try Self.settings(body)
+        let tenantID = try tenant(principal, given: settings.tenant)
+        let registration = try await refusals {
+            try await numbers.configure(number, tenantID: tenantID, aiReply: settings.aiReply, prompt: settings.prompt)
+        }
+        return APIResponse.json(registration.created ? 201 : 200, Self.json(registration.number))
+    }
+
+    /// A PUT body's settings; every refusal names its field.
+    static func settings(_ body: JSONValue) throws(APIError) -> (aiReply: Bool?, prompt: SenderNumberPrompt, tenant: String?) {
+        guard let fields = body.objectValue else { throw APIError.invalid("(body)", "expected a JSON object, got \(body.typeName)") }
+        if let unknown = fields.keys.sorted().first(where: { !settingFields.contains($0) }) {
+            throw APIError.invalid(
+                unknown, "\(unknown): unknown field; known fields: \(settingFields.sorted().joined(separator: ", "))")
+        }
+        var aiReply: Bool?
+        if let value = fields["ai_reply"] {
+            guard let flag = value.boolValue else {
+                throw APIError.invalid("ai_reply", "ai_reply: expected true or false, got \(value.typeName) \(value.text.prefix(40))")
+            }
+            aiReply = flag
+        }
+        var prompt = SenderNumberPrompt.keep
+        if let value = fields["prompt"] {
+            switch value {
+            case .null:
+                prompt = .clear
+            case .string(let text):
+                do { try SenderNumbers.checkPrompt(text) } catch { throw APIError.invalid("prompt", error.description) }
+                prompt = .set(text)
+            default:
+                throw APIError.invalid("prompt", "prompt: expected a string or null, got \(value.typeName)")
+            }
+        }
+        var tenant: String?
+        if let value = fields["tenant"], value != .null {
+            guard let text = value.stringValue else { throw APIError.invalid("tenant", "tenant: expected a string, got \(value.typeName)") }
+            guard !text.isEmpty, !text.utf8.contains(0) else { throw APIError.invalid("tenant", "tenant: expected a tenant id") }
+            tenant = text
+        }
+        return (aiReply, prompt, tenant)
     }
 
     private func list(_ request: Request, _ context: APIContext) async throws -> Response {
@@ -83,6 +139,7 @@ struct NumberRoutes: Sendable {
     static func json(_ number: SenderNumber) -> JSONValue {
         var fields: [String: JSONValue] = [
             "id": .number(Double(number.id)), "number": .string(number.number), "tenant": .string(number.tenantID),
+            "ai_reply": .bool(number.aiReply), "ai_prompt": number.aiPrompt.map { .string($0) } ?? .null,
         ]
         if let createdAt = number.createdAt { fields["created_at"] = .string(createdAt) }
         return .object(fields)

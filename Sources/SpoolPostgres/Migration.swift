@@ -44,5 +44,7 @@ public enum SpoolMigrations {
             fileName: "0008_message_purpose.sql", sql: String(decoding: PackageResources._008_message_purpose_sql, as: UTF8.self)),
         try! Migration(fileName: "0009_transcripts.sql", sql: String(decoding: PackageResources._009_transcripts_sql, as: UTF8.self)),
         try! Migration(fileName: "0010_ai_replies.sql", sql: String(decoding: PackageResources._010_ai_replies_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0011_conversation_list.sql", sql: String(decoding: PackageResources._011_conversation_list_sql, as: UTF8.self)),
     ]
 }

@@ -5,19 +5,20 @@ public enum PromptTemplate {
     public static let variables: Set<String> = ["business_name", "first_name", "now", "date", "time", "weekday", "timezone"]
     public static let maximumCharacters = 20_000
 
-    /// Why `template` cannot be a prompt, naming the variable or the problem; nil when it can.
+    /// Why `template` cannot be a prompt, naming the variable or the problem (the field, `prompt`, is
+    /// the caller's to name); nil when it can.
     public static func problem(_ template: String) -> String? {
         let characters = template.unicodeScalars.count
         guard (1...maximumCharacters).contains(characters) else {
-            return "prompt: must be 1-\(maximumCharacters) characters, got \(characters)"
+            return "must be 1 to \(maximumCharacters) characters, got \(characters)"
         }
-        guard !template.utf8.contains(0) else { return "prompt: contains a NUL byte, which cannot be stored" }
+        guard !template.utf8.contains(0) else { return "contains a NUL byte, which cannot be stored" }
         let parsed: MessageTemplate
         do { parsed = try MessageTemplate(template) } catch {
-            return "prompt: " + error.message.replacing("body: ", with: "")
+            return error.message.replacing("body: ", with: "")
         }
         if let unknown = parsed.fields.first(where: { !variables.contains($0) }) {
-            return "prompt: {{\(unknown)}} is not a prompt variable; use \(variables.sorted().map { "{{\($0)}}" }.joined(separator: ", "))"
+            return "{{\(unknown)}} is not a prompt variable; use \(variables.sorted().map { "{{\($0)}}" }.joined(separator: ", "))"
         }
         return nil
     }

@@ -27,6 +27,10 @@ public struct MessageRecord: Sendable, Equatable {
     public let sentAtMs: Int64?
     public let deliveredAtMs: Int64?
     public let failedAtMs: Int64?
+    /// The conversation this message was written in, and by whom (`ai`, `agent` or `system`); nil for
+    /// campaigns' and one-off messages.
+    public let conversationID: String?
+    public let author: String?
 
     /// The message with this id, whichever tenant's; nil when there is none.
     public static func load(id: String, pool: PostgresPool) async throws -> MessageRecord? {
@@ -52,7 +56,8 @@ public struct MessageRecord: Sendable, Equatable {
         id, tenant_id, campaign_id, to_phone, from_sender, body, purpose, status, reason, provider_error_code, segments, encoding,
         cost_cents, provider_sid, idempotency_key, (extract(epoch FROM send_at) * 1000)::bigint AS send_at_ms,
         (extract(epoch FROM queued_at) * 1000)::bigint AS created_at_ms, (extract(epoch FROM sent_at) * 1000)::bigint AS sent_at_ms,
-        (extract(epoch FROM delivered_at) * 1000)::bigint AS delivered_at_ms, (extract(epoch FROM failed_at) * 1000)::bigint AS failed_at_ms
+        (extract(epoch FROM delivered_at) * 1000)::bigint AS delivered_at_ms, (extract(epoch FROM failed_at) * 1000)::bigint AS failed_at_ms,
+        conversation_id, author
         """
 
     static func decode(_ row: PostgresRow) throws -> MessageRecord {
@@ -64,6 +69,7 @@ public struct MessageRecord: Sendable, Equatable {
             encoding: try row.string("encoding")!, costCents: try row.int("cost_cents")!, providerSid: try row.string("provider_sid"),
             idempotencyKey: try row.string("idempotency_key"), sendAtMs: try row.int("send_at_ms").map(Int64.init),
             createdAtMs: Int64(try row.int("created_at_ms")!), sentAtMs: try row.int("sent_at_ms").map(Int64.init),
-            deliveredAtMs: try row.int("delivered_at_ms").map(Int64.init), failedAtMs: try row.int("failed_at_ms").map(Int64.init))
+            deliveredAtMs: try row.int("delivered_at_ms").map(Int64.init), failedAtMs: try row.int("failed_at_ms").map(Int64.init),
+            conversationID: try row.string("conversation_id"), author: try row.string("author"))
     }
 }

@@ -71,7 +71,25 @@ public struct OneOffMessages: Sendable {
     /// ahead). Throws `OneOffMessageError` for bad input and `EnqueueError` when this deployment's send
     /// kind refuses the job, in both cases with nothing stored.
     public func send(_ request: OneOffMessage, tenantID: String) async throws -> Sent {
-        let checked = try Self.check(request)
+        try await send(request, tenantID: tenantID, in: nil)
+    }
+
+    /// The conversation a message is written in, and who wrote it: `messages.conversation_id` and
+    /// `author` (`ai`, `agent` or `system`).
+    struct Thread: Sendable, Equatable {
+        let conversationID: String
+        let author: String
+    }
+
+    /// `send`, for a message written in a conversation (`ConversationStore.agentReply`). Its `to` is the
+    /// conversation's contact as the conversation keeps it, so `whatsapp:+E164` from a WhatsApp number;
+    /// its `from` the conversation's number, which the tenant must still hold (for WhatsApp, either as
+    /// `whatsapp:+E164` or as the bare number, as the inbound webhook finds it). The conversation's row
+    /// is locked and its `updated_at` bumped in the transaction that stores the message, and a repeated
+    /// idempotency key must name a message of the same conversation. Throws
+    /// `ConversationStoreError.notFound` when the conversation is not the tenant's.
+    func send(_ request: OneOffMessage, tenantID: String, in thread: Thread?) async throws -> Sent {
+        let checked = try Self.check(request, inConversation: thread != nil)
         let now = clock.nowMillis()
         let sendAt = request.sendAtMs.flatMap { $0 > now ? $0 : nil }
         let id = "msg_" + JobID.make(now: now).lowercased()
@@ -87,32 +105,48 @@ public struct OneOffMessages: Sendable {
             if let key = checked.idempotencyKey,
                 let earlier = try MessageRecord.find(tenantID: tenantID, idempotencyKey: key, on: connection)
             {
-                return (try Self.same(earlier, as: checked, key: key), false)
+                return (try Self.same(earlier, as: checked, in: thread, key: key), false)
+            }
+            if let thread {
+                // The conversation comes first in its tenant's list again. The row stays locked until the
+                // message is stored, as a takeover's update locks it.
+                let bumped = try connection.query(
+                    "UPDATE conversations SET updated_at = now() WHERE id = $1 AND tenant_id = $2", [thread.conversationID, tenantID])
+                guard bumped.affectedRows == 1 else {
+                    throw ConversationStoreError.notFound(message: "conversation \(thread.conversationID.prefix(64)) not found")
+                }
             }
             // Another tenant's number would book that tenant's sms:sender limiter. Share-locked until the
             // row is written, so the number cannot be removed in between (it then has a message to send).
-            guard try SenderNumbers.isOwned(checked.from, by: tenantID, on: connection) else {
+            // A WhatsApp conversation's number may be registered as the bare number (the inbound webhook
+            // finds it either way); a one-off message's sender is never a WhatsApp one.
+            var owned = try SenderNumbers.isOwned(checked.from, by: tenantID, on: connection)
+            if !owned, checked.from.hasPrefix("whatsapp:") {
+                owned = try SenderNumbers.isOwned(String(checked.from.dropFirst("whatsapp:".count)), by: tenantID, on: connection)
+            }
+            guard owned else {
                 throw OneOffMessageError.invalid(
                     field: "from", message: "from: \(checked.from) is not one of this tenant's sender numbers; \(SenderNumbers.howToAdd)")
             }
             let inserted = try connection.query(
                 """
                 INSERT INTO messages (id, tenant_id, contact_id, to_phone, from_sender, body, segments, encoding, cost_cents, purpose,
-                                      idempotency_key, send_at)
-                VALUES ($1, $2, (SELECT c.id FROM contacts c WHERE c.tenant_id = $2 AND c.phone = $3), $3, $4, $5, $6, $7, $8, $9, $10,
-                        to_timestamp($11::double precision / 1000))
+                                      idempotency_key, send_at, conversation_id, author)
+                VALUES ($1, $2, (SELECT c.id FROM contacts c WHERE c.tenant_id = $2 AND c.phone = $12), $3, $4, $5, $6, $7, $8, $9, $10,
+                        to_timestamp($11::double precision / 1000), $13, $14)
                 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING id
                 """,
                 [
                     id, tenantID, checked.to, checked.from, checked.body, checked.encoding.segments, checked.encoding.scheme.rawValue,
-                    cents, checked.purpose.rawValue, checked.idempotencyKey, sendAt,
+                    cents, checked.purpose.rawValue, checked.idempotencyKey, sendAt, checked.contactPhone, thread?.conversationID,
+                    thread?.author,
                 ])
             // A request with the same key committed first: its message is this one.
             if inserted.first == nil, let key = checked.idempotencyKey,
                 let earlier = try MessageRecord.find(tenantID: tenantID, idempotencyKey: key, on: connection)
             {
-                return (try Self.same(earlier, as: checked, key: key), false)
+                return (try Self.same(earlier, as: checked, in: thread, key: key), false)
             }
             guard let stored = try MessageRecord.find(id: id, on: connection) else {
                 throw PostgresError(.decoding, "message \(id) was not stored")
@@ -137,14 +171,22 @@ public struct OneOffMessages: Sendable {
         return Sent(message: message, created: created)
     }
 
-    /// The message a repeated key names, when the repeat asks for the same message.
-    private static func same(_ earlier: MessageRecord, as checked: Checked, key: String) throws -> MessageRecord {
+    /// The message a repeated key names, when the repeat asks for the same message (in the same
+    /// conversation, or outside any as before).
+    private static func same(_ earlier: MessageRecord, as checked: Checked, in thread: Thread?, key: String) throws -> MessageRecord {
         guard earlier.to == checked.to, earlier.from == checked.from, earlier.body == checked.body, earlier.purpose == checked.purpose
         else {
             throw OneOffMessageError.keyReused(
                 message:
                     "Idempotency-Key: '\(key.prefix(64))' was used for message \(earlier.id) with another to, from, body or purpose; "
                     + "use a new key for a new message")
+        }
+        guard earlier.conversationID == thread?.conversationID else {
+            throw OneOffMessageError.keyReused(
+                message:
+                    "Idempotency-Key: '\(key.prefix(64))' was used for message \(earlier.id) "
+                    + (earlier.conversationID == nil ? "outside any conversation" : "in another conversation")
+                    + "; use a new key for a new message")
         }
         return earlier
     }
@@ -165,6 +207,8 @@ public struct OneOffMessages: Sendable {
     /// A request's fields once they hold: the sender as registered, the body's encoding.
     struct Checked: Sendable {
         let to: String
+        /// The recipient's phone number alone, as contacts keep it: `to` without `whatsapp:`.
+        let contactPhone: String
         let from: String
         let body: String
         let purpose: MessagePurpose
@@ -172,9 +216,13 @@ public struct OneOffMessages: Sendable {
         let idempotencyKey: String?
     }
 
-    /// The checks that need no database, each refusal naming its field.
-    static func check(_ request: OneOffMessage) throws -> Checked {
-        do { _ = try PhoneNumber(e164: request.to) } catch {
+    /// The checks that need no database, each refusal naming its field. Only a message in a
+    /// conversation may go to `whatsapp:+E164`, and then only from a WhatsApp number: a WhatsApp
+    /// conversation keeps both addresses so.
+    static func check(_ request: OneOffMessage, inConversation: Bool = false) throws -> Checked {
+        let whatsapp = inConversation && request.to.hasPrefix("whatsapp:")
+        let contactPhone = whatsapp ? String(request.to.dropFirst("whatsapp:".count)) : request.to
+        do { _ = try PhoneNumber(e164: contactPhone) } catch {
             throw OneOffMessageError.invalid(field: "to", message: "to: \(error.message); give the recipient as + and 8 to 15 digits")
         }
         let from: String
@@ -183,9 +231,14 @@ public struct OneOffMessages: Sendable {
             if case .invalid(_, let text) = error { reason = text } else { reason = error.description }
             throw OneOffMessageError.invalid(field: "from", message: "from: \(reason)")
         }
-        // The recipient is a bare phone number, which a WhatsApp sender cannot text.
-        guard !from.hasPrefix("whatsapp:") else {
-            throw OneOffMessageError.invalid(field: "from", message: "from: \(from) is a WhatsApp sender; an SMS goes from an SMS number")
+        // A bare phone number is texted by SMS, which a WhatsApp sender cannot send; a WhatsApp
+        // recipient is written to from a WhatsApp number only.
+        guard from.hasPrefix("whatsapp:") == whatsapp else {
+            throw OneOffMessageError.invalid(
+                field: "from",
+                message: whatsapp
+                    ? "from: \(from) is not a WhatsApp sender; a WhatsApp message goes from a whatsapp: number"
+                    : "from: \(from) is a WhatsApp sender; an SMS goes from an SMS number")
         }
         let body = request.body
         // Counted as JSON Schema counts a string's length: Unicode code points.
@@ -208,6 +261,7 @@ public struct OneOffMessages: Sendable {
             throw OneOffMessageError.invalid(field: "Idempotency-Key", message: "Idempotency-Key: must be 1-256 bytes")
         }
         return Checked(
-            to: request.to, from: from, body: body, purpose: request.purpose, encoding: encoding, idempotencyKey: request.idempotencyKey)
+            to: request.to, contactPhone: contactPhone, from: from, body: body, purpose: request.purpose, encoding: encoding,
+            idempotencyKey: request.idempotencyKey)
     }
 }

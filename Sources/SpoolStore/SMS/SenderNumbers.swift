@@ -7,8 +7,35 @@ public struct SenderNumber: Sendable, Encodable, Equatable {
     public let number: String
     public let tenantID: String
     public let createdAt: String?
+    /// Whether the AI answers the conversations on this number (`ai_reply`).
+    public let aiReply: Bool
+    /// The AI's system prompt for this number (`ai_prompt`), a template; nil: none set.
+    public let aiPrompt: String?
 
-    enum CodingKeys: String, CodingKey { case id, number, tenantID = "tenant_id", createdAt = "created_at" }
+    enum CodingKeys: String, CodingKey {
+        case id, number, tenantID = "tenant_id", createdAt = "created_at", aiReply = "ai_reply", aiPrompt = "ai_prompt"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(number, forKey: .number)
+        try container.encode(tenantID, forKey: .tenantID)
+        try container.encodeIfPresent(createdAt, forKey: .createdAt)
+        try container.encode(aiReply, forKey: .aiReply)
+        // Written as null when none is set, as the API does.
+        try container.encode(aiPrompt, forKey: .aiPrompt)
+    }
+}
+
+/// A change to a number's AI prompt (`SenderNumbers.configure`).
+public enum SenderNumberPrompt: Sendable, Equatable {
+    /// Leave the prompt as it is.
+    case keep
+    /// Set it: 1 to `SenderNumbers.maximumPromptCharacters` characters.
+    case set(String)
+    /// Remove it (NULL).
+    case clear
 }
 
 /// Why a sender number was refused; the API answers 422, 409 and 404 for them.
@@ -99,6 +126,69 @@ public struct SenderNumbers: Sendable {
         }
     }
 
+    /// The longest AI prompt a number takes, in characters (Unicode code points, as PostgreSQL's
+    /// `length` and JSON Schema's `maxLength` count them): `sender_numbers.ai_prompt`'s check.
+    public static let maximumPromptCharacters = PromptTemplate.maximumCharacters
+
+    /// Sets a number's AI settings, registering the number to `tenantID` first when no tenant holds it
+    /// (`created` then says so). A nil `aiReply` leaves the setting as it is (off for a new number); so
+    /// does `.keep` for the prompt. A number another tenant holds is a conflict that does not say whose,
+    /// as for `register`; bad input is refused naming its field (`number`, `prompt`, `tenant`) before
+    /// anything is written.
+    /// - Parameters:
+    ///   - number: the sender, in any form `normalise` takes.
+    ///   - tenantID: the tenant that holds, or is to hold, the number.
+    ///   - aiReply: whether the AI answers the number's conversations; nil: unchanged.
+    ///   - prompt: the AI's system prompt: kept, set or cleared.
+    public func configure(
+        _ number: String, tenantID: String, aiReply: Bool?, prompt: SenderNumberPrompt = .keep
+    ) async throws -> Registration {
+        let number = try Self.normalise(number)
+        let newPrompt: String?
+        switch prompt {
+        case .set(let text):
+            try Self.checkPrompt(text)
+            newPrompt = text
+        case .keep, .clear:
+            newPrompt = nil
+        }
+        let clear = prompt == .clear
+        return try await pool.transaction { connection in
+            guard try connection.query("SELECT 1 FROM tenants WHERE id = $1", [tenantID]).first != nil else {
+                throw SenderNumberError.invalid(field: "tenant", message: "no tenant '\(tenantID.prefix(64))'")
+            }
+            // As in `register`: a holder that removes the number between the insert and the update frees it.
+            for _ in 0..<3 {
+                if let row = try connection.query(
+                    """
+                    INSERT INTO sender_numbers (tenant_id, number, ai_reply, ai_prompt) VALUES ($1, $2, coalesce($3::boolean, false), $4::text)
+                    ON CONFLICT (number) DO NOTHING RETURNING \(Self.columns)
+                    """, [tenantID, number, aiReply, newPrompt]
+                ).first {
+                    return Registration(number: try Self.senderNumber(row), created: true)
+                }
+                let held = try connection.query("SELECT tenant_id FROM sender_numbers WHERE number = $1 FOR UPDATE", [number])
+                guard let owner = try held.first?.string("tenant_id") else { continue }
+                guard owner == tenantID else {
+                    throw SenderNumberError.conflict(message: "number: \(number) is registered to another tenant")
+                }
+                let updated = try connection.query(
+                    """
+                    UPDATE sender_numbers SET ai_reply = coalesce($2::boolean, ai_reply),
+                                              ai_prompt = CASE WHEN $4::boolean THEN NULL ELSE coalesce($3::text, ai_prompt) END
+                    WHERE number = $1 RETURNING \(Self.columns)
+                    """, [number, aiReply, newPrompt, clear])
+                if let row = updated.first { return Registration(number: try Self.senderNumber(row), created: false) }
+            }
+            throw SenderNumberError.conflict(message: "number: \(number) is being registered and removed at once; try again")
+        }
+    }
+
+    /// A prompt `configure` takes: 1 to 20,000 characters, without a NUL byte (which PostgreSQL cannot store).
+    public static func checkPrompt(_ text: String) throws(SenderNumberError) {
+        if let problem = PromptTemplate.problem(text) { throw SenderNumberError.invalid(field: "prompt", message: problem) }
+    }
+
     /// `register`, for callers that do not care whether the number was new.
     @discardableResult
     public func add(_ number: String, tenantID: String) async throws -> SenderNumber {
@@ -164,11 +254,13 @@ public struct SenderNumbers: Sendable {
         try connection.query("SELECT 1 FROM sender_numbers WHERE number = $1 AND tenant_id = $2 FOR SHARE", [number, tenantID]).first != nil
     }
 
-    static let columns = "id, tenant_id, number, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at"
+    static let columns = """
+        id, tenant_id, number, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at, ai_reply, ai_prompt
+        """
 
     static func senderNumber(_ row: PostgresRow) throws -> SenderNumber {
         SenderNumber(
             id: try row.int("id")!, number: try row.string("number")!, tenantID: try row.string("tenant_id")!,
-            createdAt: try row.string("created_at"))
+            createdAt: try row.string("created_at"), aiReply: try row.bool("ai_reply") ?? false, aiPrompt: try row.string("ai_prompt"))
     }
 }
