@@ -80,7 +80,7 @@ struct DevCommand: AsyncParsableCommand {
                 try await Demo(runtime: runtime, redis: redis).run()
                 if apiPort != 0, sandboxPort != 0, runtime.settings.databaseURL != nil {
                     let (tenant, sender) = try await CampaignDemo(runtime: runtime, redis: redis).run()
-                    try await InboundDemo(runtime: runtime, sandboxPort: sandboxPort).run(tenantID: tenant, number: sender)
+                    try await ConversationDemo(runtime: runtime, redis: redis, sandboxPort: sandboxPort).run(tenantID: tenant, number: sender)
                 }
                 if exitAfterDemo {
                     await group.triggerGracefulShutdown()
@@ -217,73 +217,140 @@ struct CampaignDemo {
     }
 }
 
-/// A contact of the campaign answers: the sandbox, acting as Twilio, posts signed inbound webhooks to
-/// the API. A voice note is transcribed (the webhook enqueues a `transcription` job; the worker
-/// downloads the note from the sandbox's media URL and has the sandbox's OpenAI transcribe it); HELP is
-/// answered with the tenant's help text; STOP opts the contact out of every later campaign.
-struct InboundDemo {
+/// Contacts of the campaign write back: the sandbox, acting as Twilio, posts signed inbound webhooks
+/// to the API. The number answers with the AI (`ai_reply` on, a prompt): a text gets one reply, a
+/// voice note is transcribed and the transcript gets the reply; an operator takes the conversation
+/// over and an agent answers, and the AI stays quiet; HELP is answered with the tenant's help text;
+/// STOP opts a contact out of every later campaign.
+struct ConversationDemo {
     let runtime: Runtime
+    let redis: RedisClient
     let sandboxPort: Int
 
     func run(tenantID: String, number: String) async throws {
         let http = HTTPClient()
         defer { http.close() }
-        let pool = try runtime.postgres(size: 1)
+        let pool = try runtime.postgres(size: 2)
         defer { pool.close() }
         let contact = "+14155550100"
         let inbound = "http://127.0.0.1:\(sandboxPort)/_sandbox/inbound"
+        func post(from: String = contact, _ fields: [String: JSONValue]) async throws -> JSONValue {
+            var message = fields
+            message["from"] = .string(from)
+            message["to"] = .string(number)
+            let answer = try await http.send(HTTPClientRequest("POST", inbound, body: .json(JSONValue.object(message).text), timeout: .seconds(30)))
+            return (try? JSONValue.parse(bytes: answer.body)) ?? .null
+        }
 
-        let words = "Hi, it's Sam. Could you deliver my bouquet on Friday morning instead?"
-        let note = JSONValue.object([
-            "from": .string(contact), "to": .string(number), "body": .string(""),
+        _ = try await SenderNumbers(pool: pool).configure(
+            number, tenantID: tenantID, aiReply: true,
+            prompt: .set("You are the friendly assistant of {{business_name}}, a flower shop. It is {{now}} ({{timezone}}). Answer {{first_name}} in two sentences."))
+        let replies = Replies(pool: pool, contact: contact, number: number)
+        say("conversation demo: \(number) answers with the AI (`spool number set \(number) --ai-reply on --prompt ...`)")
+
+        // 1. A text: one reply, after the debounce.
+        _ = try await post(["body": .string("Hi! Do you have white tulips today?")])
+        say("conversation demo: \(contact) texted \"Hi! Do you have white tulips today?\"")
+        if let reply = try await replies.next(after: 0) { say("conversation demo: AI reply, sent: \"\(reply.body)\" (\(reply.usage))") }
+
+        // 2. A voice note: transcribed, then answered from the transcript.
+        let words = "Could you deliver the bouquet on Friday morning instead?"
+        let note = try await post([
+            "body": .string(""),
             "media": .array([.object(["content_type": .string("audio/ogg"), "transcript": .string(words), "duration_seconds": .number(4.2)])]),
         ])
-        let sent = try await http.send(HTTPClientRequest("POST", inbound, body: .json(note.text)))
-        let noteAnswer = (try? JSONValue.parse(String(decoding: sent.body, as: UTF8.self))) ?? .null
-        let sid = noteAnswer["sid"]?.stringValue ?? ""
-        say(
-            "inbound demo: \(contact) sent a voice note (audio/ogg) → webhook \(noteAnswer["status"]?.intValue.map(String.init) ?? "\(sent.status)"); a transcription job is enqueued"
-        )
-        let noteSent = monotonicNow()
+        say("conversation demo: \(contact) sent a voice note → webhook \(note["status"]?.intValue ?? 0); its transcription job is enqueued")
+        if let reply = try await replies.next(after: 1) {
+            let transcript = try await pool.withConnection {
+                try $0.query("SELECT transcripts->0->>'text' AS text FROM inbound_messages WHERE provider_sid = $1", [note["sid"]?.stringValue ?? ""])
+                    .first?.string("text")
+            }
+            say("conversation demo: transcript \"\(transcript ?? "-")\" → AI reply, sent: \"\(reply.body)\" (\(reply.usage))")
+        }
 
+        // 3. A human takes over: the AI stays quiet, an agent answers.
+        let conversations = ConversationStore(
+            pool: pool, enqueuer: Enqueuer(redis: redis, catalog: runtime.catalog, keys: runtime.settings.keys))
+        guard let conversation = try await conversations.list(tenantID: tenantID, contact: contact).conversations.first else {
+            say("conversation demo: no conversation found for \(contact)")
+            return
+        }
+        _ = try await conversations.takeover(conversation.id, tenantID: tenantID, reason: "the florist answers herself", by: "demo")
+        say("conversation demo: the florist took \(conversation.id) over (`spool conversation takeover \(conversation.id)`)")
+        _ = try await post(["body": .string("Great, and can I add a card?")])
+        _ = try await conversations.agentReply(
+            conversationID: conversation.id, tenantID: tenantID, body: "Of course! Tell me what to write on it. — Maria", idempotencyKey: nil)
+        try await waitForIdle("ai")
+        try await waitForIdle("sms")
+        if let detail = try await conversations.show(conversation.id, tenantID: tenantID) {
+            say("conversation demo: \(conversation.id), mode \(detail.conversation.mode) (`spool conversation show \(conversation.id)`):")
+            for message in detail.messages {
+                let text = message.transcript.map { "(voice note) \($0)" } ?? message.body
+                say("  \(message.direction == "inbound" ? "←" : "→") \(message.author.padding(7)) \(message.status.padding(9)) \(text)")
+            }
+        }
+
+        // 4. Keywords, from another contact: HELP is answered, STOP opts out.
+        let other = "+14155550101"
         for body in ["HELP", "STOP"] {
-            let message = JSONValue.object(["from": .string(contact), "to": .string(number), "body": .string(body)])
-            let answer = try await http.send(HTTPClientRequest("POST", inbound, body: .json(message.text)))
-            let reply = (try? JSONValue.parse(String(decoding: answer.body, as: UTF8.self))) ?? .null
-            let twiml = reply["twiml"]?.stringValue ?? ""
-            say("inbound demo: \(contact) texted \(body) → webhook \(reply["status"]?.intValue.map(String.init) ?? "\(answer.status)"), TwiML \(twiml)")
+            let reply = try await post(from: other, ["body": .string(body)])
+            say("conversation demo: \(other) texted \(body) → webhook \(reply["status"]?.intValue ?? 0), TwiML \(reply["twiml"]?.stringValue ?? "")")
         }
         let consent = try await pool.withConnection {
-            try $0.query("SELECT consent FROM contacts WHERE tenant_id = $1 AND phone = $2", [tenantID, contact]).first?.string("consent")
+            try $0.query("SELECT consent FROM contacts WHERE tenant_id = $1 AND phone = $2", [tenantID, other]).first?.string("consent")
         }
-        say("inbound demo: \(contact) is now \(consent ?? "unknown") and on the do-not-contact list; later campaigns skip it")
+        say("conversation demo: \(other) is now \(consent ?? "unknown") and on the do-not-contact list; later campaigns skip it")
+    }
 
-        // The transcript, once the worker has it: polled for up to 30 s.
-        while !sid.isEmpty, monotonicNow() - noteSent < .seconds(30) {
-            let row: (status: String, text: String)? = try await pool.withConnection { connection in
-                guard
-                    let found = try connection.query(
-                        "SELECT transcription_status, transcripts::text AS transcripts FROM inbound_messages WHERE provider_sid = $1", [sid]
-                    ).first
-                else { return nil }
-                return (status: try found.string("transcription_status") ?? "", text: try found.string("transcripts") ?? "[]")
-            }
-            if let row, row.status == "done" || row.status == "failed" {
-                let status = row.status
-                let entry = (try? JSONValue.parse(row.text))?.arrayValue?.first ?? .null
-                let elapsed = String(format: (monotonicNow() - noteSent).secondsDouble)
-                if status == "done" {
-                    let seconds = entry["duration_seconds"]?.numberValue.map { "\($0) s" } ?? "unknown length"
-                    let cost = entry["cost_millicents"]?.intValue.map { "\($0) thousandths of a cent" } ?? "unknown cost"
-                    say("inbound demo: voice note transcribed after \(elapsed)s (\(seconds), \(cost)): \"\(entry["text"]?.stringValue ?? "")\"")
-                } else {
-                    say("inbound demo: the voice note could not be transcribed: \(entry["reason"]?.stringValue ?? "unknown reason")")
-                }
+    /// Waits up to 30 s for a queue to have nothing pending, scheduled or running.
+    private func waitForIdle(_ queue: String) async throws {
+        let admin = runtime.admin(redis)
+        let started = monotonicNow()
+        while monotonicNow() - started < .seconds(30) {
+            if let stats = try await admin.stats().first(where: { $0.queue == queue }),
+                stats.pending + stats.scheduled + stats.active + stats.retry == 0
+            {
                 return
             }
-            try await Task.sleep(for: .milliseconds(250))
+            try await Task.sleep(for: .milliseconds(200))
         }
-        say("inbound demo: the voice note was not transcribed within 30 s; see `spool stats` and the ai queue")
+    }
+
+    /// The AI's replies to one contact, as they are sent.
+    struct Replies {
+        let pool: PostgresPool
+        let contact: String
+        let number: String
+
+        struct Reply {
+            let body: String
+            let usage: String
+        }
+
+        /// The AI reply after the first `count`, once the provider has it (up to 30 s).
+        func next(after count: Int) async throws -> Reply? {
+            let started = monotonicNow()
+            while monotonicNow() - started < .seconds(30) {
+                let rows = try await pool.withConnection {
+                    try $0.query(
+                        """
+                        SELECT m.body, m.status, m.ai_prompt_tokens, m.ai_completion_tokens, m.ai_cost_millicents
+                        FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                        WHERE c.contact = $1 AND c.number = $2 AND m.author = 'ai' ORDER BY m.queued_at, m.id
+                        """, [contact, number]
+                    ).rows
+                }
+                if rows.count > count, let row = rows.last, try row.string("status") != "queued", try row.string("status") != "sending" {
+                    let usage =
+                        "\(try row.int("ai_prompt_tokens") ?? 0)+\(try row.int("ai_completion_tokens") ?? 0) tokens, "
+                        + "\(try row.int("ai_cost_millicents") ?? 0) thousandths of a cent; \(try row.string("status") ?? "")"
+                    return Reply(body: try row.string("body") ?? "", usage: usage)
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            say("conversation demo: no AI reply within 30 s; see `spool stats` and the ai queue")
+            return nil
+        }
     }
 }
 
@@ -291,4 +358,9 @@ struct InboundDemo {
 func say(_ line: String) {
     print(line)
     fflush(nil)
+}
+
+extension String {
+    /// The text padded with spaces to `width` characters, for columns.
+    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
 }
