@@ -99,7 +99,7 @@ public struct APIServer: Sendable {
         TwilioWebhookRoutes(services: services, verifier: twilio).register(on: router)
         TwilioInboundRoutes(
             services: services, verifier: twilio, replyDebounce: configuration.replyDebounce,
-            replyEstimatedTokens: configuration.replyEstimatedTokens
+            replyEstimatedTokens: configuration.replyEstimatedTokens, logger: logger
         ).register(on: router)
         let v1 = router.group("/v1")
             .add(

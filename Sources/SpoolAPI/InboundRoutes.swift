@@ -1,4 +1,5 @@
 import HTTPTypes
+import Logging
 import Hummingbird
 import NIOCore
 import SpoolQueue
@@ -20,6 +21,7 @@ struct TwilioInboundRoutes: Sendable {
     let verifier: TwilioWebhookVerifier
     let replyDebounce: Duration
     let replyEstimatedTokens: Int
+    let logger: Logger
     /// Twilio sends at most 10 attachments with a message.
     static let maximumMedia = 10
 
@@ -103,7 +105,13 @@ struct TwilioInboundRoutes: Sendable {
             kind: "ai-reply",
             args: AIReplies.jobArguments(conversationID: received.conversationID, estimatedTokens: replyEstimatedTokens),
             runAt: services.clock.nowMillis() + replyDebounce.milliseconds, tenant: tenantID)
-        _ = try await services.enqueuer.enqueue(request)
+        do {
+            _ = try await services.enqueuer.enqueue(request)
+        } catch let error as EnqueueError {
+            // This deployment's ai-reply kind refuses the job (not declared, or declared otherwise): the
+            // message is stored, and answering 5xx would only make Twilio retry what cannot succeed.
+            logger.error("the ai-reply job was refused; the message is stored unanswered", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The tenant holding `to` and the number as the conversation keeps it (`whatsapp:` kept on

@@ -1,5 +1,6 @@
 import SpoolHTTP
 import SpoolPostgres
+import SpoolQueue
 
 /// What handlers may use besides Redis: PostgreSQL (when DATABASE_URL is set) and the provider HTTP
 /// client with its configuration. One of each per worker process.
@@ -11,6 +12,10 @@ public struct JobServices: Sendable {
     public var twilio: TwilioConfiguration?
     /// nil when neither an API key nor the sandbox mode is set: transcription jobs then wait (see OpenAIConfiguration).
     public var openai: OpenAIConfiguration?
+    /// Enqueues jobs a handler asks for outside its own completion: the transcription kind asks for
+    /// the reply when a voice note could not be transcribed and its job is dead (a dead job has no
+    /// follow-ups). nil: such asks are skipped.
+    public var enqueuer: Enqueuer?
     /// What one SMS segment costs, in cents (SPOOL_SMS_SEGMENT_CENTS): the cost of the messages handlers write.
     public var segmentCents = 1
 

@@ -46,5 +46,8 @@ public enum SpoolMigrations {
         try! Migration(fileName: "0010_ai_replies.sql", sql: String(decoding: PackageResources._010_ai_replies_sql, as: UTF8.self)),
         try! Migration(
             fileName: "0011_conversation_list.sql", sql: String(decoding: PackageResources._011_conversation_list_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0012_reply_answers_through.sql",
+            sql: String(decoding: PackageResources._012_reply_answers_through_sql, as: UTF8.self)),
     ]
 }

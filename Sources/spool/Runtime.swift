@@ -102,6 +102,7 @@ struct Runtime {
         }
         var services = JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio, openai: openai)
         services.segmentCents = settings.segmentCents
+        services.enqueuer = Enqueuer(redis: redis(name: "handlers"), catalog: catalog, keys: settings.keys)
         return JobRegistry.handlers(services)
     }
 

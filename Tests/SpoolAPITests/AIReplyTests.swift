@@ -40,12 +40,13 @@ import Testing
             baseURL: inbound.sandbox.baseURL + "/v1", apiKey: OpenAIConfiguration.sandboxAPIKey, usesSandbox: true)
         openai.chatTimeout = .seconds(20)
         openai.replyDebounce = debounce
-        let services = JobServices(
+        var services = JobServices(
             postgres: inbound.f.pool, http: HTTPClient(name: "test-providers"),
             twilio: TwilioConfiguration(
                 baseURL: inbound.sandbox.baseURL, accountSid: RunningSandbox.accountSid, authToken: RunningSandbox.authToken,
                 publicURL: "http://127.0.0.1:\(inbound.port)"),
             openai: openai)
+        services.enqueuer = inbound.f.queue.enqueuer
         let worker = RunningWorker(
             inbound.f.queue,
             handlers: [TranscriptionHandler(services: services), AIReplyHandler(services: services), SendHandler(services: services)],
@@ -99,12 +100,13 @@ import Testing
         }
     }
 
-    /// The replies once one of them is in `status`.
+    /// The replies once one of them is in `status`; `sent` includes `delivered`, which the sandbox's
+    /// receipt makes of it moments later.
     static func replies(_ w: World, contact: String, once status: String) async throws -> [Reply] {
         var found: [Reply] = []
         try await waitUntil("an AI reply to \(contact) to be \(status)", timeout: .seconds(60)) {
             found = try await replies(w, contact: contact)
-            return found.contains { $0.status == status }
+            return found.contains { $0.status == status || (status == "sent" && $0.status == "delivered") }
         }
         return found
     }
@@ -292,6 +294,45 @@ import Testing
                 [conversation]) == 1)
         #expect(try await Self.replies(w, contact: contact).isEmpty)
         #expect(try await Self.accepted(w, to: contact).isEmpty)
+    }
+
+    @Test func aMessageArrivingWhileTheReplyIsWrittenGetsItsOwnReply() async throws {
+        let w = try await Self.world(debounce: .zero)
+        defer { Task { await w.stop() } }
+        _ = try await w.sandbox.setFaults(#"{"scope": "chat", "latency_ms": 1500}"#)
+        let contact = Self.freshContact()
+        _ = try await Self.text(w, from: contact, "Do you open at nine tomorrow?")
+        try await waitUntil("the first chat call to begin", timeout: .seconds(30)) {
+            try await w.sandbox.counters()["requests"]?["chat"] == .number(1)
+        }
+        // The first reply is being written: this message is not in its prompt.
+        _ = try await Self.text(w, from: contact, "Also, is parking free?")
+        try await waitUntil("two replies sent", timeout: .seconds(60)) {
+            try await Self.replies(w, contact: contact).filter { $0.status == "sent" || $0.status == "delivered" }.count == 2
+        }
+        try await Self.settledReplyJobs(w)
+        let replies = try await Self.replies(w, contact: contact)
+        #expect(replies.count == 2, "\(replies.map(\.body))")
+        #expect(replies.last?.body.contains("Also, is parking free?") == true, "\(replies.map(\.body))")
+    }
+
+    @Test func aVoiceNoteThatCannotBeTranscribedIsStillAnswered() async throws {
+        let w = try await Self.world(debounce: .zero)
+        defer { Task { await w.stop() } }
+        let contact = Self.freshContact()
+        // One byte over OpenAI's 25 MiB: the transcription is dead, and the message says so.
+        _ = try await w.inbound.inbound([
+            "from": .string(contact), "to": .string(w.number), "body": .string(""),
+            "media": .array([.object(["content_type": .string("audio/ogg"), "transcript": .string("x"), "size_bytes": .number(26_214_401)])]),
+        ])
+        let replies = try await Self.replies(w, contact: contact, once: "sent")
+        #expect(replies.count == 1)
+        #expect(replies.first?.body.contains("could not be transcribed") == true, "\(replies.map(\.body))")
+        let status = try await InboundTests.rows(
+            w.f,
+            "SELECT i.transcription_status FROM inbound_messages i JOIN conversations c ON c.id = i.conversation_id WHERE c.contact = $1",
+            [contact])
+        #expect(try status.first?.string("transcription_status") == "failed")
     }
 
     /// Waits until no ai-reply job is pending, scheduled or running in the `ai` queue.

@@ -17,7 +17,8 @@ import SpoolSupport
 ///    the contact opted out, nothing arrived since the last answer, or a voice note still waits for its transcript (whose job
 ///    asks for the reply when it is in);
 /// 4. builds the prompt (`ReplyPrompt`) and calls chat completions with the setting's timeout;
-/// 5. stores the reply with its tokens and cost (`AIReplies.store`) and returns its `send` follow-up.
+/// 5. stores the reply with its tokens and cost (`AIReplies.store`) and returns its `send` follow-up;
+///    a reply whose messages another answer covered meanwhile (another job's, an agent's) is dropped.
 ///
 /// Errors: a 429 throttles the `openai` limiter (the account's, every tenant's) until the provider's
 /// time, using no attempt; a spent quota pauses the queue with an alert; a prompt over the model's
@@ -90,9 +91,17 @@ public struct AIReplyHandler: JobKind {
                 return .completed(result: "reply \(messageID) (\(spent))", followUps: [Self.send(messageID, from: from, segments: segments)])
             case .suppressed(let messageID):
                 return .completed(result: "reply \(messageID) suppressed: a human took the conversation over (\(spent))")
+            case .superseded:
+                return .completed(result: "no reply: another answer already covers these messages (\(spent))")
             }
-        case .refused(let reason):
-            try await store.handOver(conversation, reason: reason, jobID: job.id)
+        case .refused(let reason, let promptTokens, let completionTokens, let model):
+            let usage =
+                promptTokens + completionTokens == 0
+                ? nil
+                : AIUsage(
+                    model: model, promptTokens: promptTokens, completionTokens: completionTokens,
+                    costMillicents: openai.chatPricing.millicents(promptTokens: promptTokens, completionTokens: completionTokens))
+            try await store.handOver(conversation, reason: reason, usage: usage, jobID: job.id, nowMs: context.clock.nowMillis())
             return .completed(result: "handed to a human: \(reason)")
         case .contextTooLong(let reason):
             return .dead(reason: "the prompt is over the model's context even with \(prompt.messages.count - 1) messages: \(reason)")

@@ -7,8 +7,9 @@ struct OpenAIChat: Sendable {
     enum Result: Sendable, Equatable {
         /// The reply's text and the tokens the provider counted.
         case replied(text: String, promptTokens: Int, completionTokens: Int, model: String)
-        /// The model would not answer: a refusal, or the content filter stopped it.
-        case refused(reason: String)
+        /// The model would not answer: a refusal, or the content filter stopped it. The tokens of a
+        /// refusal the provider answered (and bills) are counted; a 400 for the prompt has none.
+        case refused(reason: String, promptTokens: Int, completionTokens: Int, model: String)
         /// The prompt is longer than the model's context (`context_length_exceeded`).
         case contextTooLong(reason: String)
         /// No reply: the answer, or the lack of one, classified (429, quota, 5xx, a timeout ...).
@@ -19,6 +20,9 @@ struct OpenAIChat: Sendable {
     let configuration: OpenAIConfiguration
     let clock: any WallClock
     let timeout: Duration
+
+    /// Error codes of a prompt refused by moderation, as OpenAI and Azure OpenAI answer them.
+    static let contentFilterCodes: Set<String> = ["content_filter", "content_policy_violation"]
 
     func complete(_ prompt: ReplyPrompt, maxReplyTokens: Int, user: String) async -> Result {
         let body = JSONValue.object([
@@ -34,8 +38,12 @@ struct OpenAIChat: Sendable {
             body: .json(body.text), timeout: timeout)
         request.maximumResponseBytes = 4 << 20
         let result = await http.call(clock: clock) { _ in request }
-        if case .permanent(let code, let reason) = result.verdict, code == "context_length_exceeded" {
-            return .contextTooLong(reason: reason)
+        if case .permanent(let code, let reason) = result.verdict {
+            if code == "context_length_exceeded" { return .contextTooLong(reason: reason) }
+            // The prompt itself was refused by the provider's moderation (a 400 with these codes).
+            if Self.contentFilterCodes.contains(code) {
+                return .refused(reason: "the provider's content filter refused the prompt: \(reason)", promptTokens: 0, completionTokens: 0, model: configuration.chatModel)
+            }
         }
         guard result.verdict == .success else { return .failed(result.verdict) }
         guard let json = result.response?.json, let choice = json["choices"]?.arrayValue?.first else {
@@ -47,10 +55,14 @@ struct OpenAIChat: Sendable {
         let completionTokens = usage?["completion_tokens"]?.intValue ?? 0
         let model = json["model"]?.stringValue ?? configuration.chatModel
         if let refusal = message?["refusal"]?.stringValue, !refusal.isEmpty {
-            return .refused(reason: "the model refused: \(refusal.prefix(200))")
+            return .refused(
+                reason: "the model refused: \(refusal.prefix(200))", promptTokens: max(0, promptTokens),
+                completionTokens: max(0, completionTokens), model: model)
         }
         if choice["finish_reason"]?.stringValue == "content_filter" {
-            return .refused(reason: "the provider's content filter stopped the reply")
+            return .refused(
+                reason: "the provider's content filter stopped the reply", promptTokens: max(0, promptTokens),
+                completionTokens: max(0, completionTokens), model: model)
         }
         guard let text = message?["content"]?.stringValue?.trimmingSpaces, !text.isEmpty else {
             return .failed(.retryable(reason: "chat completions answered without any text", after: nil))

@@ -29,10 +29,10 @@ import SpoolSupport
 /// pauses the queue with an alert. A worker without a provider configuration lets the job wait
 /// (snoozed, no attempt used).
 ///
-/// The job that completes the message's last transcript returns the conversation's `ai-reply` as its
-/// follow-up, which answers from the transcripts. A transcription that is dead (an unsupported file)
-/// asks for no reply: the next message of the contact gets one, which reads that the note could not be
-/// transcribed.
+/// The job that records a message's last transcript (status `done`, or `failed` when an attachment
+/// could not be transcribed) asks for the conversation's `ai-reply`, which answers from the
+/// transcripts (a note that could not be transcribed reads as such): as its follow-up when it
+/// completes, or enqueued directly when it goes dead.
 public struct TranscriptionHandler: JobKind {
     public let kind = "transcription"
 
@@ -79,22 +79,27 @@ public struct TranscriptionHandler: JobKind {
         do {
             outcome = try await transcribe(media, of: attachment, services: services, store: store, job: job, context: context)
         } catch {
-            if lastAttempt {
-                _ = try? await store.record(
+            if lastAttempt,
+                let status = try? await store.record(
                     TranscriptEntry(index: index, status: .failed, reason: "attempts exhausted: \(error)", jobID: job.id),
                     messageID: messageID)
+            {
+                await askForReply(attachment, status: status, context: context)
             }
             throw error
         }
         switch outcome {
         case .dead(let reason):
-            try await store.record(TranscriptEntry(index: index, status: .failed, reason: reason, jobID: job.id), messageID: messageID)
+            let status = try await store.record(
+                TranscriptEntry(index: index, status: .failed, reason: reason, jobID: job.id), messageID: messageID)
+            await askForReply(attachment, status: status, context: context)
         case .retry(let error, _) where lastAttempt:
-            try await store.record(
+            let status = try await store.record(
                 TranscriptEntry(
                     index: index, status: .failed, reason: "attempts exhausted (\(job.attempt + 1)/\(job.maxAttempts)): \(error)",
                     jobID: job.id),
                 messageID: messageID)
+            await askForReply(attachment, status: status, context: context)
         default:
             break
         }
@@ -161,18 +166,34 @@ public struct TranscriptionHandler: JobKind {
     /// The conversation's `ai-reply`, once the message has every transcript it will get (`done`, or
     /// `failed` when another attachment could not be transcribed): the job of the last attachment
     /// asks for it, and the reply reads every transcript. While one is pending, none; none either when
-    /// the number does not answer with the AI or a human has the conversation.
+    /// the number does not answer with the AI or a human has the conversation. It waits the setting's
+    /// debounce, not the declaration's default: a text sent right after the note joins this reply.
     private func replyFollowUp(_ attachment: InboundAttachment, status: String) -> [FollowUp] {
-        guard attachment.aiAnswers, status == "done" || status == "failed", let openai = services?.openai else { return [] }
-        return [
-            // The setting's debounce, not the declaration's default: a text sent right after the note
-            // joins this reply.
-            FollowUp(
-                kind: "ai-reply",
-                args: AIReplies.jobArguments(
-                    conversationID: attachment.conversationID, estimatedTokens: openai.maxPromptTokens + openai.maxReplyTokens),
-                delay: openai.replyDebounce)
-        ]
+        guard let arguments = replyArguments(attachment, status: status), let openai = services?.openai else { return [] }
+        return [FollowUp(kind: "ai-reply", args: arguments, delay: openai.replyDebounce)]
+    }
+
+    /// The same reply, for a transcription that failed for good: its job goes dead, and a dead job has
+    /// no follow-ups, so it is enqueued here (unique per conversation: asking twice is one reply).
+    /// Without it, a message whose voice note cannot be transcribed would never be answered.
+    private func askForReply(_ attachment: InboundAttachment, status: String, context: JobContext) async {
+        guard let arguments = replyArguments(attachment, status: status), let openai = services?.openai,
+            let enqueuer = services?.enqueuer
+        else { return }
+        let request = EnqueueRequest(
+            kind: "ai-reply", args: arguments, runAt: context.clock.nowMillis() + openai.replyDebounce.milliseconds,
+            tenant: attachment.tenantID)
+        do { _ = try await enqueuer.enqueue(request) } catch {
+            context.logger.error(
+                "could not ask for the reply to a voice note that was not transcribed",
+                metadata: ["conversation": "\(attachment.conversationID)", "error": "\(error)"])
+        }
+    }
+
+    private func replyArguments(_ attachment: InboundAttachment, status: String) -> String? {
+        guard attachment.aiAnswers, status == "done" || status == "failed", let openai = services?.openai else { return nil }
+        return AIReplies.jobArguments(
+            conversationID: attachment.conversationID, estimatedTokens: openai.maxPromptTokens + openai.maxReplyTokens)
     }
 
     /// The outcome of a download that brought no file. The media host's 429 is not OpenAI's: the job

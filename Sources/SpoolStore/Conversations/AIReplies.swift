@@ -47,8 +47,12 @@ public struct AIReplyContext: Sendable {
     public let transcriptionPending: Bool
     /// The contact wrote after the last answer (an AI or agent message, suppressed ones aside).
     public let unanswered: Bool
-    /// The contact opted out (STOP, or the tenant's do-not-contact list): no reply is written.
+    /// The contact opted out (STOP, the tenant's do-not-contact list, or a contact whose consent is
+    /// `opted_out`): no reply is written.
     public let optedOut: Bool
+    /// When the newest message of the contact that this reply reads was stored (PostgreSQL's text
+    /// for a timestamptz, exact to the microsecond); nil when the contact has sent none.
+    public let answersThrough: String?
     /// The reply this job stored on an earlier run (it died before its settle), if any.
     public let storedReply: StoredReply?
 
@@ -63,7 +67,7 @@ public struct AIReplyContext: Sendable {
         conversationID: String, tenantID: String, contact: String, number: String, mode: ConversationMode = .ai, aiReplyOn: Bool = true,
         promptTemplate: String? = nil, businessName: String, tenantTimezone: String = "UTC", firstName: String? = nil,
         turns: [ConversationTurn], transcriptionPending: Bool = false, unanswered: Bool = true, optedOut: Bool = false,
-        storedReply: StoredReply? = nil
+        answersThrough: String? = nil, storedReply: StoredReply? = nil
     ) {
         self.conversationID = conversationID
         self.tenantID = tenantID
@@ -79,6 +83,7 @@ public struct AIReplyContext: Sendable {
         self.transcriptionPending = transcriptionPending
         self.unanswered = unanswered
         self.optedOut = optedOut
+        self.answersThrough = answersThrough
         self.storedReply = storedReply
     }
 }
@@ -129,8 +134,10 @@ public struct AIReplies: Sendable {
                     """
                     SELECT c.id, c.tenant_id, c.contact, c.number, c.mode, t.name, t.timezone,
                            n.ai_reply, n.ai_prompt, k.first_name,
-                           EXISTS (SELECT 1 FROM do_not_contact d
-                                   WHERE d.tenant_id = c.tenant_id AND d.phone = regexp_replace(c.contact, '^whatsapp:', '')) AS opted_out,
+                           (k.consent = 'opted_out' OR EXISTS (SELECT 1 FROM do_not_contact d
+                                   WHERE d.tenant_id = c.tenant_id AND d.phone = regexp_replace(c.contact, '^whatsapp:', ''))) AS opted_out,
+                           (SELECT max(i.created_at)::text FROM inbound_messages i
+                            WHERE i.conversation_id = c.id AND i.keyword IS NULL) AS answers_through,
                            (SELECT i.profile_name FROM inbound_messages i WHERE i.conversation_id = c.id AND i.profile_name IS NOT NULL
                             ORDER BY i.created_at DESC LIMIT 1) AS profile_name
                     FROM conversations c JOIN tenants t ON t.id = c.tenant_id
@@ -161,7 +168,7 @@ public struct AIReplies: Sendable {
                 aiReplyOn: try row.bool("ai_reply") ?? false, promptTemplate: try row.string("ai_prompt"),
                 businessName: try row.string("name")!, tenantTimezone: try row.string("timezone")!, firstName: firstName,
                 turns: turns, transcriptionPending: pending.transcription, unanswered: pending.unanswered,
-                optedOut: try row.bool("opted_out") ?? false, storedReply: stored)
+                optedOut: try row.bool("opted_out") ?? false, answersThrough: try row.string("answers_through"), storedReply: stored)
         }
     }
 
@@ -209,17 +216,25 @@ public struct AIReplies: Sendable {
         return parts.joined(separator: "\n")
     }
 
+    /// A transcription still pending after this long is not waited for: its job was lost or keeps
+    /// waiting for a provider, and the contact's other messages deserve an answer (the note reads as
+    /// not transcribed yet).
+    public static let transcriptionWait = "30 minutes"
+
     /// Whether the contact wrote after the last answer, and whether such a message still waits for a
-    /// transcription.
+    /// transcription. An AI reply has answered the messages up to its `answers_through` (what its
+    /// prompt read), an agent's up to when it was written: a message that arrived while a reply was
+    /// being written is still unanswered.
     static func pendingAfterLastAnswer(
         conversationID: String, _ connection: PostgresConnection
     ) throws -> (unanswered: Bool, transcription: Bool) {
         let row = try connection.query(
             """
             WITH answered AS (
-                SELECT max(queued_at) AS at FROM messages
+                SELECT max(coalesce(answers_through, queued_at)) AS at FROM messages
                 WHERE conversation_id = $1 AND author IN ('ai', 'agent') AND status <> 'suppressed')
-            SELECT count(*) AS unanswered, count(*) FILTER (WHERE i.transcription_status = 'pending') AS pending
+            SELECT count(*) AS unanswered,
+                   count(*) FILTER (WHERE i.transcription_status = 'pending' AND i.created_at > now() - interval '\(transcriptionWait)') AS pending
             FROM inbound_messages i, answered a
             WHERE i.conversation_id = $1 AND i.keyword IS NULL AND (a.at IS NULL OR i.created_at > a.at)
             """, [conversationID]
@@ -233,6 +248,9 @@ public struct AIReplies: Sendable {
         case queued(messageID: String, from: String, segments: Int)
         /// The conversation was a human's by now: kept, never sent.
         case suppressed(messageID: String)
+        /// Another answer (another job's reply, an agent's) already covers every message this one read:
+        /// nothing was stored.
+        case superseded
     }
 
     /// Stores the AI's reply as an outbound message of the conversation, with its usage, the tenant's
@@ -259,31 +277,34 @@ public struct AIReplies: Sendable {
                 if try earlier.string("status") == MessageStatus.suppressed.rawValue { return .suppressed(messageID: earlierID) }
                 return .queued(messageID: earlierID, from: try earlier.string("from_sender")!, segments: try earlier.int("segments")!)
             }
+            // Two replies written at once (a message arrived while the first was being written): the one
+            // that read less gives way when the other already covers what it read.
+            if let through = context.answersThrough,
+                try connection.query(
+                    """
+                    SELECT 1 FROM messages WHERE conversation_id = $1 AND author IN ('ai', 'agent') AND status <> 'suppressed'
+                      AND coalesce(answers_through, queued_at) >= $2::timestamptz LIMIT 1
+                    """, [context.conversationID, through]
+                ).first != nil
+            {
+                return .superseded
+            }
             let status: MessageStatus = mode == .human ? .suppressed : .queued
             try connection.query(
                 """
                 INSERT INTO messages (id, tenant_id, contact_id, to_phone, from_sender, body, segments, encoding, cost_cents, purpose,
                                       idempotency_key, conversation_id, author, status, reason,
-                                      ai_model, ai_prompt_tokens, ai_completion_tokens, ai_cost_millicents)
+                                      ai_model, ai_prompt_tokens, ai_completion_tokens, ai_cost_millicents, answers_through)
                 VALUES ($1, $2, (SELECT k.id FROM contacts k WHERE k.tenant_id = $2 AND k.phone = regexp_replace($3, '^whatsapp:', '')),
-                        $3, $4, $5, $6, $7, $8, 'transactional', $9, $10, 'ai', $11, $12, $13, $14, $15, $16)
+                        $3, $4, $5, $6, $7, $8, 'transactional', $9, $10, 'ai', $11, $12, $13, $14, $15, $16, $17::timestamptz)
                 """,
                 [
                     id, context.tenantID, context.contact, context.number, body, encoding.segments, encoding.scheme.rawValue,
                     encoding.segments * segmentCents, key, context.conversationID, status.rawValue,
                     status == .suppressed ? "human_takeover" : nil, usage.model, usage.promptTokens, usage.completionTokens,
-                    usage.costMillicents,
+                    usage.costMillicents, context.answersThrough,
                 ])
-            try connection.query(
-                """
-                INSERT INTO ai_usage (tenant_id, day, model, requests, prompt_tokens, completion_tokens, cost_millicents)
-                VALUES ($1, $2::date, $3, 1, $4, $5, $6)
-                ON CONFLICT (tenant_id, day, model) DO UPDATE SET requests = ai_usage.requests + 1,
-                    prompt_tokens = ai_usage.prompt_tokens + EXCLUDED.prompt_tokens,
-                    completion_tokens = ai_usage.completion_tokens + EXCLUDED.completion_tokens,
-                    cost_millicents = ai_usage.cost_millicents + EXCLUDED.cost_millicents
-                """,
-                [context.tenantID, CivilTime.date(nowMs), usage.model, usage.promptTokens, usage.completionTokens, usage.costMillicents])
+            try Self.addUsage(usage, tenantID: context.tenantID, nowMs: nowMs, connection)
             try connection.query("UPDATE conversations SET updated_at = now() WHERE id = $1", [context.conversationID])
             try connection.query(
                 "INSERT INTO events (tenant_id, message_id, job_id, kind, payload) VALUES ($1, $2, $3, $4, $5::jsonb)",
@@ -302,14 +323,18 @@ public struct AIReplies: Sendable {
     }
 
     /// Hands the conversation to a human because the AI would not answer (a refusal, a content
-    /// filter): mode `human` with the reason, and a `conversation.handover` event.
-    public func handOver(_ context: AIReplyContext, reason: String, jobID: String) async throws {
+    /// filter): mode `human` with the reason, and a `conversation.handover` event, once (a run again
+    /// after its settle was lost, or a conversation already taken over, changes nothing). The refused
+    /// call's tokens, which the provider bills, go to the tenant's `ai_usage`.
+    public func handOver(_ context: AIReplyContext, reason: String, usage: AIUsage?, jobID: String, nowMs: Int64) async throws {
         try await pool.transaction { connection in
-            try connection.query(
+            let changed = try connection.query(
                 """
                 UPDATE conversations SET mode = 'human', mode_changed_at = now(), mode_reason = $2, updated_at = now()
-                WHERE id = $1 AND mode = 'ai'
+                WHERE id = $1 AND mode = 'ai' RETURNING id
                 """, [context.conversationID, reason])
+            guard changed.first != nil else { return }
+            if let usage { try Self.addUsage(usage, tenantID: context.tenantID, nowMs: nowMs, connection) }
             try connection.query(
                 "INSERT INTO events (tenant_id, job_id, kind, payload) VALUES ($1, $2, 'conversation.handover', $3::jsonb)",
                 [
@@ -318,6 +343,19 @@ public struct AIReplies: Sendable {
                 ])
         }
     }
+
+    /// Adds one call to the tenant's `ai_usage` for its UTC day and model.
+    static func addUsage(_ usage: AIUsage, tenantID: String, nowMs: Int64, _ connection: PostgresConnection) throws {
+        try connection.query(
+            """
+            INSERT INTO ai_usage (tenant_id, day, model, requests, prompt_tokens, completion_tokens, cost_millicents)
+            VALUES ($1, $2::date, $3, 1, $4, $5, $6)
+            ON CONFLICT (tenant_id, day, model) DO UPDATE SET requests = ai_usage.requests + 1,
+                prompt_tokens = ai_usage.prompt_tokens + EXCLUDED.prompt_tokens,
+                completion_tokens = ai_usage.completion_tokens + EXCLUDED.completion_tokens,
+                cost_millicents = ai_usage.cost_millicents + EXCLUDED.cost_millicents
+            """, [tenantID, CivilTime.date(nowMs), usage.model, usage.promptTokens, usage.completionTokens, usage.costMillicents])
+    }
 }
 
 extension AIReplies {
@@ -325,7 +363,11 @@ extension AIReplies {
     /// what the tenant's token limiter is charged up front, the prompt budget plus the reply cap.
     public static func jobArguments(conversationID: String, estimatedTokens: Int) -> String {
         JSONValue.object([
-            "conversation_id": .string(conversationID), "estimated_tokens": .number(Double(max(1, estimatedTokens))),
+            "conversation_id": .string(conversationID),
+            "estimated_tokens": .number(Double(min(max(1, estimatedTokens), maximumEstimatedTokens))),
         ]).text
     }
+
+    /// `Jobs/ai-reply.json`'s maximum for `estimated_tokens`: a bigger budget is charged this much.
+    public static let maximumEstimatedTokens = 1_000_000
 }
