@@ -46,5 +46,7 @@ public enum SpoolMigrations {
         try! Migration(fileName: "0010_ai_replies.sql", sql: String(decoding: PackageResources._010_ai_replies_sql, as: UTF8.self)),
         try! Migration(
             fileName: "0011_conversation_list.sql", sql: String(decoding: PackageResources._011_conversation_list_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0012_usage_indexes.sql", sql: String(decoding: PackageResources._012_usage_indexes_sql, as: UTF8.self)),
     ]
 }
