@@ -67,7 +67,7 @@ let package = Package(
                 .embedInCode("Migrations/0009_transcripts.sql"),
                 .embedInCode("Migrations/0010_ai_replies.sql"),
                 .embedInCode("Migrations/0011_conversation_list.sql"),
-                .embedInCode("Migrations/0012_usage_indexes.sql"),
+                .embedInCode("Migrations/0013_usage_indexes.sql"),
             ]
         ),
         .target(

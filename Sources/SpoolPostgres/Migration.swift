@@ -47,6 +47,6 @@ public enum SpoolMigrations {
         try! Migration(
             fileName: "0011_conversation_list.sql", sql: String(decoding: PackageResources._011_conversation_list_sql, as: UTF8.self)),
         try! Migration(
-            fileName: "0012_usage_indexes.sql", sql: String(decoding: PackageResources._012_usage_indexes_sql, as: UTF8.self)),
+            fileName: "0013_usage_indexes.sql", sql: String(decoding: PackageResources._013_usage_indexes_sql, as: UTF8.self)),
     ]
 }
