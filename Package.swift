@@ -68,6 +68,7 @@ let package = Package(
                 .embedInCode("Migrations/0010_ai_replies.sql"),
                 .embedInCode("Migrations/0011_conversation_list.sql"),
                 .embedInCode("Migrations/0012_reply_answers_through.sql"),
+                .embedInCode("Migrations/0013_usage_indexes.sql"),
             ]
         ),
         .target(

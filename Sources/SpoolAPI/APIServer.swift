@@ -118,6 +118,7 @@ public struct APIServer: Sendable {
         NumberRoutes(services: services).register(on: v1)
         ConversationRoutes(services: services, segmentCents: configuration.segmentCents).register(on: v1)
         MessageRoutes(services: services, segmentCents: configuration.segmentCents).register(on: v1)
+        UsageRoutes(services: services).register(on: v1)
         return router
     }
 

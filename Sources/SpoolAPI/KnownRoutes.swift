@@ -15,7 +15,7 @@ enum KnownRoutes {
         ("/v1/reports/dashboard", [.get]), ("/v1/webhooks/twilio/status", [.post]), ("/v1/webhooks/twilio/inbound", [.post]),
         ("/v1/numbers", [.get, .post]), ("/v1/numbers/*", [.put, .delete]), ("/v1/messages", [.post]), ("/v1/messages/*", [.get]),
         ("/v1/conversations", [.get]), ("/v1/conversations/*", [.get]), ("/v1/conversations/*/takeover", [.post]),
-        ("/v1/conversations/*/release", [.post]), ("/v1/conversations/*/messages", [.post]),
+        ("/v1/conversations/*/release", [.post]), ("/v1/conversations/*/messages", [.post]), ("/v1/usage", [.get]),
     ].map { (String($0.0).split(separator: "/"), $0.1) }
 
     /// The methods a path takes, or nil when no route has this path.

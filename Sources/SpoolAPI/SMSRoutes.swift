@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SpoolHTTP
+import SpoolSMS
 import SpoolStore
 import SpoolSupport
 import Synchronization
@@ -165,7 +166,7 @@ struct SMSRoutes: Sendable {
         return APIResponse.json(
             200,
             .object([
-                "campaign": Self.json(report.campaign), "total": .number(Double(report.total)),
+                "campaign": Self.json(report.campaign), "purpose": .string(report.purpose.rawValue), "total": .number(Double(report.total)),
                 "by_status": .object(report.byStatus.mapValues { .number(Double($0)) }),
                 "by_skip_reason": .object(report.bySkipReason.mapValues { .number(Double($0)) }),
                 "delivery_rate": report.deliveryRate.map { .number($0) } ?? .null, "cost_cents": .number(Double(report.costCents)),

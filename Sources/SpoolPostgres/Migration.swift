@@ -49,5 +49,7 @@ public enum SpoolMigrations {
         try! Migration(
             fileName: "0012_reply_answers_through.sql",
             sql: String(decoding: PackageResources._012_reply_answers_through_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0013_usage_indexes.sql", sql: String(decoding: PackageResources._013_usage_indexes_sql, as: UTF8.self)),
     ]
 }

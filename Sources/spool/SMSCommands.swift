@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import SpoolPostgres
 import SpoolQueue
+import SpoolSMS
 import SpoolStore
 import SpoolSupport
 
@@ -123,7 +124,8 @@ struct CampaignCommand: AsyncParsableCommand {
                 throw SpoolCommandError("no campaign '\(id)'")
             }
             if json { print(jsonText(report)); return }
-            print("\(report.campaign.id)  \(report.campaign.status.rawValue)  \(report.campaign.name)  \(report.total) messages")
+            let campaign = report.campaign
+            print("\(campaign.id)  \(campaign.status.rawValue)  \(campaign.name)  \(report.total) \(report.purpose.rawValue) messages")
             for (status, count) in report.byStatus.sorted(by: { $0.key < $1.key }) { print("  \(status): \(count)") }
             for (reason, count) in report.bySkipReason.sorted(by: { $0.key < $1.key }) { print("  skipped, \(reason): \(count)") }
             print(

@@ -1,4 +1,5 @@
 import SpoolPostgres
+import SpoolSMS
 import SpoolSupport
 
 /// The numbers operators watch: one campaign's report, and a tenant's dashboard.
@@ -9,6 +10,8 @@ public struct CampaignReports: Sendable {
 
     public struct Report: Sendable, Encodable, Equatable {
         public var campaign: Campaign
+        /// What its messages are sent as: a campaign's are always marketing (migration 0008 checks it).
+        public let purpose = MessagePurpose.marketing
         public var total = 0
         public var byStatus: [String: Int] = [:]
         public var bySkipReason: [String: Int] = [:]
@@ -22,7 +25,7 @@ public struct CampaignReports: Sendable {
         public struct Minute: Sendable, Encodable, Equatable { public let minute: Int64; public let sent: Int }
 
         enum CodingKeys: String, CodingKey {
-            case campaign, total, byStatus = "by_status", bySkipReason = "by_skip_reason", deliveryRate = "delivery_rate"
+            case campaign, purpose, total, byStatus = "by_status", bySkipReason = "by_skip_reason", deliveryRate = "delivery_rate"
             case costCents = "cost_cents", sentPerMinute = "sent_per_minute"
         }
     }
