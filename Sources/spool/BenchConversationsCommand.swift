@@ -17,8 +17,9 @@ import Synchronization
 /// `spool bench-conversations`: the conversations issue's numbers against the configured Redis and
 /// PostgreSQL, with the API and the sandbox in this process and one `spool worker` process.
 ///
-/// 1. Webhook: signed inbound texts at `--rate` per second, each from a new contact to a number with
-///    AI replies on (stored, and its `ai-reply` enqueued), no worker running: latency as the client sees it.
+/// 1. Webhook: signed inbound texts at each of `--rates` per second, each from a new contact to a number
+///    with AI replies on (stored, and its `ai-reply` enqueued), no worker running: latency as the client
+///    sees it, and this process's CPU per webhook (the API's and the load generator's).
 /// 2. Overhead: `--conversations` texts one after another, debounce 0, sandbox at 0 ms: from the
 ///    message stored to its reply accepted by the provider (`inbound_messages.created_at` to
 ///    `messages.sent_at`, both PostgreSQL's clock).
@@ -31,8 +32,9 @@ struct BenchConversationsCommand: AsyncParsableCommand {
         commandName: "bench-conversations", abstract: "Measure the inbound webhook, the reply path's overhead, and conversations in flight.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "Webhooks for the latency run.") var webhooks = 10_000
-    @Option(help: "Webhooks per second for the latency run.") var rate = 1_000
+    @Option(help: "Webhooks for each latency run.") var webhooks = 10_000
+    @Option(help: "Webhooks per second, one latency run each (comma-separated).") var rates = "250,1000"
+    @Option(help: "The reply debounce for the overhead and realistic runs, ms.") var debounce = 0
     @Option(help: "Conversations for the overhead run (a quarter of them for the realistic run).") var conversations = 200
     @Option(help: "Conversations in flight at once for the memory run.") var inFlight = 1_000
     @Option(help: "Sandbox chat latency for the realistic run, ms.") var chatLatency = 800
@@ -83,7 +85,7 @@ struct BenchConversationsCommand: AsyncParsableCommand {
             apiConfiguration.port = apiPort
             apiConfiguration.publicURL = apiURL
             apiConfiguration.twilioAuthToken = SandboxServer.defaultAuthToken
-            apiConfiguration.replyDebounce = .zero
+            apiConfiguration.replyDebounce = .milliseconds(Int64(debounce))
             apiConfiguration.segmentCents = runtime.settings.segmentCents
             let api = APIServer(
                 configuration: apiConfiguration, redis: redis, pool: pool, settings: runtime.settings, catalog: runtime.catalog,
@@ -101,12 +103,20 @@ struct BenchConversationsCommand: AsyncParsableCommand {
             defer { client.close() }
             let poster = WebhookPoster(client: client, url: inboundURL, number: number)
 
-            // 1. The webhook alone.
-            let latencies = try await poster.paced(count: webhooks, perSecond: rate, firstContact: 1_000_000)
-            print(
-                "webhook: \(latencies.sent) texts at \(rate)/s (achieved \(Int(latencies.achievedRate))/s), "
-                    + "p50 \(Self.ms(latencies.percentile(0.5))) ms, p99 \(Self.ms(latencies.percentile(0.99))) ms, "
-                    + "max \(Self.ms(latencies.percentile(1))) ms, \(latencies.errors) errors (target p99 ≤ 5 ms at 1,000/s)")
+            // 1. The webhook alone. This process is the API and the load generator: its CPU per webhook
+            // bounds the API's own.
+            var firstContact = 1_000_000
+            for rate in rates.split(separator: ",").compactMap({ Int($0.trimmingSpaces) }) {
+                let cpuBefore = Self.processCPUSeconds()
+                let latencies = try await poster.paced(count: webhooks, perSecond: rate, firstContact: firstContact)
+                let cpu = Self.processCPUSeconds() - cpuBefore
+                firstContact += webhooks
+                print(
+                    "webhook: \(latencies.sent) texts at \(rate)/s (achieved \(Int(latencies.achievedRate))/s), "
+                        + "p50 \(Self.ms(latencies.percentile(0.5))) ms, p99 \(Self.ms(latencies.percentile(0.99))) ms, "
+                        + "max \(Self.ms(latencies.percentile(1))) ms, \(latencies.errors) errors; API and load generator CPU "
+                        + "\(Int(cpu / Double(max(latencies.sent, 1)) * 1_000_000)) µs per webhook (target p99 ≤ 5 ms at 1,000/s)")
+            }
             // Those replies are never to run: their jobs go, their conversations stay unanswered.
             try await Self.deleteQueue("ai", prefix: prefix, redis: redis)
 
@@ -115,6 +125,7 @@ struct BenchConversationsCommand: AsyncParsableCommand {
                 "SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
                 "SPOOL_JOBS_DIR": runtime.settings.jobsDirectory, "DATABASE_URL": runtime.settings.databaseURL ?? "",
                 "SPOOL_SANDBOX_URL": sandboxURL, "SPOOL_PUBLIC_URL": apiURL, "SPOOL_RECORD_RESULTS": "0",
+                "SPOOL_AI_REPLY_DEBOUNCE_MS": String(debounce),
             ]
             if let config = common.config { environment["SPOOL_CONFIG"] = config }
             func startWorker(concurrency: Int) async throws -> ChildProcess {
@@ -132,7 +143,7 @@ struct BenchConversationsCommand: AsyncParsableCommand {
             }
             let overhead = try await Self.spans(pool: pool, number: number, contacts: firstOverhead..<(firstOverhead + conversations))
             print(
-                "overhead (webhook stored → reply accepted by the provider, sandbox 0 ms, debounce 0): \(overhead.count) conversations, "
+                "overhead (webhook stored → reply accepted by the provider, sandbox 0 ms, debounce \(debounce) ms): \(overhead.count) conversations, "
                     + "p50 \(Self.ms(overhead.percentile(0.5))) ms, p99 \(Self.ms(overhead.percentile(0.99))) ms (target ≤ 25 ms p50, ≤ 100 ms p99)")
 
             // 3. Realistic provider latencies: a voice note is transcribed, then answered.
@@ -147,10 +158,10 @@ struct BenchConversationsCommand: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(50))
             }
             let realistic = try await Self.spans(pool: pool, number: number, contacts: firstVoice..<(firstVoice + voiceNotes))
-            let expected = Double(chatLatency + transcriptionLatency)
+            let expected = Double(chatLatency + transcriptionLatency + debounce)
             let p50 = realistic.percentile(0.5)
             print(
-                "realistic (transcription \(transcriptionLatency) ms + chat \(chatLatency) ms = \(Int(expected)) ms, debounce 0): "
+                "realistic (transcription \(transcriptionLatency) ms + chat \(chatLatency) ms + debounce \(debounce) ms = \(Int(expected)) ms): "
                     + "\(realistic.count) voice notes, p50 \(Self.ms(p50)) ms (\(Self.percent(p50 / expected - 1)) over the sum), "
                     + "p99 \(Self.ms(realistic.percentile(0.99))) ms (target within 5%)")
             worker?.signal(SIGTERM)
@@ -158,7 +169,10 @@ struct BenchConversationsCommand: AsyncParsableCommand {
 
             // 4. Conversations in flight at once on one worker: the chat call held at 5 s.
             try await sandboxClient.faults(#"{"scope": "chat", "latency_ms": 5000}"#)
-            worker = try await startWorker(concurrency: inFlight + 50)
+            worker = try await startWorker(concurrency: inFlight)
+            // What the worker holds before any conversation: its slots, connections and code.
+            try await Task.sleep(for: .seconds(1))
+            let idleRSS = worker?.peakRSSKilobytes ?? 0
             let firstFlight = 4_000_000
             let cpuBefore = worker?.cpuSeconds ?? 0
             let flight = try await poster.paced(count: inFlight, perSecond: 1_000, firstContact: firstFlight)
@@ -176,7 +190,7 @@ struct BenchConversationsCommand: AsyncParsableCommand {
             let cpu = (worker?.cpuSeconds ?? 0) - cpuBefore
             print(
                 "in flight: \(flight.sent) conversations, up to \(peakActive) ai-reply jobs running at once on one worker, "
-                    + "peak RSS \(rss / 1024) MB (target ≤ 80 MB for 1,000); worker CPU \(Int(cpu / Double(max(flight.sent, 1)) * 1_000_000)) µs per conversation")
+                    + "peak RSS \(rss / 1024) MB, \(idleRSS / 1024) MB before the first (target ≤ 80 MB for 1,000); worker CPU \(Int(cpu / Double(max(flight.sent, 1)) * 1_000_000)) µs per conversation")
             worker?.signal(SIGTERM)
             worker?.wait()
             worker = nil
@@ -251,6 +265,13 @@ struct BenchConversationsCommand: AsyncParsableCommand {
             }
         }
         try await deleteBenchKeys(prefix: prefix, redis: redis)
+    }
+
+    /// User plus system CPU seconds of this process.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     static func ms(_ value: Double) -> String { String(Double(Int((value * 10).rounded())) / 10) }

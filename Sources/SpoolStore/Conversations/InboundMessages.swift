@@ -142,6 +142,19 @@ public struct InboundMessages: Sendable {
         // Keywords never reach the AI: a voice note sent with STOP is stored, not transcribed.
         let audio = keyword == nil ? message.media.indices.filter { message.media[$0].isAudio } : []
         let transcriptionStatus = audio.isEmpty ? "none" : "pending"
+        // Most messages are new and no keyword: one statement stores them (one round trip, one commit).
+        // A repeat, a keyword or a race with the same webhook in flight takes the transaction below.
+        if keyword == nil,
+            let stored = try await pool.withConnection({ connection in
+                try Self.storeNew(
+                    message, id: newMessageID, conversationID: newConversationID, tenantID: tenantID, number: number, contact: contact,
+                    media: media, transcriptionStatus: transcriptionStatus, connection)
+            })
+        {
+            return Received(
+                messageID: newMessageID, conversationID: stored.conversationID, created: true, keyword: nil, helpText: nil,
+                transcribe: audio, replyDue: audio.isEmpty && stored.aiAnswers)
+        }
         return try await pool.transaction { connection in
             if let stored = try Self.stored(sid: message.sid, connection) { return try Self.repeated(stored, connection) }
             let conversationID = try connection.query(
@@ -205,6 +218,48 @@ public struct InboundMessages: Sendable {
                 messageID: newMessageID, conversationID: conversationID, created: true, keyword: keyword, helpText: helpText,
                 transcribe: audio, replyDue: replyDue)
         }
+    }
+
+    /// Stores a new message that is no keyword in one statement: the conversation found or opened,
+    /// the message, its `inbound.received` event, and whether the AI answers. Nil when nothing was
+    /// stored because this provider id is stored already (or being stored beside this call): the
+    /// transaction in `receive` then answers as for a repeat.
+    static func storeNew(
+        _ message: InboundMessage, id: String, conversationID: String, tenantID: String, number: String, contact: InboundContact,
+        media: String, transcriptionStatus: String, _ connection: PostgresConnection
+    ) throws -> (conversationID: String, aiAnswers: Bool)? {
+        guard
+            let row = try connection.query(
+                """
+                WITH existing AS (SELECT 1 FROM inbound_messages WHERE provider_sid = $4),
+                conversation AS (
+                    INSERT INTO conversations (id, tenant_id, contact, number, channel)
+                    SELECT $3, $2, $11, $12, $13 WHERE NOT EXISTS (SELECT 1 FROM existing)
+                    ON CONFLICT (tenant_id, number, contact) DO UPDATE SET updated_at = now()
+                    RETURNING id, mode),
+                message AS (
+                    INSERT INTO inbound_messages (id, tenant_id, conversation_id, provider_sid, from_address, to_address, body, profile_name,
+                                                  media, transcription_status)
+                    SELECT $1, $2, c.id, $4, $5, $6, $7, $8, $9::jsonb, $10 FROM conversation c
+                    ON CONFLICT (provider_sid) DO NOTHING
+                    RETURNING id, conversation_id),
+                event AS (
+                    INSERT INTO events (tenant_id, inbound_message_id, kind, payload)
+                    SELECT $2, m.id, 'inbound.received',
+                           jsonb_build_object('conversation_id', m.conversation_id, 'channel', $13::text, 'keyword', NULL, 'media', $14::int)
+                    FROM message m)
+                SELECT m.conversation_id, c.mode = 'ai' AND EXISTS (
+                           SELECT 1 FROM sender_numbers n WHERE n.tenant_id = $2 AND n.ai_reply
+                             AND n.number IN ($12, regexp_replace($12, '^whatsapp:', ''))) AS answers
+                FROM message m JOIN conversation c ON c.id = m.conversation_id
+                """,
+                [
+                    id, tenantID, conversationID, message.sid, message.from, message.to, message.body, message.profileName, media,
+                    transcriptionStatus, contact.address, number, contact.channel, message.media.count,
+                ]
+            ).first
+        else { return nil }
+        return (conversationID: try row.string("conversation_id")!, aiAnswers: try row.bool("answers") ?? false)
     }
 
     /// The default help text, for a tenant without one of its own (`tenants.help_text`).
