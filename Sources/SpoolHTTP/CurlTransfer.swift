@@ -87,6 +87,10 @@ final class Transfer: @unchecked Sendable {
         set(CURLOPT_TIMEOUT_MS, milliseconds(request.timeout))
         set(CURLOPT_USERAGENT, options.userAgent)
         set(CURLOPT_ACCEPT_ENCODING, "")
+        // libcurl's receive buffer is 16 KiB per transfer: with a thousand calls in flight (AI replies
+        // waiting on a model) that is 16 MB. Provider answers are small; a large download only takes
+        // more callbacks.
+        set(CURLOPT_BUFFERSIZE, 4096)
         if let path = options.caBundlePath { set(CURLOPT_CAINFO, path) }
         if request.maximumResponseBytes != nil, failed == CURLE_OK {
             // Refused before its body is read when the Content-Length is over the cap; the body

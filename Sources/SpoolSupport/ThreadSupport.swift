@@ -84,3 +84,12 @@ public func monotonicNow() -> Duration {
 public func withoutCancellation<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
     await Task { await body() }.value
 }
+
+/// Caps glibc's malloc arenas (`mallopt(M_ARENA_MAX, count)`), which otherwise grow to 8 per core as
+/// threads allocate at once. Looked up at run time: Glibc's Swift module does not include malloc.h.
+public func limitMallocArenas(_ count: Int32) {
+    // RTLD_DEFAULT is the null handle on glibc; M_ARENA_MAX is -8 in malloc.h.
+    guard let symbol = dlsym(nil, "mallopt") else { return }
+    let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+    _ = mallopt(-8, count)
+}

@@ -80,6 +80,8 @@ public enum InboundKeyword: String, Sendable, Equatable {
     ]
 
     public static func of(_ body: String) -> InboundKeyword? {
+        // Most messages are longer than any keyword with some space around it: not one of them.
+        guard body.utf8.count <= 64 else { return nil }
         let word = String(body.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         return words[word.uppercased()]
     }
