@@ -69,6 +69,7 @@ let package = Package(
                 .embedInCode("Migrations/0011_conversation_list.sql"),
                 .embedInCode("Migrations/0012_reply_answers_through.sql"),
                 .embedInCode("Migrations/0013_usage_indexes.sql"),
+                .embedInCode("Migrations/0014_schedules.sql"),
             ]
         ),
         .target(

@@ -51,5 +51,6 @@ public enum SpoolMigrations {
             sql: String(decoding: PackageResources._012_reply_answers_through_sql, as: UTF8.self)),
         try! Migration(
             fileName: "0013_usage_indexes.sql", sql: String(decoding: PackageResources._013_usage_indexes_sql, as: UTF8.self)),
+        try! Migration(fileName: "0014_schedules.sql", sql: String(decoding: PackageResources._014_schedules_sql, as: UTF8.self)),
     ]
 }
