@@ -106,6 +106,19 @@ struct Runtime {
         return JobRegistry.handlers(services)
     }
 
+    /// The schedules' ticker (`ScheduleTicker`), when PostgreSQL is configured: `spool scheduler` and
+    /// `spool dev` run it; any number of them may.
+    func scheduleTicker() throws -> ScheduleTicker? {
+        guard settings.databaseURL != nil else {
+            logger.notice("DATABASE_URL is not set: schedules do not fire from this process")
+            return nil
+        }
+        let redis = redis(name: "schedules")
+        return ScheduleTicker(
+            pool: try postgres(size: 2), enqueuer: Enqueuer(redis: redis, catalog: catalog, keys: settings.keys), admin: admin(redis),
+            logger: logger)
+    }
+
     func admin(_ redis: RedisClient) -> QueueAdmin {
         QueueAdmin(redis: redis, keys: settings.keys, declaredQueues: catalog.queues, completedTTL: settings.completedTTL)
     }

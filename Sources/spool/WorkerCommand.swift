@@ -3,6 +3,7 @@ import FoundationEssentials
 import ServiceLifecycle
 import SpoolJobs
 import SpoolQueue
+import SpoolStore
 import SpoolSupport
 
 struct WorkerCommand: AsyncParsableCommand {
@@ -34,7 +35,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
 struct SchedulerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "scheduler", abstract: "Promote due scheduled and retry jobs, recover expired leases, trim dead sets.")
+        commandName: "scheduler",
+        abstract: "Promote due scheduled and retry jobs, recover expired leases, trim dead sets, and fire schedules' ticks.")
 
     @OptionGroup var common: CommonOptions
 
@@ -43,8 +45,10 @@ struct SchedulerCommand: AsyncParsableCommand {
         let redis = runtime.redis(name: "scheduler")
         let scheduler = SchedulerService(
             redis: redis, settings: runtime.settings, declaredQueues: runtime.catalog.queues, logger: runtime.logger)
-        runtime.logger.info("scheduler started", metadata: ["redis": "\(runtime.settings.redisURL)"])
-        let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
+        var services: [any Service] = [scheduler]
+        if let ticker = try runtime.scheduleTicker() { services.append(ticker) }
+        runtime.logger.info("scheduler started", metadata: ["redis": "\(runtime.settings.redisURL)", "schedules": "\(services.count > 1)"])
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
         try await group.run()
     }
 }

@@ -128,7 +128,8 @@ public struct ScheduleTicker: Service {
             for index in plan.firstRequest..<(plan.firstRequest + plan.fire.count) {
                 switch results[index] {
                 case .success(let result):
-                    release.runs += 1
+                    // Not created: a tick fired before by a scheduler that died before its release.
+                    if result.created { release.runs += 1 }
                     release.lastJobID = result.id
                     release.lastJobQueue = result.queue
                     pass.lateness.append(max(0, now - plan.fire[index - plan.firstRequest]))

@@ -1,0 +1,156 @@
+import SpoolPostgres
+import SpoolQueue
+import SpoolSupport
+import TestSupport
+import Testing
+
+@testable import SpoolStore
+
+/// Schedules firing against real PostgreSQL and Redis: every tick enqueued once however many tickers
+/// run at once, a dead ticker's claim taken over without a second job, missed-tick and overlap policies.
+@Suite struct ScheduleTickerTests {
+    struct World: Sendable {
+        let pool: PostgresPool
+        let queue: QueueFixture
+        let store: ScheduleStore
+
+        func ticker() -> ScheduleTicker {
+            var ticker = ScheduleTicker(pool: pool, enqueuer: queue.enqueuer, admin: queue.admin, logger: TestEnvironment.logger)
+            ticker.interval = .milliseconds(50)
+            return ticker
+        }
+
+        func schedule(_ id: String) async throws -> Schedule { try #require(try await store.find(id, tenantID: nil)) }
+
+        /// Sets a schedule's next tick (as if the schedulers had been down since then).
+        func setNext(_ id: String, _ ms: Int64) async throws {
+            _ = try await pool.withConnection { try $0.query("UPDATE schedules SET next_run_ms = $2 WHERE id = $1", [id, ms]) }
+        }
+
+        func nowMs() async throws -> Int64 {
+            Int64(try await pool.withConnection { try $0.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms").first!.int("ms")! })
+        }
+    }
+
+    static func world() async throws -> World {
+        var options = PostgresPool.Options()
+        options.size = 6
+        let pool = PostgresPool(url: try TestPostgres.freshDatabase(), options: options, logger: TestEnvironment.logger)
+        try await Migrator(pool: pool).migrate()
+        let queue = try QueueFixture()
+        return World(pool: pool, queue: queue, store: ScheduleStore(pool: pool, enqueuer: queue.enqueuer))
+    }
+
+    @Test func everyTickIsEnqueuedOnceWithFourTickersAtOnce() async throws {
+        let w = try await Self.world()
+        var ids: [String] = []
+        for n in 0..<20 {
+            ids.append(
+                try await w.store.create(ScheduleRequest(name: "every second \(n)", kind: "noop", every: "1s"), tenantID: nil, producer: .operator)
+                    .id)
+        }
+        let first = try await w.schedule(ids[0]).nextRunMs!
+        let tickers = (0..<4).map { _ in w.ticker() }
+        let runs = tickers.map { ticker in Task { try await ticker.run() } }
+        // About five ticks of each schedule.
+        try await waitUntil("every schedule to have fired five times", timeout: .seconds(60)) {
+            for id in ids where try await w.schedule(id).runs < 5 { return false }
+            return true
+        }
+        for run in runs { run.cancel() }
+        for run in runs { _ = await run.result }
+        var total = 0
+        for id in ids {
+            let schedule = try await w.schedule(id)
+            let start = schedule.anchorMs
+            // Ticks are consecutive seconds from the first: none skipped, none twice.
+            #expect(schedule.skipped == 0, "\(schedule.name): skipped \(schedule.skipped)")
+            #expect(schedule.lastRunMs! - start == Int64(schedule.runs - 1) * 1000, "\(schedule.name): \(schedule.runs) runs")
+            total += schedule.runs
+        }
+        #expect(first == (try await w.schedule(ids[0]).anchorMs))
+        #expect(try await w.queue.pendingCount() == total)
+    }
+
+    @Test func aDeadSchedulersClaimLapsesAndItsTickIsNotEnqueuedTwice() async throws {
+        let w = try await Self.world()
+        let id = try await w.store.create(ScheduleRequest(name: "claimed", kind: "noop", cron: "* * * * *"), tenantID: nil, producer: .operator).id
+        let now = try await w.nowMs()
+        let tick = now - now % 60_000
+        try await w.setNext(id, tick)
+        // A scheduler claimed it for 1.5 s, enqueued the tick, and died before its release.
+        let schedule = try await w.schedule(id)
+        var request = EnqueueRequest(kind: "noop", idempotencyKey: schedule.jobKey(tickMs: tick))
+        request.producer = .operator
+        let earlier = try await w.queue.enqueuer.enqueue(request)
+        _ = try await w.pool.withConnection { try $0.query("UPDATE schedules SET claimed_until = $2 WHERE id = $1", [id, now + 1500]) }
+        let ticker = w.ticker()
+        #expect(try await ticker.tick().claimed == 0)
+        try await waitUntil("the claim to lapse and the tick to be fired", timeout: .seconds(30)) {
+            _ = try await ticker.tick()
+            return try await w.schedule(id).nextRunMs == tick + 60_000
+        }
+        let after = try await w.schedule(id)
+        #expect(after.lastJobID == earlier.id && after.runs == 0, "\(after)")
+        #expect(try await w.queue.pendingCount() == 1)
+    }
+
+    @Test func missedTicksFollowTheSchedulesPolicy() async throws {
+        let w = try await Self.world()
+        let now = try await w.nowMs()
+        let tenMinutesAgo = now - now % 60_000 - 10 * 60_000
+        var fired: [MissedTicks: Int] = [:]
+        for policy in MissedTicks.allCases {
+            let queueBefore = try await w.queue.pendingCount()
+            let id = try await w.store.create(
+                ScheduleRequest(name: "missed \(policy)", kind: "noop", cron: "* * * * *", missed: policy, missedLimit: 4), tenantID: nil,
+                producer: .operator
+            ).id
+            try await w.setNext(id, tenMinutesAgo)
+            _ = try await w.ticker().tick()
+            let schedule = try await w.schedule(id)
+            fired[policy] = try await w.queue.pendingCount() - queueBefore
+            // Ten or eleven ticks were due (the current minute's is on time); the next is in the future.
+            #expect(schedule.runs + schedule.skipped >= 10 && schedule.nextRunMs! > now, "\(policy): \(schedule)")
+            #expect(schedule.runs == fired[policy])
+        }
+        // skip: only the on-time tick (if this minute's is within the grace); one: that plus one for
+        // the missed; all: at most missed_limit of the missed, plus the on-time one.
+        #expect(fired[.skip]! <= 1)
+        #expect(fired[.one]! == fired[.skip]! + 1)
+        #expect(fired[.all]! == fired[.skip]! + 4)
+    }
+
+    @Test func overlapSkipFiresNothingWhileThePreviousJobWaits() async throws {
+        let w = try await Self.world()
+        let id = try await w.store.create(
+            ScheduleRequest(name: "no overlap", kind: "noop", every: "1s", overlap: .skip), tenantID: nil, producer: .operator
+        ).id
+        let ticker = w.ticker()
+        let run = Task { try await ticker.run() }
+        // No worker: the first job stays pending, and every later tick is skipped.
+        try await waitUntil("three ticks skipped", timeout: .seconds(30)) { try await w.schedule(id).skipped >= 3 }
+        run.cancel()
+        _ = await run.result
+        let schedule = try await w.schedule(id)
+        #expect(schedule.runs == 1, "\(schedule)")
+        #expect(try await w.queue.pendingCount() == 1)
+    }
+
+    @Test func aScheduleIsCheckedLikeAnEnqueue() async throws {
+        let w = try await Self.world()
+        await #expect(throws: ScheduleStoreError.invalid(field: "kind", message: "unknown kind 'nope'; declared kinds: noop")) {
+            _ = try await w.store.create(ScheduleRequest(name: "bad kind", kind: "nope", every: "1m"), tenantID: nil, producer: .operator)
+        }
+        do {
+            _ = try await w.store.create(ScheduleRequest(name: "bad cron", kind: "noop", cron: "0 25 * * *"), tenantID: nil, producer: .operator)
+            Issue.record("a bad cron expression was accepted")
+        } catch ScheduleStoreError.invalid(let field, let message) {
+            #expect(field == "cron" && message.contains("hour") && message.contains("column 3"), "\(message)")
+        }
+        _ = try await w.store.create(ScheduleRequest(name: "twice", kind: "noop", every: "1m"), tenantID: nil, producer: .operator)
+        await #expect(throws: ScheduleStoreError.self) {
+            _ = try await w.store.create(ScheduleRequest(name: "twice", kind: "noop", every: "5m"), tenantID: nil, producer: .operator)
+        }
+    }
+}
