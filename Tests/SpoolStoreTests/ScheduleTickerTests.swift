@@ -1,3 +1,4 @@
+import FoundationEssentials
 import SpoolPostgres
 import SpoolQueue
 import SpoolSupport
@@ -5,6 +6,10 @@ import TestSupport
 import Testing
 
 @testable import SpoolStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Schedules firing against real PostgreSQL and Redis: every tick enqueued once however many tickers
 /// run at once, a dead ticker's claim taken over without a second job, missed-tick and overlap policies.
@@ -152,5 +157,52 @@ import Testing
         await #expect(throws: ScheduleStoreError.self) {
             _ = try await w.store.create(ScheduleRequest(name: "twice", kind: "noop", every: "5m"), tenantID: nil, producer: .operator)
         }
+    }
+
+    /// Three `spool scheduler` processes fire 20 schedules every second; one is SIGKILLed and
+    /// replaced mid-way. Every schedule's ticks are consecutive seconds, none twice, none skipped (the
+    /// dead one's claims lapse and its ticks fire late, within the grace).
+    @Test func threeSchedulerProcessesOneKilledFireEveryTickOnce() async throws {
+        let w = try await Self.world()
+        var ids: [String] = []
+        for n in 0..<20 {
+            ids.append(
+                try await w.store.create(ScheduleRequest(name: "process \(n)", kind: "noop", every: "1s"), tenantID: nil, producer: .operator)
+                    .id)
+        }
+        let logs = FileManager.default.temporaryDirectory.appendingPathComponent("schedulers-\(w.queue.keys.prefix)").path
+        func start(_ n: Int) throws -> ChildProcess {
+            let child = try ChildProcess(
+                [try TestEnvironment.spoolBinary(), "scheduler"],
+                environment: [
+                    "REDIS_URL": w.queue.url.urlString, "SPOOL_KEY_PREFIX": w.queue.keys.prefix, "DATABASE_URL": w.pool.url.text,
+                    "SPOOL_JOBS_DIR": TestEnvironment.packageRoot + "/Jobs", "SPOOL_CONFIG": TestEnvironment.packageRoot + "/config/spool.json",
+                    "SPOOL_LOG_LEVEL": "warning",
+                ], output: logs + "-\(n).log")
+            StopAtExit.register { if child.isRunning { child.signal(SIGKILL) } }
+            return child
+        }
+        var schedulers = try (0..<3).map(start)
+        func minimumRuns() async throws -> Int {
+            var least = Int.max
+            for id in ids { least = min(least, try await w.schedule(id).runs) }
+            return least
+        }
+        try await waitUntil("every schedule to fire three times", timeout: .seconds(60)) { try await minimumRuns() >= 3 }
+        schedulers[1].signal(SIGKILL)
+        schedulers[1].wait()
+        schedulers[1] = try start(3)
+        // The dead scheduler's claims lapse after 10 s: its schedules fire their ticks late, once.
+        try await waitUntil("every schedule to fire fifteen times", timeout: .seconds(90)) { try await minimumRuns() >= 15 }
+        for scheduler in schedulers { scheduler.signal(SIGTERM) }
+        for scheduler in schedulers { _ = scheduler.wait() }
+        var total = 0
+        for id in ids {
+            let schedule = try await w.schedule(id)
+            #expect(schedule.skipped == 0 && schedule.lastError == nil, "\(schedule.name): \(schedule)")
+            #expect(schedule.lastRunMs! - schedule.anchorMs == Int64(schedule.runs - 1) * 1000, "\(schedule.name): \(schedule.runs) runs")
+            total += schedule.runs
+        }
+        #expect(try await w.queue.pendingCount() == total)
     }
 }
