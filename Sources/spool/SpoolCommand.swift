@@ -9,7 +9,7 @@ struct SpoolCommand: AsyncParsableCommand {
             WorkerCommand.self, SchedulerCommand.self, DevCommand.self,
             EnqueueCommand.self, StatsCommand.self, JobCommand.self, CancelCommand.self,
             DeadCommand.self, QueueCommand.self, MigrateCommand.self, BenchCommand.self, HTTPBenchCommand.self, BenchLimitsCommand.self,
-            BenchSMSCommand.self, BenchConversationsCommand.self, SandboxCommand.self, TenantCommand.self, KeyCommand.self, APICommand.self,
+            BenchSMSCommand.self, BenchConversationsCommand.self, BenchSchedulesCommand.self, SandboxCommand.self, TenantCommand.self, KeyCommand.self, APICommand.self,
             LimitsCommand.self, ContactsCommand.self, CampaignCommand.self, ConfigCommand.self, NumberCommand.self, ConversationCommand.self,
             UsageCommand.self,
         ]

@@ -89,13 +89,14 @@ public struct ScheduleStore: Sendable {
     }
 
     /// The request with everything checked and the first tick computed.
-    struct Checked: Sendable {
-        let request: ScheduleRequest
-        let spec: ScheduleSpec
-        let nextRunMs: Int64?
+    public struct Checked: Sendable {
+        public let request: ScheduleRequest
+        public let spec: ScheduleSpec
+        public let nextRunMs: Int64?
     }
 
-    func check(_ request: ScheduleRequest, tenantID: String?, producer: Schedule.Producer) async throws -> Checked {
+    /// Checks `request` as `create` does, storing nothing (a dry run, and the bench's bulk insert).
+    public func check(_ request: ScheduleRequest, tenantID: String?, producer: Schedule.Producer) async throws -> Checked {
         let name = request.name
         guard (1...200).contains(name.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ScheduleStoreError.invalid(field: "name", message: "must be 1-200 characters without control characters")

@@ -47,7 +47,7 @@ public struct ScheduleTicker: Service {
         public var fired = 0
         public var skipped = 0
         public var failed = 0
-        /// Per fired tick, how late it was enqueued (ms after its time), for the lateness figures.
+        /// Per tick enqueued, how long after its time its job was in Redis (ms), for the lateness figures.
         public var lateness: [Int64] = []
     }
 
@@ -71,6 +71,7 @@ public struct ScheduleTicker: Service {
     /// One pass: claim, fire, release.
     public func tick() async throws -> Pass {
         let claimMs = claim.milliseconds
+        let started = monotonicNow()
         let claimed: (schedules: [Schedule], nowMs: Int64) = try await pool.withConnection { connection in
             let rows = try connection.query(
                 """
@@ -121,6 +122,8 @@ public struct ScheduleTicker: Service {
             plans.append(plan)
         }
         let results = requests.isEmpty ? [] : try await enqueuer.enqueue(batch: requests)
+        // When the jobs were in Redis, on PostgreSQL's clock: the claim's time plus what has passed since.
+        let enqueuedMs = now + (monotonicNow() - started).milliseconds
 
         var releases: [Release] = []
         for plan in plans {
@@ -132,7 +135,7 @@ public struct ScheduleTicker: Service {
                     if result.created { release.runs += 1 }
                     release.lastJobID = result.id
                     release.lastJobQueue = result.queue
-                    pass.lateness.append(max(0, now - plan.fire[index - plan.firstRequest]))
+                    pass.lateness.append(max(0, enqueuedMs - plan.fire[index - plan.firstRequest]))
                 case .failure(let error):
                     release.error = "tick \(CivilTime(unixMillis: plan.fire[index - plan.firstRequest]).rfc3339): \(error)"
                 }
