@@ -17,9 +17,9 @@ import Synchronization
 /// `spool bench-conversations`: the conversations issue's numbers against the configured Redis and
 /// PostgreSQL, with the API and the sandbox in this process and one `spool worker` process.
 ///
-/// 1. Webhook: signed inbound texts at each of `--rates` per second, each from a new contact to a number
-///    with AI replies on (stored, and its `ai-reply` enqueued), no worker running: latency as the client
-///    sees it, and this process's CPU per webhook (the API's and the load generator's).
+/// 1. Webhook: signed inbound texts at each of `--rates` per second to a `spool api` process of its own,
+///    each from a new contact to a number with AI replies on (stored, and its `ai-reply` enqueued), no
+///    worker running: latency as the client sees it, and the API process's CPU per webhook.
 /// 2. Overhead: `--conversations` texts one after another, debounce 0, sandbox at 0 ms: from the
 ///    message stored to its reply accepted by the provider (`inbound_messages.created_at` to
 ///    `messages.sent_at`, both PostgreSQL's clock).
@@ -98,24 +98,48 @@ struct BenchConversationsCommand: AsyncParsableCommand {
                 if monotonicNow() - started > .seconds(30) { throw SpoolCommandError("the sandbox or the API did not start within 30 s") }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            let sandboxURL = "http://127.0.0.1:\(sandboxPort.withLock { $0 })"
             let client = HTTPClient(name: "bench-webhooks", options: { var o = HTTPClient.Options(); o.maximumConnections = 512; return o }())
             defer { client.close() }
             let poster = WebhookPoster(client: client, url: inboundURL, number: number)
+            let sandboxURL = "http://127.0.0.1:\(sandboxPort.withLock { $0 })"
 
-            // 1. The webhook alone. This process is the API and the load generator: its CPU per webhook
-            // bounds the API's own.
+            // 1. The webhook alone, served by a `spool api` process of its own, so that its CPU per
+            // webhook is the API's alone (this process is the load generator).
+            let webhookPort = try LoopbackPort.free()
+            let webhookURL = "http://127.0.0.1:\(webhookPort)/v1/webhooks/twilio/inbound"
+            var apiEnvironment = [
+                "SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
+                "SPOOL_JOBS_DIR": runtime.settings.jobsDirectory, "DATABASE_URL": runtime.settings.databaseURL ?? "",
+                "SPOOL_SANDBOX_URL": sandboxURL, "SPOOL_PUBLIC_URL": "http://127.0.0.1:\(webhookPort)",
+                "SPOOL_AI_REPLY_DEBOUNCE_MS": "0",
+            ]
+            if let config = common.config { apiEnvironment["SPOOL_CONFIG"] = config }
+            let apiProcess = try ChildProcess(
+                [ChildProcess.currentExecutable, "api", "--port", String(webhookPort)], environment: apiEnvironment)
+            defer {
+                apiProcess.signal(SIGTERM)
+                apiProcess.wait()
+            }
+            let apiStarted = monotonicNow()
+            while (try? await client.send(HTTPClientRequest("GET", "http://127.0.0.1:\(webhookPort)/health/live")))?.status != 200 {
+                if monotonicNow() - apiStarted > .seconds(30) { throw SpoolCommandError("the bench's spool api did not start within 30 s") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let separate = WebhookPoster(client: client, url: webhookURL, number: number)
             var firstContact = 1_000_000
             for rate in rates.split(separator: ",").compactMap({ Int($0.trimmingSpaces) }) {
+                let apiBefore = apiProcess.cpuSeconds ?? 0
                 let cpuBefore = Self.processCPUSeconds()
-                let latencies = try await poster.paced(count: webhooks, perSecond: rate, firstContact: firstContact)
-                let cpu = Self.processCPUSeconds() - cpuBefore
+                let latencies = try await separate.paced(count: webhooks, perSecond: rate, firstContact: firstContact)
+                let apiCPU = (apiProcess.cpuSeconds ?? 0) - apiBefore
+                let clientCPU = Self.processCPUSeconds() - cpuBefore
                 firstContact += webhooks
+                let sent = Double(max(latencies.sent, 1))
                 print(
                     "webhook: \(latencies.sent) texts at \(rate)/s (achieved \(Int(latencies.achievedRate))/s), "
                         + "p50 \(Self.ms(latencies.percentile(0.5))) ms, p99 \(Self.ms(latencies.percentile(0.99))) ms, "
-                        + "max \(Self.ms(latencies.percentile(1))) ms, \(latencies.errors) errors; API and load generator CPU "
-                        + "\(Int(cpu / Double(max(latencies.sent, 1)) * 1_000_000)) µs per webhook (target p99 ≤ 5 ms at 1,000/s)")
+                        + "max \(Self.ms(latencies.percentile(1))) ms, \(latencies.errors) errors; CPU per webhook: API \(Int(apiCPU / sent * 1_000_000)) µs, "
+                        + "load generator \(Int(clientCPU / sent * 1_000_000)) µs (target p99 ≤ 5 ms at 1,000/s)")
             }
             // Those replies are never to run: their jobs go, their conversations stay unanswered.
             try await Self.deleteQueue("ai", prefix: prefix, redis: redis)

@@ -7,9 +7,9 @@ import SpoolSupport
 /// Fires schedules' due ticks. Any number of processes may run one: each tick is enqueued once.
 ///
 /// A pass:
-/// 1. **claims** up to `batch` due schedules in one statement (`FOR UPDATE SKIP LOCKED`, so
-///    concurrent schedulers take different ones), marking each claimed until PostgreSQL's clock plus
-///    `claim`;
+/// 1. **claims** up to `batch` schedules due within `lookahead` in one statement (`FOR UPDATE SKIP
+///    LOCKED`, so concurrent schedulers take different ones), marking each claimed until PostgreSQL's
+///    clock plus `claim`;
 /// 2. works out the ticks to fire from the stored next tick, by the schedule's missed-tick and overlap
 ///    policies, and **enqueues** them in one batch, each with the idempotency key
 ///    `schedule:<id>:<tick ms>`: the tick is part of the job's identity;
@@ -33,6 +33,11 @@ public struct ScheduleTicker: Service {
     public var lateGrace: Duration = .seconds(60)
     /// How often a pass runs.
     public var interval: Duration = .milliseconds(200)
+    /// Ticks this close ahead are enqueued now, as jobs scheduled for their time: a burst of schedules
+    /// due at the same second (10,000 at the top of the minute) is in Redis before then, and the
+    /// scheduler's promotion makes each job runnable at its time. A pause or a delete does not take
+    /// back the ticks already enqueued. Schedules with overlap `skip` are not enqueued ahead.
+    public var lookahead: Duration = .seconds(5)
 
     public init(pool: PostgresPool, enqueuer: Enqueuer, admin: QueueAdmin, logger: Logger) {
         self.pool = pool
@@ -47,7 +52,7 @@ public struct ScheduleTicker: Service {
         public var fired = 0
         public var skipped = 0
         public var failed = 0
-        /// Per tick enqueued, how long after its time its job was in Redis (ms), for the lateness figures.
+        /// Per tick enqueued, how long after its time its job was in Redis (ms; negative: ahead of it).
         public var lateness: [Int64] = []
     }
 
@@ -71,6 +76,7 @@ public struct ScheduleTicker: Service {
     /// One pass: claim, fire, release.
     public func tick() async throws -> Pass {
         let claimMs = claim.milliseconds
+        let lookaheadMs = lookahead.milliseconds
         let started = monotonicNow()
         let claimed: (schedules: [Schedule], nowMs: Int64) = try await pool.withConnection { connection in
             let rows = try connection.query(
@@ -80,11 +86,12 @@ public struct ScheduleTicker: Service {
                 FROM clock
                 WHERE schedules.id IN (
                     SELECT s.id FROM schedules s, clock c
-                    WHERE NOT s.paused AND s.next_run_ms IS NOT NULL AND s.next_run_ms <= c.ms
+                    WHERE NOT s.paused AND s.next_run_ms IS NOT NULL
+                      AND s.next_run_ms <= c.ms + CASE WHEN s.overlap = 'skip' THEN 0 ELSE $3 END
                       AND (s.claimed_until IS NULL OR s.claimed_until < c.ms)
                     ORDER BY s.next_run_ms LIMIT $1 FOR UPDATE OF s SKIP LOCKED)
                 RETURNING \(Schedule.columns), clock.ms AS now_ms
-                """, [batch, claimMs]
+                """, [batch, claimMs, lookaheadMs]
             ).rows
             let now = try rows.first?.int("now_ms").map(Int64.init) ?? 0
             return (try rows.map(Schedule.init), now)
@@ -109,7 +116,8 @@ public struct ScheduleTicker: Service {
         var plans: [Plan] = []
         var requests: [EnqueueRequest] = []
         for schedule in claimed.schedules {
-            var plan = Self.plan(schedule, nowMs: now, lateGraceMs: lateGrace.milliseconds, busy: busy.contains(schedule.id))
+            var plan = Self.plan(
+                schedule, nowMs: now, lookaheadMs: lookaheadMs, lateGraceMs: lateGrace.milliseconds, busy: busy.contains(schedule.id))
             plan.firstRequest = requests.count
             for tick in plan.fire {
                 var request = EnqueueRequest(
@@ -135,7 +143,7 @@ public struct ScheduleTicker: Service {
                     if result.created { release.runs += 1 }
                     release.lastJobID = result.id
                     release.lastJobQueue = result.queue
-                    pass.lateness.append(max(0, enqueuedMs - plan.fire[index - plan.firstRequest]))
+                    pass.lateness.append(enqueuedMs - plan.fire[index - plan.firstRequest])
                 case .failure(let error):
                     release.error = "tick \(CivilTime(unixMillis: plan.fire[index - plan.firstRequest]).rfc3339): \(error)"
                 }
@@ -162,26 +170,29 @@ public struct ScheduleTicker: Service {
         var firstRequest = 0
     }
 
-    /// The ticks due at `nowMs` (from the stored next tick up to now), and which of them fire: the
-    /// on-time ones (at most `lateGraceMs` old) always, the older ones by the missed-tick policy; with
-    /// overlap `skip`, the latest only, and none while the previous job is `busy`.
-    static func plan(_ schedule: Schedule, nowMs: Int64, lateGraceMs: Int64, busy: Bool) -> Plan {
+    /// The ticks due by `nowMs + lookaheadMs` (from the stored next tick), and which of them fire: the
+    /// on-time ones (at most `lateGraceMs` old, or ahead) always, the older ones by the missed-tick
+    /// policy; with overlap `skip`, the latest only, and none while the previous job is `busy`.
+    static func plan(_ schedule: Schedule, nowMs: Int64, lookaheadMs: Int64 = 0, lateGraceMs: Int64, busy: Bool) -> Plan {
         var plan = Plan(schedule: schedule)
         guard let spec = try? schedule.spec(), let zone = ZoneInfo.named(schedule.timezone), var tick = schedule.nextRunMs else {
             plan.error = "the schedule's rule or time zone (\(schedule.timezone)) no longer reads"
             return plan
         }
+        // A schedule that must not overlap waits for each tick's time: its previous job must be done
+        // then, not merely enqueued ahead.
+        let lookaheadMs = schedule.overlap == .skip ? 0 : lookaheadMs
         var due: [Int64] = []
         var beyond = 0
         var next: Int64? = tick
         // At most this many ticks are walked one by one; a longer outage jumps to now.
         let walk = 100_000
-        while let current = next, current <= nowMs {
+        while let current = next, current <= nowMs + lookaheadMs {
             if let ends = schedule.endsMs, current > ends { next = nil; break }
             if due.count < schedule.missedLimit + 1_000 { due.append(current) } else { beyond += 1 }
             tick = current
             if due.count + beyond >= walk {
-                next = spec.next(after: nowMs, zone: zone)
+                next = spec.next(after: nowMs + lookaheadMs, zone: zone)
                 break
             }
             next = spec.next(after: current, zone: zone)
