@@ -52,15 +52,18 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
 
             var ticker = ScheduleTicker(pool: pool, enqueuer: enqueuer, admin: runtime.admin(redis), logger: runtime.logger)
             ticker.batch = 1_000
-            // Measured from the first tick: until then the ticker only finds nothing due.
+            // Measured from a little before the first tick, as a running scheduler would be (it enqueues
+            // ticks up to its lookahead ahead), to a little before the last measured minute's end, so
+            // that the next minute's ticks are not enqueued ahead into the count.
             let firstTick = checked.nextRunMs ?? 0
-            while SystemClock().nowMillis() < firstTick - 1_000 { try await Task.sleep(for: .milliseconds(200)) }
+            let lead = ticker.lookahead.milliseconds + 5_000
+            while SystemClock().nowMillis() < firstTick - lead { try await Task.sleep(for: .milliseconds(200)) }
             var lateness: [Int64] = []
             var early = 0
             var passes = 0
             let cpuBefore = Self.cpuSeconds()
             started = monotonicNow()
-            let end = firstTick + Int64(minutes) * 60_000 - 1_000
+            let end = firstTick + Int64(minutes - 1) * 60_000 + 30_000
             while SystemClock().nowMillis() < end {
                 let pass = try await ticker.tick()
                 passes += 1
