@@ -66,7 +66,8 @@ extension ScheduleStore {
                     message: "'\(queue.prefix(64))' is not a declared queue; declared: \(declaredQueues.sorted().joined(separator: ", "))")
             }
             do {
-                checked.append(try await check(request, tenantID: nil, producer: .operator))
+                let item = try await check(request, tenantID: nil, producer: .operator)
+                checked.append(item)
             } catch ScheduleStoreError.invalid(let field, let message) {
                 throw ScheduleFileError(path: path, name: request.name, index: index, field: field, message: message)
             }
