@@ -117,6 +117,7 @@ public struct APIServer: Sendable {
         SMSRoutes(services: services, defaultRegion: configuration.defaultRegion, segmentCents: configuration.segmentCents).register(on: v1)
         NumberRoutes(services: services).register(on: v1)
         ConversationRoutes(services: services, segmentCents: configuration.segmentCents).register(on: v1)
+        ScheduleRoutes(services: services).register(on: v1)
         MessageRoutes(services: services, segmentCents: configuration.segmentCents).register(on: v1)
         UsageRoutes(services: services).register(on: v1)
         return router

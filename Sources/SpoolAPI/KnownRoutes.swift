@@ -16,6 +16,8 @@ enum KnownRoutes {
         ("/v1/numbers", [.get, .post]), ("/v1/numbers/*", [.put, .delete]), ("/v1/messages", [.post]), ("/v1/messages/*", [.get]),
         ("/v1/conversations", [.get]), ("/v1/conversations/*", [.get]), ("/v1/conversations/*/takeover", [.post]),
         ("/v1/conversations/*/release", [.post]), ("/v1/conversations/*/messages", [.post]), ("/v1/usage", [.get]),
+        ("/v1/schedules", [.get, .post]), ("/v1/schedules/preview", [.get]), ("/v1/schedules/*", [.get, .delete]),
+        ("/v1/schedules/*/pause", [.post]), ("/v1/schedules/*/resume", [.post]),
     ].map { (String($0.0).split(separator: "/"), $0.1) }
 
     /// The methods a path takes, or nil when no route has this path.

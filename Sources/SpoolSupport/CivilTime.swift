@@ -59,3 +59,103 @@ public struct CivilTime: Sendable, Equatable {
         return String(repeating: "0", count: max(0, width - text.count)) + text
     }
 }
+
+extension CivilTime {
+    /// Why `unixMillis(iso8601:)` refused a time, in words (`month 13 is out of range 1-12`).
+    public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        public let problem: String
+        public init(_ problem: String) { self.problem = problem }
+        public var description: String { problem }
+    }
+
+    /// The form `unixMillis(iso8601:)` reads, as error messages name it.
+    public static let iso8601Form = "YYYY-MM-DDTHH:MM[:SS][.fff] then Z or ±HH:MM, such as 2026-11-22T09:00:00Z"
+
+    /// Unix milliseconds of an ISO 8601 time with its offset, `YYYY-MM-DDTHH:MM[:SS][.fff](Z|±HH:MM)`:
+    /// RFC 3339's form with the seconds optional (`t` or a space for `T`, and `z` for `Z`, as RFC 3339
+    /// allows). Digits of a fraction beyond milliseconds are dropped. A time without an offset is refused
+    /// rather than guessed: it would be a different instant in every zone.
+    public static func unixMillis(iso8601 text: String) throws(ParseError) -> Int64 {
+        let bytes = Array(text.utf8)
+        var index = 0
+        func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        func digits(_ width: Int, _ what: String) throws(ParseError) -> Int {
+            var value = 0
+            for _ in 0..<width {
+                guard let byte = peek(), isDigit(byte) else {
+                    throw ParseError("expected \(width) digits of the \(what) at position \(index + 1)")
+                }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                index += 1
+            }
+            return value
+        }
+        func separator(_ accepted: [UInt8], _ what: String) throws(ParseError) {
+            guard let byte = peek(), accepted.contains(byte) else { throw ParseError("expected \(what) at position \(index + 1)") }
+            index += 1
+        }
+        guard !bytes.isEmpty else { throw ParseError("empty") }
+        let year = try digits(4, "year")
+        try separator([UInt8(ascii: "-")], "'-' after the year")
+        let month = try digits(2, "month")
+        try separator([UInt8(ascii: "-")], "'-' after the month")
+        let day = try digits(2, "day")
+        try separator([UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")], "'T' between the date and the time")
+        let hour = try digits(2, "hour")
+        try separator([UInt8(ascii: ":")], "':' after the hour")
+        let minute = try digits(2, "minute")
+        var second = 0, millisecond = 0
+        if peek() == UInt8(ascii: ":") {
+            index += 1
+            second = try digits(2, "second")
+            if peek() == UInt8(ascii: ".") || peek() == UInt8(ascii: ",") {
+                index += 1
+                var count = 0
+                while let byte = peek(), isDigit(byte) {
+                    if count < 3 { millisecond = millisecond * 10 + Int(byte - UInt8(ascii: "0")) }
+                    count += 1
+                    index += 1
+                }
+                guard (1...9).contains(count) else {
+                    throw ParseError("expected 1 to 9 digits of a fraction of a second at position \(index + 1 - count)")
+                }
+                var scale = count
+                while scale < 3 {
+                    millisecond *= 10
+                    scale += 1
+                }
+            }
+        }
+        guard let designator = peek() else {
+            throw ParseError("has no offset: end it with Z (UTC) or an offset such as +02:00")
+        }
+        var offsetSeconds = 0
+        if designator == UInt8(ascii: "Z") || designator == UInt8(ascii: "z") {
+            index += 1
+        } else if designator == UInt8(ascii: "+") || designator == UInt8(ascii: "-") {
+            index += 1
+            let hours = try digits(2, "offset's hours")
+            try separator([UInt8(ascii: ":")], "':' in the offset")
+            let minutes = try digits(2, "offset's minutes")
+            guard hours <= 23, minutes <= 59 else {
+                throw ParseError("offset \(pad(hours)):\(pad(minutes)) is out of range: at most 23:59")
+            }
+            offsetSeconds = (hours * 3600 + minutes * 60) * (designator == UInt8(ascii: "-") ? -1 : 1)
+        } else {
+            throw ParseError("expected Z or an offset such as +02:00 at position \(index + 1)")
+        }
+        guard index == bytes.count else { throw ParseError("unexpected text after the offset at position \(index + 1)") }
+        guard (1...12).contains(month) else { throw ParseError("month \(month) is out of range 1-12") }
+        let monthDays = CronExpression.daysIn(month: month, year: year)
+        guard (1...monthDays).contains(day) else {
+            throw ParseError("day \(day) is out of range 1-\(monthDays) in \(pad(year, 4))-\(pad(month))")
+        }
+        guard hour <= 23 else { throw ParseError("hour \(hour) is out of range 0-23") }
+        guard minute <= 59 else { throw ParseError("minute \(minute) is out of range 0-59") }
+        guard second <= 59 else { throw ParseError("second \(second) is out of range 0-59") }
+        let days = Int64(daysFromCivil(year: year, month: month, day: day))
+        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second - offsetSeconds)
+        return seconds * 1000 + Int64(millisecond)
+    }
+}

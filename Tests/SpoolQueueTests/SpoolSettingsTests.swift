@@ -66,6 +66,23 @@ import Testing
     }
 }
 
+/// The static schedules file: the default may be missing, a file named in the config or the
+/// environment may not (the reconcile says so); the environment wins over the file.
+@Suite struct SchedulesFileSettingTests {
+    @Test func theSchedulesFileIsTheDefaultUntilNamed() throws {
+        let defaults = try SpoolSettings.load(configPath: nil, environment: [:])
+        #expect(defaults.schedulesFile == "config/schedules.json" && defaults.schedulesFileIsDefault)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString).json").path
+        try #"{"schedules_file": "ops/schedules.json"}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let named = try SpoolSettings.load(configPath: path, environment: [:])
+        #expect(named.schedulesFile == "ops/schedules.json" && !named.schedulesFileIsDefault)
+        let overridden = try SpoolSettings.load(configPath: path, environment: ["SPOOL_SCHEDULES_FILE": "/etc/spool/schedules.json"])
+        #expect(overridden.schedulesFile == "/etc/spool/schedules.json")
+        let entries = Dictionary(uniqueKeysWithValues: overridden.entries.map { ($0.name, ($0.value, $0.source)) })
+        #expect(entries["schedules_file"]! == ("/etc/spool/schedules.json", "SPOOL_SCHEDULES_FILE"))
+    }
+}
+
 /// One settings type: every setting listed with where it came from, secrets hidden.
 @Suite struct SpoolSettingsSourcesTests {
     @Test func everySettingSaysWhereItCameFromAndSecretsAreHidden() throws {

@@ -14,6 +14,10 @@ public struct SpoolSettings: Sendable {
     public var databaseURL: String?
     public var keyPrefix = "spool"
     public var jobsDirectory = "Jobs"
+    /// The static schedules, reconciled into PostgreSQL at start (SPOOL_SCHEDULES_FILE, `schedules_file`;
+    /// see docs/schedules.md). The default file may be missing; a file named in the config or the
+    /// environment may not.
+    public var schedulesFile = "config/schedules.json"
     /// Queue weights: with `weighted`, a queue of weight 3 is polled first three times as often as one of
     /// weight 1; with `strict`, higher weights always go first.
     public var queueWeights: [String: Int] = [:]
@@ -90,6 +94,10 @@ public struct SpoolSettings: Sendable {
 
     public var keys: KeySpace { KeySpace(prefix: keyPrefix) }
 
+    /// Whether `schedulesFile` is the default, which may be missing (no static schedules), rather than
+    /// a file named in the config file or the environment.
+    public var schedulesFileIsDefault: Bool { sources["schedules_file"] == nil }
+
     /// Reads the config file (the default path may be missing; a named one may not), then the
     /// environment, then the command's flags: a later layer wins.
     public static func load(
@@ -121,6 +129,11 @@ public struct SpoolSettings: Sendable {
         if let url = try reader.string("database_url") { databaseURL = url; sources["postgres.url"] = path }
         if let prefix = try reader.string("key_prefix") { keyPrefix = prefix; sources["redis.key_prefix"] = path }
         if let dir = try reader.string("jobs_dir") { jobsDirectory = dir; sources["jobs_dir"] = path }
+        if let file = try reader.string("schedules_file") {
+            guard !file.isEmpty else { throw SpoolConfigError("\(path): field 'schedules_file': expected a file path") }
+            schedulesFile = file
+            sources["schedules_file"] = path
+        }
         if let order = try reader.string("queue_order") {
             guard let value = QueueOrder(rawValue: order) else {
                 throw SpoolConfigError("\(path): field 'queue_order': '\(order)' is not weighted or strict")
@@ -276,6 +289,7 @@ public struct SpoolSettings: Sendable {
         if let url = text("DATABASE_URL", "postgres.url") { databaseURL = url }
         if let prefix = text("SPOOL_KEY_PREFIX", "redis.key_prefix") { keyPrefix = prefix }
         if let dir = text("SPOOL_JOBS_DIR", "jobs_dir") { jobsDirectory = dir }
+        if let file = text("SPOOL_SCHEDULES_FILE", "schedules_file") { schedulesFile = file }
         if let value = try number("SPOOL_CONCURRENCY", "worker.concurrency", 1...10_000) { concurrency = value }
         if let value = try number("SPOOL_PREFETCH", "worker.prefetch", 0...10_000) { prefetch = value }
         if let value = try number("SPOOL_LEASE_MS", "worker.lease", 100...86_400_000) { lease = .milliseconds(Int64(value)) }
@@ -404,7 +418,8 @@ public struct SpoolSettings: Sendable {
         }
         var rows: [(String, String)] = [
             ("redis.url", url(redisURL.urlString)), ("redis.key_prefix", keyPrefix), ("postgres.url", url(databaseURL)),
-            ("postgres.record_results", String(recordResults)), ("jobs_dir", jobsDirectory), ("log_level", logLevel),
+            ("postgres.record_results", String(recordResults)), ("jobs_dir", jobsDirectory), ("schedules_file", schedulesFile),
+            ("log_level", logLevel),
             ("worker.concurrency", String(concurrency)), ("worker.prefetch", prefetch.map(String.init) ?? "adaptive"),
             ("worker.lease", seconds(lease)), ("worker.shutdown_grace", seconds(shutdownGrace)),
             ("scheduler.poll_interval", seconds(pollInterval)), ("queue_order", queueOrder.rawValue),

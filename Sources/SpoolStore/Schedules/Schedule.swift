@@ -115,4 +115,14 @@ public struct Schedule: Sendable, Equatable {
             "last_error": text(lastError), "runs": .number(Double(runs)), "skipped": .number(Double(skipped)),
         ])
     }
+
+    /// `json` with `last_job_state`, the state of the last job it enqueued (`QueueAdmin.states(of:)`'s
+    /// word, `unknown` once the job's record has expired; nil: it has enqueued none): `GET
+    /// /v1/schedules/{id}` and `spool schedule show --json`.
+    public func detailJSON(lastJobState: String?) -> JSONValue {
+        let shape = self.json
+        guard case .object(var fields) = shape else { return shape }
+        fields["last_job_state"] = lastJobState.map(JSONValue.string) ?? .null
+        return .object(fields)
+    }
 }

@@ -98,14 +98,20 @@ public struct ScheduleStore: Sendable {
     /// Checks `request` as `create` does, storing nothing (a dry run, and the bench's bulk insert).
     public func check(_ request: ScheduleRequest, tenantID: String?, producer: Schedule.Producer) async throws -> Checked {
         let name = request.name
-        guard (1...200).contains(name.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        // Counted as PostgreSQL's length() counts them (code points), so that its CHECK never refuses what passed here.
+        guard (1...200).contains(name.unicodeScalars.count),
+            !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
             throw ScheduleStoreError.invalid(field: "name", message: "must be 1-200 characters without control characters")
         }
         var zone = request.timezone
-        if zone == nil, let tenantID {
-            zone = try await pool.withConnection {
-                try $0.query("SELECT timezone FROM tenants WHERE id = $1", [tenantID]).first?.string("timezone")
+        if let tenantID {
+            // The tenant must exist (its jobs carry it); with no zone given, the schedule reads the tenant's.
+            let found = try await pool.withConnection { try $0.query("SELECT timezone FROM tenants WHERE id = $1", [tenantID]).first }
+            guard let tenant = found else {
+                throw ScheduleStoreError.invalid(field: "tenant", message: "no tenant '\(tenantID.prefix(64))'")
             }
+            if zone == nil { zone = try tenant.string("timezone") }
         }
         let now = clock.nowMillis()
         let spec: ScheduleSpec
@@ -223,6 +229,39 @@ public struct ScheduleStore: Sendable {
             try connection.query("DELETE FROM schedules WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2) RETURNING id", [id, tenantID]).first
         }
         if deleted == nil { throw ScheduleStoreError.notFound(message: "no schedule \(id.prefix(64))") }
+    }
+}
+
+extension ScheduleStore {
+    /// The most fire times a preview lists.
+    public static let maximumPreviewCount = 1000
+
+    /// The next `count` fire times strictly after `fromMs` of a rule, as a schedule made now with it would
+    /// fire (`every` counts from `fromMs`, as a new schedule counts from its creation): `spool schedule
+    /// preview` and `GET /v1/schedules/preview`. Fewer when a cron expression has none left within 5
+    /// years of the last. Refusals name the field: `cron`, `every`, `timezone` (UTC when nil) or `count`.
+    public static func preview(cron: String?, every: String?, timezone: String?, fromMs: Int64, count: Int) throws -> [Int64] {
+        guard (1...maximumPreviewCount).contains(count) else {
+            throw ScheduleStoreError.invalid(field: "count", message: "must be 1 to \(maximumPreviewCount), got \(count)")
+        }
+        let zoneName = timezone ?? "UTC"
+        let spec: ScheduleSpec
+        do {
+            switch (cron, every) {
+            case (let cron?, nil):
+                spec = try ScheduleSpec(cron: cron, zoneName: zoneName)
+            case (nil, let every?):
+                let interval = try ScheduleInterval(parsing: every)
+                let (anchor, overflow) = fromMs.addingReportingOverflow(interval.milliseconds)
+                spec = try ScheduleSpec(.every(interval), zoneName: zoneName, anchorMs: overflow ? Int64.max : anchor)
+            default:
+                throw ScheduleStoreError.invalid(field: "cron", message: "give exactly one of cron (an expression) and every (30s, 5m, 1h)")
+            }
+        } catch let error as ScheduleError {
+            let field = error.field == "zone" ? "timezone" : (cron != nil ? "cron" : "every")
+            throw ScheduleStoreError.invalid(field: field, message: error.description)
+        }
+        return spec.next(after: fromMs, count: count)
     }
 }
 
