@@ -73,7 +73,7 @@ struct DevCommand: AsyncParsableCommand {
             let api = try runtime.apiServer(host: "127.0.0.1", port: apiPort)
             services.append(APIService(server: api))
         }
-        if let ticker = try runtime.scheduleTicker() { services.append(ticker) }
+        if let ticker = try await runtime.scheduleTicker() { services.append(ticker) }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }

@@ -106,17 +106,20 @@ struct Runtime {
         return JobRegistry.handlers(services)
     }
 
-    /// The schedules' ticker (`ScheduleTicker`), when PostgreSQL is configured: `spool scheduler` and
-    /// `spool dev` run it; any number of them may.
-    func scheduleTicker() throws -> ScheduleTicker? {
+    /// The schedules' ticker (`ScheduleTicker`), when PostgreSQL is configured, after the static
+    /// schedules (`config/schedules.json`) are reconciled: `spool scheduler` and `spool dev` run it;
+    /// any number of them may. A bad static schedule stops the start, naming the file, the schedule
+    /// and the field.
+    func scheduleTicker() async throws -> ScheduleTicker? {
         guard settings.databaseURL != nil else {
             logger.notice("DATABASE_URL is not set: schedules do not fire from this process")
             return nil
         }
         let redis = redis(name: "schedules")
-        return ScheduleTicker(
-            pool: try postgres(size: 2), enqueuer: Enqueuer(redis: redis, catalog: catalog, keys: settings.keys), admin: admin(redis),
-            logger: logger)
+        let pool = try postgres(size: 2)
+        let enqueuer = Enqueuer(redis: redis, catalog: catalog, keys: settings.keys)
+        _ = try await reconcileSchedules(pool: pool, enqueuer: enqueuer)
+        return ScheduleTicker(pool: pool, enqueuer: enqueuer, admin: admin(redis), logger: logger)
     }
 
     func admin(_ redis: RedisClient) -> QueueAdmin {

@@ -46,7 +46,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         let scheduler = SchedulerService(
             redis: redis, settings: runtime.settings, declaredQueues: runtime.catalog.queues, logger: runtime.logger)
         var services: [any Service] = [scheduler]
-        if let ticker = try runtime.scheduleTicker() { services.append(ticker) }
+        if let ticker = try await runtime.scheduleTicker() { services.append(ticker) }
         runtime.logger.info("scheduler started", metadata: ["redis": "\(runtime.settings.redisURL)", "schedules": "\(services.count > 1)"])
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
         try await group.run()

@@ -182,13 +182,16 @@ import Testing
                     .id)
         }
         let logs = FileManager.default.temporaryDirectory.appendingPathComponent("schedulers-\(w.queue.keys.prefix)").path
+        // No static schedules: only the test's own fire.
+        let noStatic = logs + "-schedules.json"
+        FileManager.default.createFile(atPath: noStatic, contents: Data(#"{"schedules": []}"#.utf8))
         func start(_ n: Int) throws -> ChildProcess {
             let child = try ChildProcess(
                 [try TestEnvironment.spoolBinary(), "scheduler"],
                 environment: [
                     "REDIS_URL": w.queue.url.urlString, "SPOOL_KEY_PREFIX": w.queue.keys.prefix, "DATABASE_URL": w.pool.url.text,
                     "SPOOL_JOBS_DIR": TestEnvironment.packageRoot + "/Jobs", "SPOOL_CONFIG": TestEnvironment.packageRoot + "/config/spool.json",
-                    "SPOOL_LOG_LEVEL": "warning",
+                    "SPOOL_LOG_LEVEL": "warning", "SPOOL_SCHEDULES_FILE": noStatic,
                 ], output: logs + "-\(n).log")
             StopAtExit.register { if child.isRunning { child.signal(SIGKILL) } }
             return child
