@@ -82,6 +82,7 @@ struct DevCommand: AsyncParsableCommand {
                 if apiPort != 0, sandboxPort != 0, runtime.settings.databaseURL != nil {
                     let (tenant, sender) = try await CampaignDemo(runtime: runtime, redis: redis).run()
                     try await ConversationDemo(runtime: runtime, redis: redis, sandboxPort: sandboxPort).run(tenantID: tenant, number: sender)
+                    try await ScheduleDemo(runtime: runtime, redis: redis).run()
                 }
                 if exitAfterDemo {
                     await group.triggerGracefulShutdown()
@@ -352,6 +353,38 @@ struct ConversationDemo {
             say("conversation demo: no AI reply within 30 s; see `spool stats` and the ai queue")
             return nil
         }
+    }
+}
+
+/// A schedule: a job every 2 seconds, fired by this process's ticker, each tick once (its time is part
+/// of the job's identity); shown with its next fire times, then paused and deleted.
+struct ScheduleDemo {
+    let runtime: Runtime
+    let redis: RedisClient
+
+    func run() async throws {
+        let pool = try runtime.postgres(size: 1)
+        defer { pool.close() }
+        let store = ScheduleStore(pool: pool, enqueuer: Enqueuer(redis: redis, catalog: runtime.catalog, keys: runtime.settings.keys))
+        let name = "demo every 2s \(JobID.make(now: SystemClock().nowMillis()).suffix(6).lowercased())"
+        let schedule = try await store.create(
+            ScheduleRequest(name: name, kind: "noop", args: #"{"sleep_ms": 20}"#, every: "2s"), tenantID: nil, producer: .operator)
+        let upcoming = try schedule.spec().next(after: SystemClock().nowMillis(), count: 3).map { CivilTime(unixMillis: $0).rfc3339 }
+        say("schedule demo: \(schedule.id) \"\(name)\" fires noop every 2 s; next: \(upcoming.joined(separator: ", "))")
+        let started = monotonicNow()
+        var shown = 0
+        while monotonicNow() - started < .seconds(20) {
+            guard let now = try await store.find(schedule.id, tenantID: nil) else { break }
+            if now.runs > shown {
+                shown = now.runs
+                say("schedule demo: tick \(CivilTime(unixMillis: now.lastRunMs ?? 0).rfc3339) → job \(now.lastJobID ?? "-"), enqueued for that time (runs \(now.runs), skipped \(now.skipped))")
+            }
+            if now.runs >= 5 { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        try await store.setPaused(schedule.id, tenantID: nil, paused: true)
+        try await store.delete(schedule.id, tenantID: nil)
+        say("schedule demo: paused and deleted (`spool schedule list`; config/schedules.json holds the static ones)")
     }
 }
 
