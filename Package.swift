@@ -164,7 +164,7 @@ let package = Package(
         .testTarget(name: "SpoolPostgresTests", dependencies: ["SpoolPostgres", "SpoolSupport", "TestSupport"]),
         .testTarget(
             name: "SpoolStoreTests",
-            dependencies: ["SpoolStore", "SpoolSMS", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "TestSupport"]),
+            dependencies: ["SpoolStore", "SpoolSMS", "SpoolSupport", "SpoolPostgres", "SpoolQueue", "SpoolJobs", "SpoolHTTP", "TestSupport"]),
         .testTarget(name: "SpoolQueueTests", dependencies: ["SpoolQueue", "SpoolSupport", "SpoolJobs", "SpoolRedis", "TestSupport"]),
         .testTarget(name: "SpoolHTTPTests", dependencies: ["SpoolHTTP", "SpoolSupport", "TestSupport"]),
         .testTarget(

@@ -11,6 +11,7 @@ public enum JobRegistry {
             SendHandler(services: services),
             TranscriptionHandler(services: services),
             AIReplyHandler(services: services),
+            RetentionHandler(services: services),
         ]
     }
 }

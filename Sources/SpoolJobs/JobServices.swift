@@ -16,6 +16,8 @@ public struct JobServices: Sendable {
     /// the reply when a voice note could not be transcribed and its job is dead (a dead job has no
     /// follow-ups). nil: such asks are skipped.
     public var enqueuer: Enqueuer?
+    /// How long `job_results` and `events` keep their rows (the `retention` kind).
+    public var retention = RetentionDays()
     /// What one SMS segment costs, in cents (SPOOL_SMS_SEGMENT_CENTS): the cost of the messages handlers write.
     public var segmentCents = 1
 

@@ -35,7 +35,11 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
         do {
             var started = monotonicNow()
             let request = ScheduleRequest(name: "bench", kind: "noop", cron: "* * * * *")
-            let checked = try await store.check(request, tenantID: tenant.id, producer: .spool)
+            _ = try await store.check(request, tenantID: tenant.id, producer: .spool)
+            // The first tick at least 20 s away, so that the ticker meets it as a running scheduler
+            // would, with its lookahead ahead of it: not a minute made a moment before its end.
+            let now = SystemClock().nowMillis()
+            let firstTick = ((now + 20_000) / 60_000 + 1) * 60_000
             // Inserted in batches of one statement each: the same rows `create` makes.
             try await pool.withConnection { connection in
                 for first in stride(from: 0, to: schedules, by: 1_000) {
@@ -45,17 +49,16 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
                         """
                         INSERT INTO schedules (id, tenant_id, name, source, producer, kind, args, cron, timezone, anchor_ms, next_run_ms)
                         SELECT u.id, $2, u.id, 'api', 'spool', 'noop', '{}', '* * * * *', 'UTC', 0, $3 FROM unnest($1::text[]) AS u(id)
-                        """, [PostgresArray(ids), tenant.id, checked.nextRunMs])
+                        """, [PostgresArray(ids), tenant.id, firstTick])
                 }
             }
-            print("created \(schedules) schedules in \(String(format: (monotonicNow() - started).secondsDouble)) s; first tick \(CivilTime(unixMillis: checked.nextRunMs ?? 0).rfc3339)")
+            print("created \(schedules) schedules in \(String(format: (monotonicNow() - started).secondsDouble)) s; first tick \(CivilTime(unixMillis: firstTick).rfc3339)")
 
             var ticker = ScheduleTicker(pool: pool, enqueuer: enqueuer, admin: runtime.admin(redis), logger: runtime.logger)
             ticker.batch = 1_000
             // Measured from a little before the first tick, as a running scheduler would be (it enqueues
             // ticks up to its lookahead ahead), to a little before the last measured minute's end, so
             // that the next minute's ticks are not enqueued ahead into the count.
-            let firstTick = checked.nextRunMs ?? 0
             let lead = ticker.lookahead.milliseconds + 5_000
             while SystemClock().nowMillis() < firstTick - lead { try await Task.sleep(for: .milliseconds(200)) }
             var lateness: [Int64] = []

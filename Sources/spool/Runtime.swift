@@ -102,6 +102,7 @@ struct Runtime {
         }
         var services = JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio, openai: openai)
         services.segmentCents = settings.segmentCents
+        services.retention = RetentionDays(jobResultsDays: settings.jobResultsDays, eventsDays: settings.eventsDays)
         services.enqueuer = Enqueuer(redis: redis(name: "handlers"), catalog: catalog, keys: settings.keys)
         return JobRegistry.handlers(services)
     }
@@ -119,6 +120,7 @@ struct Runtime {
         let pool = try postgres(size: 2)
         let enqueuer = Enqueuer(redis: redis, catalog: catalog, keys: settings.keys)
         _ = try await reconcileSchedules(pool: pool, enqueuer: enqueuer)
+        if catalog["retention"] != nil { try await ScheduleStore(pool: pool, enqueuer: enqueuer).ensureBuiltins() }
         return ScheduleTicker(pool: pool, enqueuer: enqueuer, admin: admin(redis), logger: logger)
     }
 

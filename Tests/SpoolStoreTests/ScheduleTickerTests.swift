@@ -1,4 +1,6 @@
 import FoundationEssentials
+import SpoolHTTP
+import SpoolJobs
 import SpoolPostgres
 import SpoolQueue
 import SpoolSupport
@@ -219,5 +221,50 @@ import Testing
             total += schedule.runs
         }
         #expect(try await w.jobCount() == total)
+    }
+}
+
+/// The `retention` kind and its built-in schedule.
+@Suite struct RetentionTests {
+    @Test func oldJobResultsAndEventsArePrunedAndTheBuiltinScheduleIsMadeOnce() async throws {
+        var options = PostgresPool.Options()
+        options.size = 2
+        let pool = PostgresPool(url: try TestPostgres.freshDatabase(), options: options, logger: TestEnvironment.logger)
+        try await Migrator(pool: pool).migrate()
+        let repository = try JobKindCatalog.load(directory: TestEnvironment.packageRoot + "/Jobs")
+        let queue = try QueueFixture(kinds: [QueueFixture.noop, try #require(repository["retention"])])
+        _ = try await pool.withConnection { connection in
+            // 25 results and 5 events older than their limits (30 and 90 days), and newer ones.
+            try connection.query(
+                """
+                INSERT INTO job_results (job_id, attempt, queue, kind, outcome, duration_ms, finished_at)
+                SELECT 'j' || n, 1, 'default', 'noop', 'completed', 1, now() - make_interval(days => CASE WHEN n <= 25 THEN 31 ELSE 29 END)
+                FROM generate_series(1, 40) AS n
+                """)
+            try connection.query(
+                """
+                INSERT INTO events (tenant_id, kind, created_at)
+                SELECT 't', 'test', now() - make_interval(days => CASE WHEN n <= 5 THEN 91 ELSE 1 END) FROM generate_series(1, 8) AS n
+                """)
+        }
+        var services = JobServices(postgres: pool, http: HTTPClient(name: "retention-test"), twilio: nil)
+        services.retention = RetentionDays(jobResultsDays: 30, eventsDays: 90)
+        defer { services.http.close() }
+        let context = JobContext(redis: queue.redis, keys: queue.keys, clock: SystemClock(), logger: TestEnvironment.logger)
+        let job = Job(
+            id: "retention-1", queue: "default", kind: "retention", args: "{}", attempt: 0, maxAttempts: 3, enqueuedAt: 0, tenant: nil,
+            leaseToken: "lease")
+        let outcome = try await RetentionHandler(services: services).perform(job, context: context)
+        #expect(outcome == .completed(result: "job_results: 25 rows older than 30 days; events: 5 rows older than 90 days"), "\(outcome)")
+        let left = try await pool.withConnection { connection in
+            (try connection.query("SELECT count(*) AS n FROM job_results").first?.int("n"), try connection.query("SELECT count(*) AS n FROM events").first?.int("n"))
+        }
+        #expect(left.0 == 15 && left.1 == 3)
+
+        let store = ScheduleStore(pool: pool, enqueuer: queue.enqueuer)
+        try await store.ensureBuiltins()
+        try await store.ensureBuiltins()
+        let builtins = try await store.list(tenantID: nil).filter { $0.source == .builtin }
+        #expect(builtins.map(\.name) == ["retention"] && builtins.first?.cron == "17 3 * * *" && builtins.first?.producer == .spool)
     }
 }

@@ -32,6 +32,11 @@ public struct SpoolSettings: Sendable {
     public var completedTTL: Duration = .seconds(3600)
     public var deadMaxJobs = 10_000
     public var deadMaxAge: Duration = .seconds(180 * 86_400)
+    /// How long the append-only tables keep their rows, in days (the `retention` kind, fired every
+    /// night by a built-in schedule): `job_results` (SPOOL_RETENTION_JOB_RESULTS_DAYS, 30) and
+    /// `events` (SPOOL_RETENTION_EVENTS_DAYS, 90).
+    public var jobResultsDays = 30
+    public var eventsDays = 90
     public var logLevel = "info"
     /// Write every settled job's outcome to PostgreSQL's job_results (when a database is configured).
     public var recordResults = true
@@ -187,6 +192,12 @@ public struct SpoolSettings: Sendable {
                 deadMaxAge = .seconds(Int64(value * 86_400))
                 sources["retention.dead_max_age"] = path
             }
+            if let value = try retention.number("job_results_days", range: 1...3650, integer: true) {
+                jobResultsDays = Int(value); sources["retention.job_results_days"] = path
+            }
+            if let value = try retention.number("events_days", range: 1...3650, integer: true) {
+                eventsDays = Int(value); sources["retention.events_days"] = path
+            }
             try retention.finish()
         }
         if let flag = try reader.bool("record_results") { recordResults = flag; sources["postgres.record_results"] = path }
@@ -299,6 +310,8 @@ public struct SpoolSettings: Sendable {
         if let value = try number("SPOOL_POLL_INTERVAL_MS", "scheduler.poll_interval", 10...60_000) {
             pollInterval = .milliseconds(Int64(value))
         }
+        if let value = try number("SPOOL_RETENTION_JOB_RESULTS_DAYS", "retention.job_results_days", 1...3650) { jobResultsDays = value }
+        if let value = try number("SPOOL_RETENTION_EVENTS_DAYS", "retention.events_days", 1...3650) { eventsDays = value }
         if let value = try number("SPOOL_COMPLETED_TTL_SECONDS", "retention.completed", 0...31_536_000) {
             completedTTL = .seconds(Int64(value))
         }
@@ -424,6 +437,7 @@ public struct SpoolSettings: Sendable {
             ("worker.lease", seconds(lease)), ("worker.shutdown_grace", seconds(shutdownGrace)),
             ("scheduler.poll_interval", seconds(pollInterval)), ("queue_order", queueOrder.rawValue),
             ("retention.completed", seconds(completedTTL)), ("retention.dead_max_jobs", String(deadMaxJobs)),
+            ("retention.job_results_days", String(jobResultsDays)), ("retention.events_days", String(eventsDays)),
             ("retention.dead_max_age", seconds(deadMaxAge)),
             ("api.operator_key", secret(operatorKey)), ("api.public_url", publicURL ?? "(the API's own address)"),
             ("sms.default_region", defaultRegion), ("sms.segment_cents", String(segmentCents)),

@@ -223,6 +223,22 @@ public struct ScheduleStore: Sendable {
         }
     }
 
+    /// Spool's own schedules (source `builtin`, the operator's): `retention` every night at 03:17 UTC,
+    /// which prunes the append-only tables. Made when missing; an operator may pause it, and that stays.
+    public func ensureBuiltins() async throws {
+        let exists = try await pool.withConnection { connection in
+            try connection.query("SELECT 1 FROM schedules WHERE tenant_id IS NULL AND name = 'retention'").first != nil
+        }
+        guard !exists else { return }
+        do {
+            _ = try await create(
+                ScheduleRequest(name: "retention", kind: "retention", cron: "17 3 * * *", timezone: "UTC"), tenantID: nil,
+                producer: .spool, source: .builtin)
+        } catch ScheduleStoreError.conflict {
+            // Another scheduler made it at the same moment.
+        }
+    }
+
     /// Deletes it; jobs already enqueued run as they are.
     public func delete(_ id: String, tenantID: String?) async throws {
         let deleted = try await pool.withConnection { connection in
