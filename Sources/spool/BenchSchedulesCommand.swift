@@ -5,13 +5,14 @@ import SpoolQueue
 import SpoolRedis
 import SpoolStore
 import SpoolSupport
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// `spool bench-schedules`: `--schedules` schedules firing every minute, fired by one ticker in this
-/// process for `--minutes` minutes: how late each tick's job reached Redis (p50, p99, max), and the
+/// `spool bench-schedules`: `--schedules` schedules firing every minute, fired by one ticker (its
+/// concurrent passes) in this process for `--minutes` minutes: how late each tick's job reached Redis (p50, p99, max), and the
 /// process's CPU over the run (the ticker's, as nothing else runs here). Its schedules, jobs and keys
 /// are deleted afterwards.
 struct BenchSchedulesCommand: AsyncParsableCommand {
@@ -61,19 +62,22 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
             // that the next minute's ticks are not enqueued ahead into the count.
             let lead = ticker.lookahead.milliseconds + 5_000
             while SystemClock().nowMillis() < firstTick - lead { try await Task.sleep(for: .milliseconds(200)) }
-            var lateness: [Int64] = []
-            var early = 0
-            var passes = 0
+            let collected = Mutex<(lateness: [Int64], early: Int, passes: Int)>(([], 0, 0))
+            ticker.onPass = { pass in
+                collected.withLock {
+                    $0.lateness += pass.lateness.map { max(0, $0) }
+                    $0.early += pass.lateness.filter { $0 < 0 }.count
+                    $0.passes += 1
+                }
+            }
             let cpuBefore = Self.cpuSeconds()
             started = monotonicNow()
             let end = firstTick + Int64(minutes - 1) * 60_000 + 30_000
-            while SystemClock().nowMillis() < end {
-                let pass = try await ticker.tick()
-                passes += 1
-                lateness += pass.lateness.map { max(0, $0) }
-                early += pass.lateness.filter { $0 < 0 }.count
-                if pass.claimed < ticker.batch { try await Task.sleep(for: ticker.interval) }
-            }
+            let running = Task { try await ticker.run() }
+            while SystemClock().nowMillis() < end { try await Task.sleep(for: .milliseconds(100)) }
+            running.cancel()
+            _ = await running.result
+            var (lateness, early, passes) = collected.withLock { $0 }
             let seconds = (monotonicNow() - started).secondsDouble
             let cpu = Self.cpuSeconds() - cpuBefore
             lateness.sort()
