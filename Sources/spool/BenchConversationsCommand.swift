@@ -129,10 +129,10 @@ struct BenchConversationsCommand: AsyncParsableCommand {
             var firstContact = 1_000_000
             for rate in rates.split(separator: ",").compactMap({ Int($0.trimmingSpaces) }) {
                 let apiBefore = apiProcess.cpuSeconds ?? 0
-                let cpuBefore = Self.processCPUSeconds()
+                let cpuBefore = processCPUSeconds()
                 let latencies = try await separate.paced(count: webhooks, perSecond: rate, firstContact: firstContact)
                 let apiCPU = (apiProcess.cpuSeconds ?? 0) - apiBefore
-                let clientCPU = Self.processCPUSeconds() - cpuBefore
+                let clientCPU = processCPUSeconds() - cpuBefore
                 firstContact += webhooks
                 let sent = Double(max(latencies.sent, 1))
                 print(
@@ -292,12 +292,6 @@ struct BenchConversationsCommand: AsyncParsableCommand {
     }
 
     /// User plus system CPU seconds of this process.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
-
     static func ms(_ value: Double) -> String { String(Double(Int((value * 10).rounded())) / 10) }
     static func percent(_ fraction: Double) -> String { "\(Double(Int((fraction * 1000).rounded())) / 10)%" }
 }

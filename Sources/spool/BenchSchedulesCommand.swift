@@ -70,7 +70,7 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
                     $0.passes += 1
                 }
             }
-            let cpuBefore = Self.cpuSeconds()
+            let cpuBefore = processCPUSeconds()
             started = monotonicNow()
             let end = firstTick + Int64(minutes - 1) * 60_000 + 30_000
             let running = Task { try await ticker.run() }
@@ -79,7 +79,7 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
             _ = await running.result
             var (lateness, early, passes) = collected.withLock { $0 }
             let seconds = (monotonicNow() - started).secondsDouble
-            let cpu = Self.cpuSeconds() - cpuBefore
+            let cpu = processCPUSeconds() - cpuBefore
             lateness.sort()
             func percentile(_ p: Double) -> Int64 { lateness.isEmpty ? 0 : lateness[min(lateness.count - 1, Int(Double(lateness.count) * p))] }
             print(
@@ -94,12 +94,6 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
             throw error
         }
         try await Self.cleanUp(pool: pool, tenant: tenant.id, redis: redis, prefix: prefix)
-    }
-
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     static func cleanUp(pool: PostgresPool, tenant: String, redis: RedisClient, prefix: String) async throws {

@@ -2,6 +2,10 @@ import SpoolQueue
 import SpoolRedis
 import SpoolSupport
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What the benchmarks share: worker processes under a throwaway key prefix, and the cleanup.
 
 /// The configured runtime under a throwaway key prefix, which the benchmark deletes afterwards.
@@ -53,4 +57,11 @@ func deleteBenchKeys(prefix: String, redis: RedisClient) async throws {
         let keys = reply.count > 1 ? reply[1].array?.compactMap(\.string) ?? [] : []
         if !keys.isEmpty { try await redis.run(RedisCommand("UNLINK", keys)) }
     } while cursor != "0"
+}
+
+/// User plus system CPU seconds this process has used: what a benchmark's in-process work cost.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }

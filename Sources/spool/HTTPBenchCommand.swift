@@ -34,11 +34,11 @@ struct HTTPBenchCommand: AsyncParsableCommand {
         print("concurrency  requests/s  ideal   of ideal  p50 ms  p99 ms  client CPU/request  errors")
         for level in levels {
             _ = try await measure(client: client, url: base + "/_sandbox/echo", concurrency: level, total: level * 2)  // warm the connections
-            let before = cpuTime()
+            let before = processCPUSeconds()
             let started = monotonicNow()
             let run = try await measure(client: client, url: base + "/_sandbox/echo", concurrency: level, total: requests)
             let elapsed = (monotonicNow() - started).secondsDouble
-            let cpu = cpuTime() - before
+            let cpu = processCPUSeconds() - before
             let rate = Double(requests) / elapsed
             let ideal = Double(level) * 1000 / Double(latencyMs)
             let latencies = run.latencies.sorted()
@@ -94,12 +94,6 @@ struct HTTPBenchCommand: AsyncParsableCommand {
     }
 
     /// User plus system CPU seconds this process has used.
-    private func cpuTime() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
-
     private func format1(_ value: Double) -> String { String(Double(Int(value * 10)) / 10) }
     private func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
 }
