@@ -74,7 +74,12 @@ public struct ScheduleTicker: Service {
     private func repeatPasses() async {
         while !Task.isCancelled {
             do {
-                let pass = try await tick()
+                // A pass is never cut in half by a stop: once its schedules are claimed, their jobs are
+                // enqueued and the claims released, so that nothing waits for a claim to lapse.
+                let ticker = self
+                let pass = try await withoutCancellation { () -> Result<Pass, any Error> in
+                    do { return .success(try await ticker.tick()) } catch { return .failure(error) }
+                }.get()
                 onPass?(pass)
                 // A full batch: more are due, go on at once.
                 if pass.claimed >= batch { continue }
@@ -153,8 +158,10 @@ public struct ScheduleTicker: Service {
             for index in plan.firstRequest..<(plan.firstRequest + plan.fire.count) {
                 switch results[index] {
                 case .success(let result):
-                    // Not created: a tick fired before by a scheduler that died before its release.
-                    if result.created { release.runs += 1 }
+                    // Not created: a tick fired before by a scheduler that died before its release. It
+                    // counts as a run only if that release never happened (the stored last run is older).
+                    let tick = plan.fire[index - plan.firstRequest]
+                    if result.created || tick > (plan.schedule.lastRunMs ?? Int64.min) { release.runs += 1 }
                     release.lastJobID = result.id
                     release.lastJobQueue = result.queue
                     pass.lateness.append(enqueuedMs - plan.fire[index - plan.firstRequest])
