@@ -198,11 +198,12 @@ import Testing
     @Test func aTakeoverWhileTheChatCallIsInFlightSendsNoAIReply() async throws {
         let w = try await Self.world(debounce: .zero)
         defer { Task { await w.stop() } }
-        _ = try await w.sandbox.setFaults(#"{"scope": "chat", "latency_ms": 3000}"#)
+        // Long enough for the takeover below to land while the call is in flight on a busy machine.
+        _ = try await w.sandbox.setFaults(#"{"scope": "chat", "latency_ms": 6000}"#)
         let contact = Self.freshContact()
         _ = try await Self.text(w, from: contact, "Can someone call me back?")
         let conversation = try await Self.conversationID(w, contact: contact)
-        // The chat call has begun when the sandbox has counted it; the answer takes 3 s.
+        // The chat call has begun when the sandbox has counted it; the answer takes 6 s.
         try await waitUntil("the chat call to begin", timeout: .seconds(30)) {
             try await w.sandbox.counters()["requests"]?["chat"] == .number(1)
         }
@@ -272,7 +273,10 @@ import Testing
         // Six messages of ~100 tokens each are over a 450-token context; the newest three are not.
         _ = try await w.sandbox.setFaults(#"{"chat_context_tokens": 450}"#)
         let contact = Self.freshContact()
+        // All six in one reply's prompt: the queue is held while they arrive (see the burst test).
+        try await w.f.queue.admin.pause(queue: "ai")
         for index in 0..<6 { _ = try await Self.text(w, from: contact, "part \(index) " + String(repeating: "z", count: 390)) }
+        try await w.f.queue.admin.resume(queue: "ai")
         let replies = try await Self.replies(w, contact: contact, once: "sent")
         #expect(replies.count == 1)
         let chat = try await w.sandbox.counters()["chat"]
