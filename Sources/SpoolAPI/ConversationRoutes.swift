@@ -73,7 +73,7 @@ struct ConversationRoutes: Sendable {
         let body = try await Self.optionalJSON(&request, limit: 16 << 10)
         var reason: String?
         if let body {
-            let fields = try Self.fields(body, known: Self.modeFields)
+            let fields = try RequestBody.fields(body, known: Self.modeFields)
             if let value = fields["reason"], value != .null {
                 guard let text = value.stringValue else {
                     throw APIError.invalid("reason", "reason: expected a string or null, got \(value.typeName)")
@@ -96,7 +96,7 @@ struct ConversationRoutes: Sendable {
         let id = context.parameters.get("id") ?? ""
         var request = request
         let body = try await RequestBody.json(&request, limit: 64 << 10)
-        let fields = try Self.fields(body, known: Self.replyFields)
+        let fields = try RequestBody.fields(body, known: Self.replyFields)
         guard let value = fields["body"] else { throw APIError.invalid("body", "body: required, a string") }
         guard let text = value.stringValue else { throw APIError.invalid("body", "body: expected a string, got \(value.typeName)") }
         let key = request.headers[.idempotencyKey]
@@ -131,13 +131,6 @@ struct ConversationRoutes: Sendable {
 
     /// A JSON object's fields; an unknown one is refused by name, so that a misspelt field is not
     /// quietly ignored.
-    static func fields(_ body: JSONValue, known: Set<String>) throws(APIError) -> [String: JSONValue] {
-        guard let fields = body.objectValue else { throw APIError.invalid("(body)", "expected a JSON object, got \(body.typeName)") }
-        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw APIError.invalid(unknown, "\(unknown): unknown field; known fields: \(known.sorted().joined(separator: ", "))")
-        }
-        return fields
-    }
 
     /// A body that may be left out: nil when there is none (no bytes); otherwise it must be JSON, as
     /// `RequestBody.json` reads it.

@@ -67,23 +67,14 @@ struct MessageRoutes: Sendable {
 
     /// The body's fields as a message, and the `tenant` it names, if any. Every refusal names its field.
     static func parse(_ body: JSONValue, idempotencyKey: String?, nowMs: Int64) throws(APIError) -> (OneOffMessage, String?) {
-        guard let fields = body.objectValue else { throw APIError.invalid("(body)", "expected a JSON object, got \(body.typeName)") }
-        // A misspelt `send_at` would otherwise send at once.
-        if let unknown = fields.keys.sorted().first(where: { !knownFields.contains($0) }) {
-            throw APIError.invalid(unknown, "\(unknown): unknown field; known fields: \(knownFields.sorted().joined(separator: ", "))")
-        }
+        // Unknown fields are refused: a misspelt `send_at` would otherwise send at once.
+        let fields = try RequestBody.fields(body, known: knownFields)
         func required(_ name: String) throws(APIError) -> String {
             guard let value = fields[name] else { throw APIError.invalid(name, "\(name): required, a string") }
             guard let text = value.stringValue else { throw APIError.invalid(name, "\(name): expected a string, got \(value.typeName)") }
             return text
         }
-        func optional(_ name: String) throws(APIError) -> String? {
-            guard let value = fields[name], value != .null else { return nil }
-            guard let text = value.stringValue else {
-                throw APIError.invalid(name, "\(name): expected a string or null, got \(value.typeName)")
-            }
-            return text
-        }
+        func optional(_ name: String) throws(APIError) -> String? { try RequestBody.optionalString(fields, name) }
         let to = try required("to")
         let from = try required("from")
         let text = try required("body")

@@ -38,4 +38,23 @@ enum RequestBody {
             throw APIError.badJSON(error.message)
         }
     }
+
+    /// A JSON body's fields: it must be an object, and a field not in `known` is refused naming it, so
+    /// that a misspelt setting is never quietly ignored.
+    static func fields(_ body: JSONValue, known: Set<String>) throws(APIError) -> [String: JSONValue] {
+        guard let fields = body.objectValue else { throw APIError.invalid("(body)", "expected a JSON object, got \(body.typeName)") }
+        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
+            throw APIError.invalid(unknown, "\(unknown): unknown field; known fields: \(known.sorted().joined(separator: ", "))")
+        }
+        return fields
+    }
+
+    /// An optional string field: nil when it is absent or null.
+    static func optionalString(_ fields: [String: JSONValue], _ name: String) throws(APIError) -> String? {
+        guard let value = fields[name], value != .null else { return nil }
+        guard let text = value.stringValue else {
+            throw APIError.invalid(name, "\(name): expected a string or null, got \(value.typeName)")
+        }
+        return text
+    }
 }

@@ -128,19 +128,13 @@ struct ScheduleRoutes: Sendable {
     /// The body as a request, and the `tenant` it names, if any. Every refusal names its field, and an
     /// unknown field is refused, so that a misspelt setting is not quietly ignored.
     static func parse(_ body: JSONValue, declaredQueues: Set<String>) throws(APIError) -> (ScheduleRequest, String?) {
-        let fields = try ConversationRoutes.fields(body, known: knownFields)
+        let fields = try RequestBody.fields(body, known: knownFields)
         func required(_ name: String) throws(APIError) -> String {
             guard let value = fields[name], value != .null else { throw APIError.invalid(name, "\(name): required, a string") }
             guard let text = value.stringValue else { throw APIError.invalid(name, "\(name): expected a string, got \(value.typeName)") }
             return text
         }
-        func optional(_ name: String) throws(APIError) -> String? {
-            guard let value = fields[name], value != .null else { return nil }
-            guard let text = value.stringValue else {
-                throw APIError.invalid(name, "\(name): expected a string or null, got \(value.typeName)")
-            }
-            return text
-        }
+        func optional(_ name: String) throws(APIError) -> String? { try RequestBody.optionalString(fields, name) }
         func integer(_ name: String, _ range: ClosedRange<Int>) throws(APIError) -> Int? {
             guard let value = fields[name], value != .null else { return nil }
             guard let number = value.intValue, range.contains(number) else {

@@ -68,16 +68,11 @@ public struct Schedule: Sendable, Equatable {
         """
 
     init(_ row: PostgresRow) throws {
-        func enumeration<E: RawRepresentable>(_ column: String, _ type: E.Type) throws -> E where E.RawValue == String {
-            let text = try row.string(column) ?? ""
-            guard let value = E(rawValue: text) else { throw PostgresError(.decoding, "schedules.\(column): '\(text)' is not a \(E.self)") }
-            return value
-        }
         id = try row.string("id")!
         tenantID = try row.string("tenant_id")
         name = try row.string("name")!
-        source = try enumeration("source", Source.self)
-        producer = try enumeration("producer", Producer.self)
+        source = try row.enumeration("source", Source.self)!
+        producer = try row.enumeration("producer", Producer.self)!
         kind = try row.string("kind")!
         args = try row.string("args") ?? "{}"
         queue = try row.string("queue")
@@ -88,9 +83,9 @@ public struct Schedule: Sendable, Equatable {
         startsMs = try row.int("starts_ms").map(Int64.init)
         endsMs = try row.int("ends_ms").map(Int64.init)
         jitterMs = try row.int("jitter_ms")!
-        missed = try enumeration("missed", MissedTicks.self)
+        missed = try row.enumeration("missed", MissedTicks.self)!
         missedLimit = try row.int("missed_limit")!
-        overlap = try enumeration("overlap", OverlapPolicy.self)
+        overlap = try row.enumeration("overlap", OverlapPolicy.self)!
         paused = try row.bool("paused")!
         nextRunMs = try row.int("next_run_ms").map(Int64.init)
         lastRunMs = try row.int("last_run_ms").map(Int64.init)
