@@ -7,6 +7,7 @@ import SpoolPostgres
 import SpoolQueue
 import SpoolStore
 import SpoolSupport
+import Synchronization
 import TestSupport
 
 /// One database for every API test in this process, migrated once: creating a database per test
@@ -51,6 +52,33 @@ struct APIFixture: Sendable {
         tenants = TenantStore(pool: pool, admin: queue.admin)
         a = try await Self.makeTenant("Tenant A", tenants, pool)
         b = try await Self.makeTenant("Tenant B", tenants, pool)
+    }
+
+    /// A fixture whose API serves on a free loopback port, with that port as its public URL (webhooks
+    /// are signed over it), once it listens. A port another test took between being chosen and bound
+    /// ends the server at once: another port is chosen, up to five times. A busy machine may take long
+    /// to start one, hence the wide wait.
+    static func serving(
+        kinds: [JobKindSpec], configure: (inout APIServer.Configuration) -> Void = { _ in }
+    ) async throws -> (fixture: APIFixture, api: Task<Void, any Error>, port: Int) {
+        for _ in 0..<5 {
+            let port = try LocalServer.freePort()
+            let f = try await APIFixture(kinds: kinds) {
+                $0.port = port
+                $0.publicURL = "http://127.0.0.1:\(port)"
+                configure(&$0)
+            }
+            enum Phase { case starting, listening, ended }
+            let phase = Mutex(Phase.starting)
+            let api = Task {
+                defer { phase.withLock { if $0 == .starting { $0 = .ended } } }
+                try await f.server.runUntilCancelled { _ in phase.withLock { $0 = .listening } }
+            }
+            try await waitUntil("the API to listen", timeout: .seconds(120)) { phase.withLock { $0 != .starting } }
+            if phase.withLock({ $0 }) == .listening { return (f, api, port) }
+            _ = await api.result
+        }
+        throw TestFailure("the API could not bind a free port in five tries")
     }
 
     private static func makeTenant(_ name: String, _ tenants: TenantStore, _ pool: PostgresPool) async throws -> TenantKeys {

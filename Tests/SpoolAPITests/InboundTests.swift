@@ -44,17 +44,11 @@ import Testing
     }
 
     static func world(configure: (inout APIServer.Configuration) -> Void = { _ in }) async throws -> World {
-        let port = try LocalServer.freePort()
         let sandbox = try await RunningSandbox.start()
-        let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds) {
-            $0.port = port
-            $0.publicURL = "http://127.0.0.1:\(port)"
+        let (f, api, port) = try await APIFixture.serving(kinds: SMSCampaignTests.repositoryKinds) {
             $0.twilioAuthToken = RunningSandbox.authToken
             configure(&$0)
         }
-        let listening = Mutex(false)
-        let api = Task { try await f.server.runUntilCancelled { _ in listening.withLock { $0 = true } } }
-        try await waitUntil("the API to listen", timeout: .seconds(30)) { listening.withLock { $0 } }
         let url = "http://127.0.0.1:\(port)/v1/webhooks/twilio/inbound"
         try await sandbox.setFaults(JSONValue.object(["inbound_url": .string(url)]).text)
         let number = try await registerNumber(f.pool, tenant: f.a.id)

@@ -66,18 +66,12 @@ import Testing
     }
 
     static func world() async throws -> World {
-        let port = try LocalServer.freePort()
         let sandbox = try await RunningSandbox.start()
-        let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds) {
-            $0.port = port
-            $0.publicURL = "http://127.0.0.1:\(port)"
+        let (f, api, port) = try await APIFixture.serving(kinds: SMSCampaignTests.repositoryKinds) {
             $0.twilioAuthToken = RunningSandbox.authToken
         }
         // A handful of texts per test: the sender's 1 per second is not what these tests are about.
         try await f.queue.admin.setLimit("sms:sender:{from}", .rate(units: 1_000, period: .seconds(1), burst: 100))
-        let listening = Mutex(false)
-        let api = Task { try await f.server.runUntilCancelled { _ in listening.withLock { $0 = true } } }
-        try await waitUntil("the API to listen", timeout: .seconds(30)) { listening.withLock { $0 } }
         let worker = RunningWorker(
             f.queue, handlers: [SendHandler(services: SMSCampaignTests.services(f, sandbox: sandbox, apiPort: port))], concurrency: 4,
             queues: ["sms"])
