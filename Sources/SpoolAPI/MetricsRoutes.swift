@@ -5,6 +5,7 @@ import NIOCore
 import Prometheus
 import SpoolQueue
 import SpoolRedis
+import SpoolStore
 import SpoolSupport
 import Synchronization
 
@@ -109,11 +110,50 @@ struct MetricsRoutes: Sendable {
                 help: "1 while a provider's spent quota keeps the queue paused."
             ).set(alerts[queue] == nil ? 0.0 : 1.0)
         }
+        let schedules = try await scheduleMetrics()
         var text = registry.emitToString()
         text += Self.histograms(pairs(replies[1]), separator: separator)
+        text += schedules
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Schedules: tick outcomes (counters through the registry), each schedule's last run and the
+    /// overdue ones (gauges), and the lateness histogram, written out like the job durations.
+    private func scheduleMetrics() async throws -> String {
+        let totals = try await ScheduleMetrics.totals(redis: services.redis, keys: services.keys)
+        for outcome in ScheduleMetrics.Outcome.allCases {
+            mirror.set(
+                registry, "spool_schedule_ticks_total", [("outcome", outcome.rawValue)], totals.ticks[outcome] ?? 0,
+                help: "Schedule ticks by outcome: fired, already_fired (by a scheduler that died), skipped_missed, skipped_overlap, failed.")
+        }
+        let summary = try await ScheduleMetrics.summary(pool: services.pool)
+        for (state, count) in [("active", summary.active), ("paused", summary.paused), ("overdue", summary.overdue)] {
+            registry.makeGauge(
+                name: "spool_schedules", labels: [("state", state)],
+                help: "Schedules: active, paused, and overdue (active with a tick more than a minute past: no scheduler is firing).")
+            .set(Double(count))
+        }
+        for run in try await ScheduleMetrics.lastRuns(pool: services.pool) {
+            registry.makeGauge(
+                name: "spool_schedule_last_run_seconds", labels: [("schedule", run.name), ("tenant", run.tenant)],
+                help: "Unix time of each schedule's last tick fired (the 2,000 most recent)."
+            ).set(Double(run.lastRunMs) / 1000)
+        }
+        let count = totals.lateness.values.reduce(0, +)
+        if count == 0 { return "" }
+        var text = "# HELP spool_schedule_lateness_seconds How long after its time each tick's job was in Redis (0 when enqueued ahead).\n"
+        text += "# TYPE spool_schedule_lateness_seconds histogram\n"
+        var cumulative = 0
+        for bound in ScheduleMetrics.latenessBuckets {
+            cumulative += totals.lateness[ScheduleMetrics.label(bound)] ?? 0
+            text += "spool_schedule_lateness_seconds_bucket{le=\"\(ScheduleMetrics.label(bound))\"} \(cumulative)\n"
+        }
+        text += "spool_schedule_lateness_seconds_bucket{le=\"+Inf\"} \(count)\n"
+        text += "spool_schedule_lateness_seconds_sum \(Double(totals.latenessSumMs) / 1000)\n"
+        text += "spool_schedule_lateness_seconds_count \(count)\n"
+        return text
     }
 
     /// `spool_job_duration_seconds` per kind and queue, cumulative buckets as Prometheus expects.

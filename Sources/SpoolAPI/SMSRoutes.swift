@@ -20,7 +20,8 @@ struct SMSRoutes: Sendable {
     func register(on router: RouterGroup<APIContext>) {
         router.post("/contacts/import") { request, context in try await importContacts(request, context) }
         router.post("/campaigns") { request, context in try await create(request, context) }
-        for action in ["launch", "pause", "resume", "cancel"] {
+        router.post("/campaigns/:id/launch") { request, context in try await launch(request, context) }
+        for action in ["pause", "resume", "cancel"] {
             router.post("/campaigns/:id/\(action)") { _, context in try await control(context, action) }
         }
         router.get("/campaigns/:id/report") { _, context in try await report(context) }
@@ -138,19 +139,37 @@ struct SMSRoutes: Sendable {
         return campaign
     }
 
+    /// `POST /v1/campaigns/{id}/launch`: now, or with a JSON body `{"at": "ISO 8601"}` at that instant
+    /// (cancellable until then with `/cancel`; launching again moves or replaces it).
+    private func launch(_ request: Request, _ context: APIContext) async throws -> Response {
+        var request = request
+        let campaign = try await owned(context, scope: .admin)
+        var atMs: Int64?
+        if request.headers[.contentType] != nil {
+            let fields = try RequestBody.fields(try await RequestBody.json(&request, limit: 4_096), known: ["at"])
+            if let at = try RequestBody.optionalString(fields, "at") { atMs = try ScheduleRoutes.time(at, field: "at") }
+        }
+        do {
+            if let atMs {
+                return APIResponse.json(202, Self.json(try await store.scheduleLaunch(id: campaign.id, atMs: atMs)))
+            }
+            let report = try await store.launch(id: campaign.id)
+            return APIResponse.json(
+                200,
+                .object([
+                    "id": .string(campaign.id), "status": .string("running"), "queued": .number(Double(report.queued)),
+                    "skipped": .number(Double(report.skipped)), "enqueued": .number(Double(report.enqueued)),
+                    "seconds": .number(report.seconds),
+                ]))
+        } catch let error as ContactImporter.InputError {
+            if error.message.hasPrefix("at:") { throw APIError.invalid("at", error.message) }
+            throw APIError(status: 409, code: "campaign_state", message: error.message)
+        }
+    }
+
     private func control(_ context: APIContext, _ action: String) async throws -> Response {
         let campaign = try await owned(context, scope: .admin)
         do {
-            if action == "launch" {
-                let report = try await store.launch(id: campaign.id)
-                return APIResponse.json(
-                    200,
-                    .object([
-                        "id": .string(campaign.id), "status": .string("running"), "queued": .number(Double(report.queued)),
-                        "skipped": .number(Double(report.skipped)), "enqueued": .number(Double(report.enqueued)),
-                        "seconds": .number(report.seconds),
-                    ]))
-            }
             let updated = try await store.control(id: campaign.id, CampaignStore.Control(rawValue: action)!)
             return APIResponse.json(200, Self.json(updated))
         } catch let error as ContactImporter.InputError {
@@ -193,6 +212,7 @@ struct SMSRoutes: Sendable {
             "id": .string(campaign.id), "tenant": .string(campaign.tenantID), "name": .string(campaign.name),
             "body": .string(campaign.body),
             "from": .string(campaign.sender), "status": .string(campaign.status.rawValue),
+            "launch_at": campaign.launchAtMs.map { .string(CivilTime(unixMillis: $0).rfc3339) } ?? .null,
         ])
     }
 }

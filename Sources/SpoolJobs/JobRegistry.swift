@@ -12,6 +12,7 @@ public enum JobRegistry {
             TranscriptionHandler(services: services),
             AIReplyHandler(services: services),
             RetentionHandler(services: services),
+            CampaignLaunchHandler(services: services),
         ]
     }
 }

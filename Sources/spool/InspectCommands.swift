@@ -1,5 +1,7 @@
 import ArgumentParser
 import SpoolQueue
+import SpoolStore
+import SpoolSupport
 
 struct StatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +15,8 @@ struct StatsCommand: AsyncParsableCommand {
         let limiters: [LimiterState]
         /// Queues a provider's spent quota paused: queue → kind, reason, since.
         let alerts: [String: [String: String]]
+        /// Schedules (with DATABASE_URL): counts, overdue ones, the next tick.
+        let schedules: ScheduleMetrics.Summary?
     }
 
     func run() async throws {
@@ -22,8 +26,14 @@ struct StatsCommand: AsyncParsableCommand {
         let workers = try await admin.workers()
         let limiters = try await admin.limiters()
         let alerts = try await admin.alerts(queues: stats.map(\.queue))
+        var schedules: ScheduleMetrics.Summary?
+        if runtime.settings.databaseURL != nil {
+            let pool = try runtime.postgres(size: 1)
+            defer { pool.close() }
+            schedules = try await ScheduleMetrics.summary(pool: pool)
+        }
         if json {
-            print(jsonText(Output(queues: stats, workers: workers, limiters: limiters, alerts: alerts)))
+            print(jsonText(Output(queues: stats, workers: workers, limiters: limiters, alerts: alerts, schedules: schedules)))
             return
         }
         for (queue, alert) in alerts.sorted(by: { $0.key < $1.key }) {
@@ -43,6 +53,15 @@ struct StatsCommand: AsyncParsableCommand {
             "workers: \(workers.count)"
                 + workers.map { "  \($0["id"] ?? "") busy=\($0["busy"] ?? "?")" }.joined(separator: "\n").prefixedNewline)
         printLimiters(limiters)
+        if let schedules {
+            let next = schedules.nextRunMs.map { "next tick \(CivilTime(unixMillis: $0).rfc3339)" } ?? "no tick ahead"
+            print(
+                "schedules: \(schedules.active) active, \(schedules.paused) paused, \(schedules.runs) runs, \(schedules.skipped) skipped ticks; \(next)")
+            if schedules.overdue > 0 {
+                print("ALERT \(schedules.overdue) schedules overdue by more than a minute: is a `spool scheduler` running?")
+            }
+            if schedules.failing > 0 { print("  \(schedules.failing) schedules failing (see `spool schedule list`)") }
+        }
     }
 }
 

@@ -72,18 +72,37 @@ struct CampaignCommand: AsyncParsableCommand {
     }
 
     struct Launch: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Launch: one message and one send job per recipient. Idempotent.")
+        static let configuration = CommandConfiguration(
+            abstract: "Launch: one message and one send job per recipient. Idempotent.",
+            discussion: "With --at, a worker launches it at that instant; cancel it until then, or launch again to move it.")
         @OptionGroup var common: CommonOptions
         @Argument(help: "Campaign id.") var id: String
+        @Option(help: "Launch at this instant instead of now (ISO 8601 with an offset, e.g. 2026-12-24T09:00:00-05:00).") var at: String?
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let report = try await withSMS(common) { pool, runtime in
+            var atMs: Int64?
+            if let at {
+                do { atMs = try CivilTime.unixMillis(iso8601: at) } catch {
+                    throw ValidationError("--at '\(at.prefix(60))': \(error); expected \(CivilTime.iso8601Form)")
+                }
+            }
+            enum Launched: Sendable { case now(CampaignStore.LaunchReport), scheduled(Campaign) }
+            let launched = try await withSMS(common) { pool, runtime -> Launched in
                 var store = CampaignStore(
                     pool: pool,
                     enqueuer: Enqueuer(redis: runtime.redis(name: "launch"), catalog: runtime.catalog, keys: runtime.settings.keys))
                 store.segmentCents = runtime.settings.segmentCents
-                return try await store.launch(id: id)
+                if let atMs { return .scheduled(try await store.scheduleLaunch(id: id, atMs: atMs)) }
+                return .now(try await store.launch(id: id))
+            }
+            let report: CampaignStore.LaunchReport
+            switch launched {
+            case .scheduled(let scheduled):
+                let when = scheduled.launchAtMs.map { CivilTime(unixMillis: $0).rfc3339 } ?? "-"
+                print(json ? jsonText(["id": id, "status": scheduled.status.rawValue, "launch_at": when]) : "scheduled \(id) to launch at \(when)")
+                return
+            case .now(let value): report = value
             }
             if json { print(jsonText(report)); return }
             print(

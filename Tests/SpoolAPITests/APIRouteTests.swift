@@ -130,6 +130,20 @@ import Testing
             #expect(text.contains(#"spool_jobs_enqueued_total{kind="noop",queue="default"} 1"#), "\(text.prefix(2000))")
             #expect(text.contains(#"spool_queue_jobs{queue="default",state="pending"} 1"#))
             #expect(text.contains("hb_requests"))
+            // A schedule's pass: its ticks of the next seconds are enqueued ahead.
+            let name = "metrics-\(f.queue.keys.prefix)"
+            _ = try await ScheduleStore(pool: f.pool, enqueuer: f.queue.enqueuer).create(
+                ScheduleRequest(name: name, kind: "noop", every: "1s"), tenantID: f.a.id, producer: .tenant)
+            let ticker = ScheduleTicker(pool: f.pool, enqueuer: f.queue.enqueuer, admin: f.queue.admin, logger: TestEnvironment.logger)
+            #expect(try await ticker.tick().fired > 0)
+            let scheduleText = try await client.call(.get, "/metrics", key: nil).body.stringValue ?? ""
+            #expect(
+                scheduleText.contains(#"spool_schedule_ticks_total{outcome="fired"}"#)
+                    && scheduleText.contains(#"spool_schedules{state="active"}"#))
+            #expect(scheduleText.contains(#"spool_schedule_last_run_seconds{schedule="\#(name)",tenant="\#(f.a.id)"}"#))
+            #expect(
+                scheduleText.contains(#"spool_schedule_lateness_seconds_bucket{le="0.01"}"#)
+                    && scheduleText.contains("spool_schedule_lateness_seconds_count"))
         }
     }
 }

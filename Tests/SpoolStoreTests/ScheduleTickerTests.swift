@@ -84,6 +84,12 @@ import Testing
         }
         #expect(first == (try await w.schedule(ids[0]).anchorMs))
         #expect(try await w.jobCount() == total)
+        // What /metrics and `spool stats` show: every tick fired once, each with its lateness.
+        let metrics = try await ScheduleMetrics.totals(redis: w.queue.admin.redis, keys: w.queue.admin.keys)
+        #expect(metrics.ticks[.fired] == total && metrics.ticks[.alreadyFired] == nil, "\(metrics)")
+        #expect(metrics.lateness.values.reduce(0, +) == total)
+        let summary = try await ScheduleMetrics.summary(pool: w.pool)
+        #expect(summary.active == 20 && summary.runs == total && summary.overdue == 0 && summary.nextRunMs != nil)
     }
 
     @Test func aDeadSchedulersClaimLapsesAndItsTickIsNotEnqueuedTwice() async throws {
@@ -114,6 +120,9 @@ import Testing
         // The dead scheduler's job is the tick's one job, counted as a run once: its release never happened.
         #expect(after.lastJobID == earlier.id && after.runs == 1, "\(after)")
         #expect(try await w.jobCount() == 1)
+        // The pass that found the dead scheduler's job counted it as already fired, not fired.
+        let metrics = try await ScheduleMetrics.totals(redis: w.queue.admin.redis, keys: w.queue.admin.keys)
+        #expect(metrics.ticks[.alreadyFired] == 1 && metrics.ticks[.fired] == nil, "\(metrics)")
     }
 
     @Test func missedTicksFollowTheSchedulesPolicy() async throws {

@@ -66,6 +66,8 @@ public struct KeySpace: Sendable, Equatable {
     public var metricsOutcomes: String { "\(prefix):metrics:outcomes" }
     /// Job duration histogram buckets and sums by kind and queue.
     public var metricsDurations: String { "\(prefix):metrics:durations" }
+    /// Schedule tick outcomes and lateness buckets, added to by every scheduler (ScheduleMetrics).
+    public var metricsSchedules: String { "\(prefix):metrics:schedules" }
     /// Live worker processes, scored by their last heartbeat (unix ms).
     public var workers: String { "\(prefix):workers" }
     public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }

@@ -10,8 +10,10 @@ public struct Campaign: Sendable, Encodable, Equatable {
     public let body: String
     public let sender: String
     public let status: CampaignStatus
+    /// When a `scheduled` campaign launches (unix ms); kept after a scheduled launch, cleared by a launch now.
+    public let launchAtMs: Int64?
 
-    enum CodingKeys: String, CodingKey { case id, tenantID = "tenant_id", name, body, sender, status }
+    enum CodingKeys: String, CodingKey { case id, tenantID = "tenant_id", name, body, sender, status, launchAtMs = "launch_at_ms" }
 }
 
 /// Campaigns: create, launch (one `messages` row and one `send` job per recipient), pause, resume,
@@ -80,29 +82,112 @@ public struct CampaignStore: Sendable {
     /// with COPY; enqueues the send jobs pipelined. Launching again is idempotent: rows exist once per
     /// contact, and each job's idempotency key is its message id.
     public func launch(id: String, progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> LaunchReport {
-        guard let enqueuer else { throw InputError(message: "launch needs Redis to enqueue the send jobs") }
-        let started = monotonicNow()
         guard let campaign = try await campaign(id: id) else { throw InputError(message: "campaign: no campaign '\(id.prefix(64))'") }
-        guard [.draft, .running, .paused].contains(campaign.status) else {
+        guard [.draft, .scheduled, .running, .paused].contains(campaign.status) else {
             throw InputError(
-                message: "campaign \(id) is \(campaign.status.rawValue); only a draft, running or paused campaign can be launched")
+                message: "campaign \(id) is \(campaign.status.rawValue); only a draft, scheduled, running or paused campaign can be launched")
         }
-        // A number removed since the campaign was made is no longer the tenant's to send from.
-        guard try await SenderNumbers(pool: pool).isOwned(campaign.sender, by: campaign.tenantID) else {
-            throw InputError(
-                message: "campaign \(id): from: \(campaign.sender) is no longer one of this tenant's sender numbers; "
-                    + "\(SenderNumbers.howToAdd) again, or cancel the campaign")
-        }
-        let template = try MessageTemplate(campaign.body)
-        try await checkTemplate(template, tenantID: campaign.tenantID)
+        let template = try await checkLaunchable(campaign)
+        // Launching now takes the place of a scheduled launch: its job finds no instant to launch at.
         try await pool.withConnection { connection in
             try connection.query(
                 """
-                UPDATE campaigns SET status = 'running', launched_at = coalesce(launched_at, now()) WHERE id = $1 AND status IN ('draft', 'paused')
+                UPDATE campaigns SET status = 'running', launched_at = coalesce(launched_at, now()), launch_at_ms = NULL
+                WHERE id = $1 AND status IN ('draft', 'paused', 'scheduled')
                 """, [id])
             try connection.query(
                 "INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, 'campaign.launched')", [campaign.tenantID, id])
         }
+        return try await send(campaign, template: template, progress: progress)
+    }
+
+    /// Schedules the launch at `atMs` (unix ms, in the future): enqueues one `campaign-launch` job for
+    /// that instant, then marks the campaign `scheduled` for it. The job launches only a campaign still
+    /// scheduled for its instant, so cancelling, or scheduling again, needs nothing taken out of Redis;
+    /// and a failure between the two steps leaves a job that does nothing. Scheduling a scheduled
+    /// campaign again moves its launch.
+    public func scheduleLaunch(id: String, atMs: Int64) async throws -> Campaign {
+        guard let enqueuer else { throw InputError(message: "launch needs Redis to enqueue the launch job") }
+        guard let campaign = try await campaign(id: id) else { throw InputError(message: "campaign: no campaign '\(id.prefix(64))'") }
+        guard [.draft, .scheduled].contains(campaign.status) else {
+            throw InputError(
+                message: "campaign \(id) is \(campaign.status.rawValue); only a draft or scheduled campaign can be scheduled to launch")
+        }
+        let now = clock.nowMillis()
+        guard atMs > now else {
+            throw InputError(message: "at: \(CivilTime(unixMillis: atMs).rfc3339) is not in the future; launch now without --at instead")
+        }
+        guard atMs <= now + Self.longestSchedule else {
+            throw InputError(message: "at: \(CivilTime(unixMillis: atMs).rfc3339) is more than a year away")
+        }
+        _ = try await checkLaunchable(campaign)
+        let args: JSONValue = .object(["campaign": .string(id), "at_ms": .number(Double(atMs))])
+        var request = EnqueueRequest(
+            kind: "campaign-launch", args: args.text, runAt: atMs, idempotencyKey: "campaign-launch:\(id):\(atMs)", tenant: campaign.tenantID)
+        request.producer = .spool
+        let result = try await enqueuer.enqueue(request)
+        return try await pool.transaction { connection in
+            let moved = try connection.query(
+                "UPDATE campaigns SET status = 'scheduled', launch_at_ms = $2 WHERE id = $1 AND status IN ('draft', 'scheduled')", [id, atMs]
+            ).affectedRows
+            guard moved == 1 else { throw InputError(message: "campaign \(id) was launched or cancelled meanwhile; nothing scheduled") }
+            try connection.query(
+                "INSERT INTO events (tenant_id, campaign_id, job_id, kind, payload) VALUES ($1, $2, $3, 'campaign.scheduled', $4::jsonb)",
+                [campaign.tenantID, id, result.id, JSONValue.object(["launch_at": .string(CivilTime(unixMillis: atMs).rfc3339)]).text])
+            return try connection.query("SELECT \(Self.columns) FROM campaigns WHERE id = $1", [id]).first.map(Self.campaign)!
+        }
+    }
+
+    /// The `campaign-launch` job's launch: only a campaign still scheduled for `atMs` starts (a cancel or
+    /// a new time wins); one already started for `atMs` goes on (the job ran before and died), since a
+    /// launch is idempotent. nil: nothing to launch.
+    public func launchScheduled(id: String, atMs: Int64) async throws -> LaunchReport? {
+        guard let campaign = try await campaign(id: id), campaign.launchAtMs == atMs,
+            campaign.status == .scheduled || campaign.status == .running
+        else { return nil }
+        let template = try await checkLaunchable(campaign)
+        let started = try await pool.withConnection { connection -> Bool in
+            let moved = try connection.query(
+                """
+                UPDATE campaigns SET status = 'running', launched_at = coalesce(launched_at, now())
+                WHERE id = $1 AND launch_at_ms = $2 AND status IN ('scheduled', 'running')
+                RETURNING 1
+                """, [id, atMs]
+            ).rows.count
+            guard moved == 1 else { return false }
+            if campaign.status == .scheduled {
+                try connection.query(
+                    "INSERT INTO events (tenant_id, campaign_id, kind) VALUES ($1, $2, 'campaign.launched')", [campaign.tenantID, id])
+            }
+            return true
+        }
+        return started ? try await send(campaign, template: template) : nil
+    }
+
+    /// A year: a launch further away is more likely a typo than a plan.
+    static let longestSchedule: Int64 = 366 * 86_400_000
+
+    /// What a launch checks before it writes anything: the sender is still the tenant's, and every
+    /// eligible contact has the template's fields.
+    private func checkLaunchable(_ campaign: Campaign) async throws -> MessageTemplate {
+        // A number removed since the campaign was made is no longer the tenant's to send from.
+        guard try await SenderNumbers(pool: pool).isOwned(campaign.sender, by: campaign.tenantID) else {
+            throw InputError(
+                message: "campaign \(campaign.id): from: \(campaign.sender) is no longer one of this tenant's sender numbers; "
+                    + "\(SenderNumbers.howToAdd) again, or cancel the campaign")
+        }
+        let template = try MessageTemplate(campaign.body)
+        try await checkTemplate(template, tenantID: campaign.tenantID)
+        return template
+    }
+
+    /// Writes the messages and enqueues their jobs, batch by batch, for a campaign now running.
+    private func send(
+        _ campaign: Campaign, template: MessageTemplate, progress: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws -> LaunchReport {
+        guard let enqueuer else { throw InputError(message: "launch needs Redis to enqueue the send jobs") }
+        let id = campaign.id
+        let started = monotonicNow()
         var report = LaunchReport()
         var after = 0
         // One batch's jobs go to Redis while PostgreSQL prepares the next batch.
@@ -265,7 +350,7 @@ public struct CampaignStore: Sendable {
                 throw InputError(message: "campaign: no campaign '\(id.prefix(64))'")
             }
             let allowed: [Control: (from: Set<CampaignStatus>, to: CampaignStatus)] = [
-                .pause: ([.running], .paused), .resume: ([.paused], .running), .cancel: ([.draft, .running, .paused], .cancelled),
+                .pause: ([.running], .paused), .resume: ([.paused], .running), .cancel: ([.draft, .scheduled, .running, .paused], .cancelled),
             ]
             let rule = allowed[action]!
             if current.status == rule.to { return current }
@@ -289,11 +374,12 @@ public struct CampaignStore: Sendable {
         }
     }
 
-    static let columns = "id, tenant_id, name, body, sender, status"
+    static let columns = "id, tenant_id, name, body, sender, status, launch_at_ms"
 
     static func campaign(_ row: PostgresRow) throws -> Campaign {
         Campaign(
             id: try row.string("id")!, tenantID: try row.string("tenant_id")!, name: try row.string("name")!,
-            body: try row.string("body")!, sender: try row.string("sender")!, status: try row.enumeration("status", CampaignStatus.self)!)
+            body: try row.string("body")!, sender: try row.string("sender")!, status: try row.enumeration("status", CampaignStatus.self)!,
+            launchAtMs: try row.int("launch_at_ms").map(Int64.init))
     }
 }

@@ -9,5 +9,5 @@ public enum MessageStatus: String, Sendable, Codable, CaseIterable {
 
 /// A campaign's status; `campaigns.status`'s check constraint lists the same words.
 public enum CampaignStatus: String, Sendable, Codable, CaseIterable {
-    case draft, running, paused, cancelled, completed
+    case draft, scheduled, running, paused, cancelled, completed
 }

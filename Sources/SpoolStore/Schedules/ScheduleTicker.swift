@@ -52,6 +52,8 @@ public struct ScheduleTicker: Service {
         public var fired = 0
         public var skipped = 0
         public var failed = 0
+        /// Ticks by outcome, for `/metrics` (ScheduleMetrics).
+        public var outcomes: [ScheduleMetrics.Outcome: Int] = [:]
         /// Per tick enqueued, how long after its time its job was in Redis (ms; negative: ahead of it).
         public var lateness: [Int64] = []
     }
@@ -89,6 +91,13 @@ public struct ScheduleTicker: Service {
                 logger.error("schedule pass failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Adds the pass's counts to the metrics; a failure only costs those counts.
+    func record(_ pass: Pass) async {
+        do { try await ScheduleMetrics.record(pass, redis: admin.redis, keys: admin.keys) } catch {
+            logger.warning("schedule metrics not recorded", metadata: ["error": "\(error)"])
         }
     }
 
@@ -162,19 +171,23 @@ public struct ScheduleTicker: Service {
                     // counts as a run only if that release never happened (the stored last run is older).
                     let tick = plan.fire[index - plan.firstRequest]
                     if result.created || tick > (plan.schedule.lastRunMs ?? Int64.min) { release.runs += 1 }
+                    pass.outcomes[result.created ? .fired : .alreadyFired, default: 0] += 1
                     release.lastJobID = result.id
                     release.lastJobQueue = result.queue
                     pass.lateness.append(enqueuedMs - plan.fire[index - plan.firstRequest])
                 case .failure(let error):
+                    pass.outcomes[.failed, default: 0] += 1
                     release.error = "tick \(CivilTime(unixMillis: plan.fire[index - plan.firstRequest]).rfc3339): \(error)"
                 }
             }
             pass.fired += release.runs
             pass.skipped += plan.skipped
+            pass.outcomes[plan.skippedForOverlap ? .skippedOverlap : .skippedMissed, default: 0] += plan.skipped
             if release.error != nil { pass.failed += 1 }
             releases.append(release)
         }
         try await Self.release(releases, claimUntil: claimUntil, pool: pool)
+        await record(pass)
         return pass
     }
 
@@ -184,6 +197,8 @@ public struct ScheduleTicker: Service {
         /// The ticks to enqueue, oldest first.
         var fire: [Int64] = []
         var skipped = 0
+        /// The ticks were skipped because the previous run was still busy (overlap `skip`).
+        var skippedForOverlap = false
         /// The tick to store as next; nil: none again.
         var next: Int64?
         var lastRunMs: Int64?
@@ -228,7 +243,10 @@ public struct ScheduleTicker: Service {
         case .one: fire = (missed.last.map { [$0] } ?? []) + onTime
         case .all: fire = Array(missed.suffix(schedule.missedLimit)) + onTime
         }
-        if schedule.overlap == .skip { fire = busy ? [] : Array(fire.suffix(1)) }
+        if schedule.overlap == .skip {
+            fire = busy ? [] : Array(fire.suffix(1))
+            plan.skippedForOverlap = busy
+        }
         plan.fire = fire
         plan.skipped = due.count + beyond - fire.count
         plan.lastRunMs = fire.last
