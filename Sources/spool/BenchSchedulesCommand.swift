@@ -22,8 +22,19 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Schedules, each firing every minute.") var schedules = 10_000
     @Option(help: "Minutes of ticks to measure.") var minutes = 2
+    @Flag(help: "Instead: scheduler and worker processes, one scheduler SIGKILLed half-way; checks every tick fired once.") var failover =
+        false
+    @Option(help: "With --failover: seconds to run.") var seconds = 60
+    @Option(help: "With --failover: scheduler processes.") var schedulers = 3
+    @Option(help: "With --failover: worker processes.") var workers = 2
 
     func run() async throws {
+        if failover {
+            try await ScheduleFailoverBench(
+                common: common, schedules: schedules == 10_000 ? 60 : schedules, seconds: seconds, schedulers: schedulers, workers: workers
+            ).run()
+            return
+        }
         let (runtime, prefix) = try benchRuntime(common)
         let pool = try runtime.postgres(size: 4)
         defer { pool.close() }
