@@ -54,7 +54,8 @@ struct CalendarEventInput: Sendable {
         if let value = fields["status"], value != .null {
             guard let text = value.stringValue, let status = CalendarEvent.Status(rawValue: text) else {
                 throw SandboxInputError(
-                    "field 'status': expected one of \(CalendarEvent.Status.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.text)")
+                    "field 'status': expected one of \(CalendarEvent.Status.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.text)"
+                )
             }
             input.status = status
         }
@@ -86,7 +87,9 @@ struct CalendarEventInput: Sendable {
             }
             var endDay = startDay + (current.map { $0.end - $0.start } ?? 1)
             if let end { endDay = try Self.day("end", end) }
-            guard endDay > startDay else { throw SandboxInputError("field 'end': \(end ?? "") is not after the start; the end date is exclusive") }
+            guard endDay > startDay else {
+                throw SandboxInputError("field 'end': \(end ?? "") is not after the start; the end date is exclusive")
+            }
             return .allDay(startDay: startDay, endDay: endDay)
         }
         var current: (start: Int64, end: Int64, zone: String)?
@@ -107,7 +110,9 @@ struct CalendarEventInput: Sendable {
 
     private static func string(_ name: String, _ fields: [String: JSONValue]) throws(SandboxInputError) -> String? {
         guard let value = fields[name], value != .null else { return nil }
-        guard let text = value.stringValue else { throw SandboxInputError("field '\(name)': expected a string, got \(value.text.prefix(80))") }
+        guard let text = value.stringValue else {
+            throw SandboxInputError("field '\(name)': expected a string, got \(value.text.prefix(80))")
+        }
         return text
     }
 
@@ -116,7 +121,9 @@ struct CalendarEventInput: Sendable {
     ) throws(SandboxInputError) -> Edit<String> {
         guard let value = fields[name] else { return .keep }
         if value == .null { return .clear }
-        guard let text = value.stringValue else { throw SandboxInputError("field '\(name)': expected a string or null, got \(value.text.prefix(80))") }
+        guard let text = value.stringValue else {
+            throw SandboxInputError("field '\(name)': expected a string or null, got \(value.text.prefix(80))")
+        }
         return .set(try check(text))
     }
 
@@ -128,7 +135,9 @@ struct CalendarEventInput: Sendable {
 
     /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
     private static func day(_ name: String, _ text: String) throws(SandboxInputError) -> Int {
-        guard text.utf8.count == 10 else { throw SandboxInputError("field '\(name)': expected a date such as 2026-11-22, got '\(text.prefix(40))'") }
+        guard text.utf8.count == 10 else {
+            throw SandboxInputError("field '\(name)': expected a date such as 2026-11-22, got '\(text.prefix(40))'")
+        }
         do { return Int(try CivilTime.unixMillis(iso8601: text + "T00:00:00Z") / 86_400_000) } catch {
             throw SandboxInputError("field '\(name)': '\(text)' is not a date: \(error.problem)")
         }

@@ -81,7 +81,9 @@ extension CalendarStore.Calendar {
             span = .allDay(startDay: day, endDay: day + 1)
             attendees = []
         }
-        append(id: "evt\(number)", summary: "Appointment \(number)", span: span, status: .confirmed, phone: phone, attendees: attendees, nowMs: nowMs)
+        append(
+            id: "evt\(number)", summary: "Appointment \(number)", span: span, status: .confirmed, phone: phone, attendees: attendees,
+            nowMs: nowMs)
     }
 
     mutating func change(add: Int, update: Int, delete: Int, nowMs: Int64) {
@@ -99,7 +101,9 @@ extension CalendarStore.Calendar {
         for _ in 0..<add { addGenerated(nowMs: nowMs) }
     }
 
-    mutating func put(_ input: CalendarEventInput, id: String, nowMs: Int64) throws(SandboxInputError) -> (event: CalendarEvent, created: Bool) {
+    mutating func put(
+        _ input: CalendarEventInput, id: String, nowMs: Int64
+    ) throws(SandboxInputError) -> (event: CalendarEvent, created: Bool) {
         guard let existing = event(id) else {
             let span = try input.span(over: nil)
             append(

@@ -35,11 +35,15 @@ struct GoogleCalendarWatchAPI: Sendable {
         let ttlSeconds: Int64?
 
         static func parse(_ json: JSONValue) throws(GoogleRequestError) -> WatchRequest {
-            guard let fields = json.objectValue else { throw GoogleRequestError("The request body must be a JSON object.", reason: "parseError") }
+            guard let fields = json.objectValue else {
+                throw GoogleRequestError("The request body must be a JSON object.", reason: "parseError")
+            }
             for name in fields.keys.sorted() where !GoogleCalendarWatchAPI.channelFields.contains(name) {
                 throw GoogleRequestError("Invalid JSON payload received. Unknown name \"\(name)\": Cannot find field.")
             }
-            guard let id = fields["id"]?.stringValue, !id.isEmpty else { throw GoogleRequestError("Required field: id", reason: "required") }
+            guard let id = fields["id"]?.stringValue, !id.isEmpty else {
+                throw GoogleRequestError("Required field: id", reason: "required")
+            }
             guard id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_+/=".contains($0)) }) else {
                 throw GoogleRequestError("Invalid channel id '\(id.prefix(80))': at most 64 of A-Z a-z 0-9 - _ + / =")
             }
@@ -67,7 +71,8 @@ struct GoogleCalendarWatchAPI: Sendable {
                 guard let object = params.objectValue else { throw GoogleRequestError("Invalid value for params: expected an object") }
                 if let value = object["ttl"] {
                     guard let seconds = Self.integer(value), seconds > 0 else {
-                        throw GoogleRequestError("Invalid value for params.ttl: \(value.text.prefix(40)); expected a positive number of seconds")
+                        throw GoogleRequestError(
+                            "Invalid value for params.ttl: \(value.text.prefix(40)); expected a positive number of seconds")
                     }
                     ttl = seconds
                 }

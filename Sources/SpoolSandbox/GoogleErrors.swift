@@ -56,7 +56,8 @@ enum GoogleErrors {
         switch status {
         case 401: return unauthenticated()
         case 403, 429: return rateLimited(status, reason: rateLimitReason, headers: headers)
-        case 503: return error(503, "The service is currently unavailable.", reason: "backendError", status: "UNAVAILABLE", headers: headers)
+        case 503:
+            return error(503, "The service is currently unavailable.", reason: "backendError", status: "UNAVAILABLE", headers: headers)
         default: return error(status, "Backend Error", reason: "backendError", status: "INTERNAL", headers: headers)
         }
     }

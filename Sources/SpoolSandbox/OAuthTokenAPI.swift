@@ -46,7 +46,9 @@ struct OAuthTokenAPI: Sendable {
                 store.counters.tokenGrants["invalid_grant", default: 0] += 1
                 switch refusal {
                 case .revoked: return Self.error(400, "invalid_grant", "Token has been expired or revoked.")
-                case .rotated: return Self.error(400, "invalid_grant", "Token has been expired or revoked. (it was rotated: a newer refresh token replaced it)")
+                case .rotated:
+                    return Self.error(
+                        400, "invalid_grant", "Token has been expired or revoked. (it was rotated: a newer refresh token replaced it)")
                 }
             }
             let grant = store.oauth.grant(of: refreshToken)
@@ -85,16 +87,22 @@ struct OAuthTokenAPI: Sendable {
                 store.counters.tokenGrants["invalid_grant", default: 0] += 1
                 return Self.error(400, "invalid_grant", "Malformed auth code, or the code was already used.")
             }
-            let problem: String? =
-                now >= issued.expiresMs ? "The authorization code has expired."
-                : issued.redirectURI != redirectURI ? "redirect_uri does not match the one the code was issued for (\(issued.redirectURI))."
-                : issued.clientID != clientID ? "The authorization code was issued to another client." : nil
+            var problem: String?
+            if now >= issued.expiresMs {
+                problem = "The authorization code has expired."
+            } else if issued.redirectURI != redirectURI {
+                problem = "redirect_uri does not match the one the code was issued for (\(issued.redirectURI))."
+            } else if issued.clientID != clientID {
+                problem = "The authorization code was issued to another client."
+            }
             if let problem {
                 store.counters.tokenGrants["invalid_grant", default: 0] += 1
                 return Self.error(400, "invalid_grant", problem)
             }
             let ttl = store.settings.tokenTTLSeconds
-            var body: [String: JSONValue] = ["expires_in": .number(Double(ttl)), "token_type": .string("Bearer"), "scope": .string(issued.scope)]
+            var body: [String: JSONValue] = [
+                "expires_in": .number(Double(ttl)), "token_type": .string("Bearer"), "scope": .string(issued.scope),
+            ]
             var grant = "code:" + code  // an online grant: no refresh token, and only its access token to revoke
             if issued.offline {
                 let refreshToken = store.oauth.issueRefreshToken(rotating: nil, random: &store.random)

@@ -139,7 +139,8 @@ struct SandboxSettings: Sendable {
             case "calendar_rate_limit_reason":
                 guard let text = value.stringValue, let reason = GoogleRateLimitReason(rawValue: text) else {
                     throw SandboxInputError(
-                        "field '\(name)': expected one of \(GoogleRateLimitReason.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.text)")
+                        "field '\(name)': expected one of \(GoogleRateLimitReason.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.text)"
+                    )
                 }
                 calendarRateLimitReason = reason
             case "calendar_push_delay_ms": calendarPushDelayMs = try Self.int(name, value, 0...600_000)

@@ -13,7 +13,9 @@ import Testing
         return try #require(response.json?["access_token"]?.stringValue)
     }
 
-    private func list(_ sandbox: RunningSandbox, _ client: HTTPClient, token: String, calendar: String, _ query: String) async throws
+    private func list(
+        _ sandbox: RunningSandbox, _ client: HTTPClient, token: String, calendar: String, _ query: String
+    ) async throws
         -> HTTPClientResponse
     {
         try await client.send(
@@ -22,19 +24,24 @@ import Testing
                 headers: ["Authorization": HTTPClientRequest.bearerAuthorization(token)]))
     }
 
-    private func put(_ sandbox: RunningSandbox, _ client: HTTPClient, calendar: String, event: String, _ json: String) async throws
+    private func put(
+        _ sandbox: RunningSandbox, _ client: HTTPClient, calendar: String, event: String, _ json: String
+    ) async throws
         -> HTTPClientResponse
     {
         try await client.send(
             HTTPClientRequest("PUT", sandbox.baseURL + "/_sandbox/calendars/\(calendar)/events/\(event)", body: .json(json)))
     }
 
-    private func delete(_ sandbox: RunningSandbox, _ client: HTTPClient, calendar: String, event: String) async throws -> HTTPClientResponse {
+    private func delete(_ sandbox: RunningSandbox, _ client: HTTPClient, calendar: String, event: String) async throws -> HTTPClientResponse
+    {
         try await client.send(HTTPClientRequest("DELETE", sandbox.baseURL + "/_sandbox/calendars/\(calendar)/events/\(event)"))
     }
 
     /// Every page of a listing, and the sync token at its end.
-    private func listAll(_ sandbox: RunningSandbox, _ client: HTTPClient, token: String, calendar: String, _ query: String) async throws
+    private func listAll(
+        _ sandbox: RunningSandbox, _ client: HTTPClient, token: String, calendar: String, _ query: String
+    ) async throws
         -> (items: [JSONValue], syncToken: String)
     {
         var items: [JSONValue] = []
@@ -109,7 +116,8 @@ import Testing
         #expect(movedEvent["end"]?["dateTime"]?.stringValue == "2030-07-15T09:30:00-04:00")
         #expect(movedEvent["sequence"]?.intValue == 1 && movedEvent["etag"] != event["etag"])
 
-        let allDay = try await put(sandbox, client, calendar: calendar, event: "closed", #"{"summary": "Closed", "allDay": true, "start": "2030-03-11"}"#)
+        let allDay = try await put(
+            sandbox, client, calendar: calendar, event: "closed", #"{"summary": "Closed", "allDay": true, "start": "2030-03-11"}"#)
         #expect(allDay.json?["event"]?["end"]?["date"]?.stringValue == "2030-03-12")
         #expect(try await delete(sandbox, client, calendar: calendar, event: "evt2").status == 200)
         #expect(try await delete(sandbox, client, calendar: calendar, event: "no-such-event").status == 404)

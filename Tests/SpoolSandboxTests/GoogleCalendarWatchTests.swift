@@ -15,12 +15,15 @@ import Testing
         return try #require(response.json?["access_token"]?.stringValue)
     }
 
-    private func post(_ sandbox: RunningSandbox, _ client: HTTPClient, token: String, _ path: String, _ json: String) async throws
+    private func post(
+        _ sandbox: RunningSandbox, _ client: HTTPClient, token: String, _ path: String, _ json: String
+    ) async throws
         -> HTTPClientResponse
     {
         try await client.send(
             HTTPClientRequest(
-                "POST", sandbox.baseURL + path, headers: ["Authorization": HTTPClientRequest.bearerAuthorization(token)], body: .json(json)))
+                "POST", sandbox.baseURL + path, headers: ["Authorization": HTTPClientRequest.bearerAuthorization(token)], body: .json(json))
+        )
     }
 
     @Test func aWatchedCalendarNotifiesSyncThenEachChangeUntilStopped() async throws {
@@ -71,20 +74,27 @@ import Testing
             sandbox, client, token: token, watchPath, #"{"id": "chan-x", "type": "web_hook", "address": "https://hooks.example.com/x"}"#)
         #expect(offMachine.status == 400)
         #expect(offMachine.json?["error"]?["errors"]?.arrayValue?.first?["reason"]?.stringValue == "push.webhookUrlUnauthorized")
-        let duplicate = try await post(sandbox, client, token: token, watchPath, #"{"id": "chan-1", "type": "web_hook", "address": "\#(address)"}"#)
+        let duplicate = try await post(
+            sandbox, client, token: token, watchPath, #"{"id": "chan-1", "type": "web_hook", "address": "\#(address)"}"#)
         #expect(duplicate.json?["error"]?["errors"]?.arrayValue?.first?["reason"]?.stringValue == "channelIdNotUnique")
-        let wrongType = try await post(sandbox, client, token: token, watchPath, #"{"id": "chan-y", "type": "email", "address": "\#(address)"}"#)
+        let wrongType = try await post(
+            sandbox, client, token: token, watchPath, #"{"id": "chan-y", "type": "email", "address": "\#(address)"}"#)
         #expect(wrongType.status == 400)
-        let unauthorized = try await post(sandbox, client, token: "not-a-token", watchPath, #"{"id": "chan-z", "type": "web_hook", "address": "\#(address)"}"#)
+        let unauthorized = try await post(
+            sandbox, client, token: "not-a-token", watchPath, #"{"id": "chan-z", "type": "web_hook", "address": "\#(address)"}"#)
         #expect(unauthorized.status == 401)
 
         // A second channel on the same calendar; then chan-1 stops, and only chan-2 hears of the next change.
-        #expect(try await post(sandbox, client, token: token, watchPath, #"{"id": "chan-2", "type": "web_hook", "address": "\#(address)"}"#).status == 200)
+        #expect(
+            try await post(sandbox, client, token: token, watchPath, #"{"id": "chan-2", "type": "web_hook", "address": "\#(address)"}"#)
+                .status == 200)
         try await waitUntil("chan-2's sync notification") { receiver.received(on: "chan-2").count == 1 }
         let stop = #"{"id": "chan-1", "resourceId": "\#(resourceID)"}"#
         #expect(try await post(sandbox, client, token: token, "/calendar/v3/channels/stop", stop).status == 204)
         #expect(try await post(sandbox, client, token: token, "/calendar/v3/channels/stop", stop).status == 404)
-        #expect(try await client.send(HTTPClientRequest("DELETE", sandbox.baseURL + "/_sandbox/calendars/room%40example.com/events/checkup-1")).status == 200)
+        #expect(
+            try await client.send(HTTPClientRequest("DELETE", sandbox.baseURL + "/_sandbox/calendars/room%40example.com/events/checkup-1"))
+                .status == 200)
         try await waitUntil("chan-2's exists notification") { receiver.received(on: "chan-2").count == 2 }
         #expect(receiver.received(on: "chan-1").count == 3)
         #expect(receiver.received(on: "chan-2").last?.token == nil)
@@ -115,7 +125,9 @@ import Testing
             sandbox, client, token: token, watchPath,
             #"{"id": "short", "type": "web_hook", "address": "\#(address)", "params": {"ttl": 1}}"#)
         let expiration = try #require(shortLived.json?["expiration"]?.stringValue.flatMap { Int64($0) })
-        #expect(try await post(sandbox, client, token: token, watchPath, #"{"id": "long", "type": "web_hook", "address": "\#(address)"}"#).status == 200)
+        #expect(
+            try await post(sandbox, client, token: token, watchPath, #"{"id": "long", "type": "web_hook", "address": "\#(address)"}"#)
+                .status == 200)
         try await waitUntil("the short channel to expire") { SystemClock().nowMillis() > expiration }
         let change = try await client.send(
             HTTPClientRequest("POST", sandbox.baseURL + "/_sandbox/calendars/primary/changes", body: .json(#"{"add": 1}"#)))
@@ -123,7 +135,9 @@ import Testing
         try await waitUntil("the long channel's exists notification") { receiver.received(on: "long").contains { $0.state == "exists" } }
         #expect(!receiver.received(on: "short").contains { $0.state == "exists" })
         // Its id is free again once it has expired.
-        #expect(try await post(sandbox, client, token: token, watchPath, #"{"id": "short", "type": "web_hook", "address": "\#(address)"}"#).status == 200)
+        #expect(
+            try await post(sandbox, client, token: token, watchPath, #"{"id": "short", "type": "web_hook", "address": "\#(address)"}"#)
+                .status == 200)
         await receiver.stop()
         await sandbox.stop()
     }

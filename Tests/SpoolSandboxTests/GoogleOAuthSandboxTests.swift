@@ -10,7 +10,9 @@ import Testing
 @Suite struct GoogleOAuthSandboxTests {
     static let scope = "https://www.googleapis.com/auth/calendar.readonly"
 
-    private func consent(_ sandbox: RunningSandbox, _ client: HTTPClient, redirect: String, state: String? = "s-1") async throws
+    private func consent(
+        _ sandbox: RunningSandbox, _ client: HTTPClient, redirect: String, state: String? = "s-1"
+    ) async throws
         -> HTTPClientResponse
     {
         var query = [
@@ -21,7 +23,9 @@ import Testing
         return try await client.send(HTTPClientRequest("GET", sandbox.baseURL + "/o/oauth2/v2/auth?" + FormEncoding.encode(query)))
     }
 
-    private func exchange(_ sandbox: RunningSandbox, _ client: HTTPClient, code: String, redirect: String) async throws -> HTTPClientResponse {
+    private func exchange(
+        _ sandbox: RunningSandbox, _ client: HTTPClient, code: String, redirect: String
+    ) async throws -> HTTPClientResponse {
         try await client.send(
             HTTPClientRequest(
                 "POST", sandbox.baseURL + "/token",
@@ -31,7 +35,9 @@ import Testing
                 ])))
     }
 
-    static func refresh(_ sandbox: RunningSandbox, _ client: HTTPClient, _ refreshToken: String, clientID: String = "spool-client") async throws
+    static func refresh(
+        _ sandbox: RunningSandbox, _ client: HTTPClient, _ refreshToken: String, clientID: String = "spool-client"
+    ) async throws
         -> HTTPClientResponse
     {
         try await client.send(
@@ -42,7 +48,9 @@ import Testing
                 ])))
     }
 
-    static func events(_ sandbox: RunningSandbox, _ client: HTTPClient, accessToken: String, calendar: String = "primary") async throws
+    static func events(
+        _ sandbox: RunningSandbox, _ client: HTTPClient, accessToken: String, calendar: String = "primary"
+    ) async throws
         -> HTTPClientResponse
     {
         try await client.send(
