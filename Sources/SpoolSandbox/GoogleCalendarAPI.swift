@@ -2,11 +2,17 @@ import Hummingbird
 import SpoolHTTP
 import SpoolSupport
 
-/// Google Calendar v3 `events.list`, with full listing, paging (pageToken / nextPageToken) and
-/// incremental sync (syncToken / nextSyncToken, deletions as `status: cancelled`). An expired sync
-/// token is a 410 `fullSyncRequired`; an expired or unknown access token is a 401.
+/// Google Calendar v3 `events.list`, with full listing (`timeMin`, `timeMax`, `showDeleted`), paging
+/// (pageToken / nextPageToken) and incremental sync (syncToken / nextSyncToken, deletions as
+/// `status: cancelled`). An expired sync token is a 410 `fullSyncRequired`; a sync token with a
+/// parameter Google refuses beside one is a 400. Events are listed in the order they were created.
 struct GoogleCalendarAPI: Sendable {
     let state: SandboxState
+
+    /// Parameters Google does not take together with a syncToken.
+    static let notWithSyncToken = [
+        "timeMin", "timeMax", "updatedMin", "orderBy", "q", "iCalUID", "privateExtendedProperty", "sharedExtendedProperty",
+    ]
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/calendar/v3/calendars/:calendar/events") { request, context in
@@ -15,7 +21,7 @@ struct GoogleCalendarAPI: Sendable {
     }
 
     /// What a page token remembers: which listing, from which change, as of which change, and the last
-    /// event number handed out (events are listed in number order, so edits between pages shift nothing).
+    /// event ordinal handed out (events are listed by ordinal, so edits between pages shift nothing).
     struct PageToken {
         var afterSequence: Int?  // nil for a full listing
         var snapshot: Int
@@ -39,39 +45,32 @@ struct GoogleCalendarAPI: Sendable {
     }
 
     private func list(_ request: Request, calendarID: String) async throws -> Response {
-        let decision = try await state.enter(.calendar, endpoint: "calendar.events")
+        if let refusal = try await GoogleCalendarGate(state: state).refusal(request, endpoint: "calendar.events") { return refusal }
         let now = SandboxTime.nowMs()
-        let token = request.header("Authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
-        guard state.withStore({ $0.oauth.isValid(token, nowMs: now) }) else {
-            return Self.error(
-                401, "Request had invalid authentication credentials. Expected OAuth 2 access token.", reason: "authError",
-                status: "UNAUTHENTICATED")
-        }
-        if let status = decision.injectedStatus {
-            let headers = decision.retryAfterSeconds.map { [("Retry-After", String($0))] } ?? []
-            switch status {
-            case 429:
-                return Self.error(429, "Rate Limit Exceeded", reason: "rateLimitExceeded", status: "RESOURCE_EXHAUSTED", headers: headers)
-            case 503:
-                return Self.error(
-                    503, "The service is currently unavailable.", reason: "backendError", status: "UNAVAILABLE", headers: headers)
-            default: return Self.error(status, "Backend Error", reason: "backendError", status: "INTERNAL", headers: headers)
-            }
-        }
         let query = request.query
         guard let maxResults = Int(query["maxResults"] ?? "250"), (1...2500).contains(maxResults) else {
-            return Self.error(
-                400, "Invalid value for maxResults: \(query["maxResults"] ?? "")", reason: "invalid", status: "INVALID_ARGUMENT")
+            return GoogleErrors.invalid("Invalid value for maxResults: \(query["maxResults"] ?? "")")
+        }
+        if query["syncToken"] != nil, let name = Self.notWithSyncToken.first(where: { query[$0] != nil }) {
+            return GoogleErrors.invalid("The parameter \(name) cannot be used together with syncToken.")
+        }
+        var window: (fromMs: Int64?, untilMs: Int64?) = (nil, nil)
+        for name in ["timeMin", "timeMax"] {
+            guard let text = query[name] else { continue }
+            do {
+                let ms = try CivilTime.unixMillis(iso8601: text)
+                if name == "timeMin" { window.fromMs = ms } else { window.untilMs = ms }
+            } catch {
+                return GoogleErrors.invalid("Invalid value for \(name): '\(text.prefix(40))' \(error.problem)")
+            }
         }
         let showDeleted = query["showDeleted"] == "true"
 
         return state.withStore { store -> Response in
             let calendar = store.calendar.calendar(calendarID, nowMs: now)
-            var page: PageToken
+            let page: PageToken
             if let pageText = query["pageToken"] {
-                guard let parsed = PageToken(pageText) else {
-                    return Self.error(400, "Invalid page token value.", reason: "invalid", status: "INVALID_ARGUMENT")
-                }
+                guard let parsed = PageToken(pageText) else { return GoogleErrors.invalid("Invalid page token value.") }
                 page = parsed
             } else if let syncText = query["syncToken"] {
                 let parts = syncText.split(separator: ".")
@@ -79,7 +78,7 @@ struct GoogleCalendarAPI: Sendable {
                 guard parts.count == 3, parts[0] == "S", let after = Int(parts[1]), let issued = Int64(parts[2]),
                     issued >= store.calendar.syncTokensValidAfterMs, now - issued <= ttl, after <= calendar.sequence
                 else {
-                    return Self.error(
+                    return GoogleErrors.error(
                         410, "Sync token is no longer valid, a full sync is required.", reason: "fullSyncRequired", status: "GONE")
                 }
                 page = PageToken(afterSequence: after, snapshot: calendar.sequence, afterEvent: 0)
@@ -87,53 +86,38 @@ struct GoogleCalendarAPI: Sendable {
                 page = PageToken(afterSequence: nil, snapshot: calendar.sequence, afterEvent: 0)
             }
             // An event changed after the snapshot is left to the next sync, whose token starts at the snapshot.
-            let matching = calendar.events.values.filter { event in
-                guard Self.number(event.id) > page.afterEvent, event.sequence <= page.snapshot else { return false }
-                if let after = page.afterSequence { return event.sequence > after }
-                return showDeleted || event.status == "confirmed"
-            }.sorted { Self.number($0.id) < Self.number($1.id) }
-            let items = matching.prefix(maxResults)
+            func matches(_ event: CalendarEvent) -> Bool {
+                guard event.change <= page.snapshot else { return false }
+                if let after = page.afterSequence { return event.change > after }
+                guard showDeleted || event.status != .cancelled else { return false }
+                let (start, end) = event.span.instants
+                if let from = window.fromMs, end <= from { return false }
+                if let until = window.untilMs, start >= until { return false }
+                return true
+            }
+            var items: [JSONValue] = []
+            var lastOrdinal = page.afterEvent
+            var more = false
+            for event in calendar.events.dropFirst(min(page.afterEvent, calendar.events.count)) where matches(event) {
+                if items.count == maxResults {
+                    more = true
+                    break
+                }
+                items.append(GoogleEventResource.json(event, calendarID: calendarID))
+                lastOrdinal = event.ordinal
+            }
             var body: [String: JSONValue] = [
-                "kind": .string("calendar#events"), "summary": .string(calendarID), "timeZone": .string("UTC"),
-                "updated": .string(SandboxTime.rfc3339(now)), "items": .array(items.map(Self.resource)),
+                "kind": .string("calendar#events"), "etag": .string("\"\(page.snapshot)\""), "summary": .string(calendarID),
+                "timeZone": .string("UTC"), "accessRole": .string("owner"), "defaultReminders": .array([]),
+                "updated": .string(SandboxTime.rfc3339(now)), "items": .array(items),
             ]
-            if items.count < matching.count, let last = items.last {
+            if more {
                 body["nextPageToken"] = .string(
-                    PageToken(
-                        afterSequence: page.afterSequence, snapshot: page.snapshot,
-                        afterEvent: Self.number(last.id)
-                    ).text)
+                    PageToken(afterSequence: page.afterSequence, snapshot: page.snapshot, afterEvent: lastOrdinal).text)
             } else {
                 body["nextSyncToken"] = .string("S.\(page.snapshot).\(now)")
             }
             return SandboxResponse.json(200, .object(body))
         }
-    }
-
-    private static func number(_ id: String) -> Int { Int(id.dropFirst(3)) ?? 0 }
-
-    static func resource(_ event: CalendarStore.Event) -> JSONValue {
-        var fields: [String: JSONValue] = [
-            "kind": .string("calendar#event"), "etag": .string("\"\(event.sequence)\""), "id": .string(event.id),
-            "status": .string(event.status),
-        ]
-        if event.status != "cancelled" {
-            fields["summary"] = .string(event.summary)
-            fields["start"] = .object(["dateTime": .string(SandboxTime.rfc3339(event.startMs))])
-            fields["end"] = .object(["dateTime": .string(SandboxTime.rfc3339(event.startMs + 3_600_000))])
-            fields["updated"] = .string(SandboxTime.rfc3339(event.updatedMs))
-        }
-        return .object(fields)
-    }
-
-    static func error(_ code: Int, _ message: String, reason: String, status: String, headers: [(String, String)] = []) -> Response {
-        SandboxResponse.json(
-            code,
-            .object([
-                "error": .object([
-                    "code": .number(Double(code)), "message": .string(message), "status": .string(status),
-                    "errors": .array([.object(["domain": .string("global"), "reason": .string(reason), "message": .string(message)])]),
-                ])
-            ]), headers: headers)
     }
 }

@@ -2,8 +2,9 @@ import Hummingbird
 import SpoolHTTP
 import SpoolSupport
 
-/// The sandbox's own endpoints, for tests and benchmarks: faults, counters, calendar changes, and an
-/// echo endpoint that only waits out the configured latency (the HTTP client's benchmark target).
+/// The sandbox's own endpoints, for tests and benchmarks: faults, counters, and an echo endpoint that
+/// only waits out the configured latency (the HTTP client's benchmark target). The calendar's are in
+/// `CalendarControlAPI`.
 struct SandboxControlAPI: Sendable {
     let state: SandboxState
 
@@ -26,28 +27,6 @@ struct SandboxControlAPI: Sendable {
         router.post("/_sandbox/counters/reset") { _, _ in
             state.withStore { $0.counters = SandboxCounters() }
             return SandboxResponse.json(200, .object(["reset": .bool(true)]))
-        }
-        router.post("/_sandbox/calendars/:calendar/changes") { request, context in
-            var request = request
-            let id = FormEncoding.unescape(context.parameters.get("calendar") ?? "")
-            guard let bytes = try await request.bodyBytes(limit: 64 * 1024), let json = try? JSONValue.parse(bytes: bytes),
-                let fields = json.objectValue
-            else { return SandboxResponse.badRequest("expected a JSON object with add, update, delete") }
-            var counts: [String: Int] = [:]
-            for (name, value) in fields {
-                guard ["add", "update", "delete"].contains(name) else { return SandboxResponse.badRequest("unknown field '\(name)'") }
-                guard let count = value.intValue, (0...10_000).contains(count) else {
-                    return SandboxResponse.badRequest("field '\(name)': expected an integer from 0 to 10000, got \(value.text)")
-                }
-                counts[name] = count
-            }
-            let sequence = state.withStore { store in
-                store.calendar.change(
-                    id, add: counts["add"] ?? 0, update: counts["update"] ?? 0, delete: counts["delete"] ?? 0,
-                    nowMs: SandboxTime.nowMs()
-                ).sequence
-            }
-            return SandboxResponse.json(200, .object(["calendar": .string(id), "sequence": .number(Double(sequence))]))
         }
         router.get("/_sandbox/echo") { _, _ in try await echo() }
         router.post("/_sandbox/echo") { _, _ in try await echo() }

@@ -28,6 +28,25 @@ struct SandboxCounters: Sendable {
     /// Tokens of the chat completions answered (200s only), as their `usage` reported them.
     var chatPromptTokens = 0
     var chatCompletionTokens = 0
+    /// OAuth outcomes: "refresh" and "authorization_code" (grants answered with tokens), "rotated",
+    /// "invalid_grant", "unauthorized_client", "codes_issued", "consent_denied", "revoked".
+    var tokenGrants: [String: Int] = [:]
+    /// Refresh grants answered per grant (a connection: its first refresh token, whatever rotation
+    /// issued since), so a bench can check "one refresh per expiry per connection".
+    var refreshesByGrant: [String: Int] = [:]
+    /// Calendar calls answered 401 by `calendar_unauthorized_ratio` although their token was valid.
+    var calendarUnauthorizedInjected = 0
+    var calendarWatches = 0
+    var calendarChannelsStopped = 0
+    /// Push notifications queued, by X-Goog-Resource-State ("sync", "exists").
+    var calendarNotificationsQueued: [String: Int] = [:]
+    var calendarNotificationsDelivered = 0
+    var calendarNotificationsFailed = 0
+    /// Why notifications failed: "status 500", or the client's error kind ("connect", "timeout" ...).
+    var calendarNotificationFailures: [String: Int] = [:]
+    /// Events created or edited by `PUT /_sandbox/calendars/{id}/events/{event}`, and cancelled by DELETE.
+    var calendarEventsPut = 0
+    var calendarEventsCancelled = 0
     /// Connections clients opened; far fewer than requests when clients reuse them.
     var connectionsOpened = 0
     /// Connections closed without an answer by the `drop_rate` fault.
@@ -40,8 +59,9 @@ struct SandboxCounters: Sendable {
                     .object(Dictionary(uniqueKeysWithValues: seconds.map { (String($0.key), .number(Double($0.value))) }))
                 })
         }
+        func counts(_ table: [String: Int]) -> JSONValue { .object(table.mapValues { .number(Double($0)) }) }
         let accepted = smsAccepted.sorted { ($0.key.to, $0.key.body, $0.key.reference) < ($1.key.to, $1.key.body, $1.key.reference) }
-        return .object([
+        var fields: [String: JSONValue] = [
             "requests": .object(requests.mapValues { .number(Double($0)) }),
             "statuses": .object(
                 statuses.mapValues { byStatus in
@@ -70,7 +90,21 @@ struct SandboxCounters: Sendable {
             ]),
             "dropped_connections": .number(Double(dropped)),
             "connections_opened": .number(Double(connectionsOpened)),
+        ]
+        var token = tokenGrants.mapValues { JSONValue.number(Double($0)) }
+        for name in ["refresh", "authorization_code", "invalid_grant"] where token[name] == nil { token[name] = .number(0) }
+        token["refresh_by_grant"] = counts(refreshesByGrant)
+        fields["token"] = .object(token)
+        fields["calendar"] = .object([
+            "unauthorized_injected": .number(Double(calendarUnauthorizedInjected)),
+            "watches": .number(Double(calendarWatches)), "channels_stopped": .number(Double(calendarChannelsStopped)),
+            "notifications": counts(calendarNotificationsQueued),
+            "notifications_delivered": .number(Double(calendarNotificationsDelivered)),
+            "notifications_failed": .number(Double(calendarNotificationsFailed)),
+            "notification_failures": counts(calendarNotificationFailures),
+            "events_put": .number(Double(calendarEventsPut)), "events_cancelled": .number(Double(calendarEventsCancelled)),
         ])
+        return .object(fields)
     }
 }
 

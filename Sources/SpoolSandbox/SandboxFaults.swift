@@ -9,7 +9,7 @@ public enum SandboxScope: String, Sendable, CaseIterable {
         if path.hasPrefix("/2010-04-01/") { return .sms }
         if path.hasPrefix("/v1/audio/") { return .transcription }
         if path.hasPrefix("/calendar/") { return .calendar }
-        if path.hasPrefix("/token") { return .token }
+        if path.hasPrefix("/token") || path.hasPrefix("/revoke") { return .token }
         if path.hasPrefix("/v1/chat/") { return .chat }
         if path.hasPrefix("/_sandbox/echo") { return .echo }
         return nil
@@ -35,6 +35,8 @@ struct SandboxSettings: Sendable {
     var seed: UInt64 = 1
     /// Requests still owed a 429 by a `burst_429` fault, per scope name ("*" for any scope).
     var pending429: [String: Int] = [:]
+    /// Requests still owed a 403 by a `burst_403` fault (Google's rate-limit 403 on calendar calls).
+    var pending403: [String: Int] = [:]
     /// Requests still owed a 500 by a `burst_500` fault, the same way.
     var pending500: [String: Int] = [:]
 
@@ -55,6 +57,18 @@ struct SandboxSettings: Sendable {
     var tokenTTLSeconds = 3600
     var syncTokenTTLSeconds = 7 * 86_400
     var revokedRefreshTokens: Set<String> = ["revoked"]
+    /// Each refresh answers a new refresh token and retires the one it was asked with.
+    var rotateRefreshTokens = false
+    /// The consent page redirects with `error=access_denied` instead of a code.
+    var oauthDenyConsent = false
+    /// Events a calendar seen for the first time starts with.
+    var calendarSeededEvents = CalendarStore.defaultSeededEvents
+    /// The share of calendar calls answered 401 although their access token is valid.
+    var calendarUnauthorizedRatio = 0.0
+    /// The reason injected 403s and 429s on calendar calls give.
+    var calendarRateLimitReason = GoogleRateLimitReason.rateLimitExceeded
+    /// How long after a change its push notifications go out.
+    var calendarPushDelayMs = 20
 
     // Chat
     var insufficientQuota = false
@@ -101,6 +115,7 @@ struct SandboxSettings: Sendable {
             case "jitter_ms": request.jitterMs = try Self.int(name, value, 0...600_000)
             case "error_rates": request.errorRates = try Self.rates(name, value)
             case "burst_429": pending429[scope?.rawValue ?? "*"] = try Self.int(name, value, 0...1_000_000)
+            case "burst_403": pending403[scope?.rawValue ?? "*"] = try Self.int(name, value, 0...1_000_000)
             case "burst_500": pending500[scope?.rawValue ?? "*"] = try Self.int(name, value, 0...1_000_000)
             case "retry_after_seconds": request.retryAfterSeconds = try Self.int(name, value, 0...86_400)
             case "drop_rate": request.dropRate = try Self.probability(name, value)
@@ -117,6 +132,18 @@ struct SandboxSettings: Sendable {
             case "token_ttl_seconds": tokenTTLSeconds = try Self.int(name, value, 1...86_400 * 365)
             case "sync_token_ttl_seconds": syncTokenTTLSeconds = try Self.int(name, value, 1...86_400 * 365)
             case "revoked_refresh_tokens": revokedRefreshTokens = try Self.strings(name, value)
+            case "rotate_refresh_tokens": rotateRefreshTokens = try Self.bool(name, value)
+            case "oauth_deny_consent": oauthDenyConsent = try Self.bool(name, value)
+            case "calendar_seeded_events": calendarSeededEvents = try Self.int(name, value, 0...100_000)
+            case "calendar_unauthorized_ratio": calendarUnauthorizedRatio = try Self.probability(name, value)
+            case "calendar_rate_limit_reason":
+                guard let text = value.stringValue, let reason = GoogleRateLimitReason(rawValue: text) else {
+                    throw SandboxInputError(
+                        "field '\(name)': expected one of \(GoogleRateLimitReason.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.text)"
+                    )
+                }
+                calendarRateLimitReason = reason
+            case "calendar_push_delay_ms": calendarPushDelayMs = try Self.int(name, value, 0...600_000)
             case "insufficient_quota": insufficientQuota = try Self.bool(name, value)
             case "chat_requests_per_minute": chatRequestsPerMinute = try Self.int(name, value, 1...100_000_000)
             case "chat_tokens_per_minute": chatTokensPerMinute = try Self.int(name, value, 1...1_000_000_000)
@@ -147,10 +174,11 @@ struct SandboxSettings: Sendable {
             ])
         }
         let inbound: JSONValue = inboundURL.map { .string($0) } ?? .null
-        return .object([
+        var fields: [String: JSONValue] = [
             "all": object(all),
             "scopes": .object(Dictionary(uniqueKeysWithValues: byScope.map { ($0.key.rawValue, object($0.value)) })),
             "pending_429": .object(pending429.mapValues { .number(Double($0)) }),
+            "pending_403": .object(pending403.mapValues { .number(Double($0)) }),
             "pending_500": .object(pending500.mapValues { .number(Double($0)) }),
             "seed": .number(Double(seed)), "sms_burst": .number(Double(smsBurst)),
             "sender_rates": .object(senderRates.mapValues { .number($0) }),
@@ -166,7 +194,17 @@ struct SandboxSettings: Sendable {
             "chat_tokens_per_minute": .number(Double(chatTokensPerMinute)),
             "chat_context_tokens": .number(Double(chatContextTokens)),
             "chat_refuse_words": .array(chatRefuseWords.sorted().map { .string($0) }),
-        ])
+        ]
+        // In a literal of its own: one very long literal is slow to type-check.
+        let google: [String: JSONValue] = [
+            "rotate_refresh_tokens": .bool(rotateRefreshTokens), "oauth_deny_consent": .bool(oauthDenyConsent),
+            "calendar_seeded_events": .number(Double(calendarSeededEvents)),
+            "calendar_unauthorized_ratio": .number(calendarUnauthorizedRatio),
+            "calendar_rate_limit_reason": .string(calendarRateLimitReason.rawValue),
+            "calendar_push_delay_ms": .number(Double(calendarPushDelayMs)),
+        ]
+        fields.merge(google) { _, new in new }
+        return .object(fields)
     }
 
     private static func int(_ name: String, _ value: JSONValue, _ range: ClosedRange<Int>) throws(SandboxInputError) -> Int {

@@ -75,11 +75,16 @@ enum SandboxTime {
     static func rfc3339(_ ms: Int64) -> String { CivilTime(unixMillis: ms).rfc3339 }
 
     /// RFC 2822, as Twilio writes `date_created`: "Sun, 22 Nov 2026 10:00:00 +0000".
-    static func rfc2822(_ ms: Int64) -> String {
+    static func rfc2822(_ ms: Int64) -> String { dayAndTime(ms) + " +0000" }
+
+    /// RFC 1123, as HTTP dates and Google's X-Goog-Channel-Expiration: "Sun, 22 Nov 2026 10:00:00 GMT".
+    static func rfc1123(_ ms: Int64) -> String { dayAndTime(ms) + " GMT" }
+
+    private static func dayAndTime(_ ms: Int64) -> String {
         let t = CivilTime(unixMillis: ms)
         let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][t.weekday]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         return
-            "\(weekday), \(CivilTime.pad(t.day)) \(months[t.month - 1]) \(t.year) \(CivilTime.pad(t.hour)):\(CivilTime.pad(t.minute)):\(CivilTime.pad(t.second)) +0000"
+            "\(weekday), \(CivilTime.pad(t.day)) \(months[t.month - 1]) \(t.year) \(CivilTime.pad(t.hour)):\(CivilTime.pad(t.minute)):\(CivilTime.pad(t.second))"
     }
 }

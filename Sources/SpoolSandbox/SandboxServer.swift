@@ -76,10 +76,14 @@ public struct SandboxServer: Sendable {
         let callbacks = StatusCallbackSender(state: state, client: client, logger: logger)
         TwilioMessagesAPI(state: state, callbacks: callbacks).register(on: router)
         TranscriptionsAPI(state: state).register(on: router)
+        let notifications = PushNotificationSender(state: state, client: client, logger: logger)
         OAuthTokenAPI(state: state).register(on: router)
+        OAuthConsentAPI(state: state).register(on: router)
         GoogleCalendarAPI(state: state).register(on: router)
+        GoogleCalendarWatchAPI(state: state, notifier: notifications).register(on: router)
         ChatCompletionsAPI(state: state).register(on: router)
         SandboxControlAPI(state: state).register(on: router)
+        CalendarControlAPI(state: state, notifier: notifications).register(on: router)
         InboundMessagesAPI(state: state, client: client).register(on: router)
         let state = self.state
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host

@@ -12,6 +12,7 @@ final class SandboxState: Sendable {
         var inbound = InboundStore()
         var calendar = CalendarStore()
         var oauth = OAuthStore()
+        var channels = WatchChannels()
         var chat = ChatStore()
     }
 
@@ -43,6 +44,7 @@ final class SandboxState: Sendable {
             if actions.contains(.reset) { store = Store() }
             store.settings = settings
             store.random = SplitMix64(seed: settings.seed)
+            store.calendar.seededEvents = settings.calendarSeededEvents
             if actions.contains(.expireTokens) { store.oauth.validAfterMs = nowMs + 1 }
             if actions.contains(.expireSyncTokens) { store.calendar.syncTokensValidAfterMs = nowMs + 1 }
             return settings.json
@@ -60,6 +62,10 @@ final class SandboxState: Sendable {
             for key in [scope.rawValue, "*"] where (store.settings.pending429[key] ?? 0) > 0 {
                 store.settings.pending429[key]! -= 1
                 return FaultDecision(latencyMs: latency, injectedStatus: 429, retryAfterSeconds: faults.retryAfterSeconds)
+            }
+            for key in [scope.rawValue, "*"] where (store.settings.pending403[key] ?? 0) > 0 {
+                store.settings.pending403[key]! -= 1
+                return FaultDecision(latencyMs: latency, injectedStatus: 403, retryAfterSeconds: nil)
             }
             for key in [scope.rawValue, "*"] where (store.settings.pending500[key] ?? 0) > 0 {
                 store.settings.pending500[key]! -= 1
