@@ -15,7 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
-        // Hashes and HMAC (SpoolSupport.Hashing); the calendar kind will encrypt OAuth tokens with it.
+        // Hashes and HMAC (SpoolSupport.Hashing), and AES-GCM for OAuth tokens at rest (SpoolSupport.SecretBox).
         // Hummingbird's dependencies build it already.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
@@ -138,7 +138,8 @@ let package = Package(
         .target(name: "SpoolClient", dependencies: ["SpoolQueue", "SpoolRedis", "SpoolSupport"]),
         .target(
             name: "SpoolJobs",
-            dependencies: ["SpoolQueue", "SpoolRedis", "SpoolHTTP", "SpoolPostgres", "SpoolSMS", "SpoolStore"]
+            dependencies: ["SpoolQueue", "SpoolRedis", "SpoolHTTP", "SpoolPostgres", "SpoolSMS", "SpoolStore"],
+            resources: [.embedInCode("CalendarSync/release_token_lock.lua")]
         ),
         .executableTarget(
             name: "spool",
@@ -174,7 +175,9 @@ let package = Package(
                 "SpoolSandbox", "SpoolHTTP", "SpoolSupport", "TestSupport", .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "SpoolJobsTests", dependencies: ["SpoolJobs", "SpoolQueue", "SpoolHTTP", "SpoolStore", "SpoolSMS", "TestSupport"]),
+        .testTarget(
+            name: "SpoolJobsTests",
+            dependencies: ["SpoolJobs", "SpoolQueue", "SpoolHTTP", "SpoolStore", "SpoolSMS", "SpoolRedis", "SpoolSupport", "TestSupport"]),
         .testTarget(
             name: "SpoolAPITests",
             dependencies: [

@@ -86,6 +86,31 @@ public struct SpoolSettings: Sendable {
     public var maxReplyTokens = 300
     /// How long one chat completions call may take (SPOOL_AI_CHAT_TIMEOUT_MS, `conversations.chat_timeout_ms`).
     public var chatTimeout: Duration = .seconds(30)
+    // security
+    /// The key OAuth tokens are encrypted with at rest (SPOOL_SECRET_KEY, environment only: 32 bytes in
+    /// base64, `openssl rand -base64 32`). Secret. Without it, outside the sandbox mode, calendar
+    /// tokens cannot be stored (`secretBox()`).
+    public var secretKey: SecretKey?
+    /// Keys that sealed earlier tokens, kept so that those still open after a rotation
+    /// (SPOOL_SECRET_KEYS_PREVIOUS, comma-separated, environment only). Secret.
+    public var previousSecretKeys: [SecretKey] = []
+    // providers.google
+    /// The OAuth client calendars are connected with (SPOOL_GOOGLE_CLIENT_ID, environment only).
+    public var googleClientID: String?
+    /// SPOOL_GOOGLE_CLIENT_SECRET, environment only. Secret.
+    public var googleClientSecret: String?
+    /// The consent page, the token endpoint and the Calendar API with its version (SPOOL_GOOGLE_AUTH_URL,
+    /// SPOOL_GOOGLE_TOKEN_URL, SPOOL_GOOGLE_CALENDAR_URL; `providers.google.*`): Google's by default.
+    public var googleAuthURL = "https://accounts.google.com/o/oauth2/v2/auth"
+    public var googleTokenURL = "https://oauth2.googleapis.com/token"
+    public var googleCalendarURL = "https://www.googleapis.com/calendar/v3"
+    // calendar
+    /// How often each calendar connection is synced by its schedule (SPOOL_CALENDAR_SYNC_EVERY,
+    /// `calendar.sync_every`: `5m`, `30s`, `1h` ...).
+    public var calendarSyncEvery: Duration = .seconds(300)
+    /// The API's OAuth callback as the provider sends the browser back to it (SPOOL_CALENDAR_REDIRECT_URL,
+    /// `calendar.redirect_url`); nil: the API derives it from its public URL.
+    public var calendarRedirectURL: String?
     // sandbox
     /// The explicit sandbox mode (SPOOL_SANDBOX_URL, `sandbox.url`): providers without credentials use
     /// the sandbox provider here, with its public credentials. nil: no provider falls back to it.
@@ -257,6 +282,18 @@ public struct SpoolSettings: Sendable {
                 }
                 try openai.finish()
             }
+            if var google = try providers.object("google") {
+                // The client id and secret come from the environment only, never a file in the repository.
+                for (field, keyPath) in [
+                    ("auth_url", \SpoolSettings.googleAuthURL), ("token_url", \SpoolSettings.googleTokenURL),
+                    ("calendar_url", \SpoolSettings.googleCalendarURL),
+                ] {
+                    guard let url = try google.string(field) else { continue }
+                    self[keyPath: keyPath] = try Self.checkedURL(url, source: "\(path): field 'providers.google.\(field)'")
+                    sources["providers.google.\(field)"] = path
+                }
+                try google.finish()
+            }
             try providers.finish()
         }
         if var conversations = try reader.object("conversations") {
@@ -273,6 +310,17 @@ public struct SpoolSettings: Sendable {
                 chatTimeout = .milliseconds(Int64(value)); sources["conversations.chat_timeout_ms"] = path
             }
             try conversations.finish()
+        }
+        if var calendar = try reader.object("calendar") {
+            if let every = try calendar.string("sync_every") {
+                calendarSyncEvery = try Self.checkedInterval(every, source: "\(path): field 'calendar.sync_every'")
+                sources["calendar.sync_every"] = path
+            }
+            if let url = try calendar.string("redirect_url") {
+                calendarRedirectURL = try Self.checkedURL(url, source: "\(path): field 'calendar.redirect_url'")
+                sources["calendar.redirect_url"] = path
+            }
+            try calendar.finish()
         }
         if var sandbox = try reader.object("sandbox") {
             if let url = try sandbox.string("url") {
@@ -368,7 +416,37 @@ public struct SpoolSettings: Sendable {
         if let value = try number("SPOOL_AI_CHAT_TIMEOUT_MS", "conversations.chat_timeout_ms", 100...600_000) {
             chatTimeout = .milliseconds(Int64(value))
         }
+        if let key = text("SPOOL_SECRET_KEY", "security.secret_key") {
+            do { secretKey = try SecretKey(base64: key) } catch { throw SpoolConfigError("SPOOL_SECRET_KEY: \(error.message)") }
+        }
+        if let list = text("SPOOL_SECRET_KEYS_PREVIOUS", "security.previous_secret_keys") {
+            previousSecretKeys = try Self.checkedPreviousKeys(list)
+        }
+        if let id = text("SPOOL_GOOGLE_CLIENT_ID", "providers.google.client_id") { googleClientID = id }
+        if let secret = text("SPOOL_GOOGLE_CLIENT_SECRET", "providers.google.client_secret") { googleClientSecret = secret }
+        if let url = text("SPOOL_GOOGLE_AUTH_URL", "providers.google.auth_url") {
+            googleAuthURL = try Self.checkedURL(url, source: "SPOOL_GOOGLE_AUTH_URL")
+        }
+        if let url = text("SPOOL_GOOGLE_TOKEN_URL", "providers.google.token_url") {
+            googleTokenURL = try Self.checkedURL(url, source: "SPOOL_GOOGLE_TOKEN_URL")
+        }
+        if let url = text("SPOOL_GOOGLE_CALENDAR_URL", "providers.google.calendar_url") {
+            googleCalendarURL = try Self.checkedURL(url, source: "SPOOL_GOOGLE_CALENDAR_URL")
+        }
+        if let every = text("SPOOL_CALENDAR_SYNC_EVERY", "calendar.sync_every") {
+            calendarSyncEvery = try Self.checkedInterval(every, source: "SPOOL_CALENDAR_SYNC_EVERY")
+        }
+        if let url = text("SPOOL_CALENDAR_REDIRECT_URL", "calendar.redirect_url") {
+            calendarRedirectURL = try Self.checkedURL(url, source: "SPOOL_CALENDAR_REDIRECT_URL")
+        }
         if let url = text("SPOOL_SANDBOX_URL", "sandbox.url") { sandboxURL = try Self.checkedURL(url, source: "SPOOL_SANDBOX_URL") }
+    }
+
+    /// The box OAuth tokens are sealed with: SPOOL_SECRET_KEY (and the previous keys), or the public
+    /// sandbox key in the explicit sandbox mode. Without a key outside it, `SecretBoxError.noKey`:
+    /// storing a token fails rather than storing it under a key anyone can read.
+    public func secretBox() throws(SecretBoxError) -> SecretBox {
+        try SecretBox.configured(key: secretKey, previous: previousSecretKeys, sandboxMode: sandboxURL != nil)
     }
 
     /// A setting given as a command-line flag: the last layer, over the file and the environment.
@@ -399,6 +477,30 @@ public struct SpoolSettings: Sendable {
             throw SpoolConfigError("\(source)='\(text.prefix(80))': expected an http:// or https:// URL")
         }
         return text
+    }
+
+    /// The previous keys of a rotation, comma-separated; each must be a key, named by its position.
+    static func checkedPreviousKeys(_ list: String) throws -> [SecretKey] {
+        let items = list.split(separator: ",").map { $0.trimmingSpaces }.filter { !$0.isEmpty }
+        var keys: [SecretKey] = []
+        for (index, item) in items.enumerated() {
+            do { keys.append(try SecretKey(base64: item)) } catch {
+                throw SpoolConfigError("SPOOL_SECRET_KEYS_PREVIOUS: key \(index + 1) of \(items.count) \(error.message)")
+            }
+        }
+        return keys
+    }
+
+    /// An interval like a schedule's `every` (`30s`, `5m`, `1h`), from 10 seconds to a day.
+    static func checkedInterval(_ text: String, source: String) throws -> Duration {
+        let interval: ScheduleInterval
+        do { interval = try ScheduleInterval(parsing: text) } catch {
+            throw SpoolConfigError("\(source)='\(text.prefix(40))': \(error.problem)")
+        }
+        guard (10...86_400).contains(interval.seconds) else {
+            throw SpoolConfigError("\(source)='\(text.prefix(40))': expected an interval from 10s to 1d, such as 5m")
+        }
+        return .seconds(interval.seconds)
     }
 
     /// A model name as the provider's API takes it: 1-64 visible ASCII characters.
@@ -454,6 +556,17 @@ public struct SpoolSettings: Sendable {
             ("conversations.max_prompt_tokens", String(maxPromptTokens)),
             ("conversations.max_reply_tokens", String(maxReplyTokens)),
             ("conversations.chat_timeout_ms", String(chatTimeout.milliseconds)),
+            ("security.secret_key", secretKey.map { "*** (id \($0.id))" } ?? (sandboxURL == nil ? "(unset)" : "(unset: the sandbox key)")),
+            (
+                "security.previous_secret_keys",
+                previousSecretKeys.isEmpty ? "(none)" : previousSecretKeys.map { "*** (id \($0.id))" }.joined(separator: ", ")
+            ),
+            ("providers.google.client_id", googleClientID ?? "(unset)"),
+            ("providers.google.client_secret", secret(googleClientSecret)),
+            ("providers.google.auth_url", googleAuthURL), ("providers.google.token_url", googleTokenURL),
+            ("providers.google.calendar_url", googleCalendarURL),
+            ("calendar.sync_every", Self.intervalText(calendarSyncEvery)),
+            ("calendar.redirect_url", calendarRedirectURL ?? "(derived by the API from api.public_url)"),
             ("sandbox.url", sandboxURL ?? "(unset: no sandbox mode)"),
         ]
         rows += queueWeights.sorted { $0.key < $1.key }.map { ("queues.\($0.key).weight", String($0.value)) }
@@ -475,8 +588,26 @@ public struct SpoolSettings: Sendable {
             warnings.append(
                 "providers.openai: no API key (OPENAI_API_KEY) and no sandbox mode: transcription jobs wait until one is set")
         }
+        if sandboxURL == nil {
+            if secretKey == nil {
+                warnings.append(
+                    "security.secret_key: unset (SPOOL_SECRET_KEY) and no sandbox mode: calendars cannot be connected, their tokens are stored encrypted with it"
+                )
+            }
+            if googleClientID == nil || googleClientSecret == nil {
+                warnings.append(
+                    "providers.google: no OAuth client (SPOOL_GOOGLE_CLIENT_ID, SPOOL_GOOGLE_CLIENT_SECRET) and no sandbox mode: calendars cannot be connected and calendar-sync jobs wait"
+                )
+            }
+        }
         if databaseURL == nil { warnings.append("postgres.url: unset (DATABASE_URL); the API, SMS and job results need it") }
         return warnings
+    }
+
+    /// `5m`, `1h30m`: a whole interval in its shortest form.
+    static func intervalText(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        return (try? ScheduleInterval(seconds: seconds))?.description ?? "\(seconds)s"
     }
 
     static func int(_ environment: [String: String], _ name: String, _ range: ClosedRange<Int>) throws -> Int? {

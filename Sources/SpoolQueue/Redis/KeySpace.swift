@@ -58,6 +58,12 @@ public struct KeySpace: Sendable, Equatable {
     /// Limiters in use: limit key → JSON of its settings and when a worker last used it (for stats).
     public var limitsSeen: String { "\(prefix):limits:seen" }
 
+    /// One calendar connection's shared OAuth access token, a hash (see `SharedTokenRecord` in
+    /// SpoolJobs): the connection is the hash tag, so the token and its refresh lock share a shard.
+    public func oauthToken(connection: String) -> String { "\(prefix):oauth:{cal:\(connection)}" }
+    /// Held by the one process refreshing that token (SET NX PX), deleted only by its owner.
+    public func oauthRefreshLock(connection: String) -> String { oauthToken(connection: connection) + ":lock" }
+
     /// Every queue that has ever had a job enqueued (a set, outside any queue's slot).
     public var queues: String { "\(prefix):queues" }
     /// Paused tenants (the kill switch), mirrored from PostgreSQL for workers to read cheaply.
