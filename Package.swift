@@ -70,6 +70,7 @@ let package = Package(
                 .embedInCode("Migrations/0012_reply_answers_through.sql"),
                 .embedInCode("Migrations/0013_usage_indexes.sql"),
                 .embedInCode("Migrations/0014_schedules.sql"),
+                .embedInCode("Migrations/0015_calendars.sql"),
             ]
         ),
         .target(

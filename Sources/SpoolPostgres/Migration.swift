@@ -52,5 +52,6 @@ public enum SpoolMigrations {
         try! Migration(
             fileName: "0013_usage_indexes.sql", sql: String(decoding: PackageResources._013_usage_indexes_sql, as: UTF8.self)),
         try! Migration(fileName: "0014_schedules.sql", sql: String(decoding: PackageResources._014_schedules_sql, as: UTF8.self)),
+        try! Migration(fileName: "0015_calendars.sql", sql: String(decoding: PackageResources._015_calendars_sql, as: UTF8.self)),
     ]
 }
