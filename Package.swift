@@ -71,6 +71,7 @@ let package = Package(
                 .embedInCode("Migrations/0013_usage_indexes.sql"),
                 .embedInCode("Migrations/0014_schedules.sql"),
                 .embedInCode("Migrations/0015_campaign_launch_at.sql"),
+                .embedInCode("Migrations/0016_calendars.sql"),
             ]
         ),
         .target(

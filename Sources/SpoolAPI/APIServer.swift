@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import NIOCore
 import Prometheus
+import SpoolHTTP
 import SpoolPostgres
 import SpoolQueue
 import SpoolRedis
@@ -64,12 +65,20 @@ public struct APIServer: Sendable {
         /// unknown keys are refused with 429 without a database read.
         public var failedAuthenticationBurst = 100
         public var failedAuthenticationsPerSecond = 10.0
+        /// Seals calendars' refresh tokens (SPOOL_SECRET_KEY); nil: connecting a calendar is refused.
+        public var secrets: SecretBox?
+        /// The OAuth flow that connects calendars (SPOOL_GOOGLE_*, SPOOL_CALENDAR_REDIRECT_URL); nil: not configured.
+        public var googleOAuth: GoogleOAuthEndpoints?
+        /// How often a connected calendar is synced unless its tenant says otherwise (SPOOL_CALENDAR_SYNC_EVERY).
+        public var calendarSyncEvery = CalendarConnectionStore.defaultSyncEvery
         public init() {}
     }
 
     let configuration: Configuration
     let services: APIServices
     let logger: Logger
+    /// Exchanges calendar connects' authorization codes; made only when the OAuth flow is configured.
+    let oauthHTTP: HTTPClient?
 
     public init(
         configuration: Configuration, redis: RedisClient, pool: PostgresPool, settings: SpoolSettings, catalog: JobKindCatalog,
@@ -77,6 +86,7 @@ public struct APIServer: Sendable {
     ) {
         self.configuration = configuration
         self.logger = logger
+        oauthHTTP = configuration.googleOAuth == nil ? nil : HTTPClient(name: "oauth")
         let admin = QueueAdmin(
             redis: redis, keys: settings.keys, declaredQueues: catalog.queues, completedTTL: settings.completedTTL, clock: clock)
         services = APIServices(
@@ -101,6 +111,10 @@ public struct APIServer: Sendable {
             services: services, verifier: twilio, replyDebounce: configuration.replyDebounce,
             replyEstimatedTokens: configuration.replyEstimatedTokens, logger: logger
         ).register(on: router)
+        let calendars = CalendarRoutes(
+            services: services, secrets: configuration.secrets, google: configuration.googleOAuth, http: oauthHTTP,
+            syncEvery: configuration.calendarSyncEvery)
+        calendars.registerCallback(on: router)
         let v1 = router.group("/v1")
             .add(
                 middleware: Authenticator(
@@ -120,6 +134,7 @@ public struct APIServer: Sendable {
         ScheduleRoutes(services: services).register(on: v1)
         MessageRoutes(services: services, segmentCents: configuration.segmentCents).register(on: v1)
         UsageRoutes(services: services).register(on: v1)
+        calendars.register(on: v1)
         return router
     }
 

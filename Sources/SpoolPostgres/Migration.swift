@@ -53,5 +53,6 @@ public enum SpoolMigrations {
             fileName: "0013_usage_indexes.sql", sql: String(decoding: PackageResources._013_usage_indexes_sql, as: UTF8.self)),
         try! Migration(fileName: "0014_schedules.sql", sql: String(decoding: PackageResources._014_schedules_sql, as: UTF8.self)),
         try! Migration(fileName: "0015_campaign_launch_at.sql", sql: String(decoding: PackageResources._015_campaign_launch_at_sql, as: UTF8.self)),
+        try! Migration(fileName: "0016_calendars.sql", sql: String(decoding: PackageResources._016_calendars_sql, as: UTF8.self)),
     ]
 }

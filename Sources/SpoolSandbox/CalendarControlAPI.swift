@@ -67,7 +67,7 @@ struct CalendarControlAPI: Sendable {
         }
         let now = SandboxTime.nowMs()
         let outcome = state.withStore { store -> Result<(CalendarEvent, Bool, Int), SandboxInputError> in
-            do {
+            do throws(SandboxInputError) {
                 let (event, created) = try store.calendar.put(input, event: eventID, calendar: calendarID, nowMs: now)
                 store.counters.calendarEventsPut += 1
                 notifier.calendarChanged(calendarID, store: &store, nowMs: now)

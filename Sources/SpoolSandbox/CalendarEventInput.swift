@@ -60,7 +60,9 @@ struct CalendarEventInput: Sendable {
             input.status = status
         }
         input.phone = try edit("phone", fields) { (text: String) throws(SandboxInputError) -> String in
-            do { return try PhoneNumber(e164: text).e164 } catch { throw SandboxInputError("field 'phone': \(error.message)") }
+            do throws(PhoneNumber.ParseError) { return try PhoneNumber(e164: text).e164 } catch {
+                throw SandboxInputError("field 'phone': \(error.message)")
+            }
         }
         input.email = try edit("email", fields) { (text: String) throws(SandboxInputError) -> String in
             let parts = text.split(separator: "@", omittingEmptySubsequences: false)

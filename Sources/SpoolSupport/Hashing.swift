@@ -4,7 +4,7 @@ import Crypto
 ///
 /// - SHA-1 names Lua scripts the way Redis does (EVALSHA), fingerprints migrations, and sits inside
 ///   HMAC-SHA1 because Twilio signs its webhooks with it; nothing new that needs collision resistance.
-/// - SHA-256 is how API keys are stored.
+/// - SHA-256 is how API keys are stored, and HMAC-SHA256 signs the state of a calendar connect.
 public enum Hashing {
     public static func sha1(_ message: some Sequence<UInt8>) -> [UInt8] { Array(Insecure.SHA1.hash(data: Array(message))) }
     public static func sha1Hex(_ message: some Sequence<UInt8>) -> String { hex(sha1(message)) }
@@ -15,6 +15,11 @@ public enum Hashing {
     /// HMAC (RFC 2104) over SHA-1.
     public static func hmacSHA1(key: [UInt8], message: [UInt8]) -> [UInt8] {
         Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    }
+
+    /// HMAC (RFC 2104) over SHA-256: what Spool signs its own tokens with (a calendar connect's OAuth state).
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 
     /// Compares two byte strings in time that does not depend on where they differ (their lengths are

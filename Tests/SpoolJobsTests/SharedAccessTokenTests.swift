@@ -70,7 +70,7 @@ import Testing
         let verdicts = await withTaskGroup(of: ProviderVerdict?.self) { group in
             for token in world.tokens {
                 group.addTask {
-                    do {
+                    do throws(ProviderRefusal) {
                         _ = try await token.current()
                         return nil
                     } catch {

@@ -20,6 +20,16 @@ import Testing
         }
     }
 
+    /// RFC 4231, test cases 1 and 2.
+    @Test func hmacSHA256MatchesRFC4231() {
+        #expect(
+            hex(Hashing.hmacSHA256(key: [UInt8](repeating: 0x0b, count: 20), message: Array("Hi There".utf8)))
+                == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+        #expect(
+            hex(Hashing.hmacSHA256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8)))
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
     /// FIPS 180-4 examples, and a message longer than one block.
     @Test func sha256MatchesTheStandardVectors() {
         #expect(Hashing.sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

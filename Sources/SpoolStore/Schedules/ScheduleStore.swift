@@ -78,7 +78,7 @@ public struct ScheduleStore: Sendable {
         _ request: ScheduleRequest, tenantID: String?, producer: Schedule.Producer, source: Schedule.Source = .api
     ) async throws -> Schedule {
         let checked = try await check(request, tenantID: tenantID, producer: producer)
-        let id = "sch_" + JobID.make(now: clock.nowMillis()).lowercased()
+        let id = Self.makeID(now: clock.nowMillis())
         do {
             return try await pool.withConnection { connection in
                 try Self.insert(checked, id: id, tenantID: tenantID, producer: producer, source: source, connection)
@@ -87,6 +87,9 @@ public struct ScheduleStore: Sendable {
             throw ScheduleStoreError.conflict(message: "name: a schedule named '\(request.name.prefix(80))' exists already")
         }
     }
+
+    /// A new schedule's id: `sch_` and a lowercase ULID.
+    static func makeID(now: Int64) -> String { "sch_" + JobID.make(now: now).lowercased() }
 
     /// The request with everything checked and the first tick computed.
     public struct Checked: Sendable {

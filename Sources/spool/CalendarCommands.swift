@@ -1,0 +1,160 @@
+import ArgumentParser
+import SpoolPostgres
+import SpoolQueue
+import SpoolStore
+import SpoolSupport
+
+/// `spool calendar connect|list|show|sync|disconnect`: tenants' connected calendars, straight on
+/// PostgreSQL (and Redis, for a sync job) through `CalendarConnectionStore`, as the API does. The
+/// operator's tool: any tenant's connection. `connect` takes a refresh token already in hand; people
+/// connect through the OAuth flow (`GET /v1/calendars/connect`).
+struct CalendarCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calendar", abstract: "Connected calendars: connect with a refresh token, list, show, sync now, disconnect.",
+        subcommands: [Connect.self, List.self, Show.self, Sync.self, Disconnect.self])
+
+    struct Connect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Connect a tenant's calendar with a refresh token; prints the connection's id.",
+            discussion:
+                "The token is stored sealed with SPOOL_SECRET_KEY (refused without it) and never printed again. The connection is synced at once by its schedule's first tick, every 5 minutes by default. Connecting a calendar whose connection needs re-authorisation reconnects that one."
+        )
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "The provider's calendar id: primary, or an address such as team@group.calendar.google.com.") var calendar: String
+        @Option(name: .customLong("refresh-token"), help: "The OAuth refresh token the provider issued for the calendar.") var refreshToken:
+            String
+        @Flag(help: "Print {\"id\": ...} as JSON.") var json = false
+
+        func run() async throws {
+            let (tenant, calendar, token) = (self.tenant, self.calendar, self.refreshToken)
+            guard !token.isEmpty else { throw ValidationError("--refresh-token: must not be empty") }
+            let id = try await withCalendars(common) { store, runtime, _, _ -> String in
+                // Refused without SPOOL_SECRET_KEY outside the sandbox mode, saying how to make one.
+                let secrets = try runtime.settings.secretBox()
+                return try await store.create(tenant: tenant, calendarID: calendar) { connectionID in
+                    secrets.seal(token, context: CalendarSecrets.refreshTokenContext(connection: connectionID))
+                }
+            }
+            print(json ? jsonText(["id": id]) : id)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Connected calendars: every tenant's, or one tenant's.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Tenant id: only this tenant's connections.") var tenant: String?
+        @Flag(help: "Print {\"calendars\": [...]} as JSON, as GET /v1/calendars answers.") var json = false
+
+        func run() async throws {
+            let tenant = self.tenant
+            let connections = try await withCalendars(common) { store, _, _, _ in try await store.list(tenant: tenant) }
+            if json {
+                print(jsonText(JSONValue.object(["calendars": .array(connections.map(\.json))])))
+                return
+            }
+            if connections.isEmpty { print("no calendars connected") }
+            for connection in connections {
+                let synced = connection.lastSyncedAtMs.map { "synced " + CivilTime(unixMillis: $0).rfc3339 } ?? "never synced"
+                print(
+                    "\(connection.id)  \(connection.tenantID)  \(connection.calendarID)  \(connection.status.rawValue)  "
+                        + "\(connection.appointments) appointments  \(synced)")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A connected calendar: its status, appointments, last sync, last error, schedule and push channel.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "Connection id (cal_...).") var id: String
+        @Flag(help: "Print JSON, as GET /v1/calendars/{id} answers.") var json = false
+
+        func run() async throws {
+            let id = self.id
+            guard let connection = try await withCalendars(common, { store, _, _, _ in try await store.get(id, tenant: nil) }) else {
+                throw SpoolCommandError("no calendar connection '\(id.prefix(64))'")
+            }
+            if json {
+                print(jsonText(connection.json))
+                return
+            }
+            func time(_ ms: Int64?) -> String { ms.map { CivilTime(unixMillis: $0).rfc3339 } ?? "-" }
+            print("\(connection.id)  \(connection.status.rawValue)")
+            print("  tenant:        \(connection.tenantID)")
+            print("  calendar:      \(connection.calendarID) (\(connection.provider.rawValue))")
+            print("  appointments:  \(connection.appointments)")
+            print("  last sync:     \(time(connection.lastSyncedAtMs))")
+            print("  schedule:      \(connection.scheduleID ?? "none")")
+            print("  push channel:  \(connection.watchExpiresAtMs.map { "expires " + time($0) } ?? "none")")
+            if let error = connection.lastError { print("  last error:    \(error)") }
+        }
+    }
+
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sync a calendar now: enqueues a calendar-sync job (a sync already waiting takes it in); prints the job id.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "Connection id (cal_...).") var id: String
+
+        func run() async throws {
+            let id = self.id
+            let result = try await withCalendars(common) { store, _, _, enqueuer in
+                guard let connection = try await store.get(id, tenant: nil) else {
+                    throw SpoolCommandError("no calendar connection '\(id.prefix(64))'")
+                }
+                guard connection.status != .needsReauth else {
+                    throw SpoolCommandError(
+                        "calendar connection \(id) must be connected again before it can sync: \(connection.lastError ?? "its refresh token was refused")"
+                    )
+                }
+                return try await enqueuer.enqueue(
+                    EnqueueRequest(
+                        kind: CalendarConnectionStore.syncKind, args: CalendarConnectionStore.syncArgs(connection.id),
+                        tenant: connection.tenantID))
+            }
+            print(result.created ? result.id : "\(result.id) (a sync already waiting)")
+        }
+    }
+
+    struct Disconnect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disconnect a calendar: its refresh token wiped, its sync schedule deleted, its planned reminders cancelled.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "Connection id (cal_...).") var id: String
+
+        func run() async throws {
+            let id = self.id
+            let done = try await withCalendars(common) { store, _, admin, _ in
+                let done = try await store.disconnect(id, tenant: nil)
+                // Their rows say cancelled already; taking the jobs out of the queue too spares them a run.
+                for job in done.reminderJobIDs { _ = try await admin.cancel(job) }
+                return done
+            }
+            let reminders = done.reminderJobIDs.count
+            print("disconnected \(id)" + (reminders > 0 ? ", \(reminders) reminder\(reminders == 1 ? "" : "s") cancelled" : ""))
+        }
+    }
+}
+
+/// Runs `body` with a CalendarConnectionStore on DATABASE_URL (migrated first, as the other PostgreSQL
+/// commands do), the runtime, a QueueAdmin and an Enqueuer; the store's refusals come out as errors.
+private func withCalendars<T: Sendable>(
+    _ common: CommonOptions, _ body: (CalendarConnectionStore, Runtime, QueueAdmin, Enqueuer) async throws -> T
+) async throws -> T {
+    let runtime = try Runtime.load(common)
+    let pool = try runtime.postgres(size: 2)
+    defer { pool.close() }
+    let redis = runtime.redis(name: "calendars")
+    defer { redis.close() }
+    try await Migrator(pool: pool).migrate()
+    let enqueuer = Enqueuer(redis: redis, catalog: runtime.catalog, keys: runtime.settings.keys)
+    let store = CalendarConnectionStore(pool: pool, enqueuer: enqueuer)
+    do {
+        return try await body(store, runtime, runtime.admin(redis), enqueuer)
+    } catch let error as CalendarStoreError {
+        throw SpoolCommandError(error.description)
+    } catch let error as EnqueueError {
+        throw SpoolCommandError("the calendar-sync job was refused: \(error)")
+    }
+}
