@@ -1,6 +1,7 @@
 import SpoolHTTP
 import SpoolPostgres
 import SpoolQueue
+import SpoolStore
 
 /// What handlers may use besides Redis: PostgreSQL (when DATABASE_URL is set) and the provider HTTP
 /// client with its configuration. One of each per worker process.
@@ -20,11 +21,30 @@ public struct JobServices: Sendable {
     public var retention = RetentionDays()
     /// What one SMS segment costs, in cents (SPOOL_SMS_SEGMENT_CENTS): the cost of the messages handlers write.
     public var segmentCents = 1
+    /// The region national phone numbers are read in (SPOOL_DEFAULT_REGION): an event's contact phone.
+    public var defaultRegion = "US"
+    /// Google Calendar and the connections' shared access tokens; nil when Google is not configured
+    /// (neither credentials nor the sandbox mode, or no secret key): calendar syncs then wait.
+    public var calendar: CalendarServices?
+    /// Why `calendar` is nil, for the waiting jobs to say.
+    public var calendarMissingReason: String?
 
     public init(postgres: PostgresPool?, http: HTTPClient, twilio: TwilioConfiguration?, openai: OpenAIConfiguration? = nil) {
         self.postgres = postgres
         self.http = http
         self.twilio = twilio
         self.openai = openai
+    }
+}
+
+/// What calendar syncs use in a worker process: the Google configuration, and one shared access token
+/// per connection (`SharedAccessTokens`), so that every job of the process joins the same refresh.
+public struct CalendarServices: Sendable {
+    public var google: GoogleConfiguration
+    public var tokens: SharedAccessTokens
+
+    public init(google: GoogleConfiguration, tokens: SharedAccessTokens) {
+        self.google = google
+        self.tokens = tokens
     }
 }

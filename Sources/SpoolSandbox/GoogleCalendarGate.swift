@@ -2,7 +2,8 @@ import Hummingbird
 
 /// What every Google Calendar call passes before its handler, in this order: the simulated latency
 /// and fault decision, the Bearer access token, the `calendar_unauthorized_ratio` fault (a 401 for a
-/// token that is valid, as Google's intermittent ones are), then an injected error.
+/// token that was valid until then, as Google's intermittent ones are: the token is dropped, as if
+/// revoked or expired early), then an injected error.
 struct GoogleCalendarGate: Sendable {
     let state: SandboxState
 
@@ -17,6 +18,9 @@ struct GoogleCalendarGate: Sendable {
             let ratio = store.settings.calendarUnauthorizedRatio
             guard ratio > 0, store.random.nextUnit() < ratio else { return (true, reason) }
             store.counters.calendarUnauthorizedInjected += 1
+            // The refused token stays refused, as a token Google revoked or expired early does: a client
+            // that retries with it gets 401 again, and one refresh gets it a working one.
+            store.oauth.tokens[token] = nil
             return (false, reason)
         }
         guard authorized else { return GoogleErrors.unauthenticated() }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import SpoolAPI
 import SpoolJobs
+import SpoolStore
 import SpoolSupport
 
 /// `spool api`: the enqueue API. Needs Redis and PostgreSQL (DATABASE_URL); SPOOL_OPERATOR_KEY sets
@@ -37,6 +38,18 @@ extension Runtime {
         configuration.segmentCents = settings.segmentCents
         configuration.replyDebounce = settings.replyDebounce
         configuration.replyEstimatedTokens = settings.maxPromptTokens + settings.maxReplyTokens
+        // Calendars: connecting one needs the secret key (refresh tokens are sealed) and Google's client.
+        do { configuration.secrets = try settings.secretBox() } catch {
+            logger.warning("\(error.message): connecting calendars is refused")
+        }
+        if let google = GoogleConfiguration.from(settings) {
+            configuration.googleOAuth = GoogleOAuthEndpoints(
+                authURL: google.authURL, tokenURL: google.tokenURL, clientID: google.clientID, clientSecret: google.clientSecret,
+                redirectURL: google.redirectURL ?? configuration.publicURL + "/v1/calendars/callback")
+        } else {
+            logger.warning("\(GoogleConfiguration.missingReason): connecting calendars is refused")
+        }
+        configuration.calendarSyncEvery = try ScheduleInterval(seconds: max(1, settings.calendarSyncEvery.milliseconds / 1000))
         return APIServer(
             configuration: configuration, redis: redis(name: "api"), pool: try postgres(size: 8), settings: settings,
             catalog: catalog, logger: logger)

@@ -8,6 +8,7 @@ import SpoolPostgres
 import SpoolQueue
 import SpoolRedis
 import SpoolStore
+import SpoolSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -104,7 +105,26 @@ struct Runtime {
         services.segmentCents = settings.segmentCents
         services.retention = RetentionDays(jobResultsDays: settings.jobResultsDays, eventsDays: settings.eventsDays)
         services.enqueuer = Enqueuer(redis: redis(name: "handlers"), catalog: catalog, keys: settings.keys)
+        services.defaultRegion = settings.defaultRegion
+        (services.calendar, services.calendarMissingReason) = calendarServices(postgres: postgres, http: services.http)
+        if let reason = services.calendarMissingReason, catalog["calendar-sync"] != nil, postgres != nil {
+            logger.error("\(reason); calendar-sync jobs wait until it is")
+        }
         return JobRegistry.handlers(services)
+    }
+
+    /// Google Calendar for the sync jobs: its configuration (the sandbox only in sandbox mode) and the
+    /// shared access tokens, sealed with SPOOL_SECRET_KEY. nil with the reason when either is missing.
+    func calendarServices(postgres: PostgresPool?, http: HTTPClient) -> (CalendarServices?, String?) {
+        guard let postgres else { return (nil, "the calendar-sync kind needs PostgreSQL: set DATABASE_URL") }
+        guard let google = GoogleConfiguration.from(settings) else { return (nil, GoogleConfiguration.missingReason) }
+        if google.usesSandbox { logger.warning("\(GoogleConfiguration.sandboxWarning)", metadata: ["url": "\(google.calendarURL)"]) }
+        let box: SecretBox
+        do { box = try settings.secretBox() } catch { return (nil, error.message) }
+        let tokens = SharedAccessTokens(
+            redis: redis(name: "calendar-tokens"), keys: settings.keys, store: CalendarConnectionStore(pool: postgres), box: box,
+            google: google, http: http)
+        return (CalendarServices(google: google, tokens: tokens), nil)
     }
 
     /// The schedules' ticker (`ScheduleTicker`), when PostgreSQL is configured, after the static

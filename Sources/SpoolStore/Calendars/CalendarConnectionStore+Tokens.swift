@@ -1,10 +1,10 @@
 import SpoolPostgres
 import SpoolSupport
 
-/// What the shared access-token broker needs of a connection (`CalendarTokenStore` in SpoolJobs): its
+/// What the shared access-token broker needs of a connection (`CalendarTokenStore`): its
 /// sealed refresh token, the rotated one stored back, and a refused one turned into `needs_reauth`.
 /// Then its push channel: saved when made or renewed, found by a notification's channel id.
-extension CalendarConnectionStore {
+extension CalendarConnectionStore: CalendarTokenStore {
     /// The connection's refresh token, sealed (`SecretBox`, context `CalendarSecrets.refreshTokenContext(connection:)`). Throws
     /// `.notFound` for no such live connection, and `.needsReauth` once the provider refused it: it must
     /// not be sent again.

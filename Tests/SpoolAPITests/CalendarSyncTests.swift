@@ -1,0 +1,240 @@
+import FoundationEssentials
+import SpoolAPI
+import SpoolHTTP
+import SpoolJobs
+import SpoolPostgres
+import SpoolQueue
+import SpoolStore
+import SpoolSupport
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `calendar-sync` kind against the sandbox's Google Calendar: full and incremental syncs, a 410,
+/// a revoked refresh token, intermittent 401s with workers racing, and a worker killed mid-sync.
+@Suite struct CalendarSyncTests {
+    struct World: Sendable {
+        let f: APIFixture
+        let sandbox: RunningSandbox
+        let google: GoogleConfiguration
+        let box: SecretBox
+        let connections: CalendarConnectionStore
+
+        static func start() async throws -> World {
+            let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds)
+            let sandbox = try await RunningSandbox.start()
+            var settings = SpoolSettings()
+            settings.sandboxURL = sandbox.baseURL
+            let google = try #require(GoogleConfiguration.from(settings))
+            let box = try SecretBox.configured(key: nil, sandboxMode: true)
+            return World(
+                f: f, sandbox: sandbox, google: google, box: box, connections: CalendarConnectionStore(pool: f.pool, enqueuer: f.queue.enqueuer))
+        }
+
+        /// Connects `calendar` for tenant a with a refresh token the sandbox accepts (any but `revoked`).
+        func connect(_ calendar: String, refreshToken: String = "1//refresh-\(Int.random(in: 0...999_999))") async throws -> String {
+            let box = self.box
+            return try await connections.create(tenant: f.a.id, calendarID: calendar) { id in
+                box.seal(refreshToken, context: CalendarSecrets.refreshTokenContext(connection: id))
+            }
+        }
+
+        /// A worker process's services: its own HTTP client and shared-token cache.
+        func services() -> JobServices {
+            let http = HTTPClient(name: "calendar-test")
+            var services = JobServices(postgres: f.pool, http: http, twilio: nil)
+            services.enqueuer = f.queue.enqueuer
+            services.calendar = CalendarServices(
+                google: google,
+                tokens: SharedAccessTokens(
+                    redis: f.queue.redis, keys: f.queue.keys, store: CalendarConnectionStore(pool: f.pool), box: box, google: google, http: http))
+            return services
+        }
+
+        /// Runs one sync job of `connection` in this process, as a worker would.
+        func sync(_ connection: String, services: JobServices? = nil) async throws -> JobOutcome {
+            let handler = CalendarSyncHandler(services: services ?? self.services())
+            let job = Job(
+                id: JobID.make(now: SystemClock().nowMillis()), queue: "calendar", kind: "calendar-sync",
+                args: CalendarConnectionStore.syncArgs(connection), attempt: 1, maxAttempts: 8, enqueuedAt: 0, tenant: f.a.id, leaseToken: "t")
+            return try await handler.perform(job, arguments: .init(connection: connection), context: JobContext(redis: f.queue.redis, keys: f.queue.keys, clock: SystemClock(), logger: TestEnvironment.logger))
+        }
+
+        func appointments(_ connection: String, status: String? = nil) async throws -> Int {
+            try await f.pool.withConnection {
+                try $0.query(
+                    "SELECT count(*) AS n FROM appointments WHERE connection_id = $1 AND ($2::text IS NULL OR status = $2)", [connection, status]
+                ).first!.int("n")!
+            }
+        }
+
+        func putEvent(_ calendar: String, _ event: String, _ json: String) async throws {
+            let response = try await HTTPClient(name: "sandbox-control").send(
+                HTTPClientRequest("PUT", "\(sandbox.baseURL)/_sandbox/calendars/\(calendar)/events/\(event)", body: .json(json)))
+            #expect((200...201).contains(response.status), "\(response.text)")
+        }
+
+        func deleteEvent(_ calendar: String, _ event: String) async throws {
+            let response = try await HTTPClient(name: "sandbox-control").send(
+                HTTPClientRequest("DELETE", "\(sandbox.baseURL)/_sandbox/calendars/\(calendar)/events/\(event)"))
+            #expect(response.status == 200, "\(response.text)")
+        }
+    }
+
+    static func completed(_ outcome: JobOutcome) -> String? {
+        if case .completed(let result, _) = outcome { return result }
+        return nil
+    }
+
+    @Test func aFullSyncThenIncrementalOnesFollowTheCalendar() async throws {
+        let w = try await World.start()
+        defer { Task { await w.sandbox.stop() } }
+        let id = try await w.connect("clinic@example.com")
+        let first = try await w.sync(id)
+        #expect(Self.completed(first)?.hasPrefix("full sync") == true, "\(first)")
+        #expect(try await w.appointments(id, status: "confirmed") == 30)
+        let shown = try #require(try await w.connections.get(id, tenant: w.f.a.id))
+        #expect(shown.status == .ok && shown.appointments == 30 && shown.lastSyncedAtMs != nil && shown.lastError == nil)
+
+        // Nothing changed: an incremental sync of one empty page.
+        let idle = try await w.sync(id)
+        #expect(Self.completed(idle)?.hasPrefix("incremental sync, 1 pages, 0 events") == true, "\(idle)")
+
+        // One event moved and one new, one deleted: the next incremental sync has exactly those.
+        try await w.putEvent("clinic@example.com", "evt1", #"{"start": "2031-05-06T14:00:00-04:00", "end": "2031-05-06T15:00:00-04:00", "timeZone": "America/New_York"}"#)
+        try await w.putEvent("clinic@example.com", "new-1", #"{"summary": "Check-up", "start": "2031-05-07T09:00:00Z", "end": "2031-05-07T09:30:00Z", "phone": "+14155550123"}"#)
+        try await w.deleteEvent("clinic@example.com", "evt2")
+        let changed = try await w.sync(id)
+        #expect(Self.completed(changed)?.contains("3 events, 3 changed") == true, "\(changed)")
+        let moved = try #require(try await AppointmentStore(pool: w.f.pool).find(connection: id, eventID: "evt1"))
+        #expect(moved.startsAtMs == (try CivilTime.unixMillis(iso8601: "2031-05-06T18:00:00Z")) && moved.startZone == "America/New_York")
+        let added = try #require(try await AppointmentStore(pool: w.f.pool).find(connection: id, eventID: "new-1"))
+        #expect(added.summary == "Check-up" && added.contactPhone == "+14155550123" && added.status == .confirmed)
+        #expect(try await AppointmentStore(pool: w.f.pool).find(connection: id, eventID: "evt2")?.status == .cancelled)
+        #expect(try await w.appointments(id, status: "confirmed") == 30)
+    }
+
+    @Test func anExpiredSyncTokenIsAFullSyncThatRemovesWhatTheProviderNoLongerHas() async throws {
+        let w = try await World.start()
+        defer { Task { await w.sandbox.stop() } }
+        let id = try await w.connect("primary")
+        _ = try await w.sync(id)
+        // An appointment the provider no longer has (deleted while its tombstone aged out).
+        _ = try await w.f.pool.withConnection {
+            try $0.query(
+                """
+                INSERT INTO appointments (connection_id, event_id, tenant_id, calendar_id, etag, summary, starts_at, ends_at, status, seen_generation)
+                VALUES ($1, 'gone-1', $2, 'primary', '"1"', 'Gone', now() + interval '1 day', now() + interval '1 day 1 hour', 'confirmed', 0)
+                """, [id, w.f.a.id])
+        }
+        _ = try await w.sandbox.setFaults(#"{"expire_sync_tokens": true}"#)
+        let outcome = try await w.sync(id)
+        #expect(Self.completed(outcome)?.contains("after a 410") == true && Self.completed(outcome)?.contains("1 removed") == true, "\(outcome)")
+        #expect(try await AppointmentStore(pool: w.f.pool).find(connection: id, eventID: "gone-1")?.status == .cancelled)
+        #expect(try await w.appointments(id, status: "confirmed") == 30)
+    }
+
+    @Test func aRevokedRefreshTokenLeavesTheConnectionNeedingReauthWithOneDeadJob() async throws {
+        let w = try await World.start()
+        defer { Task { await w.sandbox.stop() } }
+        let id = try await w.connect("primary", refreshToken: "revoked")
+        let outcome = try await w.sync(id)
+        guard case .dead(let reason) = outcome else {
+            Issue.record("a revoked refresh token gave \(outcome)")
+            return
+        }
+        #expect(reason.hasPrefix("needs_reauth"), "\(reason)")
+        let shown = try #require(try await w.connections.get(id, tenant: w.f.a.id))
+        #expect(shown.status == .needsReauth)
+        let scheduleID = try #require(shown.scheduleID)
+        let schedule = try #require(try await ScheduleStore(pool: w.f.pool, enqueuer: w.f.queue.enqueuer).find(scheduleID, tenantID: nil))
+        #expect(schedule.paused)
+        let tokenRequests = try await w.sandbox.counters()["requests"]?["token"]?.intValue ?? 0
+        // Another trigger: dead at once, without asking the provider again.
+        guard case .dead = try await w.sync(id) else {
+            Issue.record("a second sync of a connection that needs reauth was not dead")
+            return
+        }
+        #expect(try await w.sandbox.counters()["requests"]?["token"]?.intValue == tokenRequests)
+        let events = try await w.f.pool.withConnection {
+            try $0.query("SELECT count(*) AS n FROM events WHERE kind = 'calendar.needs_reauth' AND tenant_id = $1", [w.f.a.id]).first!.int("n")!
+        }
+        #expect(events == 1)
+    }
+
+    @Test func intermittent401sWithThreeWorkersRacingFailNoSyncAndRefreshOncePerRefusal() async throws {
+        let w = try await World.start()
+        defer { Task { await w.sandbox.stop() } }
+        // Pages of 250 over 1,000 events: four calls a full sync, a 401 for three in ten of them.
+        _ = try await w.sandbox.setFaults(#"{"calendar_seeded_events": 1000, "calendar_unauthorized_ratio": 0.3}"#)
+        let ids = [try await w.connect("a@example.com"), try await w.connect("b@example.com")]
+        let workers = (0..<3).map { _ in w.services() }
+        var outcomes: [JobOutcome] = []
+        for round in 0..<4 {
+            // Three workers racing on each connection (the kind's limits keep that from happening; the
+            // shared token must hold even when it does, since tokens are shared across processes).
+            let results = try await withThrowingTaskGroup(of: JobOutcome.self) { group in
+                for (index, services) in workers.enumerated() {
+                    let id = ids[(index + round) % ids.count]
+                    group.addTask {
+                        // As a worker would: a retryable outcome runs the job again (the pass resumes
+                        // from its saved page); a dead one is a failed sync.
+                        for _ in 0..<8 {
+                            let outcome = try await w.sync(id, services: services)
+                            if case .retry = outcome { continue }
+                            return outcome
+                        }
+                        return .dead(reason: "still retrying after 8 attempts")
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            outcomes += results
+        }
+        let failed = outcomes.filter { Self.completed($0) == nil }
+        #expect(failed.isEmpty, "\(failed)")
+        let counters = try await w.sandbox.counters()
+        let injected = counters["calendar"]?["unauthorized_injected"]?.intValue ?? -1
+        let refreshes = counters["token"]?["refresh"]?.intValue ?? -1
+        // One refresh per refused token (each 401 drops its token in the sandbox), plus each
+        // connection's first token: never one per worker or per call.
+        #expect(injected > 0 && refreshes <= injected + ids.count, "refreshes \(refreshes), 401s \(injected)")
+        for id in ids { #expect(try await w.appointments(id) == 1000) }
+    }
+
+    @Test func aWorkerKilledMidSyncLeavesTheAppointmentsEqualToTheProvidersEvents() async throws {
+        let w = try await World.start()
+        defer { Task { await w.sandbox.stop() } }
+        // 20 pages, each answered after 150 ms: the kill lands a few pages in.
+        _ = try await w.sandbox.setFaults(#"{"calendar_seeded_events": 5000}"#)
+        _ = try await w.sandbox.setFaults(#"{"scope": "calendar", "latency_ms": 150}"#)
+        let id = try await w.connect("busy@example.com")
+        var request = EnqueueRequest(kind: "calendar-sync", args: CalendarConnectionStore.syncArgs(id), tenant: w.f.a.id)
+        request.producer = .spool
+        _ = try await w.f.queue.enqueuer.enqueue(request)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("calendar-\(w.f.queue.keys.prefix)").path
+        let first = try SMSWorkerProcess.start(w.f, sandbox: w.sandbox, apiPort: 9, log: log + "-1.log", queues: "calendar")
+        try await waitUntil("a few pages of the sync to be saved", timeout: .seconds(60)) {
+            try await w.appointments(id) >= 750
+        }
+        first.signal(SIGKILL)
+        _ = first.wait()
+        let killedAt = try await w.appointments(id)
+        let second = try SMSWorkerProcess.start(w.f, sandbox: w.sandbox, apiPort: 9, log: log + "-2.log", queues: "calendar")
+        defer {
+            second.signal(SIGTERM)
+            _ = second.wait()
+        }
+        try await waitUntil("the sync to finish in the second worker", timeout: .seconds(120)) {
+            try await w.connections.get(id, tenant: w.f.a.id)?.lastSyncedAtMs != nil
+        }
+        #expect(killedAt < 5000, "the kill came after the sync had finished: \(killedAt)")
+        #expect(try await w.appointments(id) == 5000)
+        #expect(try await w.appointments(id, status: "confirmed") == 5000)
+        let shown = try #require(try await w.connections.get(id, tenant: w.f.a.id))
+        #expect(shown.status == .ok && shown.appointments == 5000)
+    }
+}
