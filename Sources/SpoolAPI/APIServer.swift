@@ -115,6 +115,7 @@ public struct APIServer: Sendable {
             services: services, secrets: configuration.secrets, google: configuration.googleOAuth, http: oauthHTTP,
             syncEvery: configuration.calendarSyncEvery)
         calendars.registerCallback(on: router)
+        GoogleCalendarWebhookRoutes(services: services).register(on: router)
         let v1 = router.group("/v1")
             .add(
                 middleware: Authenticator(

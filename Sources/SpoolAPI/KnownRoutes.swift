@@ -13,6 +13,7 @@ enum KnownRoutes {
         ("/v1/campaigns/*/pause", [.post]),
         ("/v1/campaigns/*/resume", [.post]), ("/v1/campaigns/*/cancel", [.post]), ("/v1/campaigns/*/report", [.get]),
         ("/v1/reports/dashboard", [.get]), ("/v1/webhooks/twilio/status", [.post]), ("/v1/webhooks/twilio/inbound", [.post]),
+        ("/v1/webhooks/google/calendar", [.post]),
         ("/v1/numbers", [.get, .post]), ("/v1/numbers/*", [.put, .delete]), ("/v1/messages", [.post]), ("/v1/messages/*", [.get]),
         ("/v1/conversations", [.get]), ("/v1/conversations/*", [.get]), ("/v1/conversations/*/takeover", [.post]),
         ("/v1/conversations/*/release", [.post]), ("/v1/conversations/*/messages", [.post]), ("/v1/usage", [.get]),

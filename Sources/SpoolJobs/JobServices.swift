@@ -42,9 +42,13 @@ public struct JobServices: Sendable {
 public struct CalendarServices: Sendable {
     public var google: GoogleConfiguration
     public var tokens: SharedAccessTokens
+    /// Where the provider's push notifications go (`<SPOOL_PUBLIC_URL>/v1/webhooks/google/calendar`);
+    /// nil: no push channels, the schedule alone triggers syncs.
+    public var webhookURL: String?
 
-    public init(google: GoogleConfiguration, tokens: SharedAccessTokens) {
+    public init(google: GoogleConfiguration, tokens: SharedAccessTokens, webhookURL: String? = nil) {
         self.google = google
         self.tokens = tokens
+        self.webhookURL = webhookURL
     }
 }

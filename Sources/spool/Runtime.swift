@@ -124,7 +124,9 @@ struct Runtime {
         let tokens = SharedAccessTokens(
             redis: redis(name: "calendar-tokens"), keys: settings.keys, store: CalendarConnectionStore(pool: postgres), box: box,
             google: google, http: http)
-        return (CalendarServices(google: google, tokens: tokens), nil)
+        let webhook = settings.publicURL.map { ($0.hasSuffix("/") ? String($0.dropLast()) : $0) + "/v1/webhooks/google/calendar" }
+        if webhook == nil { logger.warning("SPOOL_PUBLIC_URL is not set: calendars get no push notifications, only their scheduled syncs") }
+        return (CalendarServices(google: google, tokens: tokens, webhookURL: webhook), nil)
     }
 
     /// The schedules' ticker (`ScheduleTicker`), when PostgreSQL is configured, after the static

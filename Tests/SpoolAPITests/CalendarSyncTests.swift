@@ -23,15 +23,27 @@ import Testing
         let box: SecretBox
         let connections: CalendarConnectionStore
 
-        static func start() async throws -> World {
-            let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds)
+        /// With `serving`, the API listens on `port` (for the provider's push notifications).
+        var api: Task<Void, any Error>?
+        var port = 0
+
+        static func start(serving: Bool = false) async throws -> World {
+            var api: Task<Void, any Error>?
+            var port = 0
+            let f: APIFixture
+            if serving {
+                (f, api, port) = try await APIFixture.serving(kinds: SMSCampaignTests.repositoryKinds)
+            } else {
+                f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds)
+            }
             let sandbox = try await RunningSandbox.start()
             var settings = SpoolSettings()
             settings.sandboxURL = sandbox.baseURL
             let google = try #require(GoogleConfiguration.from(settings))
             let box = try SecretBox.configured(key: nil, sandboxMode: true)
             return World(
-                f: f, sandbox: sandbox, google: google, box: box, connections: CalendarConnectionStore(pool: f.pool, enqueuer: f.queue.enqueuer))
+                f: f, sandbox: sandbox, google: google, box: box, connections: CalendarConnectionStore(pool: f.pool, enqueuer: f.queue.enqueuer),
+                api: api, port: port)
         }
 
         /// Connects `calendar` for tenant a with a refresh token the sandbox accepts (any but `revoked`).
@@ -50,7 +62,8 @@ import Testing
             services.calendar = CalendarServices(
                 google: google,
                 tokens: SharedAccessTokens(
-                    redis: f.queue.redis, keys: f.queue.keys, store: CalendarConnectionStore(pool: f.pool), box: box, google: google, http: http))
+                    redis: f.queue.redis, keys: f.queue.keys, store: CalendarConnectionStore(pool: f.pool), box: box, google: google, http: http),
+                webhookURL: api == nil ? nil : "http://127.0.0.1:\(port)/v1/webhooks/google/calendar")
             return services
         }
 
@@ -236,5 +249,46 @@ import Testing
         #expect(try await w.appointments(id, status: "confirmed") == 5000)
         let shown = try #require(try await w.connections.get(id, tenant: w.f.a.id))
         #expect(shown.status == .ok && shown.appointments == 5000)
+    }
+
+    @Test func aPushNotificationFromTheProviderSyncsTheCalendar() async throws {
+        let w = try await World.start(serving: true)
+        defer {
+            w.api?.cancel()
+            Task { await w.sandbox.stop() }
+        }
+        let id = try await w.connect("front-desk@example.com")
+        // The first sync opens the push channel (the provider acknowledges it with a `sync` notification).
+        let first = try await w.sync(id)
+        #expect(Self.completed(first)?.contains("push channel open until") == true, "\(first)")
+        let channel = try #require(try await w.connections.channel(of: id))
+        try await waitUntil("the channel's sync notification", timeout: .seconds(30)) {
+            try await w.sandbox.counters()["calendar"]?["notifications_delivered"]?.intValue ?? 0 >= 1
+        }
+        // A second sync keeps the channel: it has a week to live.
+        _ = try await w.sync(id)
+        #expect(try await w.connections.channel(of: id) == channel)
+
+        let worker = RunningWorker(w.f.queue, handlers: [CalendarSyncHandler(services: w.services())], queues: ["calendar"])
+        let changed = SystemClock().nowMillis()
+        try await w.putEvent("front-desk@example.com", "evt3", #"{"summary": "Moved by the front desk"}"#)
+        try await waitUntil("the push notification's sync", timeout: .seconds(30)) {
+            try await AppointmentStore(pool: w.f.pool).find(connection: id, eventID: "evt3")?.summary == "Moved by the front desk"
+        }
+        let latency = SystemClock().nowMillis() - changed
+        try await worker.stop()
+        print("push notification → appointment updated in \(latency) ms")
+
+        // A notification without the channel's token is refused; an unknown channel is told to stop.
+        try await w.f.test { client in
+            let forged = try await client.call(
+                .post, "/v1/webhooks/google/calendar", key: nil,
+                headers: [("X-Goog-Channel-ID", channel.channelID), ("X-Goog-Channel-Token", "guess"), ("X-Goog-Resource-State", "exists")])
+            #expect(forged.status == 403)
+            let unknown = try await client.call(
+                .post, "/v1/webhooks/google/calendar", key: nil,
+                headers: [("X-Goog-Channel-ID", "ch_unknown"), ("X-Goog-Channel-Token", channel.token), ("X-Goog-Resource-State", "exists")])
+            #expect(unknown.status == 404)
+        }
     }
 }

@@ -103,6 +103,7 @@ public struct CalendarSyncHandler: JobKind {
                         return .retry(error: "the last page of events.list had no nextSyncToken", delay: nil)
                     }
                     report.removed = try await connections.finishSync(id, nextSyncToken: next, generation: generation, fullSync: fullSync).count
+                    report.watch = await renewWatch(id, calendarID: pass.calendarID, calendar: calendar, credentials: credentials, store: connections)
                     return .completed(result: report.text)
                 }
             }
@@ -114,6 +115,31 @@ public struct CalendarSyncHandler: JobKind {
             default:
                 return .dead(reason: error.description)
             }
+        }
+    }
+
+    /// Opens the connection's push channel when it has none or the one it has ends within a day (the
+    /// provider's notifications then trigger syncs between the scheduled ones), and stops the old one.
+    /// A failure here fails nothing: the schedule still syncs, and the next sync tries again.
+    private func renewWatch(
+        _ id: String, calendarID: String, calendar: CalendarServices, credentials: any ProviderCredentials, store: CalendarConnectionStore
+    ) async -> String? {
+        guard let address = calendar.webhookURL else { return nil }
+        let clock = SystemClock()
+        do {
+            let old = try await store.channel(of: id)
+            if let old, old.expiresAtMs > clock.nowMillis() + 86_400_000 { return nil }
+            let watch = GoogleCalendarWatch(http: services!.http, google: calendar.google, clock: clock)
+            switch await watch.watch(calendarID: calendarID, address: address, credentials: credentials) {
+            case .failure(let refusal):
+                return "push channel not opened: \(Self.describe(refusal.verdict))"
+            case .success(let channel):
+                try await store.saveChannel(id, channel)
+                if let old { _ = await watch.stop(old, credentials: credentials) }
+                return "push channel open until \(CivilTime(unixMillis: channel.expiresAtMs).rfc3339)"
+            }
+        } catch {
+            return "push channel not opened: \(error)"
         }
     }
 
@@ -156,11 +182,14 @@ public struct CalendarSyncHandler: JobKind {
         var events = 0
         var changes = 0
         var removed = 0
+        /// What happened to the push channel, when something did.
+        var watch: String?
 
         var text: String {
             var parts = ["\(full ? "full" : "incremental") sync\(resumed ? " (resumed)" : "")"]
             if restartedAfter410 { parts.append("after a 410") }
             parts.append("\(pages) pages, \(events) events, \(changes) changed, \(removed) removed")
+            if let watch { parts.append(watch) }
             return parts.joined(separator: ", ")
         }
     }

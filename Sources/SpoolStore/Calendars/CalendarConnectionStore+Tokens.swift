@@ -99,6 +99,16 @@ extension CalendarConnectionStore: CalendarTokenStore {
         }
     }
 
+    /// The live connection's channel; nil when it has none (or no such live connection).
+    public func channel(of id: String) async throws -> CalendarWatchChannel? {
+        try await pool.withConnection { connection in
+            try connection.query(
+                "SELECT \(Self.channelColumns) FROM calendar_connections WHERE id = $1 AND disconnected_at IS NULL AND watch_channel_id IS NOT NULL",
+                [id]
+            ).first.map { try Self.channelOwner($0).channel }
+        }
+    }
+
     /// Live connections whose channel expires before `beforeMs` (unix ms), soonest first: the ones to renew.
     public func channelsExpiring(beforeMs: Int64, limit: Int = 100) async throws -> [CalendarChannelOwner] {
         try await pool.withConnection { connection in
