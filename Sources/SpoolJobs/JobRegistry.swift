@@ -13,6 +13,7 @@ public enum JobRegistry {
             AIReplyHandler(services: services),
             RetentionHandler(services: services),
             CampaignLaunchHandler(services: services),
+            AppointmentReminderHandler(services: services),
         ]
     }
 }
