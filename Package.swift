@@ -72,6 +72,7 @@ let package = Package(
                 .embedInCode("Migrations/0014_schedules.sql"),
                 .embedInCode("Migrations/0015_campaign_launch_at.sql"),
                 .embedInCode("Migrations/0016_calendars.sql"),
+                .embedInCode("Migrations/0017_reminders.sql"),
             ]
         ),
         .target(

@@ -14,6 +14,7 @@ public enum JobRegistry {
             RetentionHandler(services: services),
             CampaignLaunchHandler(services: services),
             CalendarSyncHandler(services: services),
+            AppointmentReminderHandler(services: services),
         ]
     }
 }
