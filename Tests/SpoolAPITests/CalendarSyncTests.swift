@@ -122,12 +122,35 @@ import Testing
         try await w.deleteEvent("clinic@example.com", "evt2")
         let changed = try await w.sync(id)
         #expect(Self.completed(changed)?.contains("3 events, 3 changed") == true, "\(changed)")
-        let moved = try #require(try await AppointmentStore(pool: w.f.pool).find(connection: id, eventID: "evt1"))
-        #expect(moved.startsAtMs == (try CivilTime.unixMillis(iso8601: "2031-05-06T18:00:00Z")) && moved.startZone == "America/New_York")
+        let evt1 = try #require(try await AppointmentStore(pool: w.f.pool).find(connection: id, eventID: "evt1"))
+        #expect(evt1.startsAtMs == (try CivilTime.unixMillis(iso8601: "2031-05-06T18:00:00Z")) && evt1.startZone == "America/New_York")
         let added = try #require(try await AppointmentStore(pool: w.f.pool).find(connection: id, eventID: "new-1"))
         #expect(added.summary == "Check-up" && added.contactPhone == "+14155550123" && added.status == .confirmed)
         #expect(try await AppointmentStore(pool: w.f.pool).find(connection: id, eventID: "evt2")?.status == .cancelled)
         #expect(try await w.appointments(id, status: "confirmed") == 30)
+
+        // Reminders follow: the new event's two (24 h and 2 h before, or 20:00 the evening before when
+        // that falls in the recipient's night) are planned; moving it moves them; deleting it cancels them.
+        func reminders(_ event: String) async throws -> [(lead: Int, dueMs: Int64, status: String)] {
+            try await w.f.pool.withConnection {
+                try $0.query(
+                    """
+                    SELECT lead_minutes, (extract(epoch FROM due_at) * 1000)::bigint AS due_ms, status FROM appointment_reminders
+                    WHERE connection_id = $1 AND event_id = $2 ORDER BY lead_minutes
+                    """, [id, event]
+                ).rows.map { (try $0.int("lead_minutes")!, Int64(try $0.int("due_ms")!), try $0.string("status")!) }
+            }
+        }
+        let planned = try await reminders("new-1")
+        let start = try CivilTime.unixMillis(iso8601: "2031-05-07T09:00:00Z")
+        #expect(planned.map(\.lead) == [120, 1440] && planned.allSatisfy { $0.status == "scheduled" && $0.dueMs < start }, "\(planned)")
+        try await w.putEvent("clinic@example.com", "new-1", #"{"start": "2031-05-14T09:00:00Z", "end": "2031-05-14T09:30:00Z"}"#)
+        _ = try await w.sync(id)
+        let moved = try await reminders("new-1")
+        #expect(zip(planned, moved).allSatisfy { $1.dueMs - $0.dueMs == 7 * 86_400_000 && $1.status == "scheduled" }, "\(moved)")
+        try await w.deleteEvent("clinic@example.com", "new-1")
+        _ = try await w.sync(id)
+        #expect(try await reminders("new-1").allSatisfy { $0.status == "cancelled" })
     }
 
     @Test func anExpiredSyncTokenIsAFullSyncThatRemovesWhatTheProviderNoLongerHas() async throws {

@@ -14,7 +14,10 @@ import SpoolSupport
 ///    each page's events with the pass's generation, then saves the next page token: a crash between the
 ///    two reads that page again, and its upsert changes nothing;
 /// 3. on the last page stores the new sync token (`finishSync`); a full sync also cancels the
-///    appointments it did not see, the ones the provider no longer has.
+///    appointments it did not see, the ones the provider no longer has;
+/// 4. plans, moves and cancels the appointments' reminder texts (`AppointmentReminders.reconcile`, by
+///    the appointments' state, so a change an earlier, crashed run saw is not lost), and opens or
+///    renews the push channel.
 ///
 /// Outcomes: a 410 (`fullSyncRequired`: the sync token expired) restarts as a full sync in the same
 /// run; Google's rate limits (403 `rateLimitExceeded`, `userRateLimitExceeded`, 429) are throttled on
@@ -103,6 +106,10 @@ public struct CalendarSyncHandler: JobKind {
                         return .retry(error: "the last page of events.list had no nextSyncToken", delay: nil)
                     }
                     report.removed = try await connections.finishSync(id, nextSyncToken: next, generation: generation, fullSync: fullSync).count
+                    // Reminders follow the appointments as stored, whichever run of this pass saw the change.
+                    if let enqueuer = services.enqueuer {
+                        report.reminders = try await AppointmentReminders(pool: pool, enqueuer: enqueuer).reconcile(connection: id)
+                    }
                     report.watch = await renewWatch(id, calendarID: pass.calendarID, calendar: calendar, credentials: credentials, store: connections)
                     return .completed(result: report.text)
                 }
@@ -184,11 +191,13 @@ public struct CalendarSyncHandler: JobKind {
         var removed = 0
         /// What happened to the push channel, when something did.
         var watch: String?
+        var reminders: ReminderReport?
 
         var text: String {
             var parts = ["\(full ? "full" : "incremental") sync\(resumed ? " (resumed)" : "")"]
             if restartedAfter410 { parts.append("after a 410") }
             parts.append("\(pages) pages, \(events) events, \(changes) changed, \(removed) removed")
+            if let reminders, reminders != ReminderReport() { parts.append("reminders: \(reminders)") }
             if let watch { parts.append(watch) }
             return parts.joined(separator: ", ")
         }
