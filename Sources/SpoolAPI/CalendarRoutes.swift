@@ -7,7 +7,7 @@ import SpoolStore
 import SpoolSupport
 
 /// `GET /v1/calendars`, `POST /v1/calendars`, `GET /v1/calendars/{id}`, `DELETE /v1/calendars/{id}`,
-/// `POST /v1/calendars/{id}/sync`, `GET /v1/calendars/connect`, and the OAuth callback
+/// `POST /v1/calendars/{id}/sync`, `GET|PUT /v1/calendars/settings`, `GET /v1/calendars/connect`, and the OAuth callback
 /// `GET /v1/calendars/callback`: a tenant's connected calendars (`CalendarConnectionStore`).
 ///
 /// Connecting, with OAuth's authorization-code flow:
@@ -39,6 +39,8 @@ struct CalendarRoutes: Sendable {
         router.get("/calendars") { request, context in try await list(request, context) }
         router.post("/calendars") { request, context in try await create(request, context) }
         router.get("/calendars/connect") { request, context in try await connect(request, context) }
+        router.get("/calendars/settings") { request, context in try await settings(request, context) }
+        router.put("/calendars/settings") { request, context in try await updateSettings(request, context) }
         router.get("/calendars/:id") { _, context in try await show(context) }
         router.delete("/calendars/:id") { _, context in try await disconnect(context) }
         router.post("/calendars/:id/sync") { _, context in try await sync(context) }
@@ -67,6 +69,62 @@ struct CalendarRoutes: Sendable {
     private func show(_ context: APIContext) async throws -> Response {
         let principal = try context.require(.read)
         return APIResponse.json(200, try await owned(context, principal).json)
+    }
+
+    // MARK: - The tenant's settings
+
+    static let settingsFields: Set<String> = ["sync_every", "reminder_leads_minutes", "reminder_template", "reminder_from", "tenant"]
+
+    /// `?tenant=` for the operator: how often the tenant's calendars sync, and its reminders.
+    private func settings(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.read)
+        let tenantID = try MessageRoutes.tenant(principal, given: request.uri.queryParameters.get("tenant"))
+        let store = self.store
+        return APIResponse.json(200, try await refusals { try await store.settings(tenant: tenantID) }.json)
+    }
+
+    /// `{"sync_every": "10m" | null, "reminder_leads_minutes": [1440, 120], "reminder_template": "...",
+    /// "reminder_from": "+1..." | null, "tenant"?}`: each field given is changed (`sync_every` null: the
+    /// deployment's interval; `reminder_from` null: the tenant's first number); answers the settings.
+    private func updateSettings(_ request: Request, _ context: APIContext) async throws -> Response {
+        let principal = try context.require(.admin)
+        var request = request
+        let fields = try RequestBody.fields(try await RequestBody.json(&request, limit: Self.bodyLimit), known: Self.settingsFields)
+        let tenantID = try MessageRoutes.tenant(principal, given: try RequestBody.optionalString(fields, "tenant"))
+        var everySeconds: Int??
+        if let value = fields["sync_every"] {
+            if value == .null {
+                everySeconds = .some(nil)
+            } else {
+                guard let text = value.stringValue else {
+                    throw APIError.invalid("sync_every", "sync_every: expected a duration such as \"10m\" or null, got \(value.typeName)")
+                }
+                do { everySeconds = .some(Int(try ScheduleInterval(parsing: text).seconds)) } catch {
+                    throw APIError.invalid("sync_every", "sync_every: '\(text.prefix(40))' \(error)")
+                }
+            }
+        }
+        var leads: [Int]?
+        if let value = fields["reminder_leads_minutes"] {
+            guard let items = value.arrayValue, items.allSatisfy({ $0.intValue != nil }) else {
+                throw APIError.invalid("reminder_leads_minutes", "reminder_leads_minutes: expected an array of whole minutes, such as [1440, 120]")
+            }
+            leads = items.compactMap(\.intValue)
+        }
+        let template = try RequestBody.optionalString(fields, "reminder_template")
+        var from = ReminderSender.keep
+        if let value = fields["reminder_from"] {
+            if value == .null { from = .firstNumber } else if let text = value.stringValue { from = .number(text) } else {
+                throw APIError.invalid("reminder_from", "reminder_from: expected a sender number or null, got \(value.typeName)")
+            }
+        }
+        let store = self.store
+        let settings = try await refusals { () -> CalendarTenantSettings in
+            if let everySeconds { try await store.setSyncEvery(tenant: tenantID, seconds: everySeconds) }
+            try await store.updateReminders(tenant: tenantID, leadsMinutes: leads, template: template, from: from)
+            return try await store.settings(tenant: tenantID)
+        }
+        return APIResponse.json(200, settings.json)
     }
 
     // MARK: - Connecting

@@ -19,7 +19,7 @@ enum KnownRoutes {
         ("/v1/conversations/*/release", [.post]), ("/v1/conversations/*/messages", [.post]), ("/v1/usage", [.get]),
         ("/v1/schedules", [.get, .post]), ("/v1/schedules/preview", [.get]), ("/v1/schedules/*", [.get, .delete]),
         ("/v1/schedules/*/pause", [.post]), ("/v1/schedules/*/resume", [.post]),
-        ("/v1/calendars", [.get, .post]), ("/v1/calendars/connect", [.get]), ("/v1/calendars/callback", [.get]),
+        ("/v1/calendars", [.get, .post]), ("/v1/calendars/connect", [.get]), ("/v1/calendars/settings", [.get, .put]), ("/v1/calendars/callback", [.get]),
         ("/v1/calendars/*", [.get, .delete]), ("/v1/calendars/*/sync", [.post]),
     ].map { (String($0.0).split(separator: "/"), $0.1) }
 

@@ -11,13 +11,13 @@ import SpoolSupport
 struct CalendarCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calendar", abstract: "Connected calendars: connect with a refresh token, list, show, sync now, disconnect.",
-        subcommands: [Connect.self, List.self, Show.self, Sync.self, Disconnect.self])
+        subcommands: [Connect.self, List.self, Show.self, Sync.self, Disconnect.self, Settings.self])
 
     struct Connect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Connect a tenant's calendar with a refresh token; prints the connection's id.",
             discussion:
-                "The token is stored sealed with SPOOL_SECRET_KEY (refused without it) and never printed again. The connection is synced at once by its schedule's first tick, every 5 minutes by default. Connecting a calendar whose connection needs re-authorisation reconnects that one."
+                "The token is stored sealed with SPOOL_SECRET_KEY (refused without it) and never printed again. Its built-in schedule syncs it every SPOOL_CALENDAR_SYNC_EVERY (5 minutes by default; the tenant's own interval with `calendar settings --sync-every`), the first time one interval from now: `calendar sync ID` syncs it at once. Connecting a calendar whose connection needs re-authorisation reconnects that one."
         )
         @OptionGroup var common: CommonOptions
         @Option(help: "Tenant id.") var tenant: String
@@ -117,6 +117,61 @@ struct CalendarCommand: AsyncParsableCommand {
         }
     }
 
+    struct Settings: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or change a tenant's calendar settings: how often its calendars sync, and its appointment reminders.",
+            discussion:
+                "Reminder templates take {{first_name}}, {{summary}}, {{date}}, {{time}} and {{business_name}}; a reminder due in the recipient's night (21:00-08:00) goes at 20:00 the evening before. See docs/calendars.md."
+        )
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(name: .customLong("sync-every"), help: "How often its calendars sync: 1m to 1d, such as 10m; `default` for SPOOL_CALENDAR_SYNC_EVERY.")
+        var syncEvery: String?
+        @Option(name: .customLong("reminder-leads"), help: "Minutes before the start, comma-separated, such as 1440,120; `none` turns reminders off.")
+        var reminderLeads: String?
+        @Option(name: .customLong("reminder-template"), help: "The reminder text.") var reminderTemplate: String?
+        @Option(name: .customLong("reminder-from"), help: "One of the tenant's SMS sender numbers; `first` for its first one.") var reminderFrom:
+            String?
+        @Flag(help: "Print JSON, as GET /v1/calendars/settings answers.") var json = false
+
+        func run() async throws {
+            var every: Int??
+            if let syncEvery {
+                if syncEvery == "default" { every = .some(nil) } else {
+                    do { every = .some(Int(try ScheduleInterval(parsing: syncEvery).seconds)) } catch {
+                        throw ValidationError("--sync-every '\(syncEvery.prefix(40))': \(error)")
+                    }
+                }
+            }
+            var leads: [Int]?
+            if let reminderLeads {
+                if reminderLeads == "none" { leads = [] } else {
+                    let parts = reminderLeads.split(separator: ",").map { $0.trimmingSpaces }
+                    guard !parts.isEmpty, parts.allSatisfy({ Int($0) != nil }) else {
+                        throw ValidationError("--reminder-leads '\(reminderLeads.prefix(60))': expected minutes separated by commas, such as 1440,120")
+                    }
+                    leads = parts.compactMap { Int($0) }
+                }
+            }
+            let from: ReminderSender = reminderFrom.map { $0 == "first" ? .firstNumber : .number($0) } ?? .keep
+            let (tenant, template) = (self.tenant, reminderTemplate)
+            let settings = try await withCalendars(common) { store, _, _, _ -> CalendarTenantSettings in
+                if let every { try await store.setSyncEvery(tenant: tenant, seconds: every) }
+                try await store.updateReminders(tenant: tenant, leadsMinutes: leads, template: template, from: from)
+                return try await store.settings(tenant: tenant)
+            }
+            if json {
+                print(jsonText(settings.json))
+                return
+            }
+            print("tenant \(tenant)")
+            print("  sync every:  \(settings.syncEverySeconds.map { "\($0) s" } ?? "the deployment's interval (SPOOL_CALENDAR_SYNC_EVERY)")")
+            let leadsText = settings.reminders.leadsMinutes.isEmpty ? "off" : settings.reminders.leadsMinutes.map { "\($0) min" }.joined(separator: ", ")
+            print("  reminders:   \(leadsText), from \(settings.reminders.from ?? "the tenant's first number")")
+            print("  template:    \(settings.reminders.template)")
+        }
+    }
+
     struct Disconnect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Disconnect a calendar: its refresh token wiped, its sync schedule deleted, its planned reminders cancelled.")
@@ -149,7 +204,8 @@ private func withCalendars<T: Sendable>(
     defer { redis.close() }
     try await Migrator(pool: pool).migrate()
     let enqueuer = Enqueuer(redis: redis, catalog: runtime.catalog, keys: runtime.settings.keys)
-    let store = CalendarConnectionStore(pool: pool, enqueuer: enqueuer)
+    let every = try ScheduleInterval(seconds: max(60, runtime.settings.calendarSyncEvery.milliseconds / 1000))
+    let store = CalendarConnectionStore(pool: pool, enqueuer: enqueuer, syncEvery: every)
     do {
         return try await body(store, runtime, runtime.admin(redis), enqueuer)
     } catch let error as CalendarStoreError {

@@ -15,13 +15,13 @@ import Testing
 /// its signed state, and the callback refusing states it did not make. The code exchange against the
 /// sandbox's token endpoint runs in the end-to-end calendar tests.
 @Suite struct CalendarAPITests {
-    /// `calendar-sync` as its declaration has it: Spool's own, one per connection at a time.
+    /// `calendar-sync` as Jobs/calendar-sync.json declares it: Spool's own, one waiting per connection.
     static let calendarSync: JobKindSpec = {
         var spec = JobKindSpec(
             kind: "calendar-sync", queue: "calendar",
             arguments: ArgumentSchema(fields: ["connection": .init(type: .string, required: true, maxLength: 64)]))
         spec.enqueue = .internal
-        spec.unique = UniqueSpec(key: try! LimitKeyTemplate("{connection}", arguments: spec.arguments), scope: .pendingOrRunning)
+        spec.unique = UniqueSpec(key: try! LimitKeyTemplate("{connection}", arguments: spec.arguments), scope: .pending)
         return spec
     }()
 
@@ -192,5 +192,43 @@ import Testing
             let callback = try await client.call(.get, "/v1/calendars/callback?code=abc&state=\(good)", key: nil)
             #expect(callback.status == 503 && Self.code(callback) == "not_configured", "\(callback.body.text)")
         }
+    }
+
+    @Test func aTenantSetsHowOftenItsCalendarsSyncAndItsReminders() async throws {
+        let f = try await Self.fixture()
+        let store = CalendarConnectionStore(pool: f.pool, enqueuer: f.queue.enqueuer)
+        let id = try await store.create(tenant: f.a.id, calendarID: "primary") { "sealed-\($0)" }
+        let scheduleID = try #require(try await store.get(id, tenant: nil)?.scheduleID)
+        try await f.test { client in
+            let shown = try await client.call(.get, "/v1/calendars/settings", key: f.a.read)
+            #expect(shown.status == 200 && shown.body["sync_every_seconds"] == .null, "\(shown.body.text)")
+            #expect(shown.body["reminder_leads_minutes"] == .array([.number(1440), .number(120)]))
+
+            let changed = try await client.call(
+                .put, "/v1/calendars/settings", key: f.a.admin,
+                json: #"{"sync_every": "10m", "reminder_leads_minutes": [2880, 60], "reminder_template": "See you {{date}} at {{time}}"}"#)
+            #expect(changed.status == 200, "\(changed.body.text)")
+            #expect(changed.body["sync_every_seconds"] == .number(600) && changed.body["reminder_leads_minutes"] == .array([.number(2880), .number(60)]))
+            #expect(changed.body["reminder_template"] == .string("See you {{date}} at {{time}}"))
+            // The connection's schedule follows at once.
+            let schedule = try #require(try await ScheduleStore(pool: f.pool, enqueuer: f.queue.enqueuer).find(scheduleID, tenantID: nil))
+            #expect(schedule.everyMs == 600_000)
+
+            // Refusals name the field; nothing changes.
+            let tooOften = try await client.call(.put, "/v1/calendars/settings", key: f.a.admin, json: #"{"sync_every": "10s"}"#)
+            #expect(tooOften.status == 422 && Self.field(tooOften) == "sync_every", "\(tooOften.body.text)")
+            let badTemplate = try await client.call(.put, "/v1/calendars/settings", key: f.a.admin, json: #"{"reminder_template": "Hi {{nope}}"}"#)
+            #expect(badTemplate.status == 422 && Self.field(badTemplate) == "reminder_template", "\(badTemplate.body.text)")
+            let unknown = try await client.call(.put, "/v1/calendars/settings", key: f.a.admin, json: #"{"sync_evry": "10m"}"#)
+            #expect(unknown.status == 422 && Self.field(unknown) == "sync_evry")
+            // A read key cannot change them; another tenant's are its own.
+            #expect(try await client.call(.put, "/v1/calendars/settings", key: f.a.read, json: #"{"sync_every": null}"#).status == 403)
+            #expect(try await client.call(.get, "/v1/calendars/settings", key: f.b.read).body["sync_every_seconds"] == .null)
+
+            let reset = try await client.call(.put, "/v1/calendars/settings", key: f.a.admin, json: #"{"sync_every": null}"#)
+            #expect(reset.status == 200 && reset.body["sync_every_seconds"] == .null)
+        }
+        let schedule = try #require(try await ScheduleStore(pool: f.pool, enqueuer: f.queue.enqueuer).find(scheduleID, tenantID: nil))
+        #expect(schedule.everyMs == 300_000)
     }
 }
