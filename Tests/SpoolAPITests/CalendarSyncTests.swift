@@ -314,4 +314,48 @@ import Testing
             #expect(unknown.status == 404)
         }
     }
+
+    @Test func aCalendarIsConnectedThroughTheProvidersConsentPageAndSyncs() async throws {
+        let sandbox = try await RunningSandbox.start()
+        defer { Task { await sandbox.stop() } }
+        var settings = SpoolSettings()
+        settings.sandboxURL = sandbox.baseURL
+        let google = try #require(GoogleConfiguration.from(settings))
+        let box = try SecretBox.configured(key: nil, sandboxMode: true)
+        let redirect = "http://127.0.0.1:9/v1/calendars/callback"
+        let f = try await APIFixture(kinds: SMSCampaignTests.repositoryKinds) {
+            $0.secrets = box
+            $0.googleOAuth = GoogleOAuthEndpoints(
+                authURL: google.authURL, tokenURL: google.tokenURL, clientID: google.clientID, clientSecret: google.clientSecret,
+                redirectURL: redirect)
+        }
+        let connectionID = try await f.test { client -> String in
+            let start = try await client.call(.get, "/v1/calendars/connect?calendar_id=team%40example.com", key: f.a.admin)
+            #expect(start.status == 302, "\(start.body.text)")
+            let consent = try #require(start.body["authorization_url"]?.stringValue)
+            // The person's browser on the consent page: the sandbox approves at once and sends it back.
+            let page = try await HTTPClient(name: "browser").send(HTTPClientRequest("GET", consent))
+            #expect(page.status == 302, "\(page.text)")
+            let back = try #require(page.headers["Location"])
+            #expect(back.hasPrefix(redirect + "?"))
+            let callback = String(back.dropFirst("http://127.0.0.1:9".count))
+            let done = try await client.call(.get, callback, key: nil)
+            #expect(done.status == 201, "\(done.body.text)")
+            #expect(done.body["status"] == .string("ok") && done.body["calendar_id"] == .string("team@example.com"))
+            // The code works once.
+            let again = try await client.call(.get, callback, key: nil)
+            #expect(again.status == 400 && again.body["error"]?["code"] == .string("code_refused"), "\(again.body.text)")
+            return try #require(done.body["id"]?.stringValue)
+        }
+        // The refresh token the exchange gave is stored sealed, and a sync uses it.
+        let sealed = try await f.pool.withConnection {
+            try $0.query("SELECT refresh_token FROM calendar_connections WHERE id = $1", [connectionID]).first!.string("refresh_token")!
+        }
+        #expect(try box.open(sealed, context: CalendarSecrets.refreshTokenContext(connection: connectionID)).hasPrefix("1//"))
+        let world = World(
+            f: f, sandbox: sandbox, google: google, box: box, connections: CalendarConnectionStore(pool: f.pool, enqueuer: f.queue.enqueuer))
+        let outcome = try await world.sync(connectionID)
+        #expect(Self.completed(outcome)?.hasPrefix("full sync") == true, "\(outcome)")
+        #expect(try await world.appointments(connectionID) == 30)
+    }
 }
