@@ -82,6 +82,7 @@ struct DevCommand: AsyncParsableCommand {
                 if apiPort != 0, sandboxPort != 0, runtime.settings.databaseURL != nil {
                     let (tenant, sender) = try await CampaignDemo(runtime: runtime, redis: redis).run()
                     try await ConversationDemo(runtime: runtime, redis: redis, sandboxPort: sandboxPort).run(tenantID: tenant, number: sender)
+                    try await CalendarDemo(runtime: runtime, redis: redis, sandboxPort: sandboxPort).run(tenantID: tenant)
                     try await ScheduleDemo(runtime: runtime, redis: redis).run()
                 }
                 if exitAfterDemo {
