@@ -153,8 +153,17 @@ struct CalendarRoutes: Sendable {
                 secrets.seal(refreshToken, context: CalendarSecrets.refreshTokenContext(connection: connectionID))
             }
         }
+        try await firstSync(id, tenant: tenantID, store: store)
         guard let connection = try await store.get(id, tenant: nil) else { throw APIError.notFound("calendar connection \(id)") }
         return APIResponse.json(201, connection.json)
+    }
+
+    /// A connection's first sync, at once rather than one interval later; it opens the push channel too.
+    /// Should Redis refuse it now, the schedule's first tick does it.
+    private func firstSync(_ id: String, tenant: String, store: CalendarConnectionStore) async throws {
+        do { _ = try await store.syncNow(id, tenant: tenant) } catch let error as EnqueueError {
+            _ = error  // the connection stands; its schedule syncs it
+        }
     }
 
     /// `?calendar_id=primary&tenant=`: 302 to the provider's consent page, the URL in the body too
@@ -215,6 +224,7 @@ struct CalendarRoutes: Sendable {
                 secrets.seal(refreshToken, context: CalendarSecrets.refreshTokenContext(connection: connectionID))
             }
         }
+        try await firstSync(id, tenant: state.tenantID, store: store)
         guard let connection = try await store.get(id, tenant: nil) else { throw APIError.notFound("calendar connection \(id)") }
         return APIResponse.json(201, connection.json)
     }
@@ -265,10 +275,8 @@ struct CalendarRoutes: Sendable {
                     "calendar connection \(connection.id) must be connected again before it can sync: \(connection.lastError ?? "its refresh token was refused")"
             )
         }
-        let job = EnqueueRequest(
-            kind: CalendarConnectionStore.syncKind, args: CalendarConnectionStore.syncArgs(connection.id), tenant: connection.tenantID)
         let result: EnqueueResult
-        do { result = try await services.enqueuer.enqueue(job) } catch let error as EnqueueError {
+        do { result = try await store.syncNow(connection.id, tenant: connection.tenantID) } catch let error as EnqueueError {
             throw Self.notConfigured("calendar syncs cannot be enqueued: \(error)")
         }
         return APIResponse.json(

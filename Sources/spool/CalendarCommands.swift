@@ -17,7 +17,7 @@ struct CalendarCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Connect a tenant's calendar with a refresh token; prints the connection's id.",
             discussion:
-                "The token is stored sealed with SPOOL_SECRET_KEY (refused without it) and never printed again. Its built-in schedule syncs it every SPOOL_CALENDAR_SYNC_EVERY (5 minutes by default; the tenant's own interval with `calendar settings --sync-every`), the first time one interval from now: `calendar sync ID` syncs it at once. Connecting a calendar whose connection needs re-authorisation reconnects that one."
+                "The token is stored sealed with SPOOL_SECRET_KEY (refused without it) and never printed again. It is synced at once (a worker runs the sync, which also opens its push channel), then by its built-in schedule every SPOOL_CALENDAR_SYNC_EVERY (5 minutes by default; the tenant's own interval with `calendar settings --sync-every`). Connecting a calendar whose connection needs re-authorisation reconnects that one."
         )
         @OptionGroup var common: CommonOptions
         @Option(help: "Tenant id.") var tenant: String
@@ -32,9 +32,12 @@ struct CalendarCommand: AsyncParsableCommand {
             let id = try await withCalendars(common) { store, runtime, _, _ -> String in
                 // Refused without SPOOL_SECRET_KEY outside the sandbox mode, saying how to make one.
                 let secrets = try runtime.settings.secretBox()
-                return try await store.create(tenant: tenant, calendarID: calendar) { connectionID in
+                let id = try await store.create(tenant: tenant, calendarID: calendar) { connectionID in
                     secrets.seal(token, context: CalendarSecrets.refreshTokenContext(connection: connectionID))
                 }
+                // Its first sync at once (which opens its push channel), not one interval later.
+                _ = try await store.syncNow(id, tenant: tenant)
+                return id
             }
             print(json ? jsonText(["id": id]) : id)
         }
@@ -99,7 +102,7 @@ struct CalendarCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = self.id
-            let result = try await withCalendars(common) { store, _, _, enqueuer in
+            let result = try await withCalendars(common) { store, _, _, _ in
                 guard let connection = try await store.get(id, tenant: nil) else {
                     throw SpoolCommandError("no calendar connection '\(id.prefix(64))'")
                 }
@@ -108,10 +111,7 @@ struct CalendarCommand: AsyncParsableCommand {
                         "calendar connection \(id) must be connected again before it can sync: \(connection.lastError ?? "its refresh token was refused")"
                     )
                 }
-                return try await enqueuer.enqueue(
-                    EnqueueRequest(
-                        kind: CalendarConnectionStore.syncKind, args: CalendarConnectionStore.syncArgs(connection.id),
-                        tenant: connection.tenantID))
+                return try await store.syncNow(connection.id, tenant: connection.tenantID)
             }
             print(result.created ? result.id : "\(result.id) (a sync already waiting)")
         }

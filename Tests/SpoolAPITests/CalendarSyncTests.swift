@@ -351,11 +351,33 @@ import Testing
         let sealed = try await f.pool.withConnection {
             try $0.query("SELECT refresh_token FROM calendar_connections WHERE id = $1", [connectionID]).first!.string("refresh_token")!
         }
-        #expect(try box.open(sealed, context: CalendarSecrets.refreshTokenContext(connection: connectionID)).hasPrefix("1//"))
+        let token = try box.open(sealed, context: CalendarSecrets.refreshTokenContext(connection: connectionID))
+        #expect(token.hasPrefix("1//") && !sealed.contains(token) && !sealed.contains("1//"), "\(sealed)")
+        // The connection's first sync was enqueued as it was connected.
+        #expect(try await f.queue.stats("calendar").pending == 1)
         let world = World(
             f: f, sandbox: sandbox, google: google, box: box, connections: CalendarConnectionStore(pool: f.pool, enqueuer: f.queue.enqueuer))
         let outcome = try await world.sync(connectionID)
         #expect(Self.completed(outcome)?.hasPrefix("full sync") == true, "\(outcome)")
         #expect(try await world.appointments(connectionID) == 30)
+    }
+
+    @Test func googlesRateLimitsThrottleTheSyncWithoutFailingIt() async throws {
+        let w = try await World.start()
+        defer { Task { await w.sandbox.stop() } }
+        let id = try await w.connect("primary")
+        for (status, reason, limit) in [(403, "rateLimitExceeded", "google"), (403, "userRateLimitExceeded", "tenant"), (429, "rateLimitExceeded", "google")] {
+            _ = try await w.sandbox.setFaults(
+                #"{"scope": "calendar", "burst_\#(status)": 1, "calendar_rate_limit_reason": "\#(reason)", "retry_after_seconds": 7}"#)
+            let outcome = try await w.sync(id)
+            guard case .throttled(let until, let why, let named) = outcome else {
+                Issue.record("a \(status) \(reason) gave \(outcome)")
+                continue
+            }
+            #expect(named == limit && until > SystemClock().nowMillis() && why.contains(reason), "\(status) \(reason): \(outcome)")
+        }
+        // Throttled is not an error: the connection does not say so, and the next sync goes through.
+        #expect(try await w.connections.get(id, tenant: w.f.a.id)?.lastError == nil)
+        #expect(Self.completed(try await w.sync(id))?.hasPrefix("full sync") == true)
     }
 }

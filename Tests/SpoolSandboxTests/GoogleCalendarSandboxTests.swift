@@ -160,11 +160,11 @@ import Testing
         await sandbox.stop()
     }
 
-    @Test func theUnauthorizedRatioRefusesValidTokensDeterministically() async throws {
+    @Test func theUnauthorizedRatioRefusesValidTokensDeterministicallyAndDropsThem() async throws {
         let sandbox = try await RunningSandbox.start()
         let client = HTTPClient()
         defer { client.close() }
-        let token = try await accessToken(sandbox, client)
+        var token = try await accessToken(sandbox, client)
         func refusals(_ calls: Int) async throws -> Int {
             var refused = 0
             for _ in 0..<calls {
@@ -172,6 +172,11 @@ import Testing
                 if response.status == 401 {
                     refused += 1
                     #expect(response.json?["error"]?["errors"]?.arrayValue?.first?["reason"]?.stringValue == "authError")
+                    // The refused token stays refused, as a revoked one does; a client refreshes it.
+                    let injected = try await sandbox.counters()["calendar"]?["unauthorized_injected"]?.intValue
+                    #expect(try await list(sandbox, client, token: token, calendar: "primary", "maxResults=1").status == 401)
+                    #expect(try await sandbox.counters()["calendar"]?["unauthorized_injected"]?.intValue == injected)
+                    token = try await accessToken(sandbox, client)
                 } else {
                     #expect(response.status == 200)
                 }

@@ -44,6 +44,13 @@ public struct CalendarConnectionStore: Sendable {
         self.clock = clock
     }
 
+    /// Enqueues a sync of the connection now, as Spool: its first on connecting (which also opens its
+    /// push channel), or one asked for. The kind's `unique` option folds it into a sync already waiting.
+    public func syncNow(_ id: String, tenant: String) async throws -> EnqueueResult {
+        guard let enqueuer else { preconditionFailure("CalendarConnectionStore needs an Enqueuer to enqueue syncs") }
+        return try await enqueuer.enqueue(EnqueueRequest(kind: Self.syncKind, args: Self.syncArgs(id), tenant: tenant))
+    }
+
     /// The arguments of a connection's `calendar-sync` jobs, as JSON text.
     public static func syncArgs(_ connectionID: String) -> String { JSONValue.object(["connection": .string(connectionID)]).text }
 
