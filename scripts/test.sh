@@ -78,9 +78,14 @@ tenant="$("$SPOOL_BIN" tenant create "Contract test" --json | python3 -c 'import
 tenant_key="$("$SPOOL_BIN" key create --tenant "$tenant" --scope admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
 api_port="$(free_port)"
 operator_key="contract-operator-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-# Configured as production is (an operator key, a Twilio auth token for receipts); the refusals of an
-# unconfigured API are the abuse suite's.
+# Configured as production is (an operator key, a Twilio auth token for receipts, a secret key and a
+# Google client for calendars); the refusals of an unconfigured API are the abuse suite's. Google's
+# URLs point at a closed loopback port: the consent redirect must not lead anything off this machine.
 SPOOL_OPERATOR_KEY="$operator_key" TWILIO_ACCOUNT_SID="AC$(printf '%032d' 7)" TWILIO_AUTH_TOKEN="contract-auth-token" \
+  SPOOL_SECRET_KEY="$(python3 -c 'import base64,secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')" \
+  SPOOL_GOOGLE_CLIENT_ID="contract-client" SPOOL_GOOGLE_CLIENT_SECRET="contract-client-secret" \
+  SPOOL_GOOGLE_AUTH_URL="http://127.0.0.1:9/o/oauth2/v2/auth" SPOOL_GOOGLE_TOKEN_URL="http://127.0.0.1:9/token" \
+  SPOOL_GOOGLE_CALENDAR_URL="http://127.0.0.1:9/calendar/v3" \
   "$SPOOL_BIN" api --port "$api_port" >"$run_dir/api.log" 2>&1 &
 echo $! >"$run_dir/api.pid"
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$api_port/health/live" >/dev/null && break; sleep 0.05; done
