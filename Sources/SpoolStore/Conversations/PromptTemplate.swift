@@ -8,18 +8,6 @@ public enum PromptTemplate {
     /// Why `template` cannot be a prompt, naming the variable or the problem (the field, `prompt`, is
     /// the caller's to name); nil when it can.
     public static func problem(_ template: String) -> String? {
-        let characters = template.unicodeScalars.count
-        guard (1...maximumCharacters).contains(characters) else {
-            return "must be 1 to \(maximumCharacters) characters, got \(characters)"
-        }
-        guard !template.utf8.contains(0) else { return "contains a NUL byte, which cannot be stored" }
-        let parsed: MessageTemplate
-        do { parsed = try MessageTemplate(template) } catch {
-            return error.message.replacing("body: ", with: "")
-        }
-        if let unknown = parsed.fields.first(where: { !variables.contains($0) }) {
-            return "{{\(unknown)}} is not a prompt variable; use \(variables.sorted().map { "{{\($0)}}" }.joined(separator: ", "))"
-        }
-        return nil
+        MessageTemplate.problem(template, variables: variables, maximumCharacters: maximumCharacters, what: "a prompt variable")
     }
 }

@@ -64,3 +64,24 @@ public struct MessageTemplate: Sendable, Equatable {
 
     public struct MissingField: Error, Sendable, Equatable { public let name: String }
 }
+
+extension MessageTemplate {
+    /// Why `template` cannot be a template over `variables` (an AI prompt, a reminder text), naming the
+    /// variable or the problem; nil when it can. `what` names the template in the message ("a prompt
+    /// variable"); the field is the caller's to name.
+    public static func problem(_ template: String, variables: Set<String>, maximumCharacters: Int, what: String) -> String? {
+        let characters = template.unicodeScalars.count
+        guard (1...maximumCharacters).contains(characters) else {
+            return "must be 1 to \(maximumCharacters) characters, got \(characters)"
+        }
+        guard !template.utf8.contains(0) else { return "contains a NUL byte, which cannot be stored" }
+        let parsed: MessageTemplate
+        do { parsed = try MessageTemplate(template) } catch {
+            return error.message.replacing("body: ", with: "")
+        }
+        if let unknown = parsed.fields.first(where: { !variables.contains($0) }) {
+            return "{{\(unknown)}} is not \(what); use \(variables.sorted().map { "{{\($0)}}" }.joined(separator: ", "))"
+        }
+        return nil
+    }
+}
