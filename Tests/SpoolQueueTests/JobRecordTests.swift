@@ -22,6 +22,7 @@ import Testing
             "enqueued_at": "1795000000000", "run_at": "1795000001000", "finished_at": "1795000002000", "last_error": "boom",
             "dead_reason": "attempts exhausted (3/3)", "result": "ok", "idempotency_key": "k1", "parent_id": "01JPARENT",
             "limited_by": "sms:sender:+15005550006", "snoozed": "rate limited", "snoozes": "2", "written_later": "kept",
+            "errors": #"[{"at":1795000001000,"attempt":1,"error":"boom","outcome":"retry"}]"#, "follow_ups": "sms/01JCHILD",
         ]
         // Every field but the one the active set supplies, so that a new field is tested here too.
         let known = Set(JobRecord.Field.allCases.map(\.rawValue)).subtracting([JobRecord.Field.leaseDeadline.rawValue])
@@ -36,6 +37,8 @@ import Testing
         #expect(record.lastError == "boom" && record.deadReason == "attempts exhausted (3/3)" && record.result == "ok")
         #expect(record.idempotencyKey == "k1" && record.parentID == "01JPARENT" && record.limitedBy == "sms:sender:+15005550006")
         #expect(record.snoozed == "rate limited" && record.leaseDeadline == nil)
+        #expect(record.errors == #"[{"at":1795000001000,"attempt":1,"error":"boom","outcome":"retry"}]"#)
+        #expect(record.followUps == "sms/01JCHILD")
         #expect(record.extra == ["written_later": "kept"])
         // `spool job` prints the hash as it is.
         #expect(record.textFields == hash)

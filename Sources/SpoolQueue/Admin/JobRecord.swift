@@ -14,6 +14,8 @@ public struct JobRecord: Sendable, Equatable {
         case idempotencyKey = "idempotency_key"
         case parentID = "parent_id"
         case limitedBy = "limited_by"
+        case errors
+        case followUps = "follow_ups"
         /// Not in the hash: the job's score in the active set while a worker holds its lease.
         case leaseDeadline = "lease_deadline"
     }
@@ -53,6 +55,11 @@ public struct JobRecord: Sendable, Equatable {
     public var snoozed: String?
     /// How many times it waited so.
     public var snoozes: Int?
+    /// Its last failed attempts as the scripts record them, JSON text (see `JobFailure`).
+    public var errors: String?
+    /// The follow-up jobs it asked for when it completed, as `<queue>/<id>` separated by spaces
+    /// (complete.lua; see `JobDetail`).
+    public var followUps: String?
     /// Fields this version does not know (written by a newer version, or by hand): kept so that
     /// `spool job`, a debugging view, still prints the whole hash.
     public var extra: [String: String]
@@ -104,6 +111,8 @@ public struct JobRecord: Sendable, Equatable {
         limitedBy = reader.text(.limitedBy)
         snoozed = reader.text(.snoozed)
         snoozes = try reader.int(.snoozes)
+        errors = reader.text(.errors)
+        followUps = reader.text(.followUps)
         // Last: what no read above took.
         extra = reader.rest
     }
@@ -133,6 +142,8 @@ public struct JobRecord: Sendable, Equatable {
         put(.limitedBy, limitedBy)
         put(.snoozed, snoozed)
         put(.snoozes, snoozes.map { String($0) })
+        put(.errors, errors)
+        put(.followUps, followUps)
         return fields
     }
 }

@@ -23,8 +23,11 @@ extension KeySpace {
         return ScriptCall(Scripts.ack, keys: [active(q), leases(q), stats(q), completed(q), jobPrefix(q)], arguments: arguments)
     }
 
-    func retryCall(_ q: String, id: String, token: String, at: Int64, error: String) -> ScriptCall {
-        ScriptCall(Scripts.retry, keys: [active(q), leases(q), job(q, id), retry(q), stats(q)], arguments: [id, token, String(at), error])
+    /// `now` is when the attempt failed, for the job's `errors`.
+    func retryCall(_ q: String, id: String, token: String, at: Int64, error: String, now: Int64) -> ScriptCall {
+        ScriptCall(
+            Scripts.retry, keys: [active(q), leases(q), job(q, id), retry(q), stats(q)],
+            arguments: [id, token, String(at), error, String(now)])
     }
 
     func snoozeCall(_ q: String, id: String, token: String, until: Int64, reason: String) -> ScriptCall {

@@ -27,7 +27,8 @@ enum Scripts {
     static let limitPause = load("limit_pause", PackageResources.limit_pause_lua)
     static let quotaAlert = load("quota_alert", PackageResources.quota_alert_lua)
 
-    /// The lane helpers, put before every script so that each can use them (Redis scripts cannot import).
+    /// The shared helpers (lanes, failed attempts), put before every script so that each can use them
+    /// (Redis scripts cannot import).
     private static let lanes = String(decoding: PackageResources.lanes_lua, as: UTF8.self)
 
     private static func load(_ name: String, _ bytes: [UInt8]) -> RedisScript {

@@ -1,5 +1,6 @@
--- lanes.lua: helpers shared by every script that makes jobs pending; Scripts.swift puts this text
--- before theirs. Pending work is split into lanes: spool:{q}:pending for jobs without a tenant, and
+-- lanes.lua: helpers shared by the scripts; Scripts.swift puts this text before each of them: the
+-- lanes of pending jobs, and the record of failed attempts (at the end).
+-- Pending work is split into lanes: spool:{q}:pending for jobs without a tenant, and
 -- spool:{q}:pending:<tenant> for each tenant. The ring spool:{q}:lanes lists the lanes that have jobs
 -- and are not parked, and fetch.lua serves them in turn, so that one tenant's 100,000-job campaign
 -- cannot hold back another tenant's single job. Within a lane, jobs are FIFO: new ones are pushed on
@@ -37,4 +38,28 @@ local function lanes_push(pending, ring, parked, job_prefix, ids, front)
     table.insert(by_tenant[tenant], id)
   end
   for _, tenant in ipairs(order) do lane_push(pending, ring, parked, tenant, by_tenant[tenant], front) end
+end
+
+-- Failed attempts: a job's hash keeps its last few in `errors`, JSON text, oldest first, each
+-- {attempt, at (unix ms), outcome ("retry" or "dead"), error}, so that a job's page shows what every
+-- attempt ended in, not only the last error. Only failures write it, never the hot path.
+local failures_kept = 10
+local failure_text_bytes = 1000
+
+local function record_failure(job_key, attempt, at, outcome, text)
+  if #text > failure_text_bytes then
+    -- Cut at a character boundary: never inside a multi-byte UTF-8 character.
+    local cut = failure_text_bytes
+    while cut > 0 and string.byte(text, cut + 1) >= 128 and string.byte(text, cut + 1) < 192 do cut = cut - 1 end
+    text = string.sub(text, 1, cut)
+  end
+  local history = {}
+  local stored = redis.call('HGET', job_key, 'errors')
+  if stored then
+    local ok, decoded = pcall(cjson.decode, stored)
+    if ok and type(decoded) == 'table' then history = decoded end
+  end
+  history[#history + 1] = { attempt = tonumber(attempt), at = tonumber(at), outcome = outcome, error = text }
+  while #history > failures_kept do table.remove(history, 1) end
+  redis.call('HSET', job_key, 'errors', cjson.encode(history))
 end

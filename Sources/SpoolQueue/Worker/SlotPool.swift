@@ -59,6 +59,14 @@ final class SlotPool: Sendable {
     /// Slots still running (replacements included).
     var liveCount: Int { live.load(ordering: .acquiring) }
 
+    /// The jobs the slots are running now, each with how long it has run: what the heartbeat reports.
+    var running: [(job: Job, elapsed: Duration)] {
+        let now = monotonicNow()
+        return slots.withLock { Array($0.values) }.compactMap { slot in
+            slot.running.withLock { running in running.map { (job: $0.job, elapsed: now - $0.started) } }
+        }
+    }
+
     /// Runs `count` slots, and the replacements of slots whose job overran, until every slot has ended.
     func run(count: Int) async {
         if count <= 0 {

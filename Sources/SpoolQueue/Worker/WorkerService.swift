@@ -30,6 +30,8 @@ public final class WorkerService: Service {
     }
 
     public let workerID: String
+    /// The machine's name, as the Workers page shows it.
+    public let host: String
     private let settings: SpoolSettings
     private let options: Options
     private let catalog: JobKindCatalog
@@ -61,6 +63,7 @@ public final class WorkerService: Service {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
         let hostname = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        self.host = hostname
         self.workerID = "\(hostname):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     }
 
@@ -118,7 +121,12 @@ public final class WorkerService: Service {
             settle: { job, outcome, duration in acker.submit(job, outcome, duration: duration) })
         let heartbeat = Heartbeat(
             redis: redis, keys: keys, clock: clock, lease: options.lease, workerID: workerID,
-            info: ["queues": options.queues.joined(separator: ","), "concurrency": String(options.concurrency), "pid": String(getpid())])
+            info: [
+                Heartbeat.Field.queues.rawValue: options.queues.joined(separator: ","),
+                Heartbeat.Field.concurrency.rawValue: String(options.concurrency), Heartbeat.Field.pid.rawValue: String(getpid()),
+                Heartbeat.Field.host.rawValue: host, Heartbeat.Field.startedAt.rawValue: String(clock.nowMillis()),
+            ],
+            slots: options.concurrency)
         let fetchLoopDone = Latch()
         let drained = Latch()
         logger.info(
@@ -147,11 +155,11 @@ public final class WorkerService: Service {
                     // still running in the grace period must not expire under them.
                     while !drained.isFired && !Task.isCancelled {
                         do {
-                            try await heartbeat.beat(leases.all)
+                            try await heartbeat.beat(leases.all, running: slots.running)
                             if limiter.isNeeded { try await limiter.renewHolds() }
                         } catch let error as RedisError where error.isConnectionError {
                         } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
-                        await drained.wait(atMost: options.lease / 3)
+                        await drained.wait(atMost: heartbeat.interval)
                     }
                 }
                 group.addTask { await acker.run() }

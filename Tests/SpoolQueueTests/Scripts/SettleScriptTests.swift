@@ -60,8 +60,8 @@ import Testing
     @Test func retryUsesAnAttemptAndWaitsInTheRetrySet() async throws {
         let f = try QueueFixture()
         let id = try await leased(f)
-        #expect(try await f.redis.run(f.keys.retryCall("default", id: id, token: "nope", at: 5000, error: "boom")).int == 0)
-        #expect(try await f.redis.run(f.keys.retryCall("default", id: id, token: "w.1", at: 5000, error: "boom")).int == 1)
+        #expect(try await f.redis.run(f.keys.retryCall("default", id: id, token: "nope", at: 5000, error: "boom", now: 3000)).int == 0)
+        #expect(try await f.redis.run(f.keys.retryCall("default", id: id, token: "w.1", at: 5000, error: "boom", now: 3000)).int == 1)
         #expect(try await f.zsetScores(f.keys.active("default")).isEmpty)
         #expect(try await f.zsetScores(f.keys.retry("default")) == [id: 5000])
         let job = try await f.fields(id)

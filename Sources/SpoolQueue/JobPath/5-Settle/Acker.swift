@@ -228,7 +228,8 @@ public final class Acker: Sendable {
             }
             let backoff = delay ?? (catalog[job.kind]?.backoff ?? .polynomial).delay(afterAttempt: attemptsMade)
             return (
-                keys.retryCall(q, id: job.id, token: job.leaseToken, at: now + backoff.milliseconds, error: String(error.prefix(2000))),
+                keys.retryCall(
+                    q, id: job.id, token: job.leaseToken, at: now + backoff.milliseconds, error: String(error.prefix(2000)), now: now),
                 outcome
             )
         case .snooze(let until, let reason):
