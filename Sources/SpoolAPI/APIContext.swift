@@ -21,12 +21,15 @@ public struct Principal: Sendable, Equatable {
 public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// A dashboard request's session, set by `DashboardSessionCheck`; nil elsewhere.
+    var dashboard: DashboardVisit?
     /// The peer's IP address, for limits per client ("unknown" when the channel has none, as in tests).
     public let clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         principal = nil
+        dashboard = nil
         clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 

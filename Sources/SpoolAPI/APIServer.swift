@@ -116,13 +116,12 @@ public struct APIServer: Sendable {
             syncEvery: configuration.calendarSyncEvery)
         calendars.registerCallback(on: router)
         GoogleCalendarWebhookRoutes(services: services).register(on: router)
-        let v1 = router.group("/v1")
-            .add(
-                middleware: Authenticator(
-                    tenants: services.tenants, operatorKey: configuration.operatorKey, cache: KeyCache(),
-                    failures: FailedAuthentications(
-                        burst: configuration.failedAuthenticationBurst,
-                        perSecond: configuration.failedAuthenticationsPerSecond)))
+        let verifier = KeyVerifier(
+            tenants: services.tenants, operatorKey: configuration.operatorKey, cache: KeyCache(),
+            failures: FailedAuthentications(
+                burst: configuration.failedAuthenticationBurst, perSecond: configuration.failedAuthenticationsPerSecond))
+        Dashboard(services: services, verifier: verifier, configuration: configuration, logger: logger).register(on: router)
+        let v1 = router.group("/v1").add(middleware: Authenticator(verifier: verifier))
         JobRoutes(services: services).register(on: v1)
         BulkRoutes(services: services).register(on: v1)
         QueueRoutes(services: services).register(on: v1)

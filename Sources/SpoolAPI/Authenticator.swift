@@ -4,17 +4,49 @@ import SpoolStore
 import SpoolSupport
 import Synchronization
 
-/// Finds who is asking from `Authorization: Bearer <key>`: the operator key from configuration, or a
-/// tenant's key from PostgreSQL. Answers are cached for two seconds, so a busy API does not read
-/// PostgreSQL per request; a revoked key therefore stops working within two seconds.
+/// Finds who is asking from `Authorization: Bearer <key>`, through the `KeyVerifier` it shares with
+/// the dashboard's login form.
+struct Authenticator: RouterMiddleware {
+    typealias Context = APIContext
+    let verifier: KeyVerifier
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        guard let header = request.headers[.authorization] else {
+            throw APIError.unauthorized("missing API key: send Authorization: Bearer <key>")
+        }
+        // The scheme is case-insensitive (RFC 9110); the key is everything after one space.
+        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw APIError.unauthorized("the Authorization header must be 'Bearer <key>'")
+        }
+        let address = context.clientAddress
+        switch try await verifier.verify(String(header.dropFirst(7)), from: address) {
+        case .principal(let principal):
+            context.principal = principal
+        case .throttled(let wait):
+            var error = APIError(
+                status: 429, code: "too_many_failed_authentications",
+                message: "too many failed authentications from \(address); try again in \(wait) s")
+            error.headers = [("Retry-After", String(wait))]
+            throw error
+        case .invalid:
+            throw APIError.unauthorized("invalid or revoked API key")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Turns a presented key into a principal: the operator key from configuration, or a tenant's key
+/// from PostgreSQL. Answers are cached for two seconds, so a busy API does not read PostgreSQL per
+/// request; a revoked key therefore stops working within two seconds. The API's Authorization header
+/// and the dashboard's login form go through the same one, so they share its cache and its limits.
 ///
 /// Made-up keys cost a database read each, so authentications of keys not known good are limited per
 /// client address (`FailedAuthentications`: a token per lookup, given back when the key is good):
-/// past the limit, such keys are refused with 429 before any read, while keys found good in the last
-/// ten minutes keep working. Behind a proxy every client shares its address: run the API where it
-/// sees clients' addresses.
-struct Authenticator: RouterMiddleware {
-    typealias Context = APIContext
+/// past the limit, such keys are refused before any read, while keys found good in the last ten
+/// minutes keep working. Behind a proxy every client shares its address: run the API where it sees
+/// clients' addresses.
+struct KeyVerifier: Sendable {
     let tenants: TenantStore
     let operatorKey: [UInt8]?
     let cache: KeyCache
@@ -25,6 +57,14 @@ struct Authenticator: RouterMiddleware {
         self.operatorKey = operatorKey.map { Array($0.utf8) }
         self.cache = cache
         self.failures = failures
+    }
+
+    enum Verdict: Sendable, Equatable {
+        case principal(Principal)
+        /// Not a live key (unknown, forged, revoked, or not shaped like a key).
+        case invalid
+        /// Too many failed authentications from this address: try again in this many seconds.
+        case throttled(retryAfterSeconds: Int)
     }
 
     /// Compares without returning early, whatever the lengths: every byte of the longer of the two is
@@ -41,47 +81,25 @@ struct Authenticator: RouterMiddleware {
         return difference == 0
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var context = context
-        guard let header = request.headers[.authorization] else {
-            throw APIError.unauthorized("missing API key: send Authorization: Bearer <key>")
-        }
-        // The scheme is case-insensitive (RFC 9110); the key is everything after one space.
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
-            throw APIError.unauthorized("the Authorization header must be 'Bearer <key>'")
-        }
-        let key = String(header.dropFirst(7))
-        let address = context.clientAddress
-        if let operatorKey, Self.isOperatorKey(key.utf8, operatorKey) {
-            context.principal = .operator
-        } else if let known = cache.known(key) {
-            context.principal = known
-        } else {
-            // A token is taken before the lookup (and given back when the key is good), so that
-            // concurrent guesses cannot all pass on one token.
-            let vetted = cache.wasGood(key)
-            if !vetted, let wait = failures.take(address) {
-                var error = APIError(
-                    status: 429, code: "too_many_failed_authentications",
-                    message: "too many failed authentications from \(address); try again in \(wait) s")
-                error.headers = [("Retry-After", String(wait))]
-                throw error
-            }
-            // Not shaped like a key: refused without touching the cache or the database.
-            guard APIKeySecret.id(in: key) != nil,
-                let principal = try await cache.principal(for: key, lookup: { try await tenants.authenticate($0).map(Principal.tenant) })
-            else {
-                throw APIError.unauthorized("invalid or revoked API key")
-            }
-            if !vetted { failures.giveBack(address) }
-            context.principal = principal
-        }
-        return try await next(request, context)
+    func verify(_ key: String, from address: String) async throws -> Verdict {
+        if let operatorKey, Self.isOperatorKey(key.utf8, operatorKey) { return .principal(.operator) }
+        if let known = cache.known(key) { return .principal(known) }
+        // A token is taken before the lookup (and given back when the key is good), so that
+        // concurrent guesses cannot all pass on one token.
+        let vetted = cache.wasGood(key)
+        if !vetted, let wait = failures.take(address) { return .throttled(retryAfterSeconds: wait) }
+        // Not shaped like a key: refused without touching the cache or the database.
+        guard APIKeySecret.id(in: key) != nil,
+            let principal = try await cache.principal(for: key, lookup: { try await tenants.authenticate($0).map(Principal.tenant) })
+        else { return .invalid }
+        if !vetted { failures.giveBack(address) }
+        return .principal(principal)
     }
 }
 
 /// Recent key lookups, good for `ttl`. Only key-shaped texts (76 bytes) get here, and unknown ones are
 /// remembered too, so a retried bad key costs no database read. When full, the oldest half goes.
+/// (The dashboard keeps one of its own by key id, for the keys its sessions name.)
 final class KeyCache: Sendable {
     private struct Entry { let principal: Principal?; let expires: Duration }
     private let entries = Mutex<[String: Entry]>([:])

@@ -1,7 +1,7 @@
 import HTTPTypes
 
-/// The API's paths and their methods, for answering a known path asked with another method: 405 with
-/// an Allow header (RFC 9110), where the router alone would say 404.
+/// The API's and the dashboard's paths and their methods, for answering a known path asked with
+/// another method: 405 with an Allow header (RFC 9110), where the router alone would say 404.
 enum KnownRoutes {
     static let table: [(pattern: [Substring], methods: [HTTPRequest.Method])] = [
         ("/health", [.get]), ("/health/live", [.get]), ("/metrics", [.get]), ("/v1/openapi.json", [.get]),
@@ -21,6 +21,10 @@ enum KnownRoutes {
         ("/v1/schedules/*/pause", [.post]), ("/v1/schedules/*/resume", [.post]),
         ("/v1/calendars", [.get, .post]), ("/v1/calendars/connect", [.get]), ("/v1/calendars/settings", [.get, .put]), ("/v1/calendars/callback", [.get]),
         ("/v1/calendars/*", [.get, .delete]), ("/v1/calendars/*/sync", [.post]),
+        // The dashboard (HTML, not in openapi.json).
+        ("/dashboard", [.get]), ("/dashboard/login", [.get, .post]), ("/dashboard/logout", [.post]), ("/dashboard/live", [.get]),
+        ("/dashboard/assets/dashboard.css", [.get]), ("/dashboard/assets/dashboard.js", [.get]), ("/dashboard/queues", [.get]),
+        ("/dashboard/queues/*/pause", [.post]), ("/dashboard/queues/*/resume", [.post]),
     ].map { (String($0.0).split(separator: "/"), $0.1) }
 
     /// The methods a path takes, or nil when no route has this path.

@@ -136,6 +136,27 @@ public struct TenantStore: Sendable {
         return APIKey(id: id, tenantID: row["tenant_id"] ?? "", scope: scope, revoked: false)
     }
 
+    /// A key by its id, revoked or not, without its secret: what a dashboard session, which carries
+    /// the id and never the key, checks on each request.
+    public func key(id: String) async throws -> APIKey? {
+        let row = try await pool.withConnection { connection in
+            try connection.query("SELECT tenant_id, scope, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE id = $1", [id]).first
+        }
+        guard let row, let scope = row["scope"].flatMap(APIScope.init(rawValue:)) else { return nil }
+        return APIKey(id: id, tenantID: row["tenant_id"] ?? "", scope: scope, revoked: try row.bool("revoked") ?? true)
+    }
+
+    /// The names of the tenants with these ids (one indexed read); ids without a tenant are left out.
+    public func names(ids: [String]) async throws -> [String: String] {
+        if ids.isEmpty { return [:] }
+        let rows = try await pool.withConnection { connection in
+            try connection.query("SELECT id, name FROM tenants WHERE id = ANY($1::text[])", [PostgresArray(ids)]).rows
+        }
+        var names: [String: String] = [:]
+        for row in rows { if let id = row["id"], let name = row["name"] { names[id] = name } }
+        return names
+    }
+
     static let columns =
         "id, name, timezone, paused, daily_budget_cents, monthly_budget_cents, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at"
 

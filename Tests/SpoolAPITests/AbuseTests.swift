@@ -188,11 +188,11 @@ import Testing
 
     @Test func theOperatorKeyMatchesOnlyItselfWhateverTheLength() {
         let key = Array("operator-key-for-tests-0123456789".utf8)
-        #expect(Authenticator.isOperatorKey("operator-key-for-tests-0123456789".utf8, key))
-        #expect(!Authenticator.isOperatorKey("operator-key-for-tests-012345678".utf8, key))
-        #expect(!Authenticator.isOperatorKey("operator-key-for-tests-0123456789x".utf8, key))
-        #expect(!Authenticator.isOperatorKey("".utf8, key))
-        #expect(!Authenticator.isOperatorKey("operator-key-for-tests-0123456788".utf8, key))
+        #expect(KeyVerifier.isOperatorKey("operator-key-for-tests-0123456789".utf8, key))
+        #expect(!KeyVerifier.isOperatorKey("operator-key-for-tests-012345678".utf8, key))
+        #expect(!KeyVerifier.isOperatorKey("operator-key-for-tests-0123456789x".utf8, key))
+        #expect(!KeyVerifier.isOperatorKey("".utf8, key))
+        #expect(!KeyVerifier.isOperatorKey("operator-key-for-tests-0123456788".utf8, key))
     }
 
     @Test func anIPv6ClientCountsByItsSlash64() {

@@ -129,4 +129,15 @@ import Testing
         let configured = try SecretBox.configured(key: newKey, previous: [oldKey], sandboxMode: true)
         #expect(!configured.usesSandboxKey && configured.current.id == newKey.id && configured.previous.map(\.id) == [oldKey.id])
     }
+
+    @Test func aDerivedKeyIsTheSameForTheSameKeyAndPurposeOnly() throws {
+        let key = try Self.key(from: 100)
+        let sameKey = try Self.key(from: 100)
+        let otherKey = try Self.key(from: 0)
+        let sessions = key.derivedKey(purpose: "dashboard-sessions")
+        #expect(sessions.count == 32 && sessions == sameKey.derivedKey(purpose: "dashboard-sessions"))
+        #expect(sessions != key.derivedKey(purpose: "something-else"))
+        #expect(sessions != otherKey.derivedKey(purpose: "dashboard-sessions"))
+        #expect(sessions != [UInt8](100..<132))
+    }
 }

@@ -72,8 +72,14 @@ public struct KeySpace: Sendable, Equatable {
     public var metricsOutcomes: String { "\(prefix):metrics:outcomes" }
     /// Job duration histogram buckets and sums by kind and queue.
     public var metricsDurations: String { "\(prefix):metrics:durations" }
+    /// Settled jobs of one minute (`minute`: unix ms / 60,000) by outcome label, a hash that every
+    /// worker adds to (JobMetricsPusher) and that expires two hours later: the dashboard's timeline.
+    public func metricsMinute(_ minute: Int64) -> String { "\(prefix):metrics:minute:\(minute)" }
     /// Schedule tick outcomes and lateness buckets, added to by every scheduler (ScheduleMetrics).
     public var metricsSchedules: String { "\(prefix):metrics:schedules" }
+    /// The key that signs dashboard sessions when SPOOL_SECRET_KEY is not set: 32 random bytes (hex),
+    /// set once with SET NX, so that every API process signs and checks with the same one.
+    public var dashboardSigningKey: String { "\(prefix):dashboard:signing_key" }
     /// Live worker processes, scored by their last heartbeat (unix ms).
     public var workers: String { "\(prefix):workers" }
     public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }

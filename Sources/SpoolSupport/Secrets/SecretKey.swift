@@ -36,6 +36,13 @@ public struct SecretKey: Sendable, CustomStringConvertible {
 
     public var description: String { "SecretKey(id: \(id))" }
 
+    /// A 32-byte key for another use, named by `purpose` (`dashboard-sessions`), derived with
+    /// HMAC-SHA256: every process holding this key derives the same one, and neither this key nor
+    /// another purpose's can be learnt from it.
+    public func derivedKey(purpose: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(("spool-derived-key-v1:" + purpose).utf8), using: symmetric))
+    }
+
     /// The sandbox mode's key: public, documented, and never used outside the explicit sandbox mode
     /// (`SecretBox.configured(key:previous:sandboxMode:)` is the only way to it). Its 32 bytes are the
     /// ASCII text `spool-sandbox-key-not-a-secret!!`, base64 `c3Bvb2wtc2FuZGJveC1rZXktbm90LWEtc2VjcmV0ISE=`.

@@ -1,0 +1,28 @@
+/// The dashboard's pages as the nav lists them, each shown only to whom may open it. A page for a
+/// feature adds its case here with its rule, its template (`DashboardTemplate`) and its routes.
+enum DashboardNav: CaseIterable, Sendable {
+    case overview
+    case queues
+
+    var label: String {
+        switch self {
+        case .overview: "Overview"
+        case .queues: "Queues"
+        }
+    }
+
+    var href: String {
+        switch self {
+        case .overview: "/dashboard"
+        case .queues: "/dashboard/queues"
+        }
+    }
+
+    /// The operator sees every page; a tenant admin only those limited to its own tenant.
+    func isVisible(to principal: Principal) -> Bool {
+        switch self {
+        case .overview: true
+        case .queues: principal.isOperator
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Mustache
+
+/// The dashboard's templates, `Templates/*.mustache`, compiled into the binary (Package.swift lists
+/// each as a resource) and parsed once per process into one library, so that pages can extend the
+/// layout (`{{<layout}}{{$body}}…{{/body}}{{/layout}}`). A template that does not parse is a defect of
+/// the build, which any dashboard test meets first.
+enum DashboardTemplate: String, CaseIterable, Sendable {
+    case layout
+    case login
+    case refused
+    case overview
+    case tenantOverview = "tenant_overview"
+    case queues
+
+    var source: [UInt8] {
+        switch self {
+        case .layout: PackageResources.layout_mustache
+        case .login: PackageResources.login_mustache
+        case .refused: PackageResources.refused_mustache
+        case .overview: PackageResources.overview_mustache
+        case .tenantOverview: PackageResources.tenant_overview_mustache
+        case .queues: PackageResources.queues_mustache
+        }
+    }
+
+    static let library: MustacheLibrary = {
+        var library = MustacheLibrary()
+        for template in DashboardTemplate.allCases {
+            do {
+                try library.register(String(decoding: template.source, as: UTF8.self), named: template.rawValue)
+            } catch {
+                preconditionFailure("Dashboard/Templates/\(template.rawValue).mustache does not parse: \(error)")
+            }
+        }
+        return library
+    }()
+}
