@@ -40,6 +40,11 @@ struct Dashboard: Sendable {
         auth.registerLogout(on: signedIn)
         DashboardOverview(services: services, pages: pages, seenQueues: seenQueues).register(on: signedIn)
         DashboardQueues(services: services, pages: pages).register(on: signedIn)
+        // Jobs: the list, a job's page with its actions, the bulk actions' confirmations, and workers.
+        DashboardJobs(services: services, pages: pages).register(on: signedIn)
+        DashboardJobPage(services: services, pages: pages).register(on: signedIn)
+        DashboardBulkActions(services: services, pages: pages).register(on: signedIn)
+        DashboardWorkers(services: services, pages: pages).register(on: signedIn)
 
         // The live feed is polled by a script, not opened by a person: without a session it answers
         // 401, which the script turns into a visit to the login page.

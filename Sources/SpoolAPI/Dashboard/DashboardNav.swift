@@ -3,11 +3,15 @@
 enum DashboardNav: CaseIterable, Sendable {
     case overview
     case queues
+    case jobs
+    case workers
 
     var label: String {
         switch self {
         case .overview: "Overview"
         case .queues: "Queues"
+        case .jobs: "Jobs"
+        case .workers: "Workers"
         }
     }
 
@@ -15,6 +19,8 @@ enum DashboardNav: CaseIterable, Sendable {
         switch self {
         case .overview: "/dashboard"
         case .queues: "/dashboard/queues"
+        case .jobs: "/dashboard/jobs"
+        case .workers: "/dashboard/workers"
         }
     }
 
@@ -23,6 +29,9 @@ enum DashboardNav: CaseIterable, Sendable {
         switch self {
         case .overview: true
         case .queues: principal.isOperator
+        // A tenant admin's Jobs page lists its own tenant's jobs only.
+        case .jobs: true
+        case .workers: principal.isOperator
         }
     }
 }

@@ -11,6 +11,10 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
     case overview
     case tenantOverview = "tenant_overview"
     case queues
+    case jobs
+    case job
+    case bulk
+    case workers
 
     var source: [UInt8] {
         switch self {
@@ -20,6 +24,10 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
         case .overview: PackageResources.overview_mustache
         case .tenantOverview: PackageResources.tenant_overview_mustache
         case .queues: PackageResources.queues_mustache
+        case .jobs: PackageResources.jobs_mustache
+        case .job: PackageResources.job_mustache
+        case .bulk: PackageResources.bulk_mustache
+        case .workers: PackageResources.workers_mustache
         }
     }
 
