@@ -40,6 +40,9 @@ struct Dashboard: Sendable {
         auth.registerLogout(on: signedIn)
         DashboardOverview(services: services, pages: pages, seenQueues: seenQueues).register(on: signedIn)
         DashboardQueues(services: services, pages: pages).register(on: signedIn)
+        DashboardLimits(services: services, pages: pages).register(on: signedIn)
+        DashboardSchedules(services: services, pages: pages).register(on: signedIn)
+        DashboardTenants(services: services, pages: pages).register(on: signedIn)
 
         // The live feed is polled by a script, not opened by a person: without a session it answers
         // 401, which the script turns into a visit to the login page.

@@ -3,11 +3,17 @@
 enum DashboardNav: CaseIterable, Sendable {
     case overview
     case queues
+    case limits
+    case schedules
+    case tenants
 
     var label: String {
         switch self {
         case .overview: "Overview"
         case .queues: "Queues"
+        case .limits: "Rate limits"
+        case .schedules: "Schedules"
+        case .tenants: "Tenants"
         }
     }
 
@@ -15,6 +21,9 @@ enum DashboardNav: CaseIterable, Sendable {
         switch self {
         case .overview: "/dashboard"
         case .queues: "/dashboard/queues"
+        case .limits: DashboardLimits.path
+        case .schedules: DashboardSchedules.path
+        case .tenants: DashboardTenants.path
         }
     }
 
@@ -23,6 +32,10 @@ enum DashboardNav: CaseIterable, Sendable {
         switch self {
         case .overview: true
         case .queues: principal.isOperator
+        // Limits are shared by every tenant, and the tenants page lists them all: the operator's.
+        case .limits, .tenants: principal.isOperator
+        // A tenant admin sees its own schedules.
+        case .schedules: true
         }
     }
 }

@@ -11,6 +11,11 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
     case overview
     case tenantOverview = "tenant_overview"
     case queues
+    // Rate limits, schedules, tenants, and the confirmation their destructive actions ask for.
+    case limits
+    case schedules
+    case tenants
+    case confirmation
 
     var source: [UInt8] {
         switch self {
@@ -20,6 +25,10 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
         case .overview: PackageResources.overview_mustache
         case .tenantOverview: PackageResources.tenant_overview_mustache
         case .queues: PackageResources.queues_mustache
+        case .limits: PackageResources.limits_mustache
+        case .schedules: PackageResources.schedules_mustache
+        case .tenants: PackageResources.tenants_mustache
+        case .confirmation: PackageResources.confirmation_mustache
         }
     }
 
