@@ -42,15 +42,15 @@ struct DashboardLimitForm: Sendable {
     let concurrencyInvalid: Bool
     let quotaInvalid: Bool
 
-    init(template: String, kinds: [String], declared: LimitSpec, override: LimitSpec?, visit: DashboardVisit, refused: Refused?) {
-        let spec = override ?? declared
+    init(template: String, kinds: [String], declared: LimitSpec, runTime: LimitSpec?, visit: DashboardVisit, refused: Refused?) {
+        let spec = runTime ?? declared
         self.template = template
         self.kinds = kinds.joined(separator: ", ")
         self.declared = declared.summary
         inForce = spec.summary
-        overridden = override != nil
+        overridden = runTime != nil
         setForm = visit.formAction(DashboardLimits.setPath)
-        clearForm = override == nil ? nil : visit.formAction(DashboardLimits.clearPath)
+        clearForm = runTime == nil ? nil : visit.formAction(DashboardLimits.clearPath)
 
         var values: [String: String] = [:]
         var periodNames = LimitSpec.periods.map(\.name)

@@ -107,7 +107,7 @@ struct DashboardLimits: Sendable {
         let templates = Self.declared(services.enqueuer.catalog).map { declaration in
             DashboardLimitForm(
                 template: declaration.template, kinds: declaration.kinds, declared: declaration.spec,
-                override: overrides[declaration.template],
+                runTime: overrides[declaration.template],
                 visit: visit, refused: refusedKey == declaration.template ? refused : nil)
         }
         let shownWithItsForm = templates.contains { $0.template == refusedKey }
