@@ -25,6 +25,10 @@ enum KnownRoutes {
         ("/dashboard", [.get]), ("/dashboard/login", [.get, .post]), ("/dashboard/logout", [.post]), ("/dashboard/live", [.get]),
         ("/dashboard/assets/dashboard.css", [.get]), ("/dashboard/assets/dashboard.js", [.get]), ("/dashboard/queues", [.get]),
         ("/dashboard/queues/*/pause", [.post]), ("/dashboard/queues/*/resume", [.post]),
+        ("/dashboard/limits", [.get]), ("/dashboard/limits/set", [.post]), ("/dashboard/limits/clear", [.post]),
+        ("/dashboard/schedules", [.get]), ("/dashboard/schedules/*/pause", [.post]), ("/dashboard/schedules/*/resume", [.post]),
+        ("/dashboard/schedules/*/delete", [.get, .post]), ("/dashboard/tenants", [.get]), ("/dashboard/tenants/*/pause", [.get, .post]),
+        ("/dashboard/tenants/*/resume", [.post]),
     ].map { (String($0.0).split(separator: "/"), $0.1) }
 
     /// The methods a path takes, or nil when no route has this path.

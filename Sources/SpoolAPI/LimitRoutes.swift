@@ -48,18 +48,14 @@ struct LimitRoutes: Sendable {
         try context.requireOperator(Self.operatorOnly)
         var request = request
         let body = try await RequestBody.json(&request, limit: 4096)
-        guard let key = body["key"]?.stringValue else {
-            throw APIError.invalid("key", "key: required, a limit key or a declared template such as sms:sender:{from}")
-        }
-        let spec: LimitSpec
+        let change: LimitChange
         do {
-            _ = try LimitKeyTemplate(key, at: "key")
-            spec = try LimitSpec.parse(body, at: "body", extra: ["key"])
-        } catch let error as SpoolConfigError {
-            throw APIError.invalid(error.message.hasPrefix("key") ? "key" : "limit", error.message)
+            change = try LimitChange.parse(body, at: "body")
+        } catch {
+            throw error.apiError
         }
-        try await services.admin.setLimit(key, spec)
-        return APIResponse.json(200, .object(["key": .string(key), "limit": spec.json]))
+        try await services.admin.setLimit(change.key, change.spec)
+        return APIResponse.json(200, .object(["key": .string(change.key), "limit": change.spec.json]))
     }
 
     private func clear(_ request: Request, _ context: APIContext) async throws -> Response {

@@ -45,6 +45,9 @@ struct Dashboard: Sendable {
         DashboardJobPage(services: services, pages: pages).register(on: signedIn)
         DashboardBulkActions(services: services, pages: pages).register(on: signedIn)
         DashboardWorkers(services: services, pages: pages).register(on: signedIn)
+        DashboardLimits(services: services, pages: pages).register(on: signedIn)
+        DashboardSchedules(services: services, pages: pages).register(on: signedIn)
+        DashboardTenants(services: services, pages: pages).register(on: signedIn)
 
         // The live feed is polled by a script, not opened by a person: without a session it answers
         // 401, which the script turns into a visit to the login page.

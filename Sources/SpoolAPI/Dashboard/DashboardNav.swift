@@ -5,6 +5,9 @@ enum DashboardNav: CaseIterable, Sendable {
     case queues
     case jobs
     case workers
+    case limits
+    case schedules
+    case tenants
 
     var label: String {
         switch self {
@@ -12,6 +15,9 @@ enum DashboardNav: CaseIterable, Sendable {
         case .queues: "Queues"
         case .jobs: "Jobs"
         case .workers: "Workers"
+        case .limits: "Rate limits"
+        case .schedules: "Schedules"
+        case .tenants: "Tenants"
         }
     }
 
@@ -21,6 +27,9 @@ enum DashboardNav: CaseIterable, Sendable {
         case .queues: "/dashboard/queues"
         case .jobs: "/dashboard/jobs"
         case .workers: "/dashboard/workers"
+        case .limits: DashboardLimits.path
+        case .schedules: DashboardSchedules.path
+        case .tenants: DashboardTenants.path
         }
     }
 
@@ -32,6 +41,10 @@ enum DashboardNav: CaseIterable, Sendable {
         // A tenant admin's Jobs page lists its own tenant's jobs only.
         case .jobs: true
         case .workers: principal.isOperator
+        // Limits are shared by every tenant, and the tenants page lists them all: the operator's.
+        case .limits, .tenants: principal.isOperator
+        // A tenant admin sees its own schedules.
+        case .schedules: true
         }
     }
 }

@@ -15,6 +15,11 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
     case job
     case bulk
     case workers
+    // Rate limits, schedules, tenants, and the confirmation their destructive actions ask for.
+    case limits
+    case schedules
+    case tenants
+    case confirmation
 
     var source: [UInt8] {
         switch self {
@@ -28,6 +33,10 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
         case .job: PackageResources.job_mustache
         case .bulk: PackageResources.bulk_mustache
         case .workers: PackageResources.workers_mustache
+        case .limits: PackageResources.limits_mustache
+        case .schedules: PackageResources.schedules_mustache
+        case .tenants: PackageResources.tenants_mustache
+        case .confirmation: PackageResources.confirmation_mustache
         }
     }
 
