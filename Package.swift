@@ -75,6 +75,7 @@ let package = Package(
                 .embedInCode("Migrations/0015_campaign_launch_at.sql"),
                 .embedInCode("Migrations/0016_calendars.sql"),
                 .embedInCode("Migrations/0017_reminders.sql"),
+                .embedInCode("Migrations/0018_dashboard_lists.sql"),
             ]
         ),
         .target(
@@ -146,6 +147,12 @@ let package = Package(
                 .embedInCode("Dashboard/Templates/overview.mustache"),
                 .embedInCode("Dashboard/Templates/tenant_overview.mustache"),
                 .embedInCode("Dashboard/Templates/queues.mustache"),
+                .embedInCode("Dashboard/Templates/campaigns.mustache"),
+                .embedInCode("Dashboard/Templates/campaign.mustache"),
+                .embedInCode("Dashboard/Templates/campaign_cancel.mustache"),
+                .embedInCode("Dashboard/Templates/conversations.mustache"),
+                .embedInCode("Dashboard/Templates/conversation.mustache"),
+                .embedInCode("Dashboard/Templates/calendars.mustache"),
                 .embedInCode("Dashboard/Assets/dashboard.css"),
                 .embedInCode("Dashboard/Assets/dashboard.js"),
                 .embedInCode("Dashboard/live_counts.lua"),

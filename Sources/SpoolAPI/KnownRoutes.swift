@@ -25,6 +25,11 @@ enum KnownRoutes {
         ("/dashboard", [.get]), ("/dashboard/login", [.get, .post]), ("/dashboard/logout", [.post]), ("/dashboard/live", [.get]),
         ("/dashboard/assets/dashboard.css", [.get]), ("/dashboard/assets/dashboard.js", [.get]), ("/dashboard/queues", [.get]),
         ("/dashboard/queues/*/pause", [.post]), ("/dashboard/queues/*/resume", [.post]),
+        ("/dashboard/campaigns", [.get]), ("/dashboard/campaigns/*", [.get]), ("/dashboard/campaigns/*/pause", [.post]),
+        ("/dashboard/campaigns/*/resume", [.post]), ("/dashboard/campaigns/*/cancel", [.post]), ("/dashboard/conversations", [.get]),
+        ("/dashboard/conversations/*", [.get]), ("/dashboard/conversations/*/takeover", [.post]),
+        ("/dashboard/conversations/*/release", [.post]), ("/dashboard/conversations/*/messages", [.post]),
+        ("/dashboard/calendars", [.get]), ("/dashboard/calendars/connect", [.post]), ("/dashboard/calendars/*/sync", [.post]),
     ].map { (String($0.0).split(separator: "/"), $0.1) }
 
     /// The methods a path takes, or nil when no route has this path.

@@ -3,11 +3,17 @@
 enum DashboardNav: CaseIterable, Sendable {
     case overview
     case queues
+    case campaigns
+    case conversations
+    case calendars
 
     var label: String {
         switch self {
         case .overview: "Overview"
         case .queues: "Queues"
+        case .campaigns: "Campaigns"
+        case .conversations: "Conversations"
+        case .calendars: "Calendars"
         }
     }
 
@@ -15,6 +21,9 @@ enum DashboardNav: CaseIterable, Sendable {
         switch self {
         case .overview: "/dashboard"
         case .queues: "/dashboard/queues"
+        case .campaigns: DashboardCampaigns.path
+        case .conversations: DashboardConversations.path
+        case .calendars: DashboardCalendars.path
         }
     }
 
@@ -23,6 +32,8 @@ enum DashboardNav: CaseIterable, Sendable {
         switch self {
         case .overview: true
         case .queues: principal.isOperator
+        // A tenant admin sees its own tenant's; the operator every tenant's.
+        case .campaigns, .conversations, .calendars: true
         }
     }
 }

@@ -11,6 +11,13 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
     case overview
     case tenantOverview = "tenant_overview"
     case queues
+    // Campaigns, conversations, calendars: a tenant's own pages.
+    case campaigns
+    case campaign
+    case campaignCancel = "campaign_cancel"
+    case conversations
+    case conversation
+    case calendars
 
     var source: [UInt8] {
         switch self {
@@ -20,6 +27,12 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
         case .overview: PackageResources.overview_mustache
         case .tenantOverview: PackageResources.tenant_overview_mustache
         case .queues: PackageResources.queues_mustache
+        case .campaigns: PackageResources.campaigns_mustache
+        case .campaign: PackageResources.campaign_mustache
+        case .campaignCancel: PackageResources.campaign_cancel_mustache
+        case .conversations: PackageResources.conversations_mustache
+        case .conversation: PackageResources.conversation_mustache
+        case .calendars: PackageResources.calendars_mustache
         }
     }
 
