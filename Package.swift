@@ -75,6 +75,7 @@ let package = Package(
                 .embedInCode("Migrations/0015_campaign_launch_at.sql"),
                 .embedInCode("Migrations/0016_calendars.sql"),
                 .embedInCode("Migrations/0017_reminders.sql"),
+                .embedInCode("Migrations/0018_dashboard_lists.sql"),
             ]
         ),
         .target(
@@ -154,6 +155,12 @@ let package = Package(
                 .embedInCode("Dashboard/Templates/schedules.mustache"),
                 .embedInCode("Dashboard/Templates/tenants.mustache"),
                 .embedInCode("Dashboard/Templates/confirmation.mustache"),
+                .embedInCode("Dashboard/Templates/campaigns.mustache"),
+                .embedInCode("Dashboard/Templates/campaign.mustache"),
+                .embedInCode("Dashboard/Templates/campaign_cancel.mustache"),
+                .embedInCode("Dashboard/Templates/conversations.mustache"),
+                .embedInCode("Dashboard/Templates/conversation.mustache"),
+                .embedInCode("Dashboard/Templates/calendars.mustache"),
                 .embedInCode("Dashboard/Assets/dashboard.css"),
                 .embedInCode("Dashboard/Assets/dashboard.js"),
                 .embedInCode("Dashboard/live_counts.lua"),

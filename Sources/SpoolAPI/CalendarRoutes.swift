@@ -180,25 +180,13 @@ struct CalendarRoutes: Sendable {
         guard try await services.tenants.tenant(id: tenantID) != nil else {
             throw APIError.invalid("tenant", "tenant: no tenant '\(tenantID.prefix(64))'")
         }
-        let state = CalendarConnectState(
-            tenantID: tenantID, calendarID: calendarID, expiresAtMs: services.clock.nowMillis() + CalendarConnectState.lifetimeMs)
-        let url = Self.consentURL(google, state: state.signed(key: google.clientSecret))
+        let url = CalendarConsent.url(google, tenantID: tenantID, calendarID: calendarID, nowMs: services.clock.nowMillis())
         var headers = HTTPFields()
         headers[.location] = url
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
         let body = JSONValue.object(["authorization_url": .string(url)]).text
         return Response(status: .found, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    /// The consent page's URL: offline access (a refresh token), with the consent asked again so that
-    /// the provider issues a refresh token even to a person who connected before.
-    static func consentURL(_ google: GoogleOAuthEndpoints, state: String) -> String {
-        let query = FormEncoding.encode([
-            ("client_id", google.clientID), ("redirect_uri", google.redirectURL), ("response_type", "code"),
-            ("scope", GoogleOAuthEndpoints.calendarReadOnlyScope), ("access_type", "offline"), ("prompt", "consent"), ("state", state),
-        ])
-        return google.authURL + (google.authURL.contains("?") ? "&" : "?") + query
     }
 
     /// `?code=&state=` (or `?error=&state=` when the person declined): 201 with the connection.

@@ -29,6 +29,11 @@ enum KnownRoutes {
         ("/dashboard/schedules", [.get]), ("/dashboard/schedules/*/pause", [.post]), ("/dashboard/schedules/*/resume", [.post]),
         ("/dashboard/schedules/*/delete", [.get, .post]), ("/dashboard/tenants", [.get]), ("/dashboard/tenants/*/pause", [.get, .post]),
         ("/dashboard/tenants/*/resume", [.post]),
+        ("/dashboard/campaigns", [.get]), ("/dashboard/campaigns/*", [.get]), ("/dashboard/campaigns/*/pause", [.post]),
+        ("/dashboard/campaigns/*/resume", [.post]), ("/dashboard/campaigns/*/cancel", [.post]), ("/dashboard/conversations", [.get]),
+        ("/dashboard/conversations/*", [.get]), ("/dashboard/conversations/*/takeover", [.post]),
+        ("/dashboard/conversations/*/release", [.post]), ("/dashboard/conversations/*/messages", [.post]),
+        ("/dashboard/calendars", [.get]), ("/dashboard/calendars/connect", [.post]), ("/dashboard/calendars/*/sync", [.post]),
     ].map { (String($0.0).split(separator: "/"), $0.1) }
 
     /// The methods a path takes, or nil when no route has this path.

@@ -55,5 +55,7 @@ public enum SpoolMigrations {
         try! Migration(fileName: "0015_campaign_launch_at.sql", sql: String(decoding: PackageResources._015_campaign_launch_at_sql, as: UTF8.self)),
         try! Migration(fileName: "0016_calendars.sql", sql: String(decoding: PackageResources._016_calendars_sql, as: UTF8.self)),
         try! Migration(fileName: "0017_reminders.sql", sql: String(decoding: PackageResources._017_reminders_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0018_dashboard_lists.sql", sql: String(decoding: PackageResources._018_dashboard_lists_sql, as: UTF8.self)),
     ]
 }

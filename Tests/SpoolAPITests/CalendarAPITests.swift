@@ -129,7 +129,7 @@ import Testing
         let secret = Self.google.clientSecret
         let state = CalendarConnectState(tenantID: "tn_a", calendarID: "team@group.calendar.google.com", expiresAtMs: 2_000_000)
         let signed = state.signed(key: secret)
-        let url = CalendarRoutes.consentURL(Self.google, state: signed)
+        let url = CalendarConsent.url(Self.google, state: signed)
         #expect(url.hasPrefix(Self.google.authURL + "?"), "\(url)")
         let query = Dictionary(
             FormEncoding.decode(String(url.dropFirst(Self.google.authURL.count + 1))), uniquingKeysWith: { first, _ in first })

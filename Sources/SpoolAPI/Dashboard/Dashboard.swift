@@ -16,11 +16,13 @@ struct Dashboard: Sendable {
     let sessions: DashboardSessions
     let pages: DashboardPages
     let seenQueues = SeenQueues()
+    let configuration: APIServer.Configuration
     let logger: Logger
 
     init(services: APIServices, verifier: KeyVerifier, configuration: APIServer.Configuration, logger: Logger) {
         self.services = services
         self.verifier = verifier
+        self.configuration = configuration
         self.logger = logger
         sessions = DashboardSessions(
             signingKey: DashboardSigningKey(secrets: configuration.secrets, redis: services.redis, keys: services.keys),
@@ -48,6 +50,12 @@ struct Dashboard: Sendable {
         DashboardLimits(services: services, pages: pages).register(on: signedIn)
         DashboardSchedules(services: services, pages: pages).register(on: signedIn)
         DashboardTenants(services: services, pages: pages).register(on: signedIn)
+        DashboardCampaigns(services: services, pages: pages).register(on: signedIn)
+        DashboardConversations(services: services, pages: pages, segmentCents: configuration.segmentCents).register(on: signedIn)
+        DashboardCalendars(
+            services: services, pages: pages, secrets: configuration.secrets, google: configuration.googleOAuth,
+            syncEvery: configuration.calendarSyncEvery
+        ).register(on: signedIn)
 
         // The live feed is polled by a script, not opened by a person: without a session it answers
         // 401, which the script turns into a visit to the login page.

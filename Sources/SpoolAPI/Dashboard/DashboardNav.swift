@@ -8,6 +8,9 @@ enum DashboardNav: CaseIterable, Sendable {
     case limits
     case schedules
     case tenants
+    case campaigns
+    case conversations
+    case calendars
 
     var label: String {
         switch self {
@@ -18,6 +21,9 @@ enum DashboardNav: CaseIterable, Sendable {
         case .limits: "Rate limits"
         case .schedules: "Schedules"
         case .tenants: "Tenants"
+        case .campaigns: "Campaigns"
+        case .conversations: "Conversations"
+        case .calendars: "Calendars"
         }
     }
 
@@ -30,6 +36,9 @@ enum DashboardNav: CaseIterable, Sendable {
         case .limits: DashboardLimits.path
         case .schedules: DashboardSchedules.path
         case .tenants: DashboardTenants.path
+        case .campaigns: DashboardCampaigns.path
+        case .conversations: DashboardConversations.path
+        case .calendars: DashboardCalendars.path
         }
     }
 
@@ -45,6 +54,8 @@ enum DashboardNav: CaseIterable, Sendable {
         case .limits, .tenants: principal.isOperator
         // A tenant admin sees its own schedules.
         case .schedules: true
+        // A tenant admin sees its own tenant's; the operator every tenant's.
+        case .campaigns, .conversations, .calendars: true
         }
     }
 }

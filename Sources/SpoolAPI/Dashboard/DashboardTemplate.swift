@@ -20,6 +20,13 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
     case schedules
     case tenants
     case confirmation
+    // Campaigns, conversations, calendars: a tenant's own pages.
+    case campaigns
+    case campaign
+    case campaignCancel = "campaign_cancel"
+    case conversations
+    case conversation
+    case calendars
 
     var source: [UInt8] {
         switch self {
@@ -37,6 +44,12 @@ enum DashboardTemplate: String, CaseIterable, Sendable {
         case .schedules: PackageResources.schedules_mustache
         case .tenants: PackageResources.tenants_mustache
         case .confirmation: PackageResources.confirmation_mustache
+        case .campaigns: PackageResources.campaigns_mustache
+        case .campaign: PackageResources.campaign_mustache
+        case .campaignCancel: PackageResources.campaign_cancel_mustache
+        case .conversations: PackageResources.conversations_mustache
+        case .conversation: PackageResources.conversation_mustache
+        case .calendars: PackageResources.calendars_mustache
         }
     }
 
