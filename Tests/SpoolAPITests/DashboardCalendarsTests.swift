@@ -69,7 +69,8 @@ import Testing
             #expect(first.status == 303 && first.location == "/dashboard/calendars?synced=\(id)", "\(first.status) \(first.location ?? "")")
             let jobs = try await Self.syncJobs(f, tenant: f.a.id)
             #expect(jobs.count == 1)
-            let job = try #require(try await f.queue.record(try #require(jobs.first).id))
+            let firstJob = try #require(jobs.first)
+            let job = try #require(try await f.queue.record(firstJob.id))
             #expect(job.kind == "calendar-sync" && job.tenant == f.a.id)
             #expect(job.args.flatMap { try? JSONValue.parse($0) } == .object(["connection": .string(id)]))
 
