@@ -110,7 +110,7 @@ def main():
         shot("jobs-dead")
         driver.get(BASE + f"/dashboard/jobs/{dead}")
         wait_for("the job's page", lambda: dead in text())
-        submit("Retry")
+        submit("Retry now")
         driver.get(BASE + "/dashboard/jobs?state=dead")
         wait_for("the dead list without the job", lambda: "Dead" in driver.title or "Jobs" in driver.title)
         assert dead not in text(), "the retried job is still in the dead list"

@@ -104,3 +104,34 @@ for who in tenant operator; do
 done
 stop_pidfile "$run_dir/api.pid"
 [ "$status" = 0 ] || { echo "schemathesis found problems (above); the end of the API log:" >&2; tail -20 "$run_dir/api.log" >&2; exit 1; }
+
+# The dashboard in a real browser: headless Chromium and its driver from Debian, Selenium from PyPI,
+# against a `spool dev` (API, worker, scheduler and sandbox in one process) with a tenant and its
+# number. Screenshots of every page land in .spool/test-output/dashboard.
+log "the dashboard in a browser (headless Chromium)"
+ensure_packages chromium chromium-driver
+bvenv="$SPOOL_STATE/browser-venv"
+if [ ! -x "$bvenv/bin/python" ] || ! "$bvenv/bin/python" -c "import selenium" 2>/dev/null; then
+  python3 -m venv "$bvenv"
+  "$bvenv/bin/pip" install -q --disable-pip-version-check "selenium==4.51.0" >"$SPOOL_STATE/browser-install.log" 2>&1 \
+    || { tail -20 "$SPOOL_STATE/browser-install.log"; exit 1; }
+fi
+psql "$SPOOL_TEST_DATABASE_URL" -qc "CREATE DATABASE dashboard_browser" >/dev/null
+export DATABASE_URL="postgres://spool@127.0.0.1:$pgport/dashboard_browser" REDIS_URL="$SPOOL_TEST_REDIS_URL" SPOOL_KEY_PREFIX="browser"
+"$SPOOL_BIN" migrate >/dev/null
+tenant="$("$SPOOL_BIN" tenant create "Browser test" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+number="+1415555$(printf '%04d' $((RANDOM % 10000)))"
+"$SPOOL_BIN" number add "$number" --tenant "$tenant" >/dev/null
+api_port="$(free_port)"
+sandbox_port="$(free_port)"
+operator_key="browser-operator-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+SPOOL_OPERATOR_KEY="$operator_key" "$SPOOL_BIN" dev --api-port "$api_port" --sandbox-port "$sandbox_port" >"$run_dir/dev.log" 2>&1 &
+echo $! >"$run_dir/dev.pid"
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$api_port/health/live" >/dev/null && break; sleep 0.1; done
+shots="$SPOOL_STATE/test-output/dashboard"
+rm -rf "$shots"
+status=0
+SPOOL_DASHBOARD="http://127.0.0.1:$api_port" SPOOL_OPERATOR_KEY="$operator_key" SPOOL_SANDBOX="http://127.0.0.1:$sandbox_port" \
+  SPOOL_NUMBER="$number" SPOOL_SHOTS="$shots" "$bvenv/bin/python" scripts/browser_test.py || status=$?
+stop_pidfile "$run_dir/dev.pid"
+[ "$status" = 0 ] || { echo "the browser test failed (screenshots in $shots); the end of spool dev's log:" >&2; tail -30 "$run_dir/dev.log" >&2; exit 1; }
