@@ -39,6 +39,14 @@ struct DevCommand: AsyncParsableCommand {
         if apiPort != 0, (currentEnvironment()["SPOOL_PUBLIC_URL"] ?? "").isEmpty {
             setenv("SPOOL_PUBLIC_URL", "http://127.0.0.1:\(apiPort)", 1)
         }
+        // The dashboard's operator needs a key: one made for this run unless one is configured (printed
+        // once the API listens, so that a developer can sign in).
+        var madeOperatorKey: String?
+        if apiPort != 0, (currentEnvironment()["SPOOL_OPERATOR_KEY"] ?? "").isEmpty {
+            let key = "dev-operator-" + Hashing.hex((0..<16).map { _ in UInt8.random(in: 0...255) })
+            setenv("SPOOL_OPERATOR_KEY", key, 1)
+            madeOperatorKey = key
+        }
         let runtime = try Runtime.load(common, checkHandlers: true)
         let observers = try runtime.settleObservers()
         let worker = WorkerService(
@@ -71,7 +79,7 @@ struct DevCommand: AsyncParsableCommand {
         }
         if apiPort != 0, runtime.settings.databaseURL != nil {
             let api = try runtime.apiServer(host: "127.0.0.1", port: apiPort)
-            services.append(APIService(server: api))
+            services.append(APIService(server: api, operatorKey: madeOperatorKey))
         }
         if let ticker = try await runtime.scheduleTicker() { services.append(ticker) }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: runtime.logger)
@@ -116,9 +124,14 @@ struct SandboxService: Service {
 /// The API as one of dev's services.
 struct APIService: Service {
     let server: APIServer
+    /// The operator key `spool dev` made for this run, to print; nil when one was configured.
+    let operatorKey: String?
 
     func run() async throws {
-        try await server.runUntilCancelled { port in say("api on http://127.0.0.1:\(port)") }
+        try await server.runUntilCancelled { port in
+            say("api on http://127.0.0.1:\(port); dashboard on http://127.0.0.1:\(port)/dashboard")
+            if let operatorKey { say("dashboard: sign in with the operator key made for this run: \(operatorKey)") }
+        }
     }
 }
 
