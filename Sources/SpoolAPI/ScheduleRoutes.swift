@@ -88,6 +88,13 @@ struct ScheduleRoutes: Sendable {
         let id = context.parameters.get("id") ?? ""
         guard Self.isScheduleID(id) else { throw APIError.notFound("schedule \(id.prefix(64))") }
         let store = self.store
+        // A schedule Spool made (a calendar's sync) goes with what it serves: a tenant pauses it, or
+        // disconnects the calendar; the operator may delete it (the dashboard follows the same rule).
+        if let tenantID = principal.tenantID, let schedule = try await store.find(id, tenantID: tenantID), schedule.source == .builtin {
+            throw APIError(
+                status: 409, code: "kept_by_spool",
+                message: "schedule \(id): Spool made it and keeps it (a calendar's sync goes with its connection); pause it instead, or disconnect the calendar")
+        }
         try await refusals { try await store.delete(id, tenantID: principal.tenantID) }
         return Response(status: .noContent)
     }

@@ -231,4 +231,19 @@ import Testing
         let schedule = try #require(try await ScheduleStore(pool: f.pool, enqueuer: f.queue.enqueuer).find(scheduleID, tenantID: nil))
         #expect(schedule.everyMs == 300_000)
     }
+
+    @Test func aTenantCannotDeleteTheSyncScheduleSpoolMadeButCanPauseIt() async throws {
+        let f = try await Self.fixture()
+        let store = CalendarConnectionStore(pool: f.pool, enqueuer: f.queue.enqueuer)
+        let id = try await store.create(tenant: f.a.id, calendarID: "primary") { "sealed-\($0)" }
+        let scheduleID = try #require(try await store.get(id, tenant: nil)?.scheduleID)
+        try await f.test { client in
+            let refused = try await client.call(.delete, "/v1/schedules/\(scheduleID)", key: f.a.admin)
+            #expect(refused.status == 409 && Self.code(refused) == "kept_by_spool", "\(refused.body.text)")
+            #expect(try await client.call(.post, "/v1/schedules/\(scheduleID)/pause", key: f.a.admin).status == 200)
+            // Another tenant learns nothing; the operator may delete it.
+            #expect(try await client.call(.delete, "/v1/schedules/\(scheduleID)", key: f.b.admin).status == 404)
+            #expect(try await client.call(.delete, "/v1/schedules/\(scheduleID)", key: APIFixture.operatorKey).status == 204)
+        }
+    }
 }
