@@ -76,6 +76,7 @@ let package = Package(
                 .embedInCode("Migrations/0016_calendars.sql"),
                 .embedInCode("Migrations/0017_reminders.sql"),
                 .embedInCode("Migrations/0018_dashboard_lists.sql"),
+                .embedInCode("Migrations/0019_campaign_counts.sql"),
             ]
         ),
         .target(

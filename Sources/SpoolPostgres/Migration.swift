@@ -57,5 +57,7 @@ public enum SpoolMigrations {
         try! Migration(fileName: "0017_reminders.sql", sql: String(decoding: PackageResources._017_reminders_sql, as: UTF8.self)),
         try! Migration(
             fileName: "0018_dashboard_lists.sql", sql: String(decoding: PackageResources._018_dashboard_lists_sql, as: UTF8.self)),
+        try! Migration(
+            fileName: "0019_campaign_counts.sql", sql: String(decoding: PackageResources._019_campaign_counts_sql, as: UTF8.self)),
     ]
 }

@@ -90,6 +90,17 @@ import Testing
 
         let final = try await reports.report(campaignID: campaign.id)!
         #expect(final.byStatus == ["delivered": 20, "failed": 2, "skipped": 2])
+        // The report's kept counts agree with the messages themselves, after every status change.
+        let counted = try await f.pool.withConnection {
+            try $0.query("SELECT status, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status", [campaign.id]).rows.map {
+                (try $0.string("status")!, try $0.int("n")!)
+            }
+        }
+        #expect(Dictionary(uniqueKeysWithValues: counted) == final.byStatus)
+        let sentMinutes = try await f.pool.withConnection {
+            try $0.query("SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND sent_at IS NOT NULL", [campaign.id]).first!.int("n")!
+        }
+        #expect(final.sentPerMinute.map(\.sent).reduce(0, +) == sentMinutes)
         #expect(final.bySkipReason == ["no_consent": 1, "do_not_contact": 1])
         #expect(final.deliveryRate == 20.0 / 22.0)
         #expect(final.costCents == 20)
