@@ -31,12 +31,9 @@ struct BenchCalendarCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (runtime, prefix) = try benchRuntime(common)
-        guard let serverURL = runtime.settings.databaseURL else { throw SpoolCommandError("bench-calendar needs DATABASE_URL") }
-        let database = "spool_bench_\(prefix.replacing("-", with: "_"))"
-        let admin = try PostgresConnection(url: try PostgresURL(parsing: serverURL))
-        try admin.execute("CREATE DATABASE \(database)")
-        defer { try? admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
-        let url = ScheduleFailoverBench.url(serverURL, database: database)
+        let benchDatabase = try BenchDatabase(runtime, prefix: prefix, command: "bench-calendar")
+        defer { benchDatabase.drop() }
+        let (database, url) = (benchDatabase.name, benchDatabase.url)
         let pool = PostgresPool(url: try PostgresURL(parsing: url), logger: runtime.logger)
         defer { pool.close() }
         try await Migrator(pool: pool).migrate()

@@ -26,12 +26,9 @@ struct BenchDashboardCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (runtime, prefix) = try benchRuntime(common)
-        guard let serverURL = runtime.settings.databaseURL else { throw SpoolCommandError("bench-dashboard needs DATABASE_URL") }
-        let database = "spool_bench_\(prefix.replacing("-", with: "_"))"
-        let admin = try PostgresConnection(url: try PostgresURL(parsing: serverURL))
-        try admin.execute("CREATE DATABASE \(database)")
-        defer { try? admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
-        let url = ScheduleFailoverBench.url(serverURL, database: database)
+        let benchDatabase = try BenchDatabase(runtime, prefix: prefix, command: "bench-dashboard")
+        defer { benchDatabase.drop() }
+        let (database, url) = (benchDatabase.name, benchDatabase.url)
         var options = PostgresPool.Options()
         options.size = 8
         let pool = PostgresPool(url: try PostgresURL(parsing: url), options: options, logger: runtime.logger)

@@ -23,12 +23,9 @@ struct ScheduleFailoverBench {
 
     func run() async throws {
         let (runtime, prefix) = try benchRuntime(common)
-        guard let serverURL = runtime.settings.databaseURL else { throw SpoolCommandError("bench-schedules --failover needs DATABASE_URL") }
-        let database = "spool_bench_\(prefix.replacing("-", with: "_"))"
-        let admin = try PostgresConnection(url: try PostgresURL(parsing: serverURL))
-        try admin.execute("CREATE DATABASE \(database)")
-        defer { try? admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
-        let url = Self.url(serverURL, database: database)
+        let benchDatabase = try BenchDatabase(runtime, prefix: prefix, command: "bench-schedules --failover")
+        defer { benchDatabase.drop() }
+        let (database, url) = (benchDatabase.name, benchDatabase.url)
         let pool = PostgresPool(url: try PostgresURL(parsing: url), logger: runtime.logger)
         defer { pool.close() }
         try await Migrator(pool: pool).migrate()
@@ -109,12 +106,5 @@ struct ScheduleFailoverBench {
             throw SpoolCommandError("\(broken.count) schedules missed or doubled ticks; \(processed) jobs run for \(total) ticks")
         }
         print("every schedule's ticks consecutive from its first, none missed, none doubled; one job run per tick")
-    }
-
-    /// The server's URL with another database (`postgres://user@host:port/name?options`).
-    static func url(_ text: String, database: String) -> String {
-        let query = text.firstIndex(of: "?").map { String(text[$0...]) } ?? ""
-        let base = text[..<(text.firstIndex(of: "?") ?? text.endIndex)]
-        return "\(base[..<(base.lastIndex(of: "/") ?? base.endIndex)])/\(database)\(query)"
     }
 }

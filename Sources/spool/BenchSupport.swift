@@ -1,3 +1,4 @@
+import SpoolPostgres
 import SpoolQueue
 import SpoolRedis
 import SpoolSupport
@@ -64,4 +65,29 @@ func processCPUSeconds() -> Double {
     var usage = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// A database of the bench's own on DATABASE_URL's server, so that only its rows are there (a
+/// scheduler fires every schedule of its database, a report reads every tenant's); `drop()` removes it.
+final class BenchDatabase {
+    let name: String
+    let url: String
+    private let admin: PostgresConnection
+
+    init(_ runtime: Runtime, prefix: String, command: String) throws {
+        guard let serverURL = runtime.settings.databaseURL else { throw SpoolCommandError("\(command) needs DATABASE_URL") }
+        name = "spool_bench_\(prefix.replacing("-", with: "_"))"
+        admin = try PostgresConnection(url: try PostgresURL(parsing: serverURL))
+        try admin.execute("CREATE DATABASE \(name)")
+        url = Self.url(serverURL, database: name)
+    }
+
+    func drop() { try? admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+
+    /// The server's URL with another database (`postgres://user@host:port/name?options`).
+    static func url(_ text: String, database: String) -> String {
+        let query = text.firstIndex(of: "?").map { String(text[$0...]) } ?? ""
+        let base = text[..<(text.firstIndex(of: "?") ?? text.endIndex)]
+        return "\(base[..<(base.lastIndex(of: "/") ?? base.endIndex)])/\(database)\(query)"
+    }
 }
