@@ -3,7 +3,8 @@ import PackageDescription
 
 // Spool: a job-queue worker system backed by Redis.
 // C libraries come in through system-library targets, each imported by one module only:
-// CHiredis by SpoolRedis, CLibpq by SpoolPostgres, CCurl by SpoolHTTP.
+// CHiredis and COpenSSL (TLS to Redis, under hiredis's reader) by SpoolRedis, CLibpq by SpoolPostgres,
+// CCurl by SpoolHTTP.
 let package = Package(
     name: "spool",
     platforms: [.macOS(.v15)],
@@ -33,6 +34,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
         .target(name: "SpoolSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Everything SMS-specific that is not persistence: segments, recipients' zones, quiet hours, the send gates.
         .target(
@@ -82,7 +84,7 @@ let package = Package(
         .target(
             name: "SpoolRedis",
             dependencies: [
-                "CHiredis", "SpoolSupport",
+                "CHiredis", "COpenSSL", "SpoolSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

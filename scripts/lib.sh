@@ -8,7 +8,7 @@ export PATH="$PATH:/opt/swift/usr/bin"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Debian packages Spool builds against or runs; installed only when missing.
-SPOOL_PACKAGES=(redis-server libhiredis-dev postgresql-15 libpq-dev libcurl4-openssl-dev tzdata curl)
+SPOOL_PACKAGES=(redis-server redis-tools libhiredis-dev libssl-dev openssl postgresql-15 libpq-dev libcurl4-openssl-dev tzdata curl)
 PG_BIN=/usr/lib/postgresql/15/bin
 
 ensure_packages() {
@@ -54,6 +54,81 @@ start_redis() {
   done
   echo "redis-server on port $port did not start; see $dir/redis.log" >&2
   return 1
+}
+
+# A private CA, a server certificate for 127.0.0.1/localhost and a client certificate, made by openssl
+# in $1 (ca.crt, server.crt/key, client.crt/key): the TLS Redis's and its clients'.
+make_tls_certs() {
+  local dir="$1"
+  mkdir -p "$dir"
+  [ -f "$dir/client.key" ] && return 0
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Spool test CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.crt" >/dev/null 2>&1
+  local who
+  for who in server client; do
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=spool-$who" -keyout "$dir/$who.key" -out "$dir/$who.csr" >/dev/null 2>&1
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/$who.ext"
+    openssl x509 -req -in "$dir/$who.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
+      -extfile "$dir/$who.ext" -out "$dir/$who.crt" >/dev/null 2>&1
+  done
+  chmod 600 "$dir"/*.key
+}
+
+# A Redis that speaks TLS only (no plain port), with the certificates of make_tls_certs in $1/tls.
+start_redis_tls() {
+  local dir="$1" port="$2"
+  make_tls_certs "$dir/tls"
+  redis-server --port 0 --tls-port "$port" --bind 127.0.0.1 127.0.0.2 --dir "$dir" --save "" --appendonly no \
+    --tls-cert-file "$dir/tls/server.crt" --tls-key-file "$dir/tls/server.key" --tls-ca-cert-file "$dir/tls/ca.crt" \
+    --tls-auth-clients optional --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+  for _ in $(seq 1 100); do
+    redis-cli --tls --cacert "$dir/tls/ca.crt" -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "TLS redis-server on port $port did not start; see $dir/redis.log" >&2
+  return 1
+}
+
+# A Redis Cluster of six nodes, three primaries with a replica each, on the ports given after $1 (its
+# folder, one subfolder per node). A primary is failed over about 2 s after it dies.
+start_redis_cluster() {
+  local dir="$1"; shift
+  local port nodes=()
+  for port in "$@"; do
+    mkdir -p "$dir/$port"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" --save "" --appendonly no \
+      --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" --cluster-node-timeout 2000 \
+      --daemonize yes --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log"
+    nodes+=("127.0.0.1:$port")
+  done
+  for port in "$@"; do
+    local up=0
+    for _ in $(seq 1 100); do
+      redis-cli -p "$port" ping >/dev/null 2>&1 && { up=1; break; }
+      sleep 0.05
+    done
+    [ "$up" = 1 ] || { echo "cluster node $port did not start; see $dir/$port/redis.log" >&2; return 1; }
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1 \
+    || { echo "redis-cli --cluster create failed; see $dir/create.log" >&2; return 1; }
+  for _ in $(seq 1 200); do
+    local ok=1
+    for port in "$@"; do
+      redis-cli -p "$port" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
+    done
+    [ "$ok" = 1 ] && return 0
+    sleep 0.1
+  done
+  echo "the cluster on ports $* did not reach cluster_state:ok; see $dir/*/redis.log" >&2
+  return 1
+}
+
+stop_redis_cluster() {
+  local dir="$1" pidfile
+  for pidfile in "$dir"/*/redis.pid; do
+    [ -f "$pidfile" ] && stop_pidfile "$pidfile"
+  done
+  return 0
 }
 
 # as_postgres CMD...: PostgreSQL refuses to run as root; as root, run its tools as the postgres user.

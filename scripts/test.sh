@@ -19,6 +19,8 @@ mkdir -p "$SPOOL_STATE"
 cleanup() {
   stop_pidfile "$run_dir/api.pid"
   stop_pidfile "$run_dir/redis/redis.pid"
+  stop_pidfile "$run_dir/redis-tls/redis.pid"
+  stop_redis_cluster "$run_dir/redis-cluster"
   stop_pidfile "$run_dir/postgres/data/postmaster.pid"
   for pidfile in "$TMPDIR"/spool-pg-*/data/postmaster.pid; do stop_pidfile "$pidfile"; done
   for pidfile in "$TMPDIR"/spool-redis-*/redis.pid; do stop_pidfile "$pidfile"; done
@@ -30,6 +32,20 @@ port="$(free_port)"
 start_redis "$run_dir/redis" "$port"
 export SPOOL_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
 log "test Redis on 127.0.0.1:$port"
+
+# A TLS-only Redis, with a CA and certificates that openssl makes in its folder (rediss:// tests).
+tls_port="$(free_port)"
+start_redis_tls "$run_dir/redis-tls" "$tls_port"
+export SPOOL_TEST_REDIS_TLS_URL="rediss://127.0.0.1:$tls_port" SPOOL_TEST_REDIS_TLS_DIR="$run_dir/redis-tls/tls"
+log "test TLS Redis on 127.0.0.1:$tls_port"
+
+# A Redis Cluster: three primaries and three replicas, failing over about 2 s after a primary dies.
+cluster_ports=()
+for _ in 1 2 3 4 5 6; do cluster_ports+=("$(free_port)"); done
+start_redis_cluster "$run_dir/redis-cluster" "${cluster_ports[@]}"
+export SPOOL_TEST_REDIS_CLUSTER_URL="redis+cluster://127.0.0.1:${cluster_ports[0]},127.0.0.1:${cluster_ports[1]}"
+export SPOOL_TEST_REDIS_CLUSTER_DIR="$run_dir/redis-cluster"
+log "test Redis Cluster on 127.0.0.1:${cluster_ports[*]}"
 
 pgport="$(free_port)"
 start_postgres "$run_dir/postgres" "$pgport"

@@ -23,6 +23,24 @@ import Testing
         #expect(settings.queueWeights == ["sms": 4])
     }
 
+    @Test func tlsFilesGoIntoARedissURLAndAreRefusedForAPlainOne() throws {
+        let none = try write("{}")
+        let tls = try SpoolSettings.load(
+            configPath: none,
+            environment: [
+                "REDIS_URL": "rediss://cache.internal:6380", "SPOOL_REDIS_TLS_CA": "/etc/ca.pem",
+                "SPOOL_REDIS_TLS_CERT": "/etc/client.pem", "SPOOL_REDIS_TLS_KEY": "/etc/client.key",
+            ])
+        #expect(tls.redisURL.tls == RedisTLS(caFile: "/etc/ca.pem", certificateFile: "/etc/client.pem", keyFile: "/etc/client.key"))
+        #expect(try SpoolSettings.load(configPath: none, environment: ["REDIS_URL": "rediss://h:1"]).redisURL.tls == RedisTLS())
+        #expect {
+            try SpoolSettings.load(configPath: none, environment: ["REDIS_URL": "redis://h:1", "SPOOL_REDIS_TLS_CA": "/etc/ca.pem"])
+        } throws: { "\($0)".contains("SPOOL_REDIS_TLS_CA is set but REDIS_URL 'redis://h:1/0' is not TLS") }
+        #expect {
+            try SpoolSettings.load(configPath: none, environment: ["REDIS_URL": "rediss://h:1", "SPOOL_REDIS_TLS_KEY": "/etc/k"])
+        } throws: { "\($0)".contains("SPOOL_REDIS_TLS_KEY is set without its pair") }
+    }
+
     @Test func flagsOverrideTheEnvironmentAndSaySo() throws {
         let path = try write(#"{"worker": {"concurrency": 7}, "log_level": "debug"}"#)
         let settings = try SpoolSettings.load(
@@ -39,7 +57,7 @@ import Testing
 
     @Test(arguments: [
         (["SPOOL_CONCURRENCY": "lots"], "SPOOL_CONCURRENCY='lots': expected a whole number from 1 to 10000"),
-        (["REDIS_URL": "localhost:6379"], "REDIS_URL 'localhost:6379': scheme must be redis://"),
+        (["REDIS_URL": "localhost:6379"], "REDIS_URL 'localhost:6379': unknown scheme; expected redis://"),
         (["SPOOL_LOG_LEVEL": "loud"], "SPOOL_LOG_LEVEL='loud': expected one of"),
     ])
     func badEnvironmentValuesNameTheVariable(environment: [String: String], message: String) {

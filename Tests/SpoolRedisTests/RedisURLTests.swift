@@ -14,7 +14,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("http://x:1", "scheme must be redis://"),
+        ("http://x:1", "unknown scheme"),
+        ("redis://a:1,b:2", "several hosts need a cluster URL"),
+        ("redis+cluster://a:1/3", "a cluster has only database 0"),
+        ("redis+sentinel://a:26379/mymaster", "Sentinel is not supported"),
         ("redis://host:99999", "port '99999' is not a number from 1 to 65535"),
         ("redis://host:6379/x", "database 'x'"),
         ("redis://:6379", "host is empty"),
@@ -28,12 +31,31 @@ import Testing
     }
 
     @Test func hidesPasswordsInErrors() {
-        for text in ["redis://bob:hunter2@host:bad", "redis://bob:hunter2", "redis://:hunter2/0"] {
+        for text in [
+            "redis://bob:hunter2@host:bad", "redis://bob:hunter2", "redis://:hunter2/0", "rediss+cluster://bob:hunter2,h:1",
+        ] {
             #expect {
                 try RedisURL(parsing: text)
             } throws: { error in
                 !"\(error)".contains("hunter2")
             }
         }
+    }
+
+    @Test func readsTLSAndClusterForms() throws {
+        let tls = try RedisURL(parsing: "rediss://:pw@cache.example.internal:6380")
+        #expect(tls.tls == RedisTLS() && !tls.isCluster && tls.host == "cache.example.internal" && tls.port == 6380)
+        #expect(tls.description == "rediss://:***@cache.example.internal:6380/0")
+
+        let cluster = try RedisURL(parsing: "rediss+cluster://u:p%21@10.0.0.1:7000,10.0.0.2,[::1]:7002")
+        #expect(cluster.isCluster && cluster.tls != nil && cluster.username == "u" && cluster.password == "p!")
+        #expect(cluster.clusterSeeds == [
+            RedisEndpoint(host: "10.0.0.1", port: 7000), RedisEndpoint(host: "10.0.0.2", port: 6379), RedisEndpoint(host: "::1", port: 7002),
+        ])
+        #expect(cluster.description == "rediss+cluster://u:***@10.0.0.1:7000,10.0.0.2:6379,[::1]:7002")
+        #expect(try RedisURL(parsing: cluster.urlString) == cluster)
+        // A node of the cluster keeps the credentials and TLS, with its own address.
+        let node = cluster.node(RedisEndpoint(host: "10.0.0.9", port: 7005))
+        #expect(node == RedisURL(host: "10.0.0.9", port: 7005, username: "u", password: "p!", tls: RedisTLS()))
     }
 }

@@ -21,6 +21,17 @@ public enum TestEnvironment {
         return server.url
     }
 
+    /// The TLS-only Redis scripts/test.sh started (SPOOL_TEST_REDIS_TLS_URL, a `rediss` URL), with the
+    /// folder of its certificates (SPOOL_TEST_REDIS_TLS_DIR: ca.crt, client.crt, client.key). The tests
+    /// that need it fail without it rather than pass unseen.
+    public static func tlsRedis() throws -> (url: RedisURL, certificates: String) {
+        let environment = ProcessInfo.processInfo.environment
+        guard let text = environment["SPOOL_TEST_REDIS_TLS_URL"], let directory = environment["SPOOL_TEST_REDIS_TLS_DIR"] else {
+            throw TestFailure("SPOOL_TEST_REDIS_TLS_URL and SPOOL_TEST_REDIS_TLS_DIR are unset: run scripts/test.sh, which starts a TLS Redis")
+        }
+        return (try RedisURL(parsing: text), directory)
+    }
+
     public static var logger: Logger {
         var logger = Logger(label: "spool.test")
         logger.logLevel = ProcessInfo.processInfo.environment["SPOOL_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical

@@ -10,6 +10,10 @@ public struct SpoolSettings: Sendable {
     public enum QueueOrder: String, Sendable { case weighted, strict }
 
     public var redisURL = RedisURL()
+    /// TLS files for a `rediss` URL (SPOOL_REDIS_TLS_CA, _CERT, _KEY; `redis_tls_ca`, `_cert`, `_key`):
+    /// copied into `redisURL.tls` once every source is read. Set for a plain `redis://` URL, they are
+    /// an error, never silently ignored: the operator meant TLS.
+    public var redisTLSFiles = RedisTLS()
     /// PostgreSQL, checked when a command needs it (`spool migrate`, job kinds with side effects).
     public var databaseURL: String?
     public var keyPrefix = "spool"
@@ -142,6 +146,7 @@ public struct SpoolSettings: Sendable {
         }
         try settings.apply(environment: environment)
         try settings.apply(flags: flags)
+        try settings.applyRedisTLSFiles()
         return settings
     }
 
@@ -156,6 +161,9 @@ public struct SpoolSettings: Sendable {
             }
             sources["redis.url"] = path
         }
+        if let file = try reader.string("redis_tls_ca") { redisTLSFiles.caFile = file; sources["redis.tls_ca"] = path }
+        if let file = try reader.string("redis_tls_cert") { redisTLSFiles.certificateFile = file; sources["redis.tls_cert"] = path }
+        if let file = try reader.string("redis_tls_key") { redisTLSFiles.keyFile = file; sources["redis.tls_key"] = path }
         if let url = try reader.string("database_url") { databaseURL = url; sources["postgres.url"] = path }
         if let prefix = try reader.string("key_prefix") { keyPrefix = prefix; sources["redis.key_prefix"] = path }
         if let dir = try reader.string("jobs_dir") { jobsDirectory = dir; sources["jobs_dir"] = path }
@@ -331,6 +339,25 @@ public struct SpoolSettings: Sendable {
         try reader.finish()
     }
 
+    /// Puts the TLS files into a `rediss` URL; refuses them for a plain one, and a key without its
+    /// certificate (or the reverse).
+    mutating func applyRedisTLSFiles() throws {
+        let files = redisTLSFiles
+        func origin(_ setting: String) -> String { sources[setting] ?? setting }
+        if (files.certificateFile == nil) != (files.keyFile == nil) {
+            let given = files.certificateFile == nil ? "redis.tls_key" : "redis.tls_cert"
+            throw SpoolConfigError("\(origin(given)) is set without its pair: a client certificate needs both SPOOL_REDIS_TLS_CERT and SPOOL_REDIS_TLS_KEY")
+        }
+        guard redisURL.tls != nil else {
+            if let set = ["redis.tls_ca", "redis.tls_cert", "redis.tls_key"].first(where: { sources[$0] != nil }) {
+                throw SpoolConfigError(
+                    "\(origin(set)) is set but REDIS_URL '\(redisURL)' is not TLS: use rediss:// (or rediss+cluster://) to connect with TLS")
+            }
+            return
+        }
+        redisURL.tls = files
+    }
+
     mutating func apply(environment: [String: String]) throws {
         func text(_ name: String, _ setting: String) -> String? {
             guard let value = environment[name], !value.isEmpty else { return nil }
@@ -345,6 +372,9 @@ public struct SpoolSettings: Sendable {
         if let url = text("REDIS_URL", "redis.url") {
             do { redisURL = try RedisURL(parsing: url) } catch let error as RedisError { throw SpoolConfigError(error.message) }
         }
+        if let file = text("SPOOL_REDIS_TLS_CA", "redis.tls_ca") { redisTLSFiles.caFile = file }
+        if let file = text("SPOOL_REDIS_TLS_CERT", "redis.tls_cert") { redisTLSFiles.certificateFile = file }
+        if let file = text("SPOOL_REDIS_TLS_KEY", "redis.tls_key") { redisTLSFiles.keyFile = file }
         if let url = text("DATABASE_URL", "postgres.url") { databaseURL = url }
         if let prefix = text("SPOOL_KEY_PREFIX", "redis.key_prefix") { keyPrefix = prefix }
         if let dir = text("SPOOL_JOBS_DIR", "jobs_dir") { jobsDirectory = dir }
@@ -532,7 +562,10 @@ public struct SpoolSettings: Sendable {
             return String(value[..<value.index(after: colon)]) + "***" + String(value[at...])
         }
         var rows: [(String, String)] = [
-            ("redis.url", url(redisURL.urlString)), ("redis.key_prefix", keyPrefix), ("postgres.url", url(databaseURL)),
+            ("redis.url", url(redisURL.urlString)),
+            ("redis.tls_ca", redisURL.tls.map { $0.caFile ?? "(the system's trust store)" } ?? "(no TLS)"),
+            ("redis.tls_cert", redisURL.tls?.certificateFile ?? "(unset)"), ("redis.tls_key", redisURL.tls?.keyFile ?? "(unset)"),
+            ("redis.key_prefix", keyPrefix), ("postgres.url", url(databaseURL)),
             ("postgres.record_results", String(recordResults)), ("jobs_dir", jobsDirectory), ("schedules_file", schedulesFile),
             ("log_level", logLevel),
             ("worker.concurrency", String(concurrency)), ("worker.prefetch", prefetch.map(String.init) ?? "adaptive"),
