@@ -18,6 +18,7 @@ mkdir -p "$SPOOL_STATE"
 
 cleanup() {
   stop_pidfile "$run_dir/api.pid"
+  stop_pidfile "$run_dir/sandbox.pid"
   stop_pidfile "$run_dir/redis/redis.pid"
   stop_pidfile "$run_dir/redis-tls/redis.pid"
   stop_redis_cluster "$run_dir/redis-cluster"
@@ -151,3 +152,24 @@ SPOOL_DASHBOARD="http://127.0.0.1:$api_port" SPOOL_OPERATOR_KEY="$operator_key" 
   SPOOL_NUMBER="$number" SPOOL_SHOTS="$shots" "$bvenv/bin/python" scripts/browser_test.py || status=$?
 stop_pidfile "$run_dir/dev.pid"
 [ "$status" = 0 ] || { echo "the browser test failed (screenshots in $shots); the end of spool dev's log:" >&2; tail -30 "$run_dir/dev.log" >&2; exit 1; }
+
+# The providers' official Python SDKs (openai, twilio, Google's API client and auth) against the
+# sandbox, unchanged and pointed at it only in the ways each SDK supports: every call Spool's path
+# relies on (chat, streaming, transcriptions, messages and their paging, media, signed webhooks, the
+# OAuth refresh, calendar sync and watch), and the SDKs' own error classes for its refusals.
+log "the providers' SDKs against the sandbox"
+svenv="$SPOOL_STATE/sdk-venv"
+if [ ! -x "$svenv/bin/python" ] || ! "$svenv/bin/python" -c "import openai, twilio, googleapiclient, google_auth_httplib2" 2>/dev/null; then
+  python3 -m venv "$svenv"
+  "$svenv/bin/pip" install -q --disable-pip-version-check "openai==3.60.0" "twilio==9.13.0" "requests==2.34.2" \
+    "google-api-python-client==2.202.0" "google-auth==2.63.0" "google-auth-httplib2==0.4.4" "httplib2==0.32.1" \
+    >"$SPOOL_STATE/sdk-install.log" 2>&1 || { tail -20 "$SPOOL_STATE/sdk-install.log"; exit 1; }
+fi
+sandbox_port="$(free_port)"
+"$SPOOL_BIN" sandbox --port "$sandbox_port" >"$run_dir/sandbox.log" 2>&1 &
+echo $! >"$run_dir/sandbox.pid"
+for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$sandbox_port/_sandbox/health" >/dev/null && break; sleep 0.05; done
+status=0
+"$svenv/bin/python" scripts/sdk_test.py "http://127.0.0.1:$sandbox_port" || status=$?
+stop_pidfile "$run_dir/sandbox.pid"
+[ "$status" = 0 ] || { echo "the SDK test failed (above); the end of the sandbox's log:" >&2; tail -20 "$run_dir/sandbox.log" >&2; exit 1; }

@@ -36,8 +36,10 @@ struct SMSStore: Sendable {
         return nil
     }
 
-    /// Segments per second a sender may send: US long codes 1, toll-free numbers 3, short codes 100.
+    /// Segments per second a sender may send: US long codes 1, toll-free numbers 3, short codes 100;
+    /// WhatsApp senders 80 messages, Twilio's default for them.
     static func baseRate(of sender: String) -> Double {
+        if isWhatsApp(sender) { return 80 }
         if sender.count >= 5, sender.count <= 6, sender.allSatisfy(\.isNumber) { return 100 }
         let tollFree = ["+1800", "+1833", "+1844", "+1855", "+1866", "+1877", "+1888"]
         if tollFree.contains(where: sender.hasPrefix) { return 3 }
@@ -52,6 +54,16 @@ struct SMSStore: Sendable {
         "+15005550004": (21610, "Attempt to send to unsubscribed recipient"),
         "+15005550009": (21614, "'To' number is not a valid mobile number"),
     ]
+
+    /// How Twilio writes a WhatsApp address: `whatsapp:` and an E.164 number.
+    static let whatsAppPrefix = "whatsapp:"
+
+    static func isWhatsApp(_ address: String) -> Bool { address.hasPrefix(whatsAppPrefix) }
+
+    /// The phone number of a `To` or `From` address, without its `whatsapp:` channel.
+    static func number(of address: String) -> String {
+        isWhatsApp(address) ? String(address.dropFirst(whatsAppPrefix.count)) : address
+    }
 
     /// E.164: a plus, a non-zero country digit, 8 to 15 digits in all.
     static func isE164(_ number: String) -> Bool {

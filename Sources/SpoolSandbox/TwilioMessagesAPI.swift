@@ -5,7 +5,8 @@ import SpoolSMS
 import SpoolSupport
 
 /// Twilio's Messages resource: create (form-encoded, Basic auth), fetch by sid, and list by To/From
-/// with Twilio's paging.
+/// with Twilio's paging. Addresses are E.164 numbers for SMS, or `whatsapp:` and one for WhatsApp, and
+/// a number writes only to its own channel (21910), as Twilio's.
 ///
 /// A message is accepted as `queued`; when it names a StatusCallback, callbacks follow for `sent` and
 /// then `delivered`, `undelivered` or `failed`, each signed like Twilio's. The `ref` query parameter
@@ -54,7 +55,13 @@ struct TwilioMessagesAPI: Sendable {
         if body.count > Self.maximumBody {
             return Self.error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         }
-        guard SMSStore.isE164(to) else { return Self.error(400, 21211, "The 'To' number \(to) is not a valid phone number.") }
+        guard SMSStore.isE164(SMSStore.number(of: to)) else {
+            return Self.error(400, 21211, "The 'To' number \(to) is not a valid phone number.")
+        }
+        // A messaging service picks a sender of the recipient's channel; a number must be of it already.
+        if form["From"] != nil, SMSStore.isWhatsApp(from) != SMSStore.isWhatsApp(to) {
+            return Self.error(400, 21910, "Invalid 'From' and 'To' pair. 'From' and 'To' should be of the same channel")
+        }
         if let magic = SMSStore.magicRecipients[to] { return Self.error(400, magic.code, magic.message) }
         var reference = ""
         if let callback = form["StatusCallback"] {
@@ -64,7 +71,8 @@ struct TwilioMessagesAPI: Sendable {
             reference = LoopbackURL.queryValue("ref", in: callback) ?? ""
         }
 
-        let segments = SMSEncoding(body: body).segments
+        // WhatsApp has no segments: a message is one, whatever its length.
+        let segments = SMSStore.isWhatsApp(to) ? 1 : SMSEncoding(body: body).segments
         let outcome = state.withStore { store -> Response? in
             // Read under the lock: requests then meet the sender's allowance in the order of their
             // times. A time read before it could be older than one an earlier holder used, and look
@@ -81,7 +89,9 @@ struct TwilioMessagesAPI: Sendable {
                     429, 14107, "Message rate limit exceeded for sender \(from): \(rate) segments per second",
                     headers: [("Retry-After", String(seconds))])
             }
-            let sid = "SM" + (0..<2).map { _ in hex(store.random.next()) }.joined()
+            // From the system's generator, not the fault seed, which every faults request restarts: a sid
+            // must never repeat, in one run or across runs, or paging and Spool's receipts would mix two messages up.
+            let sid = InboundMessagesAPI.freshSid("SM")
             store.sms.messages[sid] = SMSStore.Message(
                 sid: sid, accountSid: account, to: to, from: from, body: body, segments: segments, status: "queued", errorCode: nil,
                 reference: reference, callbackURL: form["StatusCallback"], createdMs: now, updatedMs: now)

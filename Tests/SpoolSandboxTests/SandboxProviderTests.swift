@@ -50,6 +50,46 @@ import Testing
         await sandbox.stop()
     }
 
+    /// As the official SDKs send a WhatsApp reply: `whatsapp:` on both addresses; a mixed pair is 21910.
+    @Test func twilioSendsToWhatsAppFromAWhatsAppNumberOnly() async throws {
+        let sandbox = try await RunningSandbox.start()
+        let client = HTTPClient()
+        defer { client.close() }
+        let long = String(repeating: "a", count: 400)
+        let accepted = await client.call { _ in sms(sandbox, to: "whatsapp:+15551230010", from: "whatsapp:+15557654321", body: long) }
+        #expect(accepted.response?.status == 201)
+        let json = try #require(accepted.response?.json)
+        #expect(json["to"]?.stringValue == "whatsapp:+15551230010" && json["from"]?.stringValue == "whatsapp:+15557654321")
+        #expect(json["num_segments"]?.stringValue == "1")
+        guard case .permanent(let code, _) = await client.call({ _ in sms(sandbox, to: "whatsapp:+15551230011") }).verdict else {
+            Issue.record("an SMS From with a WhatsApp To was accepted")
+            return
+        }
+        #expect(code == "21910")
+        guard case .permanent(let invalid, _) = await client.call({ _ in sms(sandbox, to: "whatsapp:5551230012") }).verdict else {
+            Issue.record("a WhatsApp To without E.164 was accepted")
+            return
+        }
+        #expect(invalid == "21211")
+        await sandbox.stop()
+    }
+
+    /// A faults request restarts the fault dice; the sids of messages must not restart with them, or a
+    /// list would page through the same message twice.
+    @Test func messageSidsNeverRepeatAcrossFaultRequests() async throws {
+        let sandbox = try await RunningSandbox.start()
+        let client = HTTPClient()
+        defer { client.close() }
+        var sids: [String] = []
+        for index in 0..<3 {
+            try await sandbox.setFaults(#"{"seed": 1}"#)
+            let sent = await client.call { _ in sms(sandbox, to: "+1555123200\(index)", from: "+1555000300\(index)") }
+            sids.append(try #require(sent.response?.json?["sid"]?.stringValue))
+        }
+        #expect(Set(sids).count == 3)
+        await sandbox.stop()
+    }
+
     @Test func twilioHoldsEachSenderToItsThroughput() async throws {
         let sandbox = try await RunningSandbox.start()
         // One segment per 100 s, so that however slowly this test runs no allowance comes back mid-test;
@@ -77,6 +117,7 @@ import Testing
         #expect(SMSStore.baseRate(of: "+18005550100") == 3)
         #expect(SMSStore.baseRate(of: "+18885550100") == 3)
         #expect(SMSStore.baseRate(of: "12345") == 100)
+        #expect(SMSStore.baseRate(of: "whatsapp:+15557654321") == 80)
         var store = SMSStore()
         // GCRA: at 1/s with no burst, one segment now, the next one second later; a 2-segment message costs two.
         #expect(store.takeThroughput(from: "s", segments: 2, perSecond: 1, burst: 0, nowMs: 0) == nil)
