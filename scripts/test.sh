@@ -63,6 +63,10 @@ swift test --skip-build --skip "SMSSenderLimitTests|SMSCampaignTests|MessageAPIT
 # the test process. With 40 other suites on two cores, some of those posts went unanswered for 15 s
 # (see README, Tests), so these suites run after the rest, and the chaos test (three worker
 # processes, killed and replaced, against the sandbox and the API in this process) on its own.
+# The queue's own suites again, on the Redis Cluster: every enqueue, fetch, limit, retry, follow-up
+# and admin path, with each command routed to its slot's primary.
+log "swift test: the queue on the Redis Cluster"
+SPOOL_TEST_REDIS_URL="$SPOOL_TEST_REDIS_CLUSTER_URL" swift test --skip-build --filter SpoolQueueTests
 log "swift test: SMS end to end"
 swift test --skip-build --filter "SMSCampaignTests|MessageAPITests"
 # The abuse suite: a hostile tenant against a running API and worker, while a second tenant's

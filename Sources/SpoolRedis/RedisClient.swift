@@ -13,6 +13,9 @@ import Synchronization
 /// with capped exponential backoff on the next use, and the outage is logged once when it starts and
 /// once when it ends, never once per command.
 ///
+/// For a cluster URL the client is a `ClusterRouter` over one such client per primary; one Redis never
+/// goes through any cluster code.
+///
 /// A cancelled caller whose commands still wait for the thread leaves the queue with `CancellationError`.
 /// Commands already sent are not abandoned: their replies must be read to keep the connection in step,
 /// and a command that ran must not look as if it had not, so the caller gets their replies.
@@ -31,18 +34,27 @@ public final class RedisClient: Sendable {
     public let url: RedisURL
     public let name: String
     private let options: Options
-    private let core: Core
+    private let backend: Backend
+
+    private enum Backend {
+        case node(Core)
+        case cluster(ClusterRouter)
+    }
 
     public init(url: RedisURL, name: String = "redis", options: Options = Options(), logger: Logger = Logger(label: "spool.redis")) {
         self.url = url
         self.name = name
         self.options = options
-        self.core = Core(url: url, name: name, options: options, logger: logger)
-        let core = self.core
-        startThread(name: "spool-\(name)") { core.serve() }
+        if url.isCluster {
+            backend = .cluster(ClusterRouter(url: url, name: name, options: options, logger: logger))
+        } else {
+            let core = Core(url: url, name: name, options: options, logger: logger)
+            backend = .node(core)
+            startThread(name: "spool-\(name)") { core.serve() }
+        }
     }
 
-    deinit { core.shutdown() }
+    deinit { close() }
 
     /// Runs one command. Redis error replies are thrown as `RedisError` naming the command.
     @discardableResult
@@ -59,7 +71,11 @@ public final class RedisClient: Sendable {
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
         if commands.isEmpty { return [] }
         try Task.checkCancellation()
-        let core = self.core
+        let core: Core
+        switch backend {
+        case .node(let node): core = node
+        case .cluster(let router): return try await router.pipeline(commands)
+        }
         let id = core.nextRequestID()
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
@@ -70,17 +86,46 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// A client per primary for commands that see one node's keys only (SCAN, INFO): this client for
+    /// one Redis, each primary's for a cluster.
+    public func primaryClients() async throws -> [RedisClient] {
+        switch backend {
+        case .node: [self]
+        case .cluster(let router): try await router.primaryClients()
+        }
+    }
+
     /// Stops the thread after the commands already submitted; later calls fail.
-    public func close() { core.shutdown() }
+    public func close() {
+        switch backend {
+        case .node(let core): core.shutdown()
+        case .cluster(let router): router.close()
+        }
+    }
 
     /// How long a caller that saw a connection error should wait before trying again.
-    public var retryDelay: Duration { core.currentBackoff }
+    public var retryDelay: Duration {
+        switch backend {
+        case .node(let core): core.currentBackoff
+        case .cluster(let router): router.retryDelay
+        }
+    }
 
-    /// True while the last attempt to reach Redis succeeded.
-    public var isConnected: Bool { core.connected }
+    /// True while the last attempt to reach Redis succeeded (every primary, for a cluster).
+    public var isConnected: Bool {
+        switch backend {
+        case .node(let core): core.connected
+        case .cluster(let router): router.isConnected
+        }
+    }
 
     /// Callers whose commands wait for the next round trip.
-    public var waitingCount: Int { core.waitingCount }
+    public var waitingCount: Int {
+        switch backend {
+        case .node(let core): core.waitingCount
+        case .cluster(let router): router.waitingCount
+        }
+    }
 }
 
 struct Request {

@@ -1,17 +1,52 @@
+import SpoolSupport
+
 /// One Redis command, encoded as RESP while it is built so that sending it is a single copy.
 ///
 /// Arguments are binary safe: each is written with its byte length, never parsed for spaces or quotes.
 /// `label` is what errors name: the command word, or `EVALSHA fetch.lua` for scripts.
+///
+/// It also remembers where its first key is (`routingKey`), which a Redis Cluster client hashes to a
+/// slot; one Redis never looks at it.
 public struct RedisCommand: Sendable {
     public private(set) var label: String
     private var body: [UInt8] = []
     public private(set) var argumentCount = 0
+    /// Which argument is the first key: 1 for most commands, 3 for scripts (after the script and the
+    /// key count), -1 for commands without keys.
+    private var keyArgument: Int
+    /// Where that key's bytes are in `body`, once appended.
+    private var keyBytes: Range<Int>?
+    /// True for a command that must go to the same node as the one before it (`WAIT` after a write).
+    public private(set) var followsPrevious = false
 
     public init(_ name: String, _ arguments: [String] = []) {
         label = name
+        keyArgument = Self.keyArgument(of: name)
         body.reserveCapacity(32 + arguments.count * 24)
         append(name)
         for argument in arguments { append(argument) }
+    }
+
+    /// `WAIT replicas timeout` for the writes just before it on the same connection: it is sent to
+    /// whichever node took the previous command.
+    public static func wait(replicas: Int, timeout: Duration) -> RedisCommand {
+        var command = RedisCommand("WAIT", [String(replicas), String(timeout.milliseconds)])
+        command.followsPrevious = true
+        return command
+    }
+
+    /// The first key's bytes, or nil for a command without keys.
+    public var routingKey: ArraySlice<UInt8>? { keyBytes.map { body[$0] } }
+
+    private static func keyArgument(of name: String) -> Int {
+        switch name {
+        case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO": return 3
+        case "PING", "INFO", "TIME", "SCAN", "KEYS", "FLUSHDB", "FLUSHALL", "DBSIZE", "SELECT", "AUTH", "HELLO", "CLUSTER",
+            "SCRIPT", "CLIENT", "CONFIG", "WAIT", "ASKING", "READONLY", "ECHO", "COMMAND", "MEMORY", "SLOWLOG", "LATENCY",
+            "FUNCTION", "ACL", "ROLE", "MONITOR", "PUBLISH", "SUBSCRIBE", "PSUBSCRIBE":
+            return -1
+        default: return 1
+        }
     }
 
     public init(_ name: String, _ arguments: String...) {
@@ -28,11 +63,18 @@ public struct RedisCommand: Sendable {
     }
 
     public mutating func append<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
+        let index = argumentCount
         argumentCount += 1
         body.append(UInt8(ascii: "$"))
         appendDecimal(bytes.count)
         body.append(13); body.append(10)
+        let start = body.count
         body.append(contentsOf: bytes)
+        if index == keyArgument {
+            keyBytes = start..<body.count
+        } else if index == 2 && keyArgument == 3 && bytes.count == 1 && bytes.first == UInt8(ascii: "0") {
+            keyArgument = -1  // a script called with no keys
+        }
         body.append(13); body.append(10)
     }
 

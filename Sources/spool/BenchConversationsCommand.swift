@@ -270,13 +270,7 @@ struct BenchConversationsCommand: AsyncParsableCommand {
 
     /// Every key of one queue under the bench's prefix.
     static func deleteQueue(_ queue: String, prefix: String, redis: RedisClient) async throws {
-        var cursor = "0"
-        repeat {
-            let reply = try await redis.run("SCAN", cursor, "MATCH", "\(prefix):{\(queue)}:*", "COUNT", "5000").array ?? []
-            cursor = reply.first?.string ?? "0"
-            let keys = reply.count > 1 ? reply[1].array?.compactMap(\.string) ?? [] : []
-            if !keys.isEmpty { try await redis.run(RedisCommand("UNLINK", keys)) }
-        } while cursor != "0"
+        try await deleteKeys(matching: "\(prefix):{\(queue)}:*", redis: redis)
     }
 
     static func cleanUp(pool: PostgresPool, tenant: String, redis: RedisClient, prefix: String) async throws {

@@ -51,13 +51,21 @@ func waitForBenchWorker(_ admin: QueueAdmin, count: Int = 1) async throws {
 }
 
 func deleteBenchKeys(prefix: String, redis: RedisClient) async throws {
-    var cursor = "0"
-    repeat {
-        let reply = try await redis.run("SCAN", cursor, "MATCH", "\(prefix):*", "COUNT", "5000").array ?? []
-        cursor = reply.first?.string ?? "0"
-        let keys = reply.count > 1 ? reply[1].array?.compactMap(\.string) ?? [] : []
-        if !keys.isEmpty { try await redis.run(RedisCommand("UNLINK", keys)) }
-    } while cursor != "0"
+    try await deleteKeys(matching: "\(prefix):*", redis: redis)
+}
+
+/// Deletes every key matching `pattern` on every primary (SCAN sees one node's keys), one UNLINK per
+/// key so that a cluster never sees keys of two slots in one command.
+func deleteKeys(matching pattern: String, redis: RedisClient) async throws {
+    for node in try await redis.primaryClients() {
+        var cursor = "0"
+        repeat {
+            let reply = try await node.run("SCAN", cursor, "MATCH", pattern, "COUNT", "5000").array ?? []
+            cursor = reply.first?.string ?? "0"
+            let keys = reply.count > 1 ? reply[1].array?.compactMap(\.string) ?? [] : []
+            if !keys.isEmpty { _ = try await node.pipeline(keys.map { RedisCommand("UNLINK", $0) }) }
+        } while cursor != "0"
+    }
 }
 
 /// User plus system CPU seconds this process has used: what a benchmark's in-process work cost.

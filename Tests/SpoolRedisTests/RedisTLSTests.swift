@@ -44,7 +44,7 @@ import Testing
         #expect {
             try RedisConnection(url: try url { _ in RedisTLS() })
         } throws: { error in
-            let error = error as! RedisError
+            guard let error = error as? RedisError else { return false }
             return error.code == .connection && error.message.contains("certificate was refused")
         }
     }
@@ -54,7 +54,7 @@ import Testing
         #expect {
             try RedisConnection(url: try url(host: "127.0.0.2") { RedisTLS(caFile: "\($0)/ca.crt") })
         } throws: { error in
-            let error = error as! RedisError
+            guard let error = error as? RedisError else { return false }
             return error.code == .connection && error.message.contains("certificate was refused") && error.message.contains("mismatch")
         }
     }
@@ -63,7 +63,7 @@ import Testing
         #expect {
             try RedisConnection(url: try url { _ in RedisTLS(caFile: "/nonexistent/ca.pem") })
         } throws: { error in
-            let error = error as! RedisError
+            guard let error = error as? RedisError else { return false }
             return error.code == .configuration && error.message.contains("SPOOL_REDIS_TLS_CA '/nonexistent/ca.pem'")
         }
     }

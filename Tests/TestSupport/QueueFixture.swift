@@ -30,15 +30,17 @@ public struct QueueFixture: Sendable {
     /// The follow-up jobs of `parent` in `queue` (completed or not), by their `parent_id`.
     public func followUps(of parent: String, queue: String = "default") async throws -> [String] {
         var ids: [String] = []
-        var cursor = "0"
-        repeat {
-            let reply = try await redis.run("SCAN", cursor, "MATCH", keys.jobPrefix(queue) + "*", "COUNT", "1000").array ?? []
-            cursor = reply.first?.string ?? "0"
-            for key in reply.count > 1 ? reply[1].array ?? [] : [] {
-                guard let name = key.string, try await redis.run("HGET", name, "parent_id").string == parent else { continue }
-                ids.append(String(name.dropFirst(keys.jobPrefix(queue).count)))
-            }
-        } while cursor != "0"
+        for node in try await redis.primaryClients() {
+            var cursor = "0"
+            repeat {
+                let reply = try await node.run("SCAN", cursor, "MATCH", keys.jobPrefix(queue) + "*", "COUNT", "1000").array ?? []
+                cursor = reply.first?.string ?? "0"
+                for key in reply.count > 1 ? reply[1].array ?? [] : [] {
+                    guard let name = key.string, try await redis.run("HGET", name, "parent_id").string == parent else { continue }
+                    ids.append(String(name.dropFirst(keys.jobPrefix(queue).count)))
+                }
+            } while cursor != "0"
+        }
         return ids.sorted()
     }
 

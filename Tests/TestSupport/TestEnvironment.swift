@@ -32,6 +32,15 @@ public enum TestEnvironment {
         return (try RedisURL(parsing: text), directory)
     }
 
+    /// The Redis Cluster scripts/test.sh started (SPOOL_TEST_REDIS_CLUSTER_URL, three primaries and
+    /// their replicas). The tests that need it fail without it rather than pass unseen.
+    public static func clusterRedisURL() throws -> RedisURL {
+        guard let text = ProcessInfo.processInfo.environment["SPOOL_TEST_REDIS_CLUSTER_URL"] else {
+            throw TestFailure("SPOOL_TEST_REDIS_CLUSTER_URL is unset: run scripts/test.sh, which starts a Redis Cluster")
+        }
+        return try RedisURL(parsing: text)
+    }
+
     public static var logger: Logger {
         var logger = Logger(label: "spool.test")
         logger.logLevel = ProcessInfo.processInfo.environment["SPOOL_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
