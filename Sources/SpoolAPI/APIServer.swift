@@ -91,7 +91,7 @@ public struct APIServer: Sendable {
             redis: redis, keys: settings.keys, declaredQueues: catalog.queues, completedTTL: settings.completedTTL, clock: clock)
         services = APIServices(
             redis: redis, pool: pool, keys: settings.keys,
-            enqueuer: Enqueuer(redis: redis, catalog: catalog, keys: settings.keys, clock: clock),
+            enqueuer: Enqueuer(redis: redis, catalog: catalog, keys: settings.keys, clock: clock, durability: settings.enqueueDurability),
             admin: admin, tenants: TenantStore(pool: pool, admin: admin), clock: clock,
             declaredQueues: Set(catalog.queues).union(settings.queueWeights.keys))
     }

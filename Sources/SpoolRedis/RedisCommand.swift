@@ -16,8 +16,8 @@ public struct RedisCommand: Sendable {
     private var keyArgument: Int
     /// Where that key's bytes are in `body`, once appended.
     private var keyBytes: Range<Int>?
-    /// True for a command that must go to the same node as the one before it (`WAIT` after a write).
-    public private(set) var followsPrevious = false
+    /// For a command without keys that must go to the node of a key all the same (`WAIT`).
+    private var routedLike: [UInt8]?
 
     public init(_ name: String, _ arguments: [String] = []) {
         label = name
@@ -27,16 +27,16 @@ public struct RedisCommand: Sendable {
         for argument in arguments { append(argument) }
     }
 
-    /// `WAIT replicas timeout` for the writes just before it on the same connection: it is sent to
-    /// whichever node took the previous command.
-    public static func wait(replicas: Int, timeout: Duration) -> RedisCommand {
+    /// `WAIT replicas timeout`: how many replicas have the writes made so far on this connection. In a
+    /// cluster it goes to the node of `key`, whose writes it is about (each node has its connection).
+    public static func wait(replicas: Int, timeout: Duration, onNodeOf key: String) -> RedisCommand {
         var command = RedisCommand("WAIT", [String(replicas), String(timeout.milliseconds)])
-        command.followsPrevious = true
+        command.routedLike = Array(key.utf8)
         return command
     }
 
-    /// The first key's bytes, or nil for a command without keys.
-    public var routingKey: ArraySlice<UInt8>? { keyBytes.map { body[$0] } }
+    /// The first key's bytes (or the key a keyless command is routed like), nil for other commands without keys.
+    public var routingKey: ArraySlice<UInt8>? { keyBytes.map { body[$0] } ?? routedLike?[...] }
 
     private static func keyArgument(of name: String) -> Int {
         switch name {

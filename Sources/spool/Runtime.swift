@@ -104,7 +104,7 @@ struct Runtime {
         var services = JobServices(postgres: postgres, http: HTTPClient(name: "providers"), twilio: twilio, openai: openai)
         services.segmentCents = settings.segmentCents
         services.retention = RetentionDays(jobResultsDays: settings.jobResultsDays, eventsDays: settings.eventsDays)
-        services.enqueuer = Enqueuer(redis: redis(name: "handlers"), catalog: catalog, keys: settings.keys)
+        services.enqueuer = Enqueuer(redis: redis(name: "handlers"), catalog: catalog, keys: settings.keys, durability: settings.enqueueDurability)
         services.defaultRegion = settings.defaultRegion
         (services.calendar, services.calendarMissingReason) = calendarServices(postgres: postgres, http: services.http)
         if let reason = services.calendarMissingReason, catalog["calendar-sync"] != nil, postgres != nil {
@@ -140,7 +140,7 @@ struct Runtime {
         }
         let redis = redis(name: "schedules")
         let pool = try postgres(size: 2)
-        let enqueuer = Enqueuer(redis: redis, catalog: catalog, keys: settings.keys)
+        let enqueuer = Enqueuer(redis: redis, catalog: catalog, keys: settings.keys, durability: settings.enqueueDurability)
         _ = try await reconcileSchedules(pool: pool, enqueuer: enqueuer)
         if catalog["retention"] != nil { try await ScheduleStore(pool: pool, enqueuer: enqueuer).ensureBuiltins() }
         return ScheduleTicker(pool: pool, enqueuer: enqueuer, admin: admin(redis), logger: logger)

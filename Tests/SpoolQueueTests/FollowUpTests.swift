@@ -50,7 +50,7 @@ import Testing
         _ = try await f.redis.run(RedisCommand("HSET", [f.keys.outbox("default")] + entries.flatMap { [$0.id, $0.json] }))
         // The first move's enqueue landed; its HDEL did not.
         let jobs = try entries.map { try #require(Outbox.prepared(id: $0.id, try JSONValue.parse($0.json))) }
-        _ = try await Enqueuer.store(jobs, now: SystemClock().nowMillis(), redis: f.redis, keys: f.keys)
+        _ = try await Enqueuer.store(jobs, now: SystemClock().nowMillis(), redis: f.redis, keys: f.keys, durability: .primaryOnly)
         #expect(try await outbox.move(queue: "default") == 2)
         #expect(try await outbox.move(queue: "default") == 0)
         #expect(try await f.pendingCount() == 2)

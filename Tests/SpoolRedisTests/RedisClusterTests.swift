@@ -21,7 +21,7 @@ import Testing
         #expect(script.command(keys: ["k1", "k2"], arguments: ["x"]).routingKey.map { Array($0) } == Array("k1".utf8))
         #expect(script.command(keys: [], arguments: ["x"]).routingKey == nil)
         #expect(RedisCommand("PING").routingKey == nil)
-        #expect(RedisCommand.wait(replicas: 1, timeout: .milliseconds(50)).followsPrevious)
+        #expect(RedisCommand.wait(replicas: 1, timeout: .milliseconds(50), onNodeOf: "x:{q}").routingKey.map { Array($0) } == Array("x:{q}".utf8))
     }
 }
 

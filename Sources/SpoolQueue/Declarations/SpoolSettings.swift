@@ -14,6 +14,9 @@ public struct SpoolSettings: Sendable {
     /// copied into `redisURL.tls` once every source is read. Set for a plain `redis://` URL, they are
     /// an error, never silently ignored: the operator meant TLS.
     public var redisTLSFiles = RedisTLS()
+    /// Replicas that must have each enqueued job before it is acknowledged, and how long to wait for them
+    /// (SPOOL_REDIS_WAIT_REPLICAS, SPOOL_REDIS_WAIT_TIMEOUT_MS; `redis_wait_replicas`, `redis_wait_timeout_ms`).
+    public var enqueueDurability = EnqueueDurability()
     /// PostgreSQL, checked when a command needs it (`spool migrate`, job kinds with side effects).
     public var databaseURL: String?
     public var keyPrefix = "spool"
@@ -160,6 +163,13 @@ public struct SpoolSettings: Sendable {
                 throw SpoolConfigError("\(path): field 'redis_url': \(error.message)")
             }
             sources["redis.url"] = path
+        }
+        if let value = try reader.number("redis_wait_replicas", range: 0...16, integer: true) {
+            enqueueDurability.replicas = Int(value); sources["redis.wait_replicas"] = path
+        }
+        if let value = try reader.number("redis_wait_timeout_ms", range: 1...60_000, integer: true) {
+            enqueueDurability.timeout = .milliseconds(Int64(value))
+            sources["redis.wait_timeout"] = path
         }
         if let file = try reader.string("redis_tls_ca") { redisTLSFiles.caFile = file; sources["redis.tls_ca"] = path }
         if let file = try reader.string("redis_tls_cert") { redisTLSFiles.certificateFile = file; sources["redis.tls_cert"] = path }
@@ -372,6 +382,10 @@ public struct SpoolSettings: Sendable {
         if let url = text("REDIS_URL", "redis.url") {
             do { redisURL = try RedisURL(parsing: url) } catch let error as RedisError { throw SpoolConfigError(error.message) }
         }
+        if let value = try number("SPOOL_REDIS_WAIT_REPLICAS", "redis.wait_replicas", 0...16) { enqueueDurability.replicas = value }
+        if let value = try number("SPOOL_REDIS_WAIT_TIMEOUT_MS", "redis.wait_timeout", 1...60_000) {
+            enqueueDurability.timeout = .milliseconds(Int64(value))
+        }
         if let file = text("SPOOL_REDIS_TLS_CA", "redis.tls_ca") { redisTLSFiles.caFile = file }
         if let file = text("SPOOL_REDIS_TLS_CERT", "redis.tls_cert") { redisTLSFiles.certificateFile = file }
         if let file = text("SPOOL_REDIS_TLS_KEY", "redis.tls_key") { redisTLSFiles.keyFile = file }
@@ -565,6 +579,8 @@ public struct SpoolSettings: Sendable {
             ("redis.url", url(redisURL.urlString)),
             ("redis.tls_ca", redisURL.tls.map { $0.caFile ?? "(the system's trust store)" } ?? "(no TLS)"),
             ("redis.tls_cert", redisURL.tls?.certificateFile ?? "(unset)"), ("redis.tls_key", redisURL.tls?.keyFile ?? "(unset)"),
+            ("redis.wait_replicas", String(enqueueDurability.replicas)),
+            ("redis.wait_timeout", seconds(enqueueDurability.timeout)),
             ("redis.key_prefix", keyPrefix), ("postgres.url", url(databaseURL)),
             ("postgres.record_results", String(recordResults)), ("jobs_dir", jobsDirectory), ("schedules_file", schedulesFile),
             ("log_level", logLevel),

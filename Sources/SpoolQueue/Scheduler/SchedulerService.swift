@@ -35,7 +35,7 @@ public struct SchedulerService: Service {
         self.janitor = Janitor(
             redis: sweepRedis, keys: settings.keys, clock: clock, completedTTL: settings.completedTTL,
             deadMaxJobs: settings.deadMaxJobs, deadMaxAge: settings.deadMaxAge)
-        self.outbox = Outbox(redis: redis, keys: settings.keys, clock: clock)
+        self.outbox = Outbox(redis: redis, keys: settings.keys, clock: clock, durability: settings.enqueueDurability)
         self.pollInterval = settings.pollInterval
         // Look for expired leases a few times per lease period, and at least every 5 s.
         self.recoverInterval = min(settings.lease / 4, .seconds(5))

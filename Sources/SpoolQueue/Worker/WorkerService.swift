@@ -105,7 +105,7 @@ public final class WorkerService: Service {
             redis: redis, keys: keys, catalog: catalog, clock: clock, lease: settings.lease, overrides: overrides, logger: logger)
         let acker = Acker(
             redis: redis, keys: keys, catalog: catalog, clock: clock, completedTTL: settings.completedTTL,
-            lease: options.lease, logger: logger, observers: observers, limiter: limiter,
+            lease: options.lease, logger: logger, observers: observers, limiter: limiter, durability: settings.enqueueDurability,
             onSettled: { job, landed in
                 leases.remove(job); limiter.settled(job, landed: landed)
             })

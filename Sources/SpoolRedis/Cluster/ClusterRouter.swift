@@ -96,15 +96,11 @@ final class ClusterRouter: Sendable {
             var groups: [RedisEndpoint: [Int]] = [:]
             var order: [RedisEndpoint] = []
             var unserved: [Int] = []
-            var previous: RedisEndpoint?
             for index in pending {
-                let command = commands[index]
-                let target = redirected[index]?.endpoint ?? (command.followsPrevious ? previous : nil) ?? route(command, slots)
-                guard let target else {
+                guard let target = redirected[index]?.endpoint ?? route(commands[index], slots) else {
                     unserved.append(index)
                     continue
                 }
-                previous = target
                 if groups[target] == nil { order.append(target) }
                 groups[target, default: []].append(index)
             }
@@ -133,11 +129,6 @@ final class ClusterRouter: Sendable {
                     wait = true
                     refreshSoon()
                 }
-            }
-            // A WAIT goes again with the write before it.
-            for index in again where index + 1 < commands.count && commands[index + 1].followsPrevious {
-                if !again.contains(index + 1) { again.append(index + 1) }
-                redirected[index + 1] = redirected[index].map { ($0.endpoint, false) }
             }
             pending = again.sorted()
             if !pending.isEmpty && wait {

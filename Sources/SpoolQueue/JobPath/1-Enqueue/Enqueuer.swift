@@ -49,6 +49,23 @@ public struct EnqueueResult: Sendable, Equatable {
     public let scheduled: Bool
 }
 
+/// How many replicas must have a job before its enqueue is acknowledged (SPOOL_REDIS_WAIT_REPLICAS).
+///
+/// Redis replicates asynchronously: a primary that dies right after answering can take the last
+/// writes with it when its replica takes over. With `replicas` > 0, every enqueue is followed by
+/// `WAIT` on the node that stored it, and is acknowledged only once that many replicas have it; if they
+/// do not within `timeout`, the enqueue fails with an error saying so (the job may exist: retry with
+/// the same idempotency key). See docs/redis.md for what this does and does not promise.
+public struct EnqueueDurability: Sendable, Equatable {
+    public var replicas: Int
+    public var timeout: Duration
+    public init(replicas: Int = 0, timeout: Duration = .milliseconds(500)) {
+        self.replicas = replicas
+        self.timeout = timeout
+    }
+    public static let primaryOnly = EnqueueDurability()
+}
+
 /// A request that cannot be enqueued, with the field at fault: `kind`, `args.to`, `queue`, `run_at` ...
 public struct EnqueueError: Error, Sendable, Equatable, CustomStringConvertible {
     public let field: String
@@ -65,6 +82,7 @@ public final class Enqueuer: Sendable {
     public let catalog: JobKindCatalog
     public let keys: KeySpace
     private let clock: any WallClock
+    public let durability: EnqueueDurability
     /// Queues this process has already recorded in the `queues` set.
     private let knownQueues = Mutex<Set<String>>([])
     /// Single enqueues share script calls (see `enqueue(_:)`).
@@ -72,13 +90,17 @@ public final class Enqueuer: Sendable {
     static let jobsPerCall = 500
     static let callsPerRoundTrip = 20
 
-    public init(redis: RedisClient, catalog: JobKindCatalog, keys: KeySpace, clock: any WallClock = SystemClock()) {
+    public init(
+        redis: RedisClient, catalog: JobKindCatalog, keys: KeySpace, clock: any WallClock = SystemClock(),
+        durability: EnqueueDurability = .primaryOnly
+    ) {
         self.redis = redis
         self.catalog = catalog
         self.keys = keys
         self.clock = clock
+        self.durability = durability
         singles = CallCoalescer(batchSize: Self.jobsPerCall * Self.callsPerRoundTrip) { jobs in
-            try await Self.store(jobs, now: clock.nowMillis(), redis: redis, keys: keys)
+            try await Self.store(jobs, now: clock.nowMillis(), redis: redis, keys: keys, durability: durability)
         }
     }
 
@@ -184,7 +206,7 @@ public final class Enqueuer: Sendable {
         var start = 0
         while start < prepared.count {
             let slice = Array(prepared[start..<min(start + chunkSize, prepared.count)])
-            let stored = try await Self.store(slice.map(\.job), now: now, redis: redis, keys: keys)
+            let stored = try await Self.store(slice.map(\.job), now: now, redis: redis, keys: keys, durability: durability)
             for (item, result) in zip(slice, stored) { results[item.index] = .success(result) }
             start += chunkSize
         }
@@ -192,7 +214,9 @@ public final class Enqueuer: Sendable {
     }
 
     /// Stores prepared jobs: one script call per queue and TTL group of up to `jobsPerCall`, all in one pipeline.
-    static func store(_ jobs: [Prepared], now: Int64, redis: RedisClient, keys: KeySpace) async throws -> [EnqueueResult] {
+    static func store(
+        _ jobs: [Prepared], now: Int64, redis: RedisClient, keys: KeySpace, durability: EnqueueDurability
+    ) async throws -> [EnqueueResult] {
         var calls: [ScriptCall] = []
         var callJobs: [[Int]] = []
         var groups: [String: [Int]] = [:]
@@ -229,6 +253,7 @@ public final class Enqueuer: Sendable {
             }
         }
         let replies = try await redis.run(calls)
+        if durability.replicas > 0 { try await waitForReplicas(durability, storedIn: Set(calls.compactMap(\.keys.first)), redis: redis) }
         var results = [EnqueueResult?](repeating: nil, count: jobs.count)
         for (reply, part) in zip(replies, callJobs) {
             guard let items = try reply.checked("EVALSHA enqueue.lua").array, items.count == part.count * 2 else {
@@ -242,6 +267,23 @@ public final class Enqueuer: Sendable {
             }
         }
         return results.map { $0! }
+    }
+
+    /// `WAIT` on every node that stored some of the jobs (`storedIn`: a key of each queue written, which
+    /// names its node); throws when a node's replicas did not all confirm in time.
+    static func waitForReplicas(_ durability: EnqueueDurability, storedIn: Set<String>, redis: RedisClient) async throws {
+        let keys = storedIn.sorted()
+        let replies = try await redis.pipeline(keys.map { RedisCommand.wait(replicas: durability.replicas, timeout: durability.timeout, onNodeOf: $0) })
+        for reply in replies {
+            let confirmed = try reply.checked("WAIT").int ?? 0
+            if confirmed < durability.replicas {
+                throw RedisError(
+                    .timeout,
+                    "the job was stored, but only \(confirmed) of \(durability.replicas) replicas confirmed it within \(durability.timeout.milliseconds) ms "
+                        + "(SPOOL_REDIS_WAIT_REPLICAS): it may not survive a failover; retry with the same idempotency key",
+                    command: "WAIT")
+            }
+        }
     }
 
     /// Records queues in the `queues` set once per process, so that stats and the scheduler find them.

@@ -46,7 +46,8 @@ public final class Acker: Sendable {
     public init(
         redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog, clock: any WallClock,
         completedTTL: Duration, lease: Duration, logger: Logger, observers: [any SettleObserver] = [],
-        limiter: RateLimiter? = nil, onSettled: @escaping @Sendable (Job, _ landed: Bool) -> Void = { _, _ in }
+        limiter: RateLimiter? = nil, durability: EnqueueDurability = .primaryOnly,
+        onSettled: @escaping @Sendable (Job, _ landed: Bool) -> Void = { _, _ in }
     ) {
         self.limiter = limiter
         self.redis = redis
@@ -58,7 +59,7 @@ public final class Acker: Sendable {
         self.logger = logger
         self.onSettled = onSettled
         self.observers = observers
-        self.outbox = Outbox(redis: redis, keys: keys, catalog: catalog, clock: clock)
+        self.outbox = Outbox(redis: redis, keys: keys, catalog: catalog, clock: clock, durability: durability)
     }
 
     /// Hands an outcome over; returns at once.

@@ -16,10 +16,15 @@ public struct Outbox: Sendable {
     let enqueuer: Enqueuer
     static let batch = 500
 
-    public init(redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog = JobKindCatalog([]), clock: any WallClock = SystemClock()) {
+    /// With `durability` (SPOOL_REDIS_WAIT_REPLICAS), a follow-up leaves the outbox only once the
+    /// replicas of its own queue's node have it: a failover of that node cannot then lose it.
+    public init(
+        redis: RedisClient, keys: KeySpace, catalog: JobKindCatalog = JobKindCatalog([]), clock: any WallClock = SystemClock(),
+        durability: EnqueueDurability = .primaryOnly
+    ) {
         self.redis = redis
         self.keys = keys
-        self.enqueuer = Enqueuer(redis: redis, catalog: catalog, keys: keys, clock: clock)
+        self.enqueuer = Enqueuer(redis: redis, catalog: catalog, keys: keys, clock: clock, durability: durability)
     }
 
     /// The outbox entries of a completing job's follow-ups, each checked against its kind now: one
@@ -72,7 +77,7 @@ public struct Outbox: Sendable {
             }
             if ids.isEmpty { continue }
             try await enqueuer.registerQueues(Set(jobs.map(\.queue)))
-            _ = try await Enqueuer.store(jobs, now: SystemClock().nowMillis(), redis: redis, keys: keys)
+            _ = try await Enqueuer.store(jobs, now: SystemClock().nowMillis(), redis: redis, keys: keys, durability: enqueuer.durability)
             _ = try await redis.run(RedisCommand("HDEL", [keys.outbox(queue)] + ids)).checked("HDEL")
             moved += jobs.count
         } while cursor != "0"
