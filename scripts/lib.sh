@@ -89,16 +89,22 @@ start_redis_tls() {
   return 1
 }
 
+# One node of a cluster in $1/$2 (its nodes.conf there too: started again, it rejoins the cluster).
+start_cluster_node() {
+  local dir="$1" port="$2"
+  mkdir -p "$dir/$port"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" --save "" --appendonly no \
+    --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" --cluster-node-timeout 2000 \
+    --daemonize yes --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log"
+}
+
 # A Redis Cluster of six nodes, three primaries with a replica each, on the ports given after $1 (its
 # folder, one subfolder per node). A primary is failed over about 2 s after it dies.
 start_redis_cluster() {
   local dir="$1"; shift
   local port nodes=()
   for port in "$@"; do
-    mkdir -p "$dir/$port"
-    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" --save "" --appendonly no \
-      --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" --cluster-node-timeout 2000 \
-      --daemonize yes --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log"
+    start_cluster_node "$dir" "$port"
     nodes+=("127.0.0.1:$port")
   done
   for port in "$@"; do

@@ -35,6 +35,9 @@ public struct RedisCommand: Sendable {
         return command
     }
 
+    /// Sends a command without keys (`INFO`, `WAIT`) to the node that serves `key`, in a cluster.
+    public mutating func route(like key: String) { routedLike = Array(key.utf8) }
+
     /// The first key's bytes (or the key a keyless command is routed like), nil for other commands without keys.
     public var routingKey: ArraySlice<UInt8>? { keyBytes.map { body[$0] } ?? routedLike?[...] }
 

@@ -21,6 +21,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Jobs per throughput run.") var jobs = 100_000
     @Option(help: "Concurrency levels to measure, comma-separated.") var concurrency = "1,10,50"
     @Option(help: "Pickup latency samples.") var samples = 300
+    @Option(help: "Queues to spread the throughput runs' jobs over (bench-0 … bench-N-1; 1: the default queue only), so that a Redis Cluster's primaries share them.")
+    var queues = 1
     @Flag(help: "Workers also record every outcome in PostgreSQL (DATABASE_URL) during the throughput runs.") var recordResults = false
     @Option(help: "Rows for the PostgreSQL job-results measure (0 skips it; needs DATABASE_URL).") var postgresRows = 200_000
 
@@ -41,15 +43,21 @@ struct BenchCommand: AsyncParsableCommand {
         try await deleteBenchKeys(prefix: prefix, redis: redis)
 
         // 2. Processed jobs/s per concurrency, with the worker's peak RSS.
+        let queueNames = queues <= 1 ? ["default"] : (0..<queues).map { "bench-\($0)" }
+        let workerConfig = queues <= 1 ? common.config : try benchConfig(adding: queueNames, to: common.config)
         for level in levels {
-            try await admin.pause(queue: "default")
-            try await enqueueMany(enqueuer, EnqueueRequest(kind: "noop"), count: jobs)
+            for queue in queueNames { try await admin.pause(queue: queue) }
+            for (index, queue) in queueNames.enumerated() {
+                let share = jobs / queueNames.count + (index < jobs % queueNames.count ? 1 : 0)
+                try await enqueueMany(enqueuer, EnqueueRequest(kind: "noop", queue: queue), count: share)
+            }
             let worker = try startBenchWorker(
-                prefix: prefix, concurrency: level, runtime: runtime, config: common.config, recordResults: recordResults)
+                prefix: prefix, concurrency: level, runtime: runtime, config: workerConfig, recordResults: recordResults,
+                queues: queueNames)
             try await waitForBenchWorker(admin)
-            try await admin.resume(queue: "default")
+            for queue in queueNames { try await admin.resume(queue: queue) }
             started = monotonicNow()
-            while try await admin.stats().first(where: { $0.queue == "default" })?.processed ?? 0 < jobs {
+            while try await admin.stats().filter({ queueNames.contains($0.queue) }).reduce(0, { $0 + $1.processed }) < jobs {
                 try await Task.sleep(for: .milliseconds(5))
                 if monotonicNow() - started > .seconds(300) { throw SpoolCommandError("throughput run did not finish in 300 s") }
             }

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import SpoolPostgres
 import SpoolQueue
 import SpoolRedis
@@ -21,7 +22,7 @@ func benchRuntime(_ common: CommonOptions) throws -> (Runtime, String) {
 /// Starts `spool worker` as a child process, so that its throughput and memory are a real worker's.
 func startBenchWorker(
     prefix: String, concurrency: Int, runtime: Runtime, config: String?, recordResults: Bool = false,
-    jobsDirectory: String? = nil
+    jobsDirectory: String? = nil, queues: [String]? = nil
 ) throws -> ChildProcess {
     var environment = [
         "SPOOL_KEY_PREFIX": prefix, "SPOOL_LOG_LEVEL": "warning", "REDIS_URL": runtime.settings.redisURL.urlString,
@@ -29,7 +30,28 @@ func startBenchWorker(
         "SPOOL_JOBS_DIR": jobsDirectory ?? runtime.settings.jobsDirectory,
     ]
     if let config { environment["SPOOL_CONFIG"] = config }
-    return try ChildProcess([ChildProcess.currentExecutable, "worker", "--concurrency", String(concurrency)], environment: environment)
+    let queueArguments = queues.map { ["--queues", $0.joined(separator: ",")] } ?? []
+    return try ChildProcess(
+        [ChildProcess.currentExecutable, "worker", "--concurrency", String(concurrency)] + queueArguments, environment: environment)
+}
+
+/// A config file for the bench's workers: the bench's own (or config/spool.json) with `queues` added
+/// at weight 1, so that `spool worker --queues` accepts queues no kind declares. Written under TMPDIR.
+func benchConfig(adding queues: [String], to base: String?) throws -> String {
+    let path = base ?? "config/spool.json"
+    var fields: [String: JSONValue] = [:]
+    if let data = FileManager.default.contents(atPath: path), case .object(let object) = try JSONValue.parse(String(decoding: data, as: UTF8.self)) {
+        fields = object
+    }
+    var declared: [String: JSONValue] = [:]
+    if case .object(let existing)? = fields["queues"] { declared = existing }
+    for queue in queues where declared[queue] == nil { declared[queue] = .object(["weight": .number(1)]) }
+    fields["queues"] = .object(declared)
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("spool-bench-config-\(UUID().uuidString.prefix(8)).json").path
+    guard FileManager.default.createFile(atPath: file, contents: Data(JSONValue.object(fields).text.utf8)) else {
+        throw SpoolCommandError("cannot write the bench's config file \(file)")
+    }
+    return file
 }
 
 /// Enqueues `count` copies of a job, 10,000 per bulk call.

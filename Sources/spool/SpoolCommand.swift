@@ -11,7 +11,7 @@ struct SpoolCommand: AsyncParsableCommand {
             DeadCommand.self, QueueCommand.self, MigrateCommand.self, BenchCommand.self, HTTPBenchCommand.self, BenchLimitsCommand.self,
             BenchSMSCommand.self, BenchConversationsCommand.self, BenchSchedulesCommand.self, SandboxCommand.self, TenantCommand.self, KeyCommand.self, APICommand.self,
             LimitsCommand.self, ContactsCommand.self, CampaignCommand.self, ConfigCommand.self, NumberCommand.self, ConversationCommand.self,
-            UsageCommand.self, ScheduleCommand.self, CalendarCommand.self, BenchCalendarCommand.self, BenchDashboardCommand.self,
+            UsageCommand.self, ScheduleCommand.self, CalendarCommand.self, BenchCalendarCommand.self, BenchDashboardCommand.self, BenchFailoverCommand.self,
         ]
     )
 }
