@@ -43,7 +43,9 @@ run() {
   local name="$1" url="$2"; shift 2
   local pidfiles=("$@") before after out
   before="$(ticks "${pidfiles[@]}")"
-  out="$(REDIS_URL="$url" SPOOL_REDIS_TLS_CA="$dir/tls/tls/ca.crt" "$binary" bench --concurrency "$concurrency" --jobs 100000 --queues 8 \
+  local ca=()
+  [[ "$url" == rediss* ]] && ca=(SPOOL_REDIS_TLS_CA="$dir/tls/tls/ca.crt")
+  out="$(env REDIS_URL="$url" "${ca[@]}" "$binary" bench --concurrency "$concurrency" --jobs 100000 --queues 8 \
     --enqueue-jobs 200000 --postgres-rows 0 --samples 1 --log-level error 2>&1)" || { echo "$out" >&2; return 1; }
   after="$(ticks "${pidfiles[@]}")"
   local enqueue worker jobs_rate
