@@ -21,10 +21,11 @@ public final class SpoolClient: Sendable {
     /// - Parameters:
     ///   - redisURL: the Redis the workers use (`redis://[:password@]host:port/db`).
     ///   - jobsDirectory: the folder of job kind declarations, as the workers have it.
-    ///   - keyPrefix: the key prefix the workers use (`SPOOL_KEY_PREFIX`).
+    ///   - keyPrefix: the key prefix the workers use (`SPOOL_KEY_PREFIX`), without '{' or '}'.
     public init(redisURL: String, jobsDirectory: String, keyPrefix: String = "spool") throws {
+        let keys = KeySpace(prefix: try KeySpace.checkedPrefix(keyPrefix, source: "keyPrefix"))
         redis = RedisClient(url: try RedisURL(parsing: redisURL), name: "spool-client")
-        enqueuer = Enqueuer(redis: redis, catalog: try JobKindCatalog.load(directory: jobsDirectory), keys: KeySpace(prefix: keyPrefix))
+        enqueuer = Enqueuer(redis: redis, catalog: try JobKindCatalog.load(directory: jobsDirectory), keys: keys)
     }
 
     deinit { redis.close() }

@@ -206,6 +206,29 @@ final class LimitedHandler: JobHandler {
         try await f.assertDead(id, reason: "malformed args: limit key 'sender:{from}' needs args.from")
     }
 
+    /// An argument that fills in a limit key may hold braces. Its limiter's keys keep one whole tag,
+    /// the braces percent-encoded (KeySpace.limiter), so they share a slot, and the limit holds: such a
+    /// job runs under its limit rather than being refused.
+    @Test func aLimitKeyWithBracesStillHasALimiterOfItsOwn() async throws {
+        let limit = LimitDeclaration(key: try LimitKeyTemplate("account:{from}"), spec: .concurrency(max: 1))
+        let f = try QueueFixture(kinds: [Self.kind([limit])])
+        let ids = try await enqueue(f, ["}a{", "}a{", "}a{", "}b"], args: #","sleep_ms":30"#)
+        let handler = LimitedHandler()
+        let worker = RunningWorker(f, handlers: [handler], concurrency: 4)
+        try await waitUntil("all four ran") { try await f.stats().processed == 4 }
+        try await worker.stop()
+        #expect(handler.starts(from: "}a{").count == 3 && handler.starts(from: "}b").count == 1)
+        // One at a time: each started after the one before it had run its 30 ms.
+        let starts = handler.starts(from: "}a{").sorted()
+        #expect(zip(starts, starts.dropFirst()).allSatisfy { $1 - $0 >= 29 }, "\(starts)")
+        for id in ids { #expect(try await f.state(id) == "completed") }
+        let limiter = f.keys.limiterKeys("account:}a{")
+        #expect(limiter.stats == "\(f.keys.prefix):limit:{account:%7Da%7B}:stats")
+        let admitted = try await f.redis.run("HGET", limiter.stats, "admitted").string
+        #expect(admitted == "3", "admitted \(admitted ?? "none")")
+        #expect(try await f.redis.run("ZCARD", limiter.holders).int == 0)
+    }
+
     /// A limiter script that fails for one job's key (here its state has the wrong type) isolates that
     /// job, dead with the reason; the rest of its batch runs, and nothing is fetched again in a loop.
     @Test func aJobWhoseLimiterFailsIsIsolatedAndTheBatchGoesOn() async throws {

@@ -82,6 +82,22 @@ import Testing
             "\(error)" == "\(path): field 'worker.concurrency': -1 is outside 1...10000"
         }
     }
+
+    /// A brace in the key prefix would replace every queue's {tag} in Redis Cluster: refused at load,
+    /// naming the variable or field and the value.
+    @Test func aKeyPrefixWithABraceIsRefused() throws {
+        let none = try write("{}")
+        for prefix in ["app{x}", "app{", "}app"] {
+            #expect {
+                try SpoolSettings.load(configPath: none, environment: ["SPOOL_KEY_PREFIX": prefix])
+            } throws: { "\($0)".hasPrefix("SPOOL_KEY_PREFIX='\(prefix)': a key prefix may not contain '{' or '}'") }
+        }
+        let file = try write(#"{"key_prefix": "tenant{a}"}"#)
+        #expect {
+            try SpoolSettings.load(configPath: file, environment: [:])
+        } throws: { "\($0)".hasPrefix("\(file): field 'key_prefix'='tenant{a}': a key prefix may not contain") }
+        #expect(try SpoolSettings.load(configPath: none, environment: ["SPOOL_KEY_PREFIX": "app:eu-1"]).keys.prefix == "app:eu-1")
+    }
 }
 
 /// The static schedules file: the default may be missing, a file named in the config or the

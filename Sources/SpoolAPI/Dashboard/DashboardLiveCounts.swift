@@ -20,9 +20,14 @@ struct DashboardLiveCounts: Sendable, Equatable {
     /// The call for `queue`, as EVAL with its source: the feed's pipeline then never needs a second
     /// round trip after NOSCRIPT, and Redis still caches the compiled script.
     static func command(keys: KeySpace, queue q: String) -> RedisCommand {
+        // The lane prefix and the job prefix are KEYS too: the script builds lanes and job hashes from
+        // them (docs/architecture.md, "Keys and slots").
         script.evalCommand(
-            keys: [keys.lanes(q), keys.scheduled(q), keys.active(q), keys.retry(q), keys.dead(q), keys.stats(q), keys.paused(q)],
-            arguments: [keys.pending(q), keys.jobPrefix(q)])
+            keys: [
+                keys.lanes(q), keys.scheduled(q), keys.active(q), keys.retry(q), keys.dead(q), keys.stats(q), keys.paused(q),
+                keys.pending(q), keys.jobPrefix(q),
+            ],
+            arguments: [])
     }
 
     init(_ reply: RedisReply, nowMs: Int64) throws {

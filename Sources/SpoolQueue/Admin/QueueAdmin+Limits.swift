@@ -48,15 +48,16 @@ extension QueueAdmin {
         var commands: [RedisCommand] = []
         var specs: [LimitSpec?] = []
         for entry in entries {
-            let base = keys.limiter(entry.key)
+            let limiter = keys.limiterKeys(entry.key)
             let spec = entry.json["limit"].flatMap { try? LimitSpec.parse($0, at: entry.key) }
             specs.append(spec)
-            var window = "-"
-            if case .quota(_, let length)? = spec { window = String(now - now % length.milliseconds) }
+            // Six replies per limiter: one that is not a quota reads its pause again in the window's place.
+            var window = limiter.paused
+            if case .quota(_, let length)? = spec { window = limiter.window(containing: now, length: length) }
             commands += [
-                RedisCommand("GET", base + ":tat"), RedisCommand("GET", base + ":paused"),
-                RedisCommand("ZCOUNT", base + ":holders", String(now), "+inf"), RedisCommand("GET", base + ":window:" + window),
-                RedisCommand("HMGET", base + ":stats", "admitted", "denied", "provider_pauses"),
+                RedisCommand("GET", limiter.tat), RedisCommand("GET", limiter.paused),
+                RedisCommand("ZCOUNT", limiter.holders, String(now), "+inf"), RedisCommand("GET", window),
+                RedisCommand("HMGET", limiter.stats, "admitted", "denied", "provider_pauses"),
                 RedisCommand("LLEN", keys.limited(entry.json["queue"]?.stringValue ?? "", limit: entry.key)),
             ]
         }

@@ -175,7 +175,9 @@ public struct SpoolSettings: Sendable {
         if let file = try reader.string("redis_tls_cert") { redisTLSFiles.certificateFile = file; sources["redis.tls_cert"] = path }
         if let file = try reader.string("redis_tls_key") { redisTLSFiles.keyFile = file; sources["redis.tls_key"] = path }
         if let url = try reader.string("database_url") { databaseURL = url; sources["postgres.url"] = path }
-        if let prefix = try reader.string("key_prefix") { keyPrefix = prefix; sources["redis.key_prefix"] = path }
+        if let prefix = try reader.string("key_prefix") {
+            keyPrefix = try KeySpace.checkedPrefix(prefix, source: "\(path): field 'key_prefix'"); sources["redis.key_prefix"] = path
+        }
         if let dir = try reader.string("jobs_dir") { jobsDirectory = dir; sources["jobs_dir"] = path }
         if let file = try reader.string("schedules_file") {
             guard !file.isEmpty else { throw SpoolConfigError("\(path): field 'schedules_file': expected a file path") }
@@ -390,7 +392,9 @@ public struct SpoolSettings: Sendable {
         if let file = text("SPOOL_REDIS_TLS_CERT", "redis.tls_cert") { redisTLSFiles.certificateFile = file }
         if let file = text("SPOOL_REDIS_TLS_KEY", "redis.tls_key") { redisTLSFiles.keyFile = file }
         if let url = text("DATABASE_URL", "postgres.url") { databaseURL = url }
-        if let prefix = text("SPOOL_KEY_PREFIX", "redis.key_prefix") { keyPrefix = prefix }
+        if let prefix = text("SPOOL_KEY_PREFIX", "redis.key_prefix") {
+            keyPrefix = try KeySpace.checkedPrefix(prefix, source: "SPOOL_KEY_PREFIX")
+        }
         if let dir = text("SPOOL_JOBS_DIR", "jobs_dir") { jobsDirectory = dir }
         if let file = text("SPOOL_SCHEDULES_FILE", "schedules_file") { schedulesFile = file }
         if let value = try number("SPOOL_CONCURRENCY", "worker.concurrency", 1...10_000) { concurrency = value }

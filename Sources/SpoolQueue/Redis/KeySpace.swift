@@ -1,12 +1,28 @@
 /// Every Redis key Spool uses is built here, and nowhere else.
 ///
 /// Keys of one queue share the hash tag `{queue}`, and each script touches one queue only, so a queue
-/// lives on one Redis Cluster shard and different queues can spread across shards.
+/// lives on one Redis Cluster shard and different queues can spread across shards. A script touches
+/// only the keys it is given, or keys built from one of them by appending text, which keeps its tag
+/// (docs/architecture.md, "Keys and slots").
 public struct KeySpace: Sendable, Equatable {
-    /// The first part of every key; tests use a prefix of their own to stay apart.
+    /// The first part of every key; tests use a prefix of their own to stay apart. Never with a brace
+    /// (see `checkedPrefix`).
     public let prefix: String
 
     public init(prefix: String = "spool") { self.prefix = prefix }
+
+    /// `prefix` when it has no '{' or '}'; `source` names where it came from (`SPOOL_KEY_PREFIX`).
+    /// Redis Cluster hashes a key by the text between its first '{' and the next '}', so a brace in
+    /// the prefix would take the place of every queue's and limiter's tag: `app{x}` puts every key
+    /// in one slot, and `app{` makes each tag start inside the prefix.
+    public static func checkedPrefix(_ prefix: String, source: String) throws -> String {
+        guard !prefix.contains("{"), !prefix.contains("}") else {
+            throw SpoolConfigError(
+                "\(source)='\(prefix.prefix(80))': a key prefix may not contain '{' or '}': Redis Cluster would hash every key by the prefix's braces instead of its queue's {tag}"
+            )
+        }
+        return prefix
+    }
 
     /// Pending work is split into lanes, one per tenant, so that fetch can serve tenants in turn (see
     /// lanes.lua): this is the lane of jobs without a tenant, and the prefix of the others.
@@ -52,7 +68,12 @@ public struct KeySpace: Sendable, Equatable {
     public func limitedPace(_ queue: String) -> String { "\(prefix):{\(queue)}:limited_pace" }
 
     /// One limiter's keys start with this; the limit key is the hash tag, so a limiter lives on one shard.
-    public func limiter(_ limit: String) -> String { "\(prefix):limit:{\(limit)}" }
+    /// A limit key is filled in from a job's arguments, so it may hold braces: they are percent-encoded
+    /// here (with '%' itself, so that two limit keys never share a limiter), and the tag is always the
+    /// whole limit key, never empty or cut short by a '}' of the key's own.
+    public func limiter(_ limit: String) -> String { "\(prefix):limit:{\(Self.tagText(limit))}" }
+    /// The keys of one limiter, which its scripts get as KEYS.
+    public func limiterKeys(_ limit: String) -> LimiterKeys { LimiterKeys(base: limiter(limit)) }
     /// Run-time limit settings (limit key or declared template → JSON), read by every worker.
     public var limitOverrides: String { "\(prefix):limits:overrides" }
     /// Limiters in use: limit key → JSON of its settings and when a worker last used it (for stats).
@@ -83,4 +104,24 @@ public struct KeySpace: Sendable, Equatable {
     /// Live worker processes, scored by their last heartbeat (unix ms).
     public var workers: String { "\(prefix):workers" }
     public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
+
+    /// `text` fit to be a whole hash tag: '%', '{' and '}' percent-encoded, anything else as it is, and
+    /// an empty text (no limit key renders to one) as `%00`, since Redis ignores an empty tag.
+    static func tagText(_ text: String) -> String {
+        if text.isEmpty { return "%00" }
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) else {
+            return text
+        }
+        var encoded = ""
+        encoded.reserveCapacity(text.utf8.count + 6)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "%": encoded += "%25"
+            case "{": encoded += "%7B"
+            case "}": encoded += "%7D"
+            default: encoded.unicodeScalars.append(scalar)
+            }
+        }
+        return encoded
+    }
 }

@@ -1,7 +1,9 @@
 import SpoolRedis
+import SpoolSupport
 
 /// Builds each script's call: the KEYS and ARGV its header documents, in one place, so that Swift
-/// callers (and tests) never list a script's keys themselves.
+/// callers (and tests) never list a script's keys themselves. Every key a script touches is one of its
+/// KEYS, or one of them with text appended (the exceptions ScriptKeyContractTests lists).
 extension KeySpace {
     func fetchCall(_ q: String, limit: Int, deadline: Int64, token: String, pausedTenants: [String] = []) -> ScriptCall {
         ScriptCall(
@@ -10,7 +12,7 @@ extension KeySpace {
     }
 
     func unparkCall(_ q: String, tenant: String) -> ScriptCall {
-        ScriptCall(Scripts.unpark, keys: [pending(q), lanes(q), parkedTenants(q)], arguments: [tenant])
+        ScriptCall(Scripts.unpark, keys: [lane(q, tenant: tenant), lanes(q), parkedTenants(q)], arguments: [tenant])
     }
 
     /// One call settles many completed jobs: (id, lease token, result) each.
@@ -39,9 +41,11 @@ extension KeySpace {
             Scripts.kill, keys: [active(q), leases(q), job(q, id), dead(q), stats(q)], arguments: [id, token, String(now), reason, error])
     }
 
-    func requeueCall(_ q: String, id: String, token: String) -> ScriptCall {
+    /// `tenant` is the job's, as fetch read it from its hash (`Job.tenant`): its lane is a KEY.
+    func requeueCall(_ q: String, id: String, token: String, tenant: String?) -> ScriptCall {
         ScriptCall(
-            Scripts.requeue, keys: [active(q), leases(q), job(q, id), pending(q), lanes(q), parkedTenants(q)], arguments: [id, token])
+            Scripts.requeue, keys: [active(q), leases(q), job(q, id), lane(q, tenant: tenant), lanes(q), parkedTenants(q)],
+            arguments: [id, token, tenant ?? ""])
     }
 
     func extendCall(_ q: String, deadline: Int64, leases held: [(id: String, token: String)]) -> ScriptCall {
@@ -127,6 +131,66 @@ extension KeySpace {
 
     func trimDeadCall(_ q: String, oldestKept: Int64, maxEntries: Int, limit: Int) -> ScriptCall {
         ScriptCall(Scripts.trimDead, keys: [dead(q), jobPrefix(q)], arguments: [String(oldestKept), String(maxEntries), String(limit)])
+    }
+
+    // MARK: - Limiters: keyed by the limit key, not by a queue (LimiterKeys)
+
+    /// One limiter decides `requests` (holder id, cost) in order. The KEYS are its pause, its stats and
+    /// the keys of its kind; `hold` is how long a concurrency slot lasts when it is never given back.
+    func limitAcquireCall(
+        _ limit: String, spec: LimitSpec, hold: Duration, now: Int64, requests: [(id: String, cost: Int)]
+    ) -> ScriptCall {
+        let limiter = limiterKeys(limit)
+        var keys = [limiter.paused, limiter.stats]
+        var arguments = [String(now)]
+        switch spec {
+        case .rate(let units, let period, let burst):
+            keys += [limiter.tat, limiter.interval]
+            arguments += ["rate", String(Double(period.milliseconds) / Double(units)), String(burst)]
+        case .concurrency(let max):
+            keys += [limiter.holders, limiter.waiting]
+            arguments += ["concurrency", String(max), String(hold.milliseconds)]
+        case .quota(let units, let window):
+            keys.append(limiter.window(containing: now, length: window))
+            arguments += ["quota", String(units), String(window.milliseconds)]
+        }
+        arguments.reserveCapacity(arguments.count + requests.count * 2)
+        for request in requests {
+            arguments.append(request.id)
+            arguments.append(String(request.cost))
+        }
+        return ScriptCall(Scripts.limitAcquire, keys: keys, arguments: arguments)
+    }
+
+    /// Gives back what `limitAcquireCall` at `now` granted one holder: the KEY is the one its kind changed.
+    func limitRefundCall(_ limit: String, spec: LimitSpec, now: Int64, id: String, cost: Int) -> ScriptCall {
+        let limiter = limiterKeys(limit)
+        let key: String
+        var arguments = [String(now)]
+        switch spec {
+        case .rate(let units, let period, _):
+            key = limiter.tat
+            arguments += ["rate", String(Double(period.milliseconds) / Double(units))]
+        case .concurrency:
+            key = limiter.holders
+            arguments += ["concurrency", "0"]
+        case .quota(_, let window):
+            key = limiter.window(containing: now, length: window)
+            arguments += ["quota", "0"]
+        }
+        return ScriptCall(Scripts.limitRefund, keys: [key], arguments: arguments + [id, String(cost)])
+    }
+
+    /// Settled jobs give their concurrency slots back.
+    func limitReleaseCall(_ limit: String, ids: [String]) -> ScriptCall {
+        let limiter = limiterKeys(limit)
+        return ScriptCall(Scripts.limitRelease, keys: [limiter.holders, limiter.waiting], arguments: ids)
+    }
+
+    /// A provider's "not before `until`": the limiter refuses everything until then.
+    func limitPauseCall(_ limit: String, now: Int64, until: Int64) -> ScriptCall {
+        let limiter = limiterKeys(limit)
+        return ScriptCall(Scripts.limitPause, keys: [limiter.paused, limiter.stats], arguments: [String(now), String(until)])
     }
 }
 

@@ -74,5 +74,5 @@ for i = 4, #ARGV, stride do
   end
 end
 for kind, count in pairs(enqueued) do redis.call('HINCRBY', KEYS[5], 'enqueued:' .. kind, count) end
-for _, tenant in ipairs(tenants) do lane_push(KEYS[1], KEYS[6], KEYS[7], tenant, ready[tenant], false) end
+for _, tenant in ipairs(tenants) do lane_push(lane_key(KEYS[1], tenant), KEYS[6], KEYS[7], tenant, ready[tenant], false) end
 return result

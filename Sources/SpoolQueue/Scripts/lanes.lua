@@ -11,18 +11,19 @@ local function lane_key(pending, tenant)
   return pending .. ':' .. tenant
 end
 
--- Pushes ids onto a tenant's lane, at the back (new work) or, with `front`, where fetch pops next
--- (requeued or released work keeps its turn), and makes sure the lane is in the ring. A parked
--- tenant's lane stays out of the ring until unpark.lua puts it back.
-local function lane_push(pending, ring, parked, tenant, ids, front)
+-- Pushes ids onto `lane`, the tenant's lane (a declared KEY, or lane_key of the lane prefix), at the
+-- back (new work) or, with `front`, where fetch pops next (requeued or released work keeps its turn),
+-- and makes sure the lane is in the ring. A parked tenant's lane stays out of the ring until unpark.lua
+-- puts it back.
+local function lane_push(lane, ring, parked, tenant, ids, front)
   tenant = tenant or ''
   if front then
     -- The first id is to be fetched first, so it goes on last.
     local reversed = {}
     for i = #ids, 1, -1 do reversed[#reversed + 1] = ids[i] end
-    redis.call('RPUSH', lane_key(pending, tenant), unpack(reversed))
+    redis.call('RPUSH', lane, unpack(reversed))
   else
-    redis.call('LPUSH', lane_key(pending, tenant), unpack(ids))
+    redis.call('LPUSH', lane, unpack(ids))
   end
   if (tenant == '' or redis.call('SISMEMBER', parked, tenant) == 0) and not redis.call('LPOS', ring, tenant) then
     redis.call('RPUSH', ring, tenant)
@@ -37,7 +38,7 @@ local function lanes_push(pending, ring, parked, job_prefix, ids, front)
     if not by_tenant[tenant] then by_tenant[tenant] = {}; order[#order+1] = tenant end
     table.insert(by_tenant[tenant], id)
   end
-  for _, tenant in ipairs(order) do lane_push(pending, ring, parked, tenant, by_tenant[tenant], front) end
+  for _, tenant in ipairs(order) do lane_push(lane_key(pending, tenant), ring, parked, tenant, by_tenant[tenant], front) end
 end
 
 -- Failed attempts: a job's hash keeps its last few in `errors`, JSON text, oldest first, each

@@ -1,7 +1,12 @@
 -- limit_acquire.lua: one limiter decides a batch of requests, in order, atomically. Every process
 -- that shares the Redis asks here, so a limit holds across all of them.
--- KEYS[1] spool:limit:{<name>} (prefix of the limiter's keys; the name is the hash tag, so that a
---         limiter lives on one Cluster shard)
+-- KEYS[1] spool:limit:{<name>}:paused   KEYS[2] spool:limit:{<name>}:stats   then the keys of its kind:
+--   rate:        KEYS[3] :tat (GCRA's theoretical arrival time)   KEYS[4] :interval (ms per unit it was booked at)
+--   concurrency: KEYS[3] :holders (job id -> hold expiry)         KEYS[4] :waiting (somebody was refused)
+--   quota:       KEYS[3] :window:<start> (the counter of the window that holds ARGV[1])
+-- The name is the hash tag, so that a limiter lives on one Cluster shard. Every key is declared: while
+-- the limiter's slot migrates, Redis refuses the call (TRYAGAIN) rather than run it against a node
+-- that does not hold the limiter's state yet, which would admit too much.
 -- ARGV[1] now (unix ms)   ARGV[2] kind: rate | concurrency | quota
 --   rate:        ARGV[3] ms per unit (period / units)   ARGV[4] burst (units that may go at once)
 --   concurrency: ARGV[3] most holders                   ARGV[4] hold (ms): a crashed worker's slot comes back after it
@@ -15,8 +20,8 @@ local now = tonumber(ARGV[1])
 local kind = ARGV[2]
 local a, b = tonumber(ARGV[3]), tonumber(ARGV[4])
 local requests = (#ARGV - 4) / 2
-local paused = tonumber(redis.call('GET', KEYS[1] .. ':paused') or '0')
-local stats = KEYS[1] .. ':stats'
+local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
+local stats = KEYS[2]
 if paused > now then
   redis.call('HINCRBY', stats, 'denied', requests)
   return {0, paused}
@@ -27,10 +32,10 @@ if kind == 'rate' then
   -- fits while tat stays within `burst * interval` of now. A cost above the burst passes alone, when
   -- the limiter is idle, rather than never.
   local interval, burst = a, b
-  local tat = math.max(tonumber(redis.call('GET', KEYS[1] .. ':tat') or '0'), now)
+  local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
   -- A limit changed at run time: the units still owed are counted at the new rate, so that a rate
   -- raised from 1/s to 1,000/s does not first wait out the second the old rate had booked.
-  local booked = tonumber(redis.call('GET', KEYS[1] .. ':interval') or '0')
+  local booked = tonumber(redis.call('GET', KEYS[4]) or '0')
   if booked > 0 and booked ~= interval and tat > now then tat = now + (tat - now) / booked * interval end
   for i = 5, #ARGV, 2 do
     local cost = tonumber(ARGV[i + 1])
@@ -50,11 +55,11 @@ if kind == 'rate' then
     -- units per second would let each call's fraction of a millisecond round away.
     -- The expiry as '%d': Lua writes numbers of 15 digits or more as 1e+15, which PX refuses.
     local px = string.format('%d', math.ceil(tat - now) + 60000)
-    redis.call('SET', KEYS[1] .. ':tat', string.format('%.17g', tat), 'PX', px)
-    redis.call('SET', KEYS[1] .. ':interval', string.format('%.17g', interval), 'PX', px)
+    redis.call('SET', KEYS[3], string.format('%.17g', tat), 'PX', px)
+    redis.call('SET', KEYS[4], string.format('%.17g', interval), 'PX', px)
   end
 elseif kind == 'concurrency' then
-  local holders = KEYS[1] .. ':holders'
+  local holders = KEYS[3]
   redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
   local held = redis.call('ZCARD', holders)
   for i = 5, #ARGV, 2 do
@@ -68,15 +73,16 @@ elseif kind == 'concurrency' then
       -- latest, when the earliest hold expires.
       local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')
       retry_at = math.min(tonumber(first[2]), now + 1000)
-      redis.call('SET', KEYS[1] .. ':waiting', 1, 'PX', 60000)
+      redis.call('SET', KEYS[4], 1, 'PX', 60000)
       break
     end
   end
   -- Only ever lengthened: a kind with a short hold must not cut short the slots of a long one.
   if redis.call('PTTL', holders) < b + 60000 then redis.call('PEXPIRE', holders, b + 60000) end
 elseif kind == 'quota' then
+  -- The caller named the window's counter from the same `now` and length.
   local start = now - now % b
-  local counter = KEYS[1] .. ':window:' .. start
+  local counter = KEYS[3]
   local used = tonumber(redis.call('GET', counter) or '0')
   local taken = 0
   for i = 5, #ARGV, 2 do

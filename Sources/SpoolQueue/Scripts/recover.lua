@@ -31,7 +31,8 @@ for _, id in ipairs(ids) do
     else
       record_failure(key, attempt, ARGV[1], 'retry', failure)
       redis.call('HSET', key, 'state', 'pending', 'run_at', ARGV[1])
-      lane_push(KEYS[2], KEYS[7], KEYS[8], redis.call('HGET', key, 'tenant'), {id}, true)
+      local tenant = redis.call('HGET', key, 'tenant') or ''
+      lane_push(lane_key(KEYS[2], tenant), KEYS[7], KEYS[8], tenant, {id}, true)
       requeued = requeued + 1
     end
   end

@@ -100,7 +100,7 @@ import Testing
         let f = try QueueFixture()
         let id = try await leased(f)
         let later = try await f.seedPending(1)[0]
-        #expect(try await f.redis.run(f.keys.requeueCall("default", id: id, token: "w.1")).int == 1)
+        #expect(try await f.redis.run(f.keys.requeueCall("default", id: id, token: "w.1", tenant: nil)).int == 1)
         // Fetch pops from the right: the requeued job comes out before the one enqueued after it.
         #expect(try await f.listItems(f.keys.pending("default")) == [later, id])
         let job = try await f.fields(id)

@@ -83,8 +83,40 @@ import Testing
         let ids = try await seed(f, tenants: ["a", "a"])
         let reply = try await f.redis.run(f.keys.fetchCall("default", limit: 1, deadline: 99_000, token: "w.1"))
         #expect(reply.array?.first?.string == ids[0])
-        #expect(try await f.redis.run(f.keys.requeueCall("default", id: ids[0], token: "w.1")) == .integer(1))
+        #expect(try await f.redis.run(f.keys.requeueCall("default", id: ids[0], token: "w.1", tenant: "a")) == .integer(1))
         #expect(try await f.listItems(f.keys.lane("default", tenant: "a")) == [ids[1], ids[0]])
         #expect(try await f.listItems(f.keys.lanes("default")) == ["a"])
+    }
+
+    /// requeue.lua gets the job's lane as a KEY; a caller that names another tenant's lane gets an
+    /// error before anything is written, so the job is still leased and in the active set, never lost
+    /// between structures.
+    @Test func aRequeueNamingAnotherTenantsLaneWritesNothing() async throws {
+        let f = try QueueFixture()
+        let ids = try await seed(f, tenants: ["a"])
+        _ = try await f.redis.run(f.keys.fetchCall("default", limit: 1, deadline: 99_000, token: "w.1"))
+        for tenant in ["b", nil] as [String?] {
+            let reply = try await f.redis.run([f.keys.requeueCall("default", id: ids[0], token: "w.1", tenant: tenant)])[0]
+            #expect(reply.errorMessage?.contains("belongs to tenant \"a\"") == true, "\(reply)")
+        }
+        #expect(try await f.zsetScores(f.keys.active("default")).keys.sorted() == [ids[0]])
+        #expect(try await f.redis.run("HGET", f.keys.leases("default"), ids[0]).string == "w.1")
+        #expect(try await f.listItems(f.keys.lane("default", tenant: "b")).isEmpty)
+        #expect(try await f.listItems(f.keys.pending("default")).isEmpty)
+        #expect(try await f.redis.run(f.keys.requeueCall("default", id: ids[0], token: "w.1", tenant: "a")) == .integer(1))
+        #expect(try await f.listItems(f.keys.lane("default", tenant: "a")) == [ids[0]])
+    }
+
+    /// unpark.lua gets the tenant's lane as a KEY: the call names every key it touches.
+    @Test func unparkDeclaresTheTenantsLane() async throws {
+        let f = try QueueFixture()
+        let ids = try await seed(f, tenants: ["a", "a"])
+        _ = try await f.redis.run(f.keys.fetchCall("default", limit: 10, deadline: 99_000, token: "w.1", pausedTenants: ["a"]))
+        let call = f.keys.unparkCall("default", tenant: "a")
+        #expect(call.keys == [f.keys.lane("default", tenant: "a"), f.keys.lanes("default"), f.keys.parkedTenants("default")])
+        #expect(try await f.redis.run(call) == .integer(2))
+        #expect(try await f.listItems(f.keys.lanes("default")) == ["a"])
+        #expect(try await f.listItems(f.keys.lane("default", tenant: "a")) == [ids[1], ids[0]])
+        #expect(try await f.redis.run("SCARD", f.keys.parkedTenants("default")) == .integer(0))
     }
 }

@@ -10,19 +10,6 @@ struct LimitClaim: Sendable, Equatable {
     /// The declaration's `name`, when it has one.
     var name: String? = nil
 
-    /// The ARGV that limit_acquire.lua and limit_refund.lua take after `now`: kind and its two numbers.
-    /// `hold` is how long a concurrency slot lasts when its holder never gives it back (a crash).
-    func scriptParameters(hold: Duration) -> [String] {
-        switch spec {
-        case .rate(let units, let period, let burst):
-            return ["rate", String(Double(period.milliseconds) / Double(units)), String(burst)]
-        case .concurrency(let max):
-            return ["concurrency", String(max), String(hold.milliseconds)]
-        case .quota(let units, let window):
-            return ["quota", String(units), String(window.milliseconds)]
-        }
-    }
-
     /// How fast jobs waiting for this limiter are handed back (ms per job): a rate's own pace; a
     /// quota's waiting jobs all at once when its window turns; a concurrency limiter's one at a time,
     /// as slots are given back (release_limited.lua). Fractions of a millisecond matter: a limit of
@@ -34,14 +21,6 @@ struct LimitClaim: Sendable, Equatable {
         case .rate: return max(spec.pace, 0.001)
         case .concurrency: return 0
         case .quota: return 1
-        }
-    }
-
-    var refundParameters: [String] {
-        switch spec {
-        case .rate(let units, let period, _): return ["rate", String(Double(period.milliseconds) / Double(units)), "0"]
-        case .concurrency: return ["concurrency", "0", "0"]
-        case .quota(_, let window): return ["quota", "0", String(window.milliseconds)]
         }
     }
 }

@@ -111,12 +111,10 @@ public final class RateLimiter: Sendable {
                         let first = claims[part[0]][stage]
                         // Kinds may share a key: the longest hold among them, so no slot expires under a running job.
                         let longest = part.map { hold(for: candidates[$0]) }.max()!
-                        var arguments = [String(now)] + first.scriptParameters(hold: longest)
-                        for index in part {
-                            arguments.append(candidates[index].id)
-                            arguments.append(String(claims[index][stage].cost))
-                        }
-                        calls.append(ScriptCall(Scripts.limitAcquire, keys: [keys.limiter(key)], arguments: arguments))
+                        calls.append(
+                            keys.limitAcquireCall(
+                                key, spec: first.spec, hold: longest, now: now,
+                                requests: part.map { (candidates[$0].id, claims[$0][stage].cost) }))
                         members.append(part)
                     }
                 }
@@ -168,9 +166,7 @@ public final class RateLimiter: Sendable {
     }
 
     private func refundCall(_ claim: LimitClaim, job: Job, now: Int64) -> ScriptCall {
-        ScriptCall(
-            Scripts.limitRefund, keys: [keys.limiter(claim.key)],
-            arguments: [String(now)] + claim.refundParameters + [job.id, String(claim.cost)])
+        keys.limitRefundCall(claim.key, spec: claim.spec, now: now, id: job.id, cost: claim.cost)
     }
 
     /// How long a concurrency slot lasts without a renewal: the kind's timeout plus 5 s, and never
@@ -253,7 +249,7 @@ public final class RateLimiter: Sendable {
         if byKey.isEmpty { return }
         var commands: [RedisCommand] = []
         for (key, pairs) in byKey {
-            let holders = keys.limiter(key) + ":holders"
+            let holders = keys.limiterKeys(key).holders
             // XX: a slot this worker gave back, or that lapsed, is not taken again behind the limiter's back.
             commands.append(RedisCommand("ZADD", [holders, "XX"] + pairs))
             commands.append(RedisCommand("PEXPIRE", holders, String(longest[key]! + 60_000), "GT"))
@@ -302,8 +298,7 @@ public final class RateLimiter: Sendable {
         defer { releasesEnded.fire() }
         for await (job, slots) in releases {
             do {
-                let replies = try await redis.run(
-                    slots.map { ScriptCall(Scripts.limitRelease, keys: [keys.limiter($0)], arguments: [job.id]) })
+                let replies = try await redis.run(slots.map { keys.limitReleaseCall($0, ids: [job.id]) })
                 let handoffs = zip(slots, replies).filter { $0.1.int == 1 }.map { slot, _ in
                     keys.releaseLimitedCall(job.queue, now: clock.nowMillis(), limits: 1, jobsPerLimit: 1, only: slot)
                 }

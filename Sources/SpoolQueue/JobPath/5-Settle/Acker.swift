@@ -126,7 +126,7 @@ public final class Acker: Sendable {
     @discardableResult
     public func requeue(_ jobs: [Job]) async -> [Bool] {
         if jobs.isEmpty { return [] }
-        let calls = jobs.map { keys.requeueCall($0.queue, id: $0.id, token: $0.leaseToken) }
+        let calls = jobs.map { keys.requeueCall($0.queue, id: $0.id, token: $0.leaseToken, tenant: $0.tenant) }
         guard let replies = await runWithRetry(calls, giveUpAfter: lease) else { return jobs.map { _ in false } }
         return replies.map { $0.int == 1 }
     }
@@ -247,7 +247,7 @@ public final class Acker: Sendable {
                     reason: "provider: \(reason)", jobs: [(job.id, job.leaseToken)]), outcome
             )
         case .quotaExhausted:
-            return (keys.requeueCall(q, id: job.id, token: job.leaseToken), outcome)
+            return (keys.requeueCall(q, id: job.id, token: job.leaseToken, tenant: job.tenant), outcome)
         }
     }
 
@@ -264,9 +264,7 @@ public final class Acker: Sendable {
     private func feedbackCalls(_ job: Job, _ outcome: JobOutcome, now: Int64) -> [ScriptCall] {
         switch outcome {
         case .throttled(let until, _, let limit):
-            return throttledClaims(job, limit: limit).map {
-                ScriptCall(Scripts.limitPause, keys: [keys.limiter($0.key)], arguments: [String(now), String(until)])
-            }
+            return throttledClaims(job, limit: limit).map { keys.limitPauseCall($0.key, now: now, until: until) }
         case .quotaExhausted(let reason):
             logger.critical(
                 "provider quota exhausted: queue paused until an operator resumes it",
